@@ -137,8 +137,8 @@ socp_strerror(int code)
     switch (code) {
         case SOCP_OK:
             return "success";
-#define SOCP_ERR_CASE(name, value, text)                                                       \
-    case name:                                                                                 \
+#define SOCP_ERR_CASE(name, value, text) \
+    case name:                           \
         return text;
             SOCP_ERRORS(SOCP_ERR_CASE)
 #undef SOCP_ERR_CASE
@@ -153,8 +153,8 @@ socp_errname(int code)
     switch (code) {
         case SOCP_OK:
             return "SOCP_OK";
-#define SOCP_ERR_NAME(name, value, text)                                                       \
-    case name:                                                                                 \
+#define SOCP_ERR_NAME(name, value, text) \
+    case name:                           \
         return #name;
             SOCP_ERRORS(SOCP_ERR_NAME)
 #undef SOCP_ERR_NAME

@@ -21,8 +21,8 @@ SOCP_TEST(common_buf_grows_and_keeps_bytes)
 
 SOCP_TEST(common_strerror_covers_every_code)
 {
-#define CHECK_CODE(name, value, text)                                                          \
-    CHECK_STREQ(socp_strerror(name), text);                                                    \
+#define CHECK_CODE(name, value, text)       \
+    CHECK_STREQ(socp_strerror(name), text); \
     CHECK_STREQ(socp_errname(name), #name);
     SOCP_ERRORS(CHECK_CODE)
 #undef CHECK_CODE

@@ -32,74 +32,74 @@ const char *socp_test_srcdir(void);
 // Stdout goes to `out` (NUL-terminated, may be NULL) up to `out_size` bytes.
 int socp_test_python(const char *script, const char *const args[], char *out, size_t out_size);
 
-#define SOCP_TEST_T(name, timeout_s)                                                           \
-    static void name(void);                                                                    \
-    __attribute__((constructor)) static void name##_register(void)                             \
-    {                                                                                          \
-        socp_test_register(#name, name, timeout_s);                                            \
-    }                                                                                          \
+#define SOCP_TEST_T(name, timeout_s)                               \
+    static void name(void);                                        \
+    __attribute__((constructor)) static void name##_register(void) \
+    {                                                              \
+        socp_test_register(#name, name, timeout_s);                \
+    }                                                              \
     static void name(void)
 
 #define SOCP_TEST(name) SOCP_TEST_T(name, 60)
 
-#define CHECK(expr)                                                                            \
-    do {                                                                                       \
-        if (!(expr)) {                                                                         \
-            socp_test_fail(__FILE__, __LINE__, "CHECK(%s) failed", #expr);                     \
-        }                                                                                      \
+#define CHECK(expr)                                                        \
+    do {                                                                   \
+        if (!(expr)) {                                                     \
+            socp_test_fail(__FILE__, __LINE__, "CHECK(%s) failed", #expr); \
+        }                                                                  \
     } while (0)
 
-#define CHECK_MSG(expr, ...)                                                                   \
-    do {                                                                                       \
-        if (!(expr)) {                                                                         \
-            socp_test_fail(__FILE__, __LINE__, __VA_ARGS__);                                   \
-        }                                                                                      \
+#define CHECK_MSG(expr, ...)                                 \
+    do {                                                     \
+        if (!(expr)) {                                       \
+            socp_test_fail(__FILE__, __LINE__, __VA_ARGS__); \
+        }                                                    \
     } while (0)
 
 // The call must succeed (return 0); prints the error string otherwise.
-#define CHECK_OK(expr)                                                                         \
-    do {                                                                                       \
-        int check_rc_ = (expr);                                                                \
-        if (check_rc_ != 0) {                                                                  \
-            socp_test_fail(__FILE__, __LINE__, "%s returned %d (%s: %s)", #expr, check_rc_,      \
-                           socp_errname(check_rc_), socp_strerror(check_rc_));                 \
-        }                                                                                      \
+#define CHECK_OK(expr)                                                                      \
+    do {                                                                                    \
+        int check_rc_ = (expr);                                                             \
+        if (check_rc_ != 0) {                                                               \
+            socp_test_fail(__FILE__, __LINE__, "%s returned %d (%s: %s)", #expr, check_rc_, \
+                           socp_errname(check_rc_), socp_strerror(check_rc_));              \
+        }                                                                                   \
     } while (0)
 
 // The call must fail with exactly `code`.
-#define CHECK_RC(expr, code)                                                                   \
-    do {                                                                                       \
-        int check_rc_ = (expr);                                                                \
-        if (check_rc_ != (code)) {                                                             \
-            socp_test_fail(__FILE__, __LINE__, "%s returned %d (%s), expected %s", #expr,      \
-                           check_rc_, socp_errname(check_rc_), socp_errname(code));            \
-        }                                                                                      \
+#define CHECK_RC(expr, code)                                                              \
+    do {                                                                                  \
+        int check_rc_ = (expr);                                                           \
+        if (check_rc_ != (code)) {                                                        \
+            socp_test_fail(__FILE__, __LINE__, "%s returned %d (%s), expected %s", #expr, \
+                           check_rc_, socp_errname(check_rc_), socp_errname(code));       \
+        }                                                                                 \
     } while (0)
 
-#define CHECK_EQ(a, b)                                                                         \
-    do {                                                                                       \
-        long long check_a_ = (long long) (a), check_b_ = (long long) (b);                      \
-        if (check_a_ != check_b_) {                                                            \
-            socp_test_fail(__FILE__, __LINE__, "%s == %s failed: %lld != %lld", #a, #b,         \
-                           check_a_, check_b_);                                                \
-        }                                                                                      \
+#define CHECK_EQ(a, b)                                                                            \
+    do {                                                                                          \
+        long long check_a_ = (long long) (a), check_b_ = (long long) (b);                         \
+        if (check_a_ != check_b_) {                                                               \
+            socp_test_fail(__FILE__, __LINE__, "%s == %s failed: %lld != %lld", #a, #b, check_a_, \
+                           check_b_);                                                             \
+        }                                                                                         \
     } while (0)
 
-#define CHECK_STREQ(a, b)                                                                      \
-    do {                                                                                       \
-        const char *check_a_ = (a), *check_b_ = (b);                                           \
-        if (!check_a_ || !check_b_ || strcmp(check_a_, check_b_) != 0) {                       \
-            socp_test_fail(__FILE__, __LINE__, "%s == %s failed: \"%s\" != \"%s\"", #a, #b,     \
-                           check_a_ ? check_a_ : "(null)", check_b_ ? check_b_ : "(null)");    \
-        }                                                                                      \
+#define CHECK_STREQ(a, b)                                                                   \
+    do {                                                                                    \
+        const char *check_a_ = (a), *check_b_ = (b);                                        \
+        if (!check_a_ || !check_b_ || strcmp(check_a_, check_b_) != 0) {                    \
+            socp_test_fail(__FILE__, __LINE__, "%s == %s failed: \"%s\" != \"%s\"", #a, #b, \
+                           check_a_ ? check_a_ : "(null)", check_b_ ? check_b_ : "(null)"); \
+        }                                                                                   \
     } while (0)
 
-#define CHECK_MEMEQ(a, b, n)                                                                   \
-    do {                                                                                       \
-        if (memcmp((a), (b), (n)) != 0) {                                                      \
-            socp_test_fail(__FILE__, __LINE__, "%s and %s differ in their %zu bytes", #a, #b,   \
-                           (size_t) (n));                                                      \
-        }                                                                                      \
+#define CHECK_MEMEQ(a, b, n)                                                                  \
+    do {                                                                                      \
+        if (memcmp((a), (b), (n)) != 0) {                                                     \
+            socp_test_fail(__FILE__, __LINE__, "%s and %s differ in their %zu bytes", #a, #b, \
+                           (size_t) (n));                                                     \
+        }                                                                                     \
     } while (0)
 
 #endif

@@ -33,9 +33,9 @@ char *socp_strdup_at(const char *s, const char *file, int line);
 void *socp_memdup_at(const void *p, size_t n, const char *file, int line);
 
 // Monotonic and wall clocks.
-uint64_t socp_now_ms(void);      // monotonic milliseconds
-uint64_t socp_now_ns(void);      // monotonic nanoseconds
-int64_t socp_wall_ms(void);      // Unix time in milliseconds
+uint64_t socp_now_ms(void); // monotonic milliseconds
+uint64_t socp_now_ns(void); // monotonic nanoseconds
+int64_t socp_wall_ms(void); // Unix time in milliseconds
 
 // Growable byte buffer. Owns its memory; init/fini for embedded use.
 typedef struct {
