@@ -90,7 +90,9 @@ struct socp_actor_ctx {
     int next_timer_id;
     zmq_pollitem_t *items; // poll set, rebuilt each turn
     size_t items_cap;
-    socp_buf_t scratch; // encode buffer, reused
+    socp_buf_t scratch;      // encode buffer, reused
+    socp_drain_fn *on_drain; // called when a peer outbox empties
+    void *drain_arg;
     socp_actor_stats_t stats;
 };
 
@@ -125,7 +127,7 @@ s_pipe_send(void *pipe, socp_msg_t *msg, const char *from)
     return s_pipe_send_flags(pipe, msg, from, 0);
 }
 
-// Receives one frame and decodes it. flags: 0 or ZMQ_DONTWAIT.
+// Receives one frame and decodes a private copy. flags: 0 or ZMQ_DONTWAIT.
 static int
 s_recv_msg(void *sock, int flags, socp_msg_t *out)
 {
@@ -277,7 +279,18 @@ s_flush(socp_actor_ctx_t *ctx, s_peer_t *p)
         ctx->stats.sent++;
     }
     p->faulted = false;
+    if (ctx->on_drain) {
+        int rc = ctx->on_drain(ctx, p->name, ctx->drain_arg);
+        return rc == SOCP_ACTOR_STOP ? rc : rc < 0 ? rc : 0;
+    }
     return 0;
+}
+
+void
+socp_actor_on_drain(socp_actor_ctx_t *ctx, socp_drain_fn *fn, void *arg)
+{
+    ctx->on_drain = fn;
+    ctx->drain_arg = arg;
 }
 
 int
@@ -314,6 +327,17 @@ socp_actor_send(socp_actor_ctx_t *ctx, const char *to, socp_msg_t *msg)
         return SOCP_EDROPPED;
     }
     return s_enqueue(ctx, p, ctx->scratch.data, ctx->scratch.len);
+}
+
+size_t
+socp_actor_queued(socp_actor_ctx_t *ctx, const char *peer)
+{
+    for (size_t i = 0; i < ctx->npeers; i++) {
+        if (strcmp(ctx->peers[i].name, peer) == 0) {
+            return ctx->peers[i].count;
+        }
+    }
+    return 0;
 }
 
 int
@@ -459,18 +483,22 @@ s_on_pipe(socp_actor_ctx_t *ctx)
     return result;
 }
 
+// Drains up to `batch` inbox frames. Each is decoded in place (a view into
+// the frame), handed to on_msg, then the frame is closed: the hot path makes
+// no copy and no allocation.
 static int
 s_on_inbox(socp_actor_ctx_t *ctx, socp_msg_handler_fn *on_msg, void *arg)
 {
+    zmq_msg_t frame;
+    zmq_msg_init(&frame);
     for (int i = 0; i < ctx->start->opts.batch; i++) {
+        if (zmq_msg_recv(&frame, ctx->inbox, ZMQ_DONTWAIT) < 0) {
+            int e = zmq_errno();
+            zmq_msg_close(&frame);
+            return e == EAGAIN ? 0 : e == ETERM ? SOCP_ETERM : SOCP_EIO;
+        }
         socp_msg_t m;
-        int rc = s_recv_msg(ctx->inbox, ZMQ_DONTWAIT, &m);
-        if (rc == SOCP_EAGAIN) {
-            return 0;
-        }
-        if (rc == SOCP_ETERM) {
-            return rc;
-        }
+        int rc = socp_msg_decode_view(zmq_msg_data(&frame), zmq_msg_size(&frame), &m);
         if (rc != 0) {
             // Frames between our own actors: a decode failure is a bug
             // somewhere in-process. Count it, say so, and keep serving.
@@ -482,9 +510,11 @@ s_on_inbox(socp_actor_ctx_t *ctx, socp_msg_handler_fn *on_msg, void *arg)
         rc = on_msg ? on_msg(ctx, &m, arg) : 0;
         socp_msg_fini(&m);
         if (rc != 0) {
+            zmq_msg_close(&frame);
             return rc;
         }
     }
+    zmq_msg_close(&frame);
     return 0;
 }
 
@@ -530,7 +560,7 @@ socp_actor_run(socp_actor_ctx_t *ctx, socp_msg_handler_fn *on_msg, void *arg)
         for (size_t i = 0; i < ctx->npeers && first_peer + i < first_fd; i++) {
             if (it[first_peer + i].revents & ZMQ_POLLOUT) {
                 if ((rc = s_flush(ctx, &ctx->peers[i])) != 0) {
-                    return rc;
+                    return rc == SOCP_ACTOR_STOP ? 0 : rc;
                 }
             }
         }

@@ -1,12 +1,13 @@
 // socp_msg.c: the bus message codec, driven by the descriptors that
-// socp_msg.def expands into. Encoding uses msgpack-c's packer; decoding uses
-// a small bounds-checked reader of our own, because msgpack-c's unpacker
+// socp_msg.def expands into. The msgpack writer and the bounds-checked reader
+// are our own (see docs/adr/0002-bus-codec.md): msgpack-c's unpacker
 // allocates whatever a length field claims (an array32 header asking for
-// 2^32 elements makes it try ~64 GiB) before looking at the frame size.
+// 2^32 elements makes it try ~64 GiB) before looking at the frame size, and
+// its packer costs a callback per item. msgpack-c stays in the tests as the
+// independent implementation our frames are checked against.
 #include "socp/socp_msg.h"
 #include "socp/socp_err.h"
 
-#include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,12 +117,96 @@ s_field_cptr(const socp_msg_t *msg, const socp_field_desc_t *f)
 }
 
 // ---- encoder ----------------------------------------------------------------
+//
+// Strings travel as msgpack str whose last byte is the NUL terminator, so a
+// receiver can point into the frame without copying (socp_msg_decode_view).
 
-static int
-s_write(void *data, const char *buf, size_t len)
+static inline void
+s_ensure(socp_buf_t *b, size_t n)
 {
-    socp_buf_append(data, buf, len);
-    return 0;
+    if (b->cap - b->len < n) {
+        socp_buf_reserve(b, n);
+    }
+}
+
+static inline void
+s_put_be(socp_buf_t *b, uint8_t tag, uint64_t v, size_t n)
+{
+    uint8_t *p = b->data + b->len;
+    *p++ = tag;
+    for (size_t i = 0; i < n; i++) {
+        p[i] = (uint8_t) (v >> (8 * (n - 1 - i)));
+    }
+    b->len += 1 + n;
+}
+
+static void
+s_put_uint(socp_buf_t *b, uint64_t v)
+{
+    s_ensure(b, 9);
+    if (v <= 0x7f) {
+        b->data[b->len++] = (uint8_t) v;
+    } else if (v <= UINT8_MAX) {
+        s_put_be(b, 0xcc, v, 1);
+    } else if (v <= UINT16_MAX) {
+        s_put_be(b, 0xcd, v, 2);
+    } else if (v <= UINT32_MAX) {
+        s_put_be(b, 0xce, v, 4);
+    } else {
+        s_put_be(b, 0xcf, v, 8);
+    }
+}
+
+static void
+s_put_int(socp_buf_t *b, int64_t v)
+{
+    if (v >= 0) {
+        s_put_uint(b, (uint64_t) v);
+        return;
+    }
+    s_ensure(b, 9);
+    if (v >= -32) {
+        b->data[b->len++] = (uint8_t) (int8_t) v;
+    } else {
+        s_put_be(b, 0xd3, (uint64_t) v, 8);
+    }
+}
+
+static void
+s_put_array(socp_buf_t *b, size_t n)
+{
+    s_ensure(b, 5);
+    if (n <= 15) {
+        b->data[b->len++] = (uint8_t) (0x90 | n);
+    } else if (n <= UINT16_MAX) {
+        s_put_be(b, 0xdc, n, 2);
+    } else {
+        s_put_be(b, 0xdd, n, 4);
+    }
+}
+
+// str (with its NUL) or bin.
+static void
+s_put_bytes(socp_buf_t *b, bool bin, const void *data, size_t n, bool nul)
+{
+    size_t total = n + (nul ? 1 : 0);
+    s_ensure(b, 5 + total);
+    if (!bin && total <= 31) {
+        b->data[b->len++] = (uint8_t) (0xa0 | total);
+    } else if (total <= UINT8_MAX) {
+        s_put_be(b, bin ? 0xc4 : 0xd9, total, 1);
+    } else if (total <= UINT16_MAX) {
+        s_put_be(b, bin ? 0xc5 : 0xda, total, 2);
+    } else {
+        s_put_be(b, bin ? 0xc6 : 0xdb, total, 4);
+    }
+    if (n) {
+        memcpy(b->data + b->len, data, n);
+    }
+    b->len += n;
+    if (nul) {
+        b->data[b->len++] = 0;
+    }
 }
 
 static uint64_t
@@ -153,22 +238,18 @@ socp_msg_encode(const socp_msg_t *msg, socp_buf_t *out)
     if (!d) {
         return SOCP_EINVAL;
     }
+    size_t from_len = strnlen(msg->from, sizeof msg->from - 1);
+    s_put_array(out, 5);
+    s_put_uint(out, SOCP_MSG_SCHEMA_MAJOR);
+    s_put_uint(out, (uint64_t) msg->type);
+    s_put_uint(out, msg->corr_id);
+    s_put_bytes(out, false, msg->from, from_len, true);
     size_t nfields = 0;
     while (d->fields[nfields].name) {
         nfields++;
     }
-    size_t from_len = strnlen(msg->from, sizeof msg->from);
-    socp_buf_reserve(out, 16 + from_len);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, out, s_write);
-    msgpack_pack_array(&pk, 5);
-    msgpack_pack_uint8(&pk, SOCP_MSG_SCHEMA_MAJOR);
-    msgpack_pack_uint16(&pk, (uint16_t) msg->type);
-    msgpack_pack_uint32(&pk, msg->corr_id);
-    msgpack_pack_str_with_body(&pk, msg->from, from_len);
-    msgpack_pack_array(&pk, nfields);
-    for (size_t i = 0; i < nfields; i++) {
-        const socp_field_desc_t *f = &d->fields[i];
+    s_put_array(out, nfields);
+    for (const socp_field_desc_t *f = d->fields; f->name; f++) {
         const void *p = s_field_cptr(msg, f);
         uint64_t u = 0;
         switch (f->type) {
@@ -185,30 +266,27 @@ socp_msg_encode(const socp_msg_t *msg, socp_buf_t *out)
                 u = *(const uint64_t *) p;
                 break;
             case SOCP_FT_I64:
-                msgpack_pack_int64(&pk, *(const int64_t *) p);
+                s_put_int(out, *(const int64_t *) p);
                 continue;
             case SOCP_FT_BOOL:
-                if (*(const bool *) p) {
-                    msgpack_pack_true(&pk);
-                } else {
-                    msgpack_pack_false(&pk);
-                }
+                s_ensure(out, 1);
+                out->data[out->len++] = *(const bool *) p ? 0xc3 : 0xc2;
                 continue;
             case SOCP_FT_STR: {
-                const char *s = *(const char *const *) p;
-                size_t n = s ? strlen(s) : 0;
+                const char *str = *(const char *const *) p;
+                size_t n = str ? strlen(str) : 0;
                 if (n > f->max) {
                     return SOCP_ETOOBIG;
                 }
-                msgpack_pack_str_with_body(&pk, s ? s : "", n);
+                s_put_bytes(out, false, str, n, true);
                 continue;
             }
             case SOCP_FT_BIN: {
-                const socp_bin_t *b = p;
-                if (b->len > f->max) {
+                const socp_bin_t *bin = p;
+                if (bin->len > f->max) {
                     return SOCP_ETOOBIG;
                 }
-                msgpack_pack_bin_with_body(&pk, b->data, b->len);
+                s_put_bytes(out, true, bin->data, bin->len, false);
                 continue;
             }
             case SOCP_FT_STRS: {
@@ -216,14 +294,14 @@ socp_msg_encode(const socp_msg_t *msg, socp_buf_t *out)
                 if (l->count > f->max) {
                     return SOCP_ETOOBIG;
                 }
-                msgpack_pack_array(&pk, l->count);
+                s_put_array(out, l->count);
                 for (size_t k = 0; k < l->count; k++) {
-                    const char *s = l->items[k];
-                    size_t n = s ? strlen(s) : 0;
+                    const char *str = l->items[k];
+                    size_t n = str ? strlen(str) : 0;
                     if (n > f->item_max) {
                         return SOCP_ETOOBIG;
                     }
-                    msgpack_pack_str_with_body(&pk, s ? s : "", n);
+                    s_put_bytes(out, false, str, n, true);
                 }
                 continue;
             }
@@ -231,7 +309,7 @@ socp_msg_encode(const socp_msg_t *msg, socp_buf_t *out)
         if (u > s_limit(f)) {
             return SOCP_ETOOBIG;
         }
-        msgpack_pack_uint64(&pk, u);
+        s_put_uint(out, u);
     }
     return 0;
 }
@@ -243,13 +321,13 @@ typedef struct {
     const uint8_t *end; // one past the frame
 } s_reader_t;
 
-static size_t
+static inline size_t
 s_left(const s_reader_t *r)
 {
     return (size_t) (r->end - r->p);
 }
 
-static bool
+static inline bool
 s_be(s_reader_t *r, size_t n, uint64_t *v)
 {
     if (s_left(r) < n) {
@@ -295,23 +373,23 @@ s_int(s_reader_t *r, bool *neg, uint64_t *mag)
         if (!s_be(r, n, &v)) {
             return false;
         }
-        int64_t s;
+        int64_t x;
         switch (n) {
             case 1:
-                s = (int8_t) v;
+                x = (int8_t) v;
                 break;
             case 2:
-                s = (int16_t) v;
+                x = (int16_t) v;
                 break;
             case 4:
-                s = (int32_t) v;
+                x = (int32_t) v;
                 break;
             default:
-                s = (int64_t) v;
+                x = (int64_t) v;
                 break;
         }
-        *neg = s < 0;
-        *mag = s < 0 ? (uint64_t) 0 - (uint64_t) s : (uint64_t) s;
+        *neg = x < 0;
+        *mag = x < 0 ? (uint64_t) 0 - (uint64_t) x : (uint64_t) x;
         return true;
     }
     return false;
@@ -374,6 +452,21 @@ s_bytes(s_reader_t *r, bool want_bin, const uint8_t **data, uint64_t *len)
     *data = r->p;
     *len = n;
     r->p += n;
+    return true;
+}
+
+// Reads one of our strings: a str that ends with its NUL and holds no other,
+// at most max bytes of text. *s points into the frame.
+static bool
+s_cstr(s_reader_t *r, uint64_t max, const char **s)
+{
+    const uint8_t *d;
+    uint64_t n;
+    if (!s_bytes(r, false, &d, &n) || n == 0 || n - 1 > max || d[n - 1] != 0 ||
+        memchr(d, 0, n - 1) != NULL) {
+        return false;
+    }
+    *s = (const char *) d;
     return true;
 }
 
@@ -464,44 +557,16 @@ s_skip(s_reader_t *r, int depth)
     }
 }
 
-// Decoder state: in the measuring pass `arena` is NULL and only `used`
-// grows; in the filling pass the same sequence of allocations lands in the
-// arena, so both passes agree on the size.
+// Pointer arrays of STRS fields come from a bump area. While measuring
+// (`area` NULL) only `used` grows; the filling pass takes the same sizes.
 typedef struct {
-    uint8_t *arena; // NULL while measuring
-    size_t used;    // bytes taken so far
-} s_alloc_t;
-
-static void *
-s_take(s_alloc_t *a, size_t size, size_t align)
-{
-    a->used = (a->used + align - 1) & ~(align - 1);
-    void *p = a->arena ? a->arena + a->used : NULL;
-    a->used += size;
-    return p;
-}
-
-static const char *
-s_copy_str(s_alloc_t *a, const uint8_t *s, size_t n)
-{
-    char *p = s_take(a, n + 1, 1);
-    if (p) {
-        memcpy(p, s, n);
-        p[n] = '\0';
-    }
-    return p;
-}
+    const char **area; // NULL while measuring
+    size_t used;       // pointers taken so far
+} s_ptrs_t;
 
 static bool
-s_str_ok(const uint8_t *s, size_t n, uint64_t max)
+s_decode_field(s_reader_t *r, const socp_field_desc_t *f, void *dst, s_ptrs_t *ptrs)
 {
-    return n <= max && memchr(s, 0, n) == NULL;
-}
-
-static bool
-s_decode_field(s_reader_t *r, const socp_field_desc_t *f, void *dst, s_alloc_t *a)
-{
-    bool fill = a->arena != NULL;
     bool neg;
     uint64_t v, n;
     const uint8_t *d;
@@ -513,16 +578,14 @@ s_decode_field(s_reader_t *r, const socp_field_desc_t *f, void *dst, s_alloc_t *
             if (!s_int(r, &neg, &v) || neg || v > s_limit(f)) {
                 return false;
             }
-            if (fill) {
-                if (f->type == SOCP_FT_U8) {
-                    *(uint8_t *) dst = (uint8_t) v;
-                } else if (f->type == SOCP_FT_U16) {
-                    *(uint16_t *) dst = (uint16_t) v;
-                } else if (f->type == SOCP_FT_U32) {
-                    *(uint32_t *) dst = (uint32_t) v;
-                } else {
-                    *(uint64_t *) dst = v;
-                }
+            if (f->type == SOCP_FT_U8) {
+                *(uint8_t *) dst = (uint8_t) v;
+            } else if (f->type == SOCP_FT_U16) {
+                *(uint16_t *) dst = (uint16_t) v;
+            } else if (f->type == SOCP_FT_U32) {
+                *(uint32_t *) dst = (uint32_t) v;
+            } else {
+                *(uint64_t *) dst = v;
             }
             return true;
         case SOCP_FT_I64:
@@ -530,73 +593,52 @@ s_decode_field(s_reader_t *r, const socp_field_desc_t *f, void *dst, s_alloc_t *
                 (neg && v > (uint64_t) INT64_MAX + 1)) {
                 return false;
             }
-            if (fill) {
-                *(int64_t *) dst = neg ? (int64_t) (0 - v) : (int64_t) v;
-            }
+            *(int64_t *) dst = neg ? (int64_t) (0 - v) : (int64_t) v;
             return true;
         case SOCP_FT_BOOL:
             if (s_left(r) < 1 || (*r->p != 0xc2 && *r->p != 0xc3)) {
                 return false;
             }
-            if (fill) {
-                *(bool *) dst = *r->p == 0xc3;
-            }
-            r->p++;
+            *(bool *) dst = *r->p++ == 0xc3;
             return true;
-        case SOCP_FT_STR: {
-            if (!s_bytes(r, false, &d, &n) || !s_str_ok(d, n, f->max)) {
-                return false;
-            }
-            const char *s = s_copy_str(a, d, n);
-            if (fill) {
-                *(const char **) dst = s;
-            }
-            return true;
-        }
-        case SOCP_FT_BIN: {
+        case SOCP_FT_STR:
+            return s_cstr(r, f->max, (const char **) dst);
+        case SOCP_FT_BIN:
             if (!s_bytes(r, true, &d, &n) || n > f->max) {
                 return false;
             }
-            uint8_t *p = s_take(a, n, 1);
-            if (fill) {
-                if (n) {
-                    memcpy(p, d, n);
-                }
-                *(socp_bin_t *) dst = (socp_bin_t){n ? p : NULL, n};
-            }
+            *(socp_bin_t *) dst = (socp_bin_t){n ? d : NULL, n};
             return true;
-        }
         case SOCP_FT_STRS: {
             if (!s_array(r, &n) || n > f->max) {
                 return false;
             }
-            const char **items = s_take(a, n * sizeof(char *), sizeof(char *));
+            const char **items = ptrs->area ? ptrs->area + ptrs->used : NULL;
+            ptrs->used += n;
+            const char *s;
             for (uint64_t i = 0; i < n; i++) {
-                if (!s_bytes(r, false, &d, &v) || !s_str_ok(d, v, f->item_max)) {
+                if (!s_cstr(r, f->item_max, &s)) {
                     return false;
                 }
-                const char *s = s_copy_str(a, d, v);
-                if (fill) {
+                if (items) {
                     items[i] = s;
                 }
             }
-            if (fill) {
-                *(socp_strs_t *) dst = (socp_strs_t){n ? items : NULL, n};
-            }
+            *(socp_strs_t *) dst = (socp_strs_t){n ? items : NULL, n};
             return true;
         }
     }
     return false;
 }
 
-// One pass over the frame; see s_alloc_t.
+// One pass over the frame; strings and bytes point into it.
 static int
-s_decode_pass(const uint8_t *data, size_t len, socp_msg_t *out, s_alloc_t *a)
+s_decode_pass(const uint8_t *data, size_t len, socp_msg_t *out, s_ptrs_t *ptrs)
 {
     s_reader_t r = {data, data + len};
-    uint64_t n, v, type, corr, flen;
+    uint64_t n, v, type, corr;
     bool neg;
-    const uint8_t *from;
+    const char *from;
     if (!s_array(&r, &n) || n < 5) {
         return SOCP_EPROTO;
     }
@@ -613,28 +655,24 @@ s_decode_pass(const uint8_t *data, size_t len, socp_msg_t *out, s_alloc_t *a)
     if (!d || !s_int(&r, &neg, &corr) || neg || corr > UINT32_MAX) {
         return SOCP_EPROTO;
     }
-    if (!s_bytes(&r, false, &from, &flen) || !s_str_ok(from, flen, SOCP_ACTOR_NAME_MAX)) {
+    if (!s_cstr(&r, SOCP_ACTOR_NAME_MAX, &from)) {
         return SOCP_EPROTO;
     }
     uint64_t nbody;
     if (!s_array(&r, &nbody)) {
         return SOCP_EPROTO;
     }
-    bool fill = a->arena != NULL;
-    if (fill) {
-        out->type = (socp_msg_type_t) type;
-        out->corr_id = (uint32_t) corr;
-        memcpy(out->from, from, flen);
-        out->from[flen] = '\0';
-    }
+    out->type = (socp_msg_type_t) type;
+    out->corr_id = (uint32_t) corr;
+    memcpy(out->from, from, strlen(from) + 1);
     uint64_t i = 0;
     for (const socp_field_desc_t *f = d->fields; f->name; f++, i++) {
         void *dst = s_field_ptr(out, f);
         if (i < nbody) {
-            if (!s_decode_field(&r, f, dst, a)) {
+            if (!s_decode_field(&r, f, dst, ptrs)) {
                 return SOCP_EPROTO;
             }
-        } else if (fill && f->type == SOCP_FT_STR) {
+        } else if (f->type == SOCP_FT_STR) {
             *(const char **) dst = ""; // declared default for a missing field
         }
     }
@@ -651,39 +689,67 @@ s_decode_pass(const uint8_t *data, size_t len, socp_msg_t *out, s_alloc_t *a)
     return r.p == r.end ? 0 : SOCP_EPROTO; // trailing bytes are malformed
 }
 
-int
-socp_msg_decode(const void *data, size_t len, socp_msg_t *out)
+// Decodes pointing into `data`, or into a private copy of it (`copy`). List
+// pointer arrays need one measuring pass first; other messages take one pass.
+static int
+s_decode(const uint8_t *data, size_t len, socp_msg_t *out, bool copy)
 {
     memset(out, 0, sizeof *out);
     if (!data || len == 0) {
         return SOCP_EPROTO;
     }
-    s_alloc_t a = {NULL, 0};
-    int rc = s_decode_pass(data, len, out, &a);
-    if (rc != 0) {
-        return rc;
+    // Our encoder writes [fixarray(5), fixint major, fixint type, ...]. For
+    // such a frame of a type without lists, one pass does; anything else is
+    // measured first.
+    const socp_msg_desc_t *d =
+        len >= 3 && data[0] == 0x95 && data[1] == SOCP_MSG_SCHEMA_MAJOR ? s_lookup(data[2]) : NULL;
+    bool one_pass = d != NULL;
+    for (const socp_field_desc_t *f = d ? d->fields : NULL; f && f->name; f++) {
+        one_pass &= f->type != SOCP_FT_STRS;
     }
-    // The arena holds at most the frame's bytes plus a NUL per string and a
-    // pointer per list item; both are bounded by the frame length.
-    a.arena = a.used ? socp_malloc(a.used) : NULL;
-    size_t need = a.used;
-    a.used = 0;
-    if (a.arena) {
-        rc = s_decode_pass(data, len, out, &a);
-    } else {
-        // Nothing to store: fill scalars with a one-byte dummy arena.
-        uint8_t dummy;
-        a.arena = &dummy;
-        rc = s_decode_pass(data, len, out, &a);
-        a.arena = NULL;
+    s_ptrs_t ptrs = {NULL, 0};
+    if (!one_pass) {
+        // Measure the list pointers first: a validating pass over the frame.
+        int rc = s_decode_pass(data, len, out, &ptrs);
+        if (rc != 0) {
+            memset(out, 0, sizeof *out);
+            return rc;
+        }
     }
-    if (rc != 0 || a.used != need) {
-        free(a.arena);
+    size_t ptr_bytes = ptrs.used * sizeof(char *);
+    uint8_t *arena = NULL;
+    const uint8_t *src = data;
+    if (copy || ptr_bytes) {
+        size_t front = copy ? (len + sizeof(char *) - 1) & ~(sizeof(char *) - 1) : 0;
+        arena = socp_malloc(front + ptr_bytes);
+        if (copy) {
+            memcpy(arena, data, len);
+            src = arena;
+        }
+        ptrs.area = (const char **) (void *) (arena + front);
+    }
+    size_t measured = ptrs.used;
+    ptrs.used = 0;
+    int rc = s_decode_pass(src, len, out, &ptrs);
+    if (rc != 0 || ptrs.used > measured) {
+        free(arena);
         memset(out, 0, sizeof *out);
-        return SOCP_EPROTO;
+        return rc ? rc : SOCP_EPROTO;
     }
-    out->arena = a.arena;
+    out->arena = arena;
     return 0;
+}
+
+int
+socp_msg_decode(const void *data, size_t len, socp_msg_t *out)
+{
+    return s_decode(data, len, out, true);
+}
+
+int
+socp_msg_decode_view(const void *data, size_t len, socp_msg_t *out)
+{
+    return s_decode(data, len, out, false);
 }
 
 // ---- comparison and catalogue -------------------------------------------

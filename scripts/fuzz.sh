@@ -13,7 +13,7 @@ for f in "$@"; do
     out=$(mktemp)
     if "$f" -max_total_time="$secs" -print_final_stats=1 -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
            -artifact_prefix="$work/" "$work" >"$out" 2>&1; then
-        echo " * $name: OK ($(grep -oE 'stat::number_of_executed_runs: *[0-9]+' "$out" | grep -oE '[0-9]+$' || echo '?') runs in ${secs}s)"
+        echo " * $name: OK ($(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$out" | grep -oE '[0-9]+$' || echo '?') runs in ${secs}s)"
     else
         echo " * $name: FAIL"
         tail -40 "$out"

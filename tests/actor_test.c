@@ -6,8 +6,10 @@
 #include "socp/socp_platform.h"
 #include "socp/socp_sup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -168,8 +170,36 @@ SOCP_TEST(actor_init_failure_fails_start_with_its_status)
     s_env_fini(&env);
 }
 
+static int
+s_open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    while (d && readdir(d)) {
+        n++;
+    }
+    if (d) {
+        closedir(d);
+    }
+    return n;
+}
+
+// libzmq frees a closed socket's descriptors later, in its reaper thread.
+// Waits (polling, with a deadline) until the open fds are back to `limit`.
+static int
+s_wait_fds(int limit, int deadline_ms)
+{
+    uint64_t until = socp_now_ms() + (uint64_t) deadline_ms;
+    int n;
+    while ((n = s_open_fds()) > limit && socp_now_ms() < until) {
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    return n;
+}
+
 SOCP_TEST_T(actor_start_stop_1000_times_without_leak, 300)
 {
+    int baseline = s_open_fds();
     s_env_t env;
     s_env_init(&env);
     for (int i = 0; i < 1000; i++) {
@@ -190,8 +220,13 @@ SOCP_TEST_T(actor_start_stop_1000_times_without_leak, 300)
         CHECK_OK(socp_sup_stop(sup, 1000));
         socp_sup_destroy(&sup);
         CHECK_EQ(socp_bus_open_sockets(env.bus), env.out ? 2 : 1);
+        if (i % 50 == 49) { // let the reaper keep pace with 9 sockets a cycle
+            s_wait_fds(baseline + 100, 10000);
+        }
     }
     s_env_fini(&env);
+    int left = s_wait_fds(baseline, 10000);
+    CHECK_MSG(left <= baseline, "%d file descriptors leaked", left - baseline);
 }
 
 // busy: on PING, reports to test, then computes for ~300 ms before returning.

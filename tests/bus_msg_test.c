@@ -138,7 +138,7 @@ s_pack_probe(const s_probe_spec_t *spec, msgpack_sbuffer *sb)
     msgpack_pack_int(&pk, spec->version);
     msgpack_pack_int(&pk, spec->type);
     msgpack_pack_uint32(&pk, 7);
-    msgpack_pack_str_with_body(&pk, "peer", 4);
+    msgpack_pack_str_with_body(&pk, "peer", 5); // our strings carry their NUL
     msgpack_pack_array(&pk, (size_t) spec->body_fields + (spec->extra ? 1 : 0));
     for (int i = 0; i < spec->body_fields; i++) {
         switch (i) {
@@ -165,9 +165,9 @@ s_pack_probe(const s_probe_spec_t *spec, msgpack_sbuffer *sb)
                 msgpack_pack_true(&pk);
                 break;
             case 6: {
-                char *s = socp_malloc(spec->name_len + 1);
+                char *s = socp_calloc(1, spec->name_len + 1);
                 memset(s, 'a', spec->name_len);
-                msgpack_pack_str_with_body(&pk, s, spec->name_len);
+                msgpack_pack_str_with_body(&pk, s, spec->name_len + 1);
                 free(s);
                 break;
             }
@@ -176,8 +176,8 @@ s_pack_probe(const s_probe_spec_t *spec, msgpack_sbuffer *sb)
                 break;
             case 8:
                 msgpack_pack_array(&pk, 2);
-                msgpack_pack_str_with_body(&pk, "t1", 2);
-                msgpack_pack_str_with_body(&pk, "t2", 2);
+                msgpack_pack_str_with_body(&pk, "t1", 3);
+                msgpack_pack_str_with_body(&pk, "t2", 3);
                 break;
         }
     }
@@ -240,7 +240,8 @@ SOCP_TEST(bus_msg_msgpack_c_reads_what_we_encode)
     CHECK_EQ(o.via.array.ptr[0].via.u64, SOCP_MSG_SCHEMA_MAJOR);
     CHECK_EQ(o.via.array.ptr[1].via.u64, SOCP_MSG_PING);
     CHECK_EQ(o.via.array.ptr[2].via.u64, 99);
-    CHECK_EQ(o.via.array.ptr[3].via.str.size, 3);
+    CHECK_EQ(o.via.array.ptr[3].via.str.size, 4); // "net" and its NUL
+    CHECK_STREQ(o.via.array.ptr[3].via.str.ptr, "net");
     msgpack_object body = o.via.array.ptr[4];
     CHECK_EQ(body.via.array.size, 3);
     CHECK(body.via.array.ptr[0].via.u64 == 1234567890123ull);
@@ -313,7 +314,7 @@ SOCP_TEST(bus_msg_length_fields_cannot_force_allocations)
     // array32 claiming 2^32-1 entries, in the envelope and in a list field.
     const uint8_t huge_env[] = {0xdd, 0xff, 0xff, 0xff, 0xff, 0x01};
     CHECK_RC(socp_msg_decode(huge_env, sizeof huge_env, &out), SOCP_EPROTO);
-    const uint8_t huge_str[] = {0x95, 0x01, 0x0a, 0x00, 0xdb, 0xff, 0xff, 0xff, 0xff, 'x'};
+    const uint8_t huge_str[] = {0x95, 0x01, 0x0a, 0x00, 0xdb, 0xff, 0xff, 0xff, 0xff, 'x', 0};
     CHECK_RC(socp_msg_decode(huge_str, sizeof huge_str, &out), SOCP_EPROTO);
     // bin32 claiming 4 GiB inside a PING body.
     const uint8_t huge_bin[] = {0x95, 0x01, 0x0a, 0x00, 0xa0, 0x93, 0x01,
@@ -322,7 +323,7 @@ SOCP_TEST(bus_msg_length_fields_cannot_force_allocations)
     // Nesting beyond the skip depth in an extra field.
     uint8_t deep[64];
     size_t n = 0;
-    const uint8_t head[] = {0x95, 0x01, 0x02, 0x00, 0xa0, 0x91};
+    const uint8_t head[] = {0x95, 0x01, 0x02, 0x00, 0xa1, 0x00, 0x91};
     memcpy(deep, head, sizeof head);
     n = sizeof head;
     while (n < sizeof deep - 1) {
@@ -388,4 +389,50 @@ SOCP_TEST(bus_msg_names_and_classes)
     CHECK_EQ(socp_msg_class(SOCP_MSG_PING), SOCP_CLASS_MUST);
     CHECK(socp_msg_type_valid(SOCP_MSG_TERM));
     CHECK(!socp_msg_type_valid(0));
+}
+
+SOCP_TEST(bus_msg_strings_must_carry_exactly_one_trailing_nul)
+{
+    // [1, PROBE, 0, "p\0", [0, 0, 0, 0, 0, false, <name>]]
+    uint8_t frame[32] = {0x95, 0x01, SOCP_MSG_PROBE, 0x00, 0xa2, 'p',  0x00,
+                         0x97, 0x00, 0x00,           0x00, 0x00, 0x00, 0xc2};
+    size_t n = 14;
+    socp_msg_t m;
+    const uint8_t good[] = {0xa3, 'a', 'b', 0x00};
+    const uint8_t no_nul[] = {0xa2, 'a', 'b'};
+    const uint8_t inner_nul[] = {0xa3, 'a', 0x00, 0x00};
+    const uint8_t empty[] = {0xa0};
+    memcpy(frame + n, good, sizeof good);
+    CHECK_OK(socp_msg_decode_view(frame, n + sizeof good, &m));
+    CHECK_STREQ(m.body.probe.name, "ab");
+    CHECK(m.body.probe.name == (const char *) frame + n + 1); // no copy
+    socp_msg_fini(&m);
+    memcpy(frame + n, no_nul, sizeof no_nul);
+    CHECK_RC(socp_msg_decode(frame, n + sizeof no_nul, &m), SOCP_EPROTO);
+    memcpy(frame + n, inner_nul, sizeof inner_nul);
+    CHECK_RC(socp_msg_decode(frame, n + sizeof inner_nul, &m), SOCP_EPROTO);
+    memcpy(frame + n, empty, sizeof empty);
+    CHECK_RC(socp_msg_decode(frame, n + sizeof empty, &m), SOCP_EPROTO);
+}
+
+SOCP_TEST(bus_msg_view_and_copy_decoders_agree)
+{
+    socp_buf_t buf;
+    socp_buf_init(&buf);
+    socp_msg_t m = socp_msg_make(SOCP_MSG_PROBE);
+    const char *tags[] = {"x", "yy", "zzz"};
+    m.body.probe.name = "name";
+    m.body.probe.tags = (socp_strs_t){tags, 3};
+    CHECK_OK(socp_msg_encode(&m, &buf));
+    socp_msg_t a, b;
+    CHECK_OK(socp_msg_decode(buf.data, buf.len, &a));
+    CHECK_OK(socp_msg_decode_view(buf.data, buf.len, &b));
+    CHECK(socp_msg_equal(&a, &b));
+    // The copy survives the frame; the view points into it.
+    memset(buf.data, 0, buf.len);
+    CHECK_STREQ(a.body.probe.tags.items[2], "zzz");
+    CHECK_STREQ(b.body.probe.tags.items[2], "");
+    socp_msg_fini(&a);
+    socp_msg_fini(&b);
+    socp_buf_fini(&buf);
 }

@@ -35,12 +35,15 @@ typedef struct socp_actor_ctx socp_actor_ctx_t; // actor-side context
 // (usually socp_actor_run) and returns its exit status.
 typedef int(socp_actor_fn)(socp_actor_ctx_t *ctx, void *args);
 
+// A message handed to a handler is a view into the received frame: its
+// strings and bytes are valid until the handler returns (copy what you keep).
 // Handlers return 0 to continue, SOCP_ACTOR_STOP to end the loop normally, or
 // a negative socp_err code to end it with that status.
 #define SOCP_ACTOR_STOP 1
 typedef int(socp_msg_handler_fn)(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg);
 typedef int(socp_fd_handler_fn)(socp_actor_ctx_t *ctx, int fd, short revents, void *arg);
 typedef int(socp_timer_fn)(socp_actor_ctx_t *ctx, int timer_id, void *arg);
+typedef int(socp_drain_fn)(socp_actor_ctx_t *ctx, const char *peer, void *arg);
 
 typedef struct {
     int inbox_hwm;        // inbox receive HWM (0: SOCP_BUS_DEFAULT_HWM)
@@ -111,6 +114,15 @@ socp_bus_t *socp_actor_bus(socp_actor_ctx_t *ctx);
 // SOCP_EOVERFLOW (must-deliver outbox full; FAULT sent to the supervisor),
 // SOCP_ETOOBIG / SOCP_EINVAL (the message breaks the schema), SOCP_ETERM.
 int socp_actor_send(socp_actor_ctx_t *ctx, const char *to, socp_msg_t *msg);
+
+// Must-deliver messages waiting in the outbox towards `peer` (0 when the
+// peer has room). A producer that wants flow control stops sending while
+// this is non-zero; the loop flushes the outbox when the peer drains.
+size_t socp_actor_queued(socp_actor_ctx_t *ctx, const char *peer);
+
+// Calls fn whenever the outbox towards a peer has been flushed empty: the
+// moment a producer that paused on socp_actor_queued() may resume.
+void socp_actor_on_drain(socp_actor_ctx_t *ctx, socp_drain_fn *fn, void *arg);
 
 // Sends `reply` to the actor named in request->from with request's corr_id.
 int socp_actor_reply(socp_actor_ctx_t *ctx, const socp_msg_t *request, socp_msg_t *reply);

@@ -6,10 +6,12 @@
 // (extra fields are validated as msgpack and ignored) and fills zero / empty
 // defaults for a shorter one. Another schema major is rejected.
 //
+// Strings travel with their NUL terminator inside the msgpack str, so a
+// decoder can hand out pointers into the frame without copying.
+//
 // Ownership: a message filled by hand borrows its strings and bytes (the
-// encoder copies them). A decoded message owns one arena that holds every
-// string, byte field and list; socp_msg_fini() frees it. Borrowed pointers of a
-// decoded message are valid until socp_msg_fini().
+// encoder copies them). A message from socp_msg_decode owns one arena holding
+// a copy of the frame and its list pointers; socp_msg_fini() frees it.
 #ifndef SOCP_MSG_H
 #define SOCP_MSG_H
 
@@ -103,6 +105,12 @@ SOCP_NODISCARD int socp_msg_encode(const socp_msg_t *msg, socp_buf_t *out);
 // 0, SOCP_EVERSION for another schema major, or SOCP_EPROTO (malformed).
 // On failure `out` owns nothing.
 SOCP_NODISCARD int socp_msg_decode(const void *data, size_t len, socp_msg_t *out);
+
+// Like socp_msg_decode, but strings and bytes point into `data` (no copy):
+// they are valid while `data` is, and until socp_msg_fini() (which frees the
+// list pointer arrays, the only allocation). The actor loop uses this on the
+// received frame, so handler arguments are valid until the handler returns.
+SOCP_NODISCARD int socp_msg_decode_view(const void *data, size_t len, socp_msg_t *out);
 
 // Static metadata.
 const char *socp_msg_name(socp_msg_type_t type);       // "PING", or "?"
