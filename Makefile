@@ -29,6 +29,7 @@ endif
 
 OPT      ?= -O2
 CPPFLAGS += -Iinclude -D_POSIX_C_SOURCE=200809L -DSOCP_SRCDIR='"$(CURDIR)"' -MMD -MP
+$(BUILD)/tests/%.o: CPPFLAGS += -DSOCP_BUILDDIR='"$(CURDIR)/$(BUILD)"'
 CFLAGS   += -std=c17 $(OPT) -g $(WARN) $(SANFLAGS)
 LDFLAGS  += $(SANFLAGS)
 LDLIBS   := -lzmq -lsodium -llmdb -lmsgpackc -lcrypto -ljansson -lwslay -lpthread
@@ -66,7 +67,8 @@ $(BUILD)/%: $(BUILD)/cmd/%.o $(LIB)
 $(BUILD)/bench_%: $(BUILD)/bench/bench_%.o $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(TESTBIN): $(TEST_OBJ) $(LIB)
+# The tests start the programs (socpd, socp) from the same build directory.
+$(TESTBIN): $(TEST_OBJ) $(LIB) | $(CMDS)
 	$(CC) $(LDFLAGS) $(TEST_OBJ) $(LIB) $(LDLIBS) -o $@
 
 # ---- tests ---------------------------------------------------------------

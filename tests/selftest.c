@@ -8,10 +8,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct {
@@ -122,6 +124,109 @@ socp_test_python(const char *script, const char *const args[], char *out, size_t
         }
     }
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+const char *
+socp_test_program(const char *prog)
+{
+    static char path[4096];
+    const char *dir = getenv("SOCP_BUILDDIR") ? getenv("SOCP_BUILDDIR") : SOCP_BUILDDIR;
+    snprintf(path, sizeof path, "%s/%s", dir, prog);
+    return path;
+}
+
+int
+socp_test_spawn(const char *prog, const char *const args[], int *out_fd)
+{
+    const char *argv[64];
+    size_t n = 0;
+    char path[4096];
+    snprintf(path, sizeof path, "%s", socp_test_program(prog));
+    argv[n++] = path;
+    for (size_t i = 0; args && args[i] && n < SOCP_ARRAY_LEN(argv) - 1; i++) {
+        argv[n++] = args[i];
+    }
+    argv[n] = NULL;
+    int fds[2] = {-1, -1};
+    if (out_fd && pipe(fds) != 0) {
+        return -1;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        return -1;
+    }
+    if (pid == 0) {
+        if (out_fd) {
+            dup2(fds[1], STDOUT_FILENO);
+            close(fds[0]);
+            close(fds[1]);
+        }
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0) {
+            dup2(devnull, STDIN_FILENO);
+            close(devnull);
+        }
+        execv(argv[0], (char *const *) argv);
+        _exit(127);
+    }
+    if (out_fd) {
+        close(fds[1]);
+        *out_fd = fds[0];
+    }
+    return pid;
+}
+
+int
+socp_test_read_line(int fd, char *buf, size_t size, int timeout_ms)
+{
+    uint64_t deadline = socp_now_ms() + (uint64_t) timeout_ms;
+    size_t len = 0;
+    while (len + 1 < size) {
+        uint64_t now = socp_now_ms();
+        if (now >= deadline) {
+            return -1;
+        }
+        struct pollfd p = {fd, POLLIN, 0};
+        int rc = poll(&p, 1, (int) (deadline - now));
+        if (rc < 0 && errno == EINTR) {
+            continue;
+        }
+        if (rc <= 0) {
+            return -1;
+        }
+        char c;
+        ssize_t r = read(fd, &c, 1);
+        if (r <= 0) {
+            return -1;
+        }
+        if (c == '\n') {
+            break;
+        }
+        buf[len++] = c;
+    }
+    buf[len] = '\0';
+    return (int) len;
+}
+
+int
+socp_test_stop(int pid, int sig, int timeout_ms)
+{
+    if (sig) {
+        kill(pid, sig);
+    }
+    uint64_t deadline = socp_now_ms() + (uint64_t) timeout_ms;
+    for (;;) {
+        int status;
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) {
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        if (r < 0 || socp_now_ms() >= deadline) {
+            return -1;
+        }
+        nanosleep(&(struct timespec){0, 2000000}, NULL); // polling with a deadline
+    }
 }
 
 static int

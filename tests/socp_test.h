@@ -32,6 +32,23 @@ const char *socp_test_srcdir(void);
 // Stdout goes to `out` (NUL-terminated, may be NULL) up to `out_size` bytes.
 int socp_test_python(const char *script, const char *const args[], char *out, size_t out_size);
 
+// Starts program `prog` from the build directory (e.g. "socpd") with args
+// (NULL-terminated, argv[0] excluded). Its stdout is readable on *out_fd
+// when out_fd is non-NULL (else inherited); stderr is inherited. Returns the
+// pid, or -1. The runner kills anything a case leaves running.
+int socp_test_spawn(const char *prog, const char *const args[], int *out_fd);
+
+// Reads one line (without the newline) from fd within timeout_ms. Returns
+// its length, or -1 on timeout / end of file.
+int socp_test_read_line(int fd, char *buf, size_t size, int timeout_ms);
+
+// Sends `sig` to pid and waits for it up to timeout_ms. Returns the exit
+// status (0-255), 128+signal if it was killed, or -1 on timeout.
+int socp_test_stop(int pid, int sig, int timeout_ms);
+
+// Path of a program in the build directory.
+const char *socp_test_program(const char *prog);
+
 #define SOCP_TEST_T(name, timeout_s)                               \
     static void name(void);                                        \
     __attribute__((constructor)) static void name##_register(void) \
