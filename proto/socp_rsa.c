@@ -96,6 +96,19 @@ s_wrap(EVP_PKEY *pkey, unsigned primes)
     return self;
 }
 
+// Passphrase source for the decoders: always fails, so an encrypted key is
+// rejected and OpenSSL can never fall back to prompting on a terminal.
+static int
+s_no_passphrase(char *pass, size_t size, size_t *len, const OSSL_PARAM params[], void *arg)
+{
+    (void) pass;
+    (void) size;
+    (void) params;
+    (void) arg;
+    *len = 0;
+    return 0;
+}
+
 // Decodes `len` bytes with OpenSSL's decoders. input_type is "DER" or "PEM".
 // For DER the whole input must be consumed.
 static EVP_PKEY *
@@ -104,7 +117,8 @@ s_decode(const uint8_t *data, size_t len, const char *input_type, int selection)
     EVP_PKEY *pkey = NULL;
     OSSL_DECODER_CTX *dctx =
         OSSL_DECODER_CTX_new_for_pkey(&pkey, input_type, NULL, "RSA", selection, NULL, NULL);
-    if (!dctx) {
+    if (!dctx || OSSL_DECODER_CTX_set_passphrase_cb(dctx, s_no_passphrase, NULL) != 1) {
+        OSSL_DECODER_CTX_free(dctx);
         return NULL;
     }
     const unsigned char *p = data;

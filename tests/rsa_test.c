@@ -440,6 +440,16 @@ SOCP_TEST(rsa_public_import_rejects_weak_and_malformed_keys)
     size_t priv_len = 0;
     char *priv = (char *) s_read(priv_path, &priv_len);
     s_reject("private key PEM", priv, priv_len);
+    // An encrypted PKCS#8 key is refused by both importers (never a prompt).
+    char *enc_path = s_fixture("rsa4096_2p_a_encrypted.pem");
+    size_t enc_len = 0;
+    char *enc = (char *) s_read(enc_path, &enc_len);
+    s_reject("encrypted private key PEM", enc, enc_len);
+    socp_rsa_key_t *enc_key = NULL;
+    CHECK_RC(socp_rsa_private_import((const uint8_t *) enc, enc_len, &enc_key), SOCP_EBADKEY);
+    CHECK(enc_key == NULL);
+    free(enc);
+    free(enc_path);
     // Oversized input.
     char *huge = socp_malloc(SOCP_RSA_IMPORT_MAX + 2);
     memset(huge, 'A', SOCP_RSA_IMPORT_MAX + 1);
