@@ -39,18 +39,37 @@ static const socp_msg_desc_t s_descs[] = {
 #undef SOCP_END
 };
 
-#define S_MAX_TYPE 256
+#define S_MAX_TYPE 1023 // ids are below this (socp_msg.def id ranges)
+
+// Position of each message in s_descs, in schema order.
+enum {
+#define SOCP_MSG(NAME, name, id, cls, from, to, doc) S_POS_##NAME,
+#define SOCP_FIELD(name, TYPE, field, max, item_max, doc)
+#define SOCP_END(NAME, name)
+#include "socp/socp_msg.def"
+#undef SOCP_MSG
+#undef SOCP_FIELD
+#undef SOCP_END
+};
+
+// O(1) by id: the compiler turns this switch into a jump table, and two
+// rows with the same id fail to compile (duplicate case).
 static const socp_msg_desc_t *
 s_lookup(int type)
 {
-    // The schema is small: a linear scan costs less than a cache miss on a
-    // sparse table, and ids stay free-form.
-    for (size_t i = 0; i < SOCP_ARRAY_LEN(s_descs); i++) {
-        if ((int) s_descs[i].type == type) {
-            return &s_descs[i];
-        }
+    switch (type) {
+#define SOCP_MSG(NAME, name, id, cls, from, to, doc) \
+    case id:                                         \
+        return &s_descs[S_POS_##NAME];
+#define SOCP_FIELD(name, TYPE, field, max, item_max, doc)
+#define SOCP_END(NAME, name)
+#include "socp/socp_msg.def"
+#undef SOCP_MSG
+#undef SOCP_FIELD
+#undef SOCP_END
+        default:
+            return NULL;
     }
-    return NULL;
 }
 
 const socp_msg_desc_t *
