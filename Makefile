@@ -32,7 +32,7 @@ CPPFLAGS += -Iinclude -D_POSIX_C_SOURCE=200809L -DSOCP_SRCDIR='"$(CURDIR)"' -MMD
 $(BUILD)/tests/%.o: CPPFLAGS += -DSOCP_BUILDDIR='"$(CURDIR)/$(BUILD)"'
 CFLAGS   += -std=c17 $(OPT) -g $(WARN) $(SANFLAGS)
 LDFLAGS  += $(SANFLAGS)
-LDLIBS   := -lzmq -lsodium -llmdb -lmsgpackc -lcrypto -ljansson -lwslay -lpthread
+LDLIBS   := -lzmq -lsodium -llmdb -lmsgpackc -lcrypto -ljansson -lwslay -lpthread -lm
 
 LIB_SRC   := $(sort $(wildcard bus/*.c proto/*.c actors/*.c))
 CMD_SRC   := $(sort $(wildcard cmd/*.c))
