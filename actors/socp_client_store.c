@@ -1,0 +1,879 @@
+// socp_client_store.c: the client's LMDB database (see socp_client_store.h).
+// Part of socp, a SOCP v1.3 client and server.
+#include "socp/socp_client_store.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <lmdb.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "socp/socp_err.h"
+#include "socp/socp_log.h"
+#include "socp/socp_text.h"
+
+#define S_CONV_MAX    128u
+#define S_SETTING_MAX 1024u
+#define S_RECORD_MAX  (64u * 1024u)
+
+struct socp_cstore {
+    MDB_env *env;
+    MDB_dbi meta, outbox, history, contacts, seen, files;
+    MDB_txn *txn;           // open write batch, or NULL
+    uint64_t next_outbox;   // next outbox seq
+    uint64_t next_history;  // next history seq
+    uint64_t pending;       // unsent outbox entries (committed + batch)
+    uint64_t batch_pending; // pending as of the last commit
+    uint64_t batch_outbox;  // next_outbox as of the last commit
+    uint64_t batch_history; // next_history as of the last commit
+    char *scratch;          // contact_get strings
+};
+
+static void
+s_be64(uint64_t v, uint8_t out[8])
+{
+    for (int i = 7; i >= 0; i--) {
+        out[i] = (uint8_t) (v & 0xff);
+        v >>= 8;
+    }
+}
+
+static uint64_t
+s_get_be64(const uint8_t in[8])
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) {
+        v = (v << 8) | in[i];
+    }
+    return v;
+}
+
+static int
+s_lmdb_err(int rc, const char *what)
+{
+    socp_error("store: %s: %s", what, mdb_strerror(rc));
+    return SOCP_ESTORE;
+}
+
+// The write batch, opened on demand.
+static int
+s_wtxn(socp_cstore_t *self, MDB_txn **out)
+{
+    if (!self->txn) {
+        int rc = mdb_txn_begin(self->env, NULL, 0, &self->txn);
+        if (rc != 0) {
+            self->txn = NULL;
+            return s_lmdb_err(rc, "begin");
+        }
+        self->batch_pending = self->pending;
+        self->batch_outbox = self->next_outbox;
+        self->batch_history = self->next_history;
+    }
+    *out = self->txn;
+    return 0;
+}
+
+// A read view: the write batch when open (it sees its own writes), else a
+// fresh read-only txn the caller aborts (*owned = true).
+static int
+s_rtxn(socp_cstore_t *self, MDB_txn **out, bool *owned)
+{
+    if (self->txn) {
+        *out = self->txn;
+        *owned = false;
+        return 0;
+    }
+    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, out);
+    if (rc != 0) {
+        return s_lmdb_err(rc, "read txn");
+    }
+    *owned = true;
+    return 0;
+}
+
+static uint64_t
+s_last_seq(MDB_txn *txn, MDB_dbi dbi)
+{
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, dbi, &cur) != 0) {
+        return 0;
+    }
+    MDB_val k, v;
+    uint64_t seq = 0;
+    if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 8) {
+        seq = s_get_be64(k.mv_data);
+    }
+    mdb_cursor_close(cur);
+    return seq;
+}
+
+// Validates one outbox value; returns the frame or NULL.
+static const char *
+s_outbox_decode(const MDB_val *v, bool *sent, size_t *frame_len)
+{
+    const uint8_t *p = v->mv_data;
+    if (v->mv_size < 3 || (p[0] != 'U' && p[0] != 'S') || (size_t) 2 + p[1] >= v->mv_size) {
+        return NULL;
+    }
+    *sent = p[0] == 'S';
+    *frame_len = v->mv_size - 2 - p[1];
+    return (const char *) p + 2 + p[1];
+}
+
+static int
+s_prune_and_count(socp_cstore_t *self, MDB_txn *txn)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, self->outbox, &cur);
+    if (rc != 0) {
+        return s_lmdb_err(rc, "cursor");
+    }
+    MDB_val k, v;
+    uint64_t pending = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        bool sent = false;
+        size_t len;
+        if (k.mv_size != 8 || !s_outbox_decode(&v, &sent, &len)) {
+            socp_warn("store: dropping a malformed outbox record");
+            sent = true;
+        }
+        if (sent) {
+            if ((rc = mdb_cursor_del(cur, 0)) != 0) {
+                break;
+            }
+        } else {
+            pending++;
+        }
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        return s_lmdb_err(rc, "prune outbox");
+    }
+    self->pending = pending;
+    return 0;
+}
+
+static int
+s_mkdir(const char *path)
+{
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+        return SOCP_EIO;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        return SOCP_EIO;
+    }
+    (void) chmod(path, 0700);
+    return 0;
+}
+
+int
+socp_cstore_open(const char *dir, size_t map_size, socp_cstore_t **out, const char **why)
+{
+    const char *dummy;
+    why = why ? why : &dummy;
+    *why = "ok";
+    *out = NULL;
+    if (!dir || !*dir) {
+        *why = "no database directory";
+        return SOCP_EINVAL;
+    }
+    if (s_mkdir(dir) != 0) {
+        *why = "cannot create the database directory";
+        return SOCP_EIO;
+    }
+    socp_cstore_t *self = socp_calloc(1, sizeof *self);
+    int rc = mdb_env_create(&self->env);
+    if (rc != 0) {
+        free(self);
+        *why = "cannot create the LMDB environment";
+        return SOCP_ESTORE;
+    }
+    MDB_txn *txn = NULL;
+    int err = SOCP_ESTORE;
+    (void) mdb_env_set_maxdbs(self->env, 8);
+    (void) mdb_env_set_mapsize(self->env, map_size ? map_size : SOCP_CSTORE_MAP_SIZE);
+    if ((rc = mdb_env_open(self->env, dir, MDB_NOTLS, 0600)) != 0) {
+        *why = "cannot open the database (locked by another socp, or damaged?)";
+        socp_error("store: open %s: %s", dir, mdb_strerror(rc));
+        goto fail;
+    }
+    if ((rc = mdb_txn_begin(self->env, NULL, 0, &txn)) != 0) {
+        *why = "cannot start a transaction";
+        goto fail;
+    }
+    struct {
+        const char *name;
+        MDB_dbi *dbi;
+    } dbs[] = {{"meta", &self->meta},       {"outbox", &self->outbox},
+               {"history", &self->history}, {"contacts", &self->contacts},
+               {"seen", &self->seen},       {"files", &self->files}};
+    for (size_t i = 0; i < SOCP_ARRAY_LEN(dbs); i++) {
+        if ((rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi)) != 0) {
+            *why = "cannot open a table (not a socp database?)";
+            goto fail;
+        }
+    }
+    MDB_val k = {6, (void *) "schema"}, v;
+    rc = mdb_get(txn, self->meta, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        char ver[8];
+        snprintf(ver, sizeof ver, "%d", SOCP_CSTORE_SCHEMA);
+        v = (MDB_val){strlen(ver), ver};
+        if ((rc = mdb_put(txn, self->meta, &k, &v, 0)) != 0) {
+            *why = "cannot write the schema version";
+            goto fail;
+        }
+    } else if (rc != 0) {
+        *why = "cannot read the schema version";
+        goto fail;
+    } else {
+        char ver[16] = {0};
+        memcpy(ver, v.mv_data, v.mv_size < sizeof ver - 1 ? v.mv_size : sizeof ver - 1);
+        char *end;
+        long n = strtol(ver, &end, 10);
+        if (*end || n < 1) {
+            *why = "the schema version record is damaged";
+            goto fail;
+        }
+        if (n > SOCP_CSTORE_SCHEMA) {
+            *why = "the database was written by a newer socp";
+            err = SOCP_EVERSION;
+            goto fail;
+        }
+    }
+    if ((err = s_prune_and_count(self, txn)) != 0) {
+        *why = "cannot read the outbox";
+        goto fail;
+    }
+    err = SOCP_ESTORE;
+    self->next_outbox = s_last_seq(txn, self->outbox) + 1;
+    self->next_history = s_last_seq(txn, self->history) + 1;
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        txn = NULL;
+        *why = "cannot commit (disk full?)";
+        goto fail;
+    }
+    *out = self;
+    return 0;
+fail:
+    if (txn) {
+        mdb_txn_abort(txn);
+    }
+    mdb_env_close(self->env);
+    free(self);
+    return err;
+}
+
+void
+socp_cstore_destroy(socp_cstore_t **self_p)
+{
+    if (!self_p || !*self_p) {
+        return;
+    }
+    socp_cstore_t *self = *self_p;
+    socp_cstore_abort(self);
+    mdb_env_close(self->env);
+    free(self->scratch);
+    free(self);
+    *self_p = NULL;
+}
+
+int
+socp_cstore_commit(socp_cstore_t *self)
+{
+    if (!self->txn) {
+        return 0;
+    }
+    int rc = mdb_txn_commit(self->txn);
+    self->txn = NULL;
+    if (rc != 0) {
+        self->pending = self->batch_pending;
+        self->next_outbox = self->batch_outbox;
+        self->next_history = self->batch_history;
+        return s_lmdb_err(rc, "commit");
+    }
+    return 0;
+}
+
+void
+socp_cstore_abort(socp_cstore_t *self)
+{
+    if (self->txn) {
+        mdb_txn_abort(self->txn);
+        self->txn = NULL;
+        self->pending = self->batch_pending;
+        self->next_outbox = self->batch_outbox;
+        self->next_history = self->batch_history;
+    }
+}
+
+bool
+socp_cstore_dirty(const socp_cstore_t *self)
+{
+    return self->txn != NULL;
+}
+
+// A failed put poisons the batch (LMDB rule): drop it.
+static int
+s_put(socp_cstore_t *self, MDB_dbi dbi, MDB_val *k, MDB_val *v, const char *what)
+{
+    MDB_txn *txn;
+    int rc = s_wtxn(self, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+    if ((rc = mdb_put(txn, dbi, k, v, 0)) != 0) {
+        socp_cstore_abort(self);
+        return s_lmdb_err(rc, what);
+    }
+    return 0;
+}
+
+int
+socp_cstore_outbox_put(socp_cstore_t *self,
+                       const char *conv,
+                       const char *frame,
+                       size_t len,
+                       uint64_t *seq_out)
+{
+    size_t clen = conv ? strlen(conv) : 0;
+    if (!frame || clen > S_CONV_MAX || len == 0) {
+        return SOCP_EINVAL;
+    }
+    MDB_txn *txn;
+    int rc = s_wtxn(self, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+    uint64_t seq = self->next_outbox;
+    uint8_t key[8];
+    s_be64(seq, key);
+    MDB_val k = {8, key}, v = {2 + clen + len, NULL};
+    if ((rc = mdb_put(txn, self->outbox, &k, &v, MDB_RESERVE)) != 0) {
+        socp_cstore_abort(self);
+        return s_lmdb_err(rc, "outbox put");
+    }
+    uint8_t *p = v.mv_data;
+    p[0] = 'U';
+    p[1] = (uint8_t) clen;
+    memcpy(p + 2, conv, clen);
+    memcpy(p + 2 + clen, frame, len);
+    self->next_outbox++;
+    self->pending++;
+    if (seq_out) {
+        *seq_out = seq;
+    }
+    return 0;
+}
+
+int
+socp_cstore_outbox_mark_sent(socp_cstore_t *self, uint64_t seq)
+{
+    MDB_txn *txn;
+    int rc = s_wtxn(self, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+    uint8_t key[8];
+    s_be64(seq, key);
+    MDB_val k = {8, key}, v;
+    rc = mdb_get(txn, self->outbox, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        return 0;
+    }
+    if (rc != 0) {
+        socp_cstore_abort(self);
+        return s_lmdb_err(rc, "outbox get");
+    }
+    if (v.mv_size < 1 || ((const uint8_t *) v.mv_data)[0] != 'U') {
+        return 0;
+    }
+    // Values of a write txn may live in the map: copy before rewriting.
+    uint8_t *copy = socp_memdup(v.mv_data, v.mv_size);
+    copy[0] = 'S';
+    MDB_val nv = {v.mv_size, copy};
+    rc = mdb_put(txn, self->outbox, &k, &nv, 0);
+    free(copy);
+    if (rc != 0) {
+        socp_cstore_abort(self);
+        return s_lmdb_err(rc, "outbox mark");
+    }
+    if (self->pending > 0) {
+        self->pending--;
+    }
+    return 0;
+}
+
+int
+socp_cstore_outbox_each_unsent(socp_cstore_t *self, socp_cstore_outbox_fn *fn, void *arg)
+{
+    MDB_txn *txn;
+    bool owned;
+    int rc = s_rtxn(self, &txn, &owned);
+    if (rc != 0) {
+        return rc;
+    }
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, self->outbox, &cur)) != 0) {
+        if (owned) {
+            mdb_txn_abort(txn);
+        }
+        return s_lmdb_err(rc, "cursor");
+    }
+    MDB_val k, v;
+    int result = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && result == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        bool sent;
+        size_t len;
+        const char *frame = s_outbox_decode(&v, &sent, &len);
+        if (k.mv_size != 8 || !frame || sent) {
+            continue;
+        }
+        result = fn(s_get_be64(k.mv_data), frame, len, arg);
+    }
+    mdb_cursor_close(cur);
+    if (owned) {
+        mdb_txn_abort(txn);
+    }
+    return result;
+}
+
+uint64_t
+socp_cstore_outbox_pending(const socp_cstore_t *self)
+{
+    return self->pending;
+}
+
+int
+socp_cstore_history_add(socp_cstore_t *self, socp_cstore_msg_t *msg)
+{
+    if (!msg || !msg->conv || !msg->from || (!msg->text && msg->text_len)) {
+        return SOCP_EINVAL;
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "k", json_integer(msg->kind));
+    json_object_set_new(o, "o", json_boolean(msg->outgoing));
+    json_object_set_new(o, "c", json_string(msg->conv));
+    json_object_set_new(o, "f", json_string(msg->from));
+    json_object_set_new(o, "t", json_integer(msg->ts));
+    json_object_set_new(o, "s", json_integer(msg->status));
+    json_object_set_new(o, "m", json_string(msg->form ? msg->form : ""));
+    json_t *x = json_stringn(msg->text ? msg->text : "", msg->text_len);
+    if (!x || !json_object_get(o, "c") || !json_object_get(o, "f") || !json_object_get(o, "m")) {
+        json_decref(x);
+        json_decref(o);
+        return SOCP_EINVAL; // not UTF-8
+    }
+    json_object_set_new(o, "x", x);
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!text) {
+        return SOCP_ENOMEM;
+    }
+    uint8_t key[8];
+    s_be64(self->next_history, key);
+    MDB_val k = {8, key}, v = {strlen(text), text};
+    int rc = s_put(self, self->history, &k, &v, "history put");
+    free(text);
+    if (rc == 0) {
+        msg->seq = self->next_history++;
+    }
+    return rc;
+}
+
+// Decodes one history record into msg (strings point into json owned by *holder).
+static bool
+s_history_decode(const MDB_val *k, const MDB_val *v, socp_cstore_msg_t *msg, json_t **holder)
+{
+    *holder = NULL;
+    if (k->mv_size != 8 || v->mv_size > S_RECORD_MAX) {
+        return false;
+    }
+    json_t *o = json_loadb(v->mv_data, v->mv_size, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return false;
+    }
+    json_t *kk = json_object_get(o, "k"), *oo = json_object_get(o, "o"),
+           *c = json_object_get(o, "c"), *f = json_object_get(o, "f"), *t = json_object_get(o, "t"),
+           *s = json_object_get(o, "s"), *m = json_object_get(o, "m"), *x = json_object_get(o, "x");
+    if (!json_is_integer(kk) || !json_is_boolean(oo) || !json_is_string(c) || !json_is_string(f) ||
+        !json_is_integer(t) || !json_is_integer(s) || !json_is_string(m) || !json_is_string(x) ||
+        json_integer_value(kk) < 0 || json_integer_value(kk) > 255 || json_integer_value(s) < 0 ||
+        json_integer_value(s) > 255) {
+        json_decref(o);
+        return false;
+    }
+    *msg = (socp_cstore_msg_t){
+        .seq = s_get_be64(k->mv_data),
+        .kind = (uint8_t) json_integer_value(kk),
+        .outgoing = json_is_true(oo),
+        .conv = json_string_value(c),
+        .from = json_string_value(f),
+        .ts = json_integer_value(t),
+        .status = (uint8_t) json_integer_value(s),
+        .form = json_string_value(m),
+        .text = json_string_value(x),
+        .text_len = json_string_length(x),
+    };
+    *holder = o;
+    return true;
+}
+
+int
+socp_cstore_history_last(socp_cstore_t *self,
+                         const char *conv,
+                         size_t n,
+                         socp_cstore_msg_fn *fn,
+                         void *arg)
+{
+    bool all = !conv || !*conv;
+    MDB_txn *txn;
+    bool owned;
+    int rc = s_rtxn(self, &txn, &owned);
+    if (rc != 0) {
+        return rc;
+    }
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, self->history, &cur)) != 0) {
+        if (owned) {
+            mdb_txn_abort(txn);
+        }
+        return s_lmdb_err(rc, "cursor");
+    }
+    // Walk back to find the n matching keys, then forward to report them.
+    uint64_t *seqs = socp_calloc(n ? n : 1, sizeof *seqs);
+    size_t found = 0;
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_LAST); rc == 0 && found < n;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+        socp_cstore_msg_t m;
+        json_t *holder;
+        if (!s_history_decode(&k, &v, &m, &holder)) {
+            continue;
+        }
+        if (all || strcmp(m.conv, conv) == 0) {
+            seqs[found++] = m.seq;
+        }
+        json_decref(holder);
+    }
+    int result = 0;
+    for (size_t i = found; i-- > 0 && result == 0;) {
+        uint8_t key[8];
+        s_be64(seqs[i], key);
+        k = (MDB_val){8, key};
+        if (mdb_cursor_get(cur, &k, &v, MDB_SET_KEY) != 0) {
+            continue;
+        }
+        socp_cstore_msg_t m;
+        json_t *holder;
+        if (s_history_decode(&k, &v, &m, &holder)) {
+            result = fn(&m, arg);
+            json_decref(holder);
+        }
+    }
+    free(seqs);
+    mdb_cursor_close(cur);
+    if (owned) {
+        mdb_txn_abort(txn);
+    }
+    return result;
+}
+
+int
+socp_cstore_seen_add(socp_cstore_t *self, const char *from, int64_t ts, const uint8_t hash[32])
+{
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, (const uint8_t *) from, strlen(from) + 1);
+    char tsbuf[32];
+    int n = snprintf(tsbuf, sizeof tsbuf, "%lld", (long long) ts);
+    crypto_hash_sha256_update(&st, (const uint8_t *) tsbuf, (size_t) n + 1);
+    crypto_hash_sha256_update(&st, hash, 32);
+    uint8_t key[32];
+    crypto_hash_sha256_final(&st, key);
+    MDB_txn *txn;
+    int rc = s_wtxn(self, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+    uint8_t val[8];
+    s_be64((uint64_t) ts, val);
+    MDB_val k = {32, key}, v = {8, val};
+    rc = mdb_put(txn, self->seen, &k, &v, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST) {
+        return SOCP_EREPLAY;
+    }
+    if (rc != 0) {
+        socp_cstore_abort(self);
+        return s_lmdb_err(rc, "seen put");
+    }
+    return 0;
+}
+
+// Parses a contact record; strings point into *holder.
+static bool
+s_contact_decode(const MDB_val *k,
+                 const MDB_val *v,
+                 socp_cstore_contact_t *c,
+                 json_t **holder,
+                 char *id,
+                 size_t idsize)
+{
+    *holder = NULL;
+    if (k->mv_size == 0 || k->mv_size >= idsize || v->mv_size > S_RECORD_MAX) {
+        return false;
+    }
+    memcpy(id, k->mv_data, k->mv_size);
+    id[k->mv_size] = '\0';
+    json_t *o = json_loadb(v->mv_data, v->mv_size, JSON_REJECT_DUPLICATES, NULL);
+    json_t *name = json_object_get(o, "name"), *pub = json_object_get(o, "pub"),
+           *fp = json_object_get(o, "fp"), *first = json_object_get(o, "first"),
+           *last = json_object_get(o, "last");
+    if (!json_is_string(name) || !json_is_string(pub) || !json_is_string(fp) ||
+        !json_is_integer(first) || !json_is_integer(last) || json_string_length(fp) != 64) {
+        json_decref(o);
+        return false;
+    }
+    *c = (socp_cstore_contact_t){id,
+                                 json_string_value(name),
+                                 json_string_value(pub),
+                                 json_string_value(fp),
+                                 json_integer_value(first),
+                                 json_integer_value(last)};
+    *holder = o;
+    return true;
+}
+
+static int
+s_contact_write(socp_cstore_t *self,
+                const char *user_id,
+                const char *name,
+                const char *pub,
+                const char *fp,
+                int64_t first,
+                int64_t last)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I}", "name", name, "pub", pub, "fp", fp, "first",
+                          (json_int_t) first, "last", (json_int_t) last);
+    if (!o) {
+        return SOCP_EINVAL;
+    }
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!text) {
+        return SOCP_ENOMEM;
+    }
+    MDB_val k = {strlen(user_id), (void *) user_id}, v = {strlen(text), text};
+    int rc = s_put(self, self->contacts, &k, &v, "contact put");
+    free(text);
+    return rc;
+}
+
+int
+socp_cstore_contact_pin(socp_cstore_t *self,
+                        const char *user_id,
+                        const char *name,
+                        const char *pub,
+                        const char *fp,
+                        int64_t now_ms,
+                        int *state)
+{
+    if (state) {
+        *state = 0;
+    }
+    if (!user_id || !*user_id || strlen(user_id) > 128 || !pub || !fp || strlen(fp) != 64) {
+        return SOCP_EINVAL;
+    }
+    socp_cstore_contact_t c;
+    int rc = socp_cstore_contact_get(self, user_id, &c);
+    if (rc == SOCP_ENOTFOUND) {
+        if (state) {
+            *state = 1;
+        }
+        return s_contact_write(self, user_id, name && *name ? name : user_id, pub, fp, now_ms,
+                               now_ms);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (strcmp(c.fp, fp) != 0) {
+        return SOCP_EBADKEY;
+    }
+    // Copy what we keep: c's strings die with the next store call.
+    char *keep_pub = socp_strdup(c.pub);
+    char *keep_name = socp_strdup(name && *name ? name : c.name);
+    int64_t first = c.first_seen;
+    rc = s_contact_write(self, user_id, keep_name, keep_pub, fp, first, now_ms);
+    free(keep_pub);
+    free(keep_name);
+    return rc;
+}
+
+int
+socp_cstore_contact_get(socp_cstore_t *self, const char *user_id, socp_cstore_contact_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!user_id || !*user_id || strlen(user_id) > 128) {
+        return SOCP_ENOTFOUND;
+    }
+    MDB_txn *txn;
+    bool owned;
+    int rc = s_rtxn(self, &txn, &owned);
+    if (rc != 0) {
+        return rc;
+    }
+    MDB_val k = {strlen(user_id), (void *) user_id}, v;
+    rc = mdb_get(txn, self->contacts, &k, &v);
+    int result = 0;
+    if (rc == MDB_NOTFOUND) {
+        result = SOCP_ENOTFOUND;
+    } else if (rc != 0) {
+        result = s_lmdb_err(rc, "contact get");
+    } else {
+        char id[129];
+        json_t *holder;
+        socp_cstore_contact_t c;
+        if (!s_contact_decode(&k, &v, &c, &holder, id, sizeof id)) {
+            socp_warn("store: damaged contact record ignored");
+            result = SOCP_ENOTFOUND;
+        } else {
+            // Pack the strings into one scratch block owned by the store.
+            size_t a = strlen(c.user_id) + 1, b = strlen(c.name) + 1, d = strlen(c.pub) + 1, e = 65;
+            free(self->scratch);
+            self->scratch = socp_malloc(a + b + d + e);
+            char *p = self->scratch;
+            memcpy(p, c.user_id, a);
+            memcpy(p + a, c.name, b);
+            memcpy(p + a + b, c.pub, d);
+            memcpy(p + a + b + d, c.fp, e);
+            *out = (socp_cstore_contact_t){
+                p, p + a, p + a + b, p + a + b + d, c.first_seen, c.last_seen};
+            json_decref(holder);
+        }
+    }
+    if (owned) {
+        mdb_txn_abort(txn);
+    }
+    return result;
+}
+
+int
+socp_cstore_contacts_each(socp_cstore_t *self, socp_cstore_contact_fn *fn, void *arg)
+{
+    MDB_txn *txn;
+    bool owned;
+    int rc = s_rtxn(self, &txn, &owned);
+    if (rc != 0) {
+        return rc;
+    }
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, self->contacts, &cur)) != 0) {
+        if (owned) {
+            mdb_txn_abort(txn);
+        }
+        return s_lmdb_err(rc, "cursor");
+    }
+    MDB_val k, v;
+    int result = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && result == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        char id[129];
+        json_t *holder;
+        socp_cstore_contact_t c;
+        if (s_contact_decode(&k, &v, &c, &holder, id, sizeof id)) {
+            result = fn(&c, arg);
+            json_decref(holder);
+        }
+    }
+    mdb_cursor_close(cur);
+    if (owned) {
+        mdb_txn_abort(txn);
+    }
+    return result;
+}
+
+int
+socp_cstore_setting_set(socp_cstore_t *self, const char *key, const char *value)
+{
+    char name[80];
+    if (!key || !value || strlen(key) > 64 || strlen(value) > S_SETTING_MAX) {
+        return SOCP_EINVAL;
+    }
+    int n = snprintf(name, sizeof name, "set:%s", key);
+    MDB_val k = {(size_t) n, name}, v = {strlen(value), (void *) value};
+    return s_put(self, self->meta, &k, &v, "setting put");
+}
+
+int
+socp_cstore_setting_get(socp_cstore_t *self, const char *key, char *out, size_t size)
+{
+    char name[80];
+    if (!key || strlen(key) > 64 || size == 0) {
+        return SOCP_EINVAL;
+    }
+    out[0] = '\0';
+    int n = snprintf(name, sizeof name, "set:%s", key);
+    MDB_txn *txn;
+    bool owned;
+    int rc = s_rtxn(self, &txn, &owned);
+    if (rc != 0) {
+        return rc;
+    }
+    MDB_val k = {(size_t) n, name}, v;
+    rc = mdb_get(txn, self->meta, &k, &v);
+    int result = 0;
+    if (rc == MDB_NOTFOUND) {
+        result = SOCP_ENOTFOUND;
+    } else if (rc != 0) {
+        result = s_lmdb_err(rc, "setting get");
+    } else if (v.mv_size >= size || v.mv_size > S_SETTING_MAX || memchr(v.mv_data, 0, v.mv_size) ||
+               !socp_text_utf8_valid(v.mv_data, v.mv_size)) {
+        result = SOCP_ETOOBIG;
+    } else {
+        memcpy(out, v.mv_data, v.mv_size);
+        out[v.mv_size] = '\0';
+    }
+    if (owned) {
+        mdb_txn_abort(txn);
+    }
+    return result;
+}
+
+int
+socp_cstore_file_put(socp_cstore_t *self, const char *file_id, const char *record_json)
+{
+    if (!file_id || !*file_id || strlen(file_id) > 128 || !record_json) {
+        return SOCP_EINVAL;
+    }
+    MDB_val k = {strlen(file_id), (void *) file_id},
+            v = {strlen(record_json), (void *) record_json};
+    return s_put(self, self->files, &k, &v, "file put");
+}
+
+int
+socp_cstore_file_count(socp_cstore_t *self, size_t *count)
+{
+    MDB_txn *txn;
+    bool owned;
+    int rc = s_rtxn(self, &txn, &owned);
+    if (rc != 0) {
+        return rc;
+    }
+    MDB_stat st;
+    rc = mdb_stat(txn, self->files, &st);
+    if (owned) {
+        mdb_txn_abort(txn);
+    }
+    if (rc != 0) {
+        return s_lmdb_err(rc, "stat");
+    }
+    *count = st.ms_entries;
+    return 0;
+}

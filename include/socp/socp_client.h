@@ -1,0 +1,113 @@
+// socp_client.h: the client's actors (store, crypto pool, net, ui) and the
+// constants their messages share. Part of socp, a SOCP v1.3 client and server.
+//
+// Topology (messages in include/socp/socp_msg.def, ids 200-299):
+//
+//   ui --CLI_SEND--> cryptoN --CLI_FRAME--> store --(commit)--> CLI_ACCEPTED -> ui
+//                                             \--CLI_WIRE--> net --ws--> server
+//   net --CLI_SENT--> store (outbox entry marked sent)
+//   server --ws--> net --CLI_INBOUND--> cryptoN --CLI_PLAIN--> store --CLI_SHOW--> ui
+//   net --CLI_PRESENCE--> store (TOFU pinning) --CLI_PEER--> ui
+//   net --CLI_CTRL--> crypto0 --CLI_WIRE(seq 0)--> net   (USER_HELLO, HEARTBEAT)
+//
+// Crypto work is sharded by conversation (socp_client_shard), and every hop
+// is one FIFO PUSH/PULL pair, so the frames of one conversation keep their
+// order end to end while different conversations run in parallel.
+//
+// Each actor function is started by cmd/socp.c under the supervisor; the
+// args structs are borrowed for the actor's lifetime (the crypto key blob is
+// consumed: wiped and freed by the worker once imported).
+#ifndef SOCP_CLIENT_H
+#define SOCP_CLIENT_H
+
+#include "socp/socp_actor.h"
+#include "socp/socp_rsa.h"
+#include "socp/socp_sig.h"
+
+#define SOCP_CLIENT_CRYPTO_MAX 16 // crypto workers at most
+
+// What an item is (CLI_SEND / CLI_FRAME / CLI_PLAIN / CLI_SHOW kind).
+enum {
+    SOCP_CLIENT_KIND_DM = 1,
+    SOCP_CLIENT_KIND_PUBLIC = 2,
+    SOCP_CLIENT_KIND_FILE_START = 3,
+    SOCP_CLIENT_KIND_FILE_CHUNK = 4,
+    SOCP_CLIENT_KIND_FILE_END = 5,
+};
+
+// How far a received item can be trusted (CLI_PLAIN / CLI_SHOW status).
+enum {
+    SOCP_CLIENT_TRUST_VERIFIED = 0,    // content_sig verified, decrypted with our key
+    SOCP_CLIENT_TRUST_UNVERIFIED = 1,  // decrypted, but no form of content_sig verified
+    SOCP_CLIENT_TRUST_PLAINTEXT = 2,   // not end-to-end encrypted (v1.2 / plaintext form)
+    SOCP_CLIENT_TRUST_UNREADABLE = 3,  // could not be decrypted
+    SOCP_CLIENT_TRUST_KEY_CHANGED = 4, // signed with a key other than the pinned one
+};
+
+// Wire settings chosen by flags/config (decisions.md, "Interop settings").
+typedef struct {
+    socp_rsa_pub_format_t pub_format; // how we publish our key (DER default)
+    socp_sig_emit_t sig_emit;         // content_sig form we emit (string default)
+    socp_rsa_salt_t salt;             // PSS salt when signing (max default)
+} socp_client_wire_t;
+
+// The crypto worker's arguments.
+typedef struct {
+    uint8_t *key_der;        // PKCS#8 DER in sodium_malloc memory; the worker wipes and frees it
+    size_t key_der_len;      // its length
+    const char *user_id;     // our user id
+    socp_client_wire_t wire; // interop settings
+} socp_client_crypto_args_t;
+
+// The store actor's arguments.
+typedef struct {
+    const char *data_dir; // the data directory (db/ and downloads/ inside)
+    size_t map_size;      // LMDB map size in bytes (0: 1 GiB)
+} socp_client_store_args_t;
+
+// The net actor's arguments.
+typedef struct {
+    const char *host;         // server host (from the configured URL)
+    uint16_t port;            // server port
+    const char *user_id;      // our id
+    const char *pubkey;       // our public key as published
+    const char *display_name; // initial display name ("" for none)
+    unsigned crypto_workers;  // number of crypto workers
+    uint64_t heartbeat_ms;    // HEARTBEAT interval (15000)
+    uint64_t dead_ms;         // silence after which the link is dead (45000)
+    uint64_t backoff_max_ms;  // reconnect backoff ceiling (30000)
+} socp_client_net_args_t;
+
+// The ui actor's arguments.
+typedef struct {
+    const char *user_id;     // our id
+    const char *data_dir;    // for /whoami
+    const char *server_url;  // for /whoami and the banner
+    const char *fingerprint; // our key fingerprint (hex) for /whoami
+    unsigned crypto_workers; // number of crypto workers
+    bool interactive;        // stdin is a terminal: raw-mode line editor
+    int in_fd;               // input fd (stdin)
+    int out_fd;              // output fd (stdout)
+} socp_client_ui_args_t;
+
+int socp_client_store_actor(socp_actor_ctx_t *ctx, void *args);
+int socp_client_crypto_actor(socp_actor_ctx_t *ctx, void *args);
+int socp_client_net_actor(socp_actor_ctx_t *ctx, void *args);
+int socp_client_ui_actor(socp_actor_ctx_t *ctx, void *args);
+
+// The crypto worker for a conversation: a stable hash of `conv` modulo
+// `workers`. Writes its actor name ("crypto<N>") into name.
+unsigned socp_client_shard(const char *conv, unsigned workers, char name[SOCP_ACTOR_NAME_MAX + 1]);
+
+// Hex SHA-256 of a public key's DER SubjectPublicKeyInfo (65 bytes with NUL).
+// @return 0 or SOCP_ECRYPTO.
+SOCP_NODISCARD int socp_client_key_fp(const socp_rsa_key_t *key, char out[65]);
+
+// Makes a received file name safe to create inside downloads/: keeps
+// letters, digits and "._- +", replaces anything else (path separators,
+// control characters, non-ASCII) with '_', strips leading dots and spaces,
+// refuses "." and "..", caps the length at 128 bytes. An empty result
+// becomes "file". Always NUL-terminates out (size >= 8).
+void socp_client_sanitize_name(const char *name, char *out, size_t size);
+
+#endif

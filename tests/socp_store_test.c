@@ -1,0 +1,234 @@
+// socp_store_test.c: the client's LMDB store: outbox, history, pinning,
+// settings, reopen after kill -9 in the middle of a burst.
+#include "socp/socp_client_store.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "socp/socp_client.h"
+#include "socp_test.h"
+
+static const char S_FP_A[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+static const char S_FP_B[] = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+static char *
+s_db(void)
+{
+    static char path[4096];
+    snprintf(path, sizeof path, "%s/db", socp_test_tmpdir());
+    return path;
+}
+
+typedef struct {
+    uint64_t seqs[4096];
+    char frames[4096][64];
+    size_t n;
+} s_unsent_t;
+
+static int
+s_collect(uint64_t seq, const char *frame, size_t len, void *arg)
+{
+    s_unsent_t *u = arg;
+    CHECK(u->n < 4096 && len < 64);
+    u->seqs[u->n] = seq;
+    memcpy(u->frames[u->n], frame, len);
+    u->frames[u->n][len] = '\0';
+    u->n++;
+    return 0;
+}
+
+SOCP_TEST(socp_store_outbox_reopen)
+{
+    socp_cstore_t *st;
+    CHECK_OK(socp_cstore_open(s_db(), 0, &st, NULL));
+    struct stat sb;
+    CHECK(stat(s_db(), &sb) == 0 && (sb.st_mode & 077) == 0);
+    uint64_t seq[3];
+    CHECK_OK(socp_cstore_outbox_put(st, "bob", "{\"f\":1}", 7, &seq[0]));
+    CHECK_OK(socp_cstore_outbox_put(st, "bob", "{\"f\":2}", 7, &seq[1]));
+    CHECK_OK(socp_cstore_outbox_put(st, "carol", "{\"f\":3}", 7, &seq[2]));
+    CHECK(socp_cstore_dirty(st));
+    CHECK_EQ(socp_cstore_outbox_pending(st), 3);
+    CHECK_OK(socp_cstore_commit(st));
+    CHECK_OK(socp_cstore_outbox_mark_sent(st, seq[1]));
+    CHECK_OK(socp_cstore_commit(st));
+    CHECK_EQ(socp_cstore_outbox_pending(st), 2);
+    // An aborted batch is forgotten, counters included.
+    CHECK_OK(socp_cstore_outbox_put(st, "bob", "{\"f\":4}", 7, NULL));
+    socp_cstore_abort(st);
+    CHECK_EQ(socp_cstore_outbox_pending(st), 2);
+    socp_cstore_destroy(&st);
+
+    CHECK_OK(socp_cstore_open(s_db(), 0, &st, NULL));
+    CHECK_EQ(socp_cstore_outbox_pending(st), 2);
+    s_unsent_t *u = socp_calloc(1, sizeof *u);
+    CHECK_OK(socp_cstore_outbox_each_unsent(st, s_collect, u));
+    CHECK_EQ(u->n, 2);
+    CHECK_EQ(u->seqs[0], seq[0]);
+    CHECK_STREQ(u->frames[0], "{\"f\":1}");
+    CHECK_STREQ(u->frames[1], "{\"f\":3}");
+    uint64_t next;
+    CHECK_OK(socp_cstore_outbox_put(st, "bob", "{\"f\":5}", 7, &next));
+    CHECK(next > seq[2]);
+    CHECK_OK(socp_cstore_commit(st));
+    free(u);
+    socp_cstore_destroy(&st);
+}
+
+typedef struct {
+    char texts[16][64];
+    size_t n;
+} s_hist_t;
+
+static int
+s_hist(const socp_cstore_msg_t *m, void *arg)
+{
+    s_hist_t *h = arg;
+    CHECK(h->n < 16 && m->text_len < 64);
+    memcpy(h->texts[h->n], m->text, m->text_len);
+    h->texts[h->n][m->text_len] = '\0';
+    h->n++;
+    return 0;
+}
+
+SOCP_TEST(socp_store_history_and_settings)
+{
+    socp_cstore_t *st;
+    CHECK_OK(socp_cstore_open(s_db(), 0, &st, NULL));
+    const char *texts[] = {"one", "two", "three", "four", "h\xc3\xa9llo"};
+    for (size_t i = 0; i < 5; i++) {
+        socp_cstore_msg_t m = {.kind = SOCP_CLIENT_KIND_DM,
+                               .conv = i % 2 ? "carol" : "bob",
+                               .from = "bob",
+                               .ts = 1000 + (int64_t) i,
+                               .text = texts[i],
+                               .text_len = strlen(texts[i])};
+        CHECK_OK(socp_cstore_history_add(st, &m));
+    }
+    socp_cstore_msg_t bad = {.conv = "bob", .from = "bob", .text = "\xff", .text_len = 1};
+    CHECK_RC(socp_cstore_history_add(st, &bad), SOCP_EINVAL);
+    CHECK_OK(socp_cstore_commit(st));
+    s_hist_t h = {0};
+    CHECK_OK(socp_cstore_history_last(st, "bob", 2, s_hist, &h));
+    CHECK_EQ(h.n, 2);
+    CHECK_STREQ(h.texts[0], "three");
+    CHECK_STREQ(h.texts[1], "h\xc3\xa9llo");
+    memset(&h, 0, sizeof h);
+    CHECK_OK(socp_cstore_history_last(st, NULL, 10, s_hist, &h));
+    CHECK_EQ(h.n, 5);
+    CHECK_STREQ(h.texts[0], "one");
+
+    CHECK_OK(socp_cstore_setting_set(st, "nick", "Alice"));
+    char v[64];
+    CHECK_RC(socp_cstore_setting_get(st, "other", v, sizeof v), SOCP_ENOTFOUND);
+    CHECK_OK(socp_cstore_setting_get(st, "nick", v, sizeof v));
+    CHECK_STREQ(v, "Alice");
+    CHECK_OK(socp_cstore_commit(st));
+
+    uint8_t hash[32] = {1, 2, 3};
+    CHECK_OK(socp_cstore_seen_add(st, "bob", 5, hash));
+    CHECK_RC(socp_cstore_seen_add(st, "bob", 5, hash), SOCP_EREPLAY);
+    CHECK_OK(socp_cstore_seen_add(st, "bob", 6, hash));
+    CHECK_OK(socp_cstore_commit(st));
+    socp_cstore_destroy(&st);
+    CHECK_OK(socp_cstore_open(s_db(), 0, &st, NULL));
+    CHECK_RC(socp_cstore_seen_add(st, "bob", 5, hash), SOCP_EREPLAY);
+    CHECK_OK(socp_cstore_setting_get(st, "nick", v, sizeof v));
+    CHECK_STREQ(v, "Alice");
+    socp_cstore_destroy(&st);
+}
+
+SOCP_TEST(socp_store_key_change_refused)
+{
+    socp_cstore_t *st;
+    CHECK_OK(socp_cstore_open(s_db(), 0, &st, NULL));
+    int state = -1;
+    CHECK_OK(socp_cstore_contact_pin(st, "bob", "Bob", "PUB-A", S_FP_A, 10, &state));
+    CHECK_EQ(state, 1);
+    CHECK_OK(socp_cstore_commit(st));
+    CHECK_OK(socp_cstore_contact_pin(st, "bob", "Bobby", "PUB-A", S_FP_A, 20, &state));
+    CHECK_EQ(state, 0);
+    CHECK_RC(socp_cstore_contact_pin(st, "bob", "Mallory", "PUB-B", S_FP_B, 30, &state),
+             SOCP_EBADKEY);
+    CHECK_OK(socp_cstore_commit(st));
+    socp_cstore_destroy(&st);
+    CHECK_OK(socp_cstore_open(s_db(), 0, &st, NULL));
+    socp_cstore_contact_t c;
+    CHECK_OK(socp_cstore_contact_get(st, "bob", &c));
+    CHECK_STREQ(c.pub, "PUB-A");
+    CHECK_STREQ(c.fp, S_FP_A);
+    CHECK_STREQ(c.name, "Bobby");
+    CHECK_EQ(c.first_seen, 10);
+    CHECK_EQ(c.last_seen, 20);
+    CHECK_RC(socp_cstore_contact_pin(st, "bob", NULL, "PUB-B", S_FP_B, 40, NULL), SOCP_EBADKEY);
+    CHECK_RC(socp_cstore_contact_get(st, "nobody", &c), SOCP_ENOTFOUND);
+    socp_cstore_destroy(&st);
+}
+
+// A child writes bursts of outbox entries and history, committing each burst
+// and reporting the committed count on a pipe, and is SIGKILLed mid-burst.
+// Everything reported committed must be there, whole; nothing half-written.
+SOCP_TEST(socp_store_kill9_mid_burst)
+{
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        socp_cstore_t *st;
+        if (socp_cstore_open(s_db(), 0, &st, NULL) != 0) {
+            _exit(2);
+        }
+        for (uint32_t burst = 0;; burst++) {
+            for (uint32_t i = 0; i < 50; i++) {
+                char frame[64];
+                int n = snprintf(frame, sizeof frame, "{\"burst\":%u,\"i\":%u}", burst, i);
+                if (socp_cstore_outbox_put(st, "bob", frame, (size_t) n, NULL) != 0) {
+                    _exit(3);
+                }
+            }
+            if (socp_cstore_commit(st) != 0) {
+                _exit(4);
+            }
+            uint32_t done = burst + 1;
+            if (write(fds[1], &done, sizeof done) != sizeof done) {
+                _exit(5);
+            }
+        }
+    }
+    close(fds[1]);
+    uint32_t committed = 0, v;
+    while (committed < 20 && read(fds[0], &v, sizeof v) == sizeof v) {
+        committed = v;
+    }
+    CHECK(kill(pid, SIGKILL) == 0);
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    while (read(fds[0], &v, sizeof v) == sizeof v) {
+        committed = v; // reports written before the kill
+    }
+    close(fds[0]);
+    CHECK(WIFSIGNALED(status));
+
+    socp_cstore_t *st;
+    CHECK_OK(socp_cstore_open(s_db(), 0, &st, NULL));
+    s_unsent_t *u = socp_calloc(1, sizeof *u);
+    // Up to 4096 entries are collected; the child wrote bursts of 50.
+    int rc = socp_cstore_outbox_each_unsent(st, s_collect, u);
+    CHECK(rc == 0 || u->n == 4096);
+    CHECK(u->n >= (size_t) committed * 50 || u->n == 4096);
+    CHECK(u->n % 50 == 0); // whole bursts only
+    for (size_t i = 0; i < u->n; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "{\"burst\":%zu,\"i\":%zu}", i / 50, i % 50);
+        CHECK_STREQ(u->frames[i], want);
+        CHECK_EQ(u->seqs[i], i + 1);
+    }
+    free(u);
+    socp_cstore_destroy(&st);
+}
