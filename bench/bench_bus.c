@@ -169,7 +169,8 @@ s_send_ping(socp_actor_ctx_t *ctx, s_bench_t *b)
 {
     socp_msg_t m = socp_msg_make(SOCP_MSG_PING);
     m.body.ping.seq = b->sent++;
-    m.body.ping.sent_ns = socp_now_ns();
+    m.body.ping.sent_ns =
+        b->latency ? socp_now_ns() : b->sent; // no clock read per streamed message
     m.body.ping.data = (socp_bin_t){b->payload, b->size};
     return socp_actor_send(ctx, "consumer", &m);
 }
@@ -289,10 +290,18 @@ main(int argc, char **argv)
             n /= 10;
             nrtt /= 10;
         }
-        fprintf(stderr, "[%zu/%zu] %zu B: raw...", i + 1, SOCP_ARRAY_LEN(sizes), size);
-        double raw = s_raw_throughput(size, n);
-        fprintf(stderr, " bus...");
-        double bus = s_bus_run(size, n, false);
+        // Best of three alternating runs: the machine is shared and noisy,
+        // and interleaving gives both sides the same conditions.
+        double raw = 0, bus = 0;
+        for (int round = 0; round < 3; round++) {
+            fprintf(stderr, "\r[%zu/%zu] %zu B: round %d/3 raw...", i + 1, SOCP_ARRAY_LEN(sizes),
+                    size, round + 1);
+            double r = s_raw_throughput(size, n);
+            fprintf(stderr, " bus...");
+            double b = s_bus_run(size, n, false);
+            raw = r > raw ? r : raw;
+            bus = b > bus ? b : bus;
+        }
         fprintf(stderr, " latency...\n");
         double raw_rtt = s_raw_rtt(size, nrtt);
         double bus_rtt = s_bus_run(size, nrtt, true);

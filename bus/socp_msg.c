@@ -253,6 +253,12 @@ int
 socp_msg_encode(const socp_msg_t *msg, socp_buf_t *out)
 {
     socp_buf_reset(out);
+    return socp_msg_encode_append(msg, out);
+}
+
+int
+socp_msg_encode_append(const socp_msg_t *msg, socp_buf_t *out)
+{
     const socp_msg_desc_t *d = s_lookup((int) msg->type);
     if (!d) {
         return SOCP_EINVAL;
@@ -652,7 +658,7 @@ s_decode_field(s_reader_t *r, const socp_field_desc_t *f, void *dst, s_ptrs_t *p
 
 // One pass over the frame; strings and bytes point into it.
 static int
-s_decode_pass(const uint8_t *data, size_t len, socp_msg_t *out, s_ptrs_t *ptrs)
+s_decode_pass(const uint8_t *data, size_t len, socp_msg_t *out, s_ptrs_t *ptrs, size_t *used)
 {
     s_reader_t r = {data, data + len};
     uint64_t n, v, type, corr;
@@ -705,13 +711,17 @@ s_decode_pass(const uint8_t *data, size_t len, socp_msg_t *out, s_ptrs_t *ptrs)
             return SOCP_EPROTO;
         }
     }
+    if (used) { // a batch frame: the caller decodes the next message there
+        *used = (size_t) (r.p - data);
+        return 0;
+    }
     return r.p == r.end ? 0 : SOCP_EPROTO; // trailing bytes are malformed
 }
 
 // Decodes pointing into `data`, or into a private copy of it (`copy`). List
 // pointer arrays need one measuring pass first; other messages take one pass.
 static int
-s_decode(const uint8_t *data, size_t len, socp_msg_t *out, bool copy)
+s_decode(const uint8_t *data, size_t len, socp_msg_t *out, bool copy, size_t *used)
 {
     memset(out, 0, sizeof *out);
     if (!data || len == 0) {
@@ -729,7 +739,7 @@ s_decode(const uint8_t *data, size_t len, socp_msg_t *out, bool copy)
     s_ptrs_t ptrs = {NULL, 0};
     if (!one_pass) {
         // Measure the list pointers first: a validating pass over the frame.
-        int rc = s_decode_pass(data, len, out, &ptrs);
+        int rc = s_decode_pass(data, len, out, &ptrs, used);
         if (rc != 0) {
             memset(out, 0, sizeof *out);
             return rc;
@@ -749,7 +759,7 @@ s_decode(const uint8_t *data, size_t len, socp_msg_t *out, bool copy)
     }
     size_t measured = ptrs.used;
     ptrs.used = 0;
-    int rc = s_decode_pass(src, len, out, &ptrs);
+    int rc = s_decode_pass(src, len, out, &ptrs, used);
     if (rc != 0 || ptrs.used > measured) {
         free(arena);
         memset(out, 0, sizeof *out);
@@ -762,13 +772,20 @@ s_decode(const uint8_t *data, size_t len, socp_msg_t *out, bool copy)
 int
 socp_msg_decode(const void *data, size_t len, socp_msg_t *out)
 {
-    return s_decode(data, len, out, true);
+    return s_decode(data, len, out, true, NULL);
 }
 
 int
 socp_msg_decode_view(const void *data, size_t len, socp_msg_t *out)
 {
-    return s_decode(data, len, out, false);
+    return s_decode(data, len, out, false, NULL);
+}
+
+int
+socp_msg_decode_view_next(const void *data, size_t len, size_t *used, socp_msg_t *out)
+{
+    *used = 0;
+    return s_decode(data, len, out, false, used);
 }
 
 // ---- comparison and catalogue -------------------------------------------

@@ -12,12 +12,13 @@
 //                     the deadline it shuts the whole bus down (every zmq call
 //                     returns ETERM) so the process never hangs.
 //
-// Sending (socp_actor_send) never blocks. When a peer's queue is full the
-// message's schema class decides: DROP messages are counted and dropped;
-// MUST messages wait in a bounded per-peer outbox that is flushed in order
-// when the peer has room. An outbox overflow is reported to the supervisor as
-// a FAULT and returned as SOCP_EOVERFLOW: never a silent loss, never a
-// deadlock.
+// Sending (socp_actor_send) never blocks. Must-deliver messages to one peer
+// are batched and handed to zmq as one frame before the loop next blocks (or
+// at 64 KiB): a frame may carry several messages (see socp_reader_t). When a peer's queue is full
+// the message's schema class decides: DROP messages are counted and dropped; MUST messages wait in
+// a bounded per-peer outbox that is flushed in order when the peer has room. An outbox overflow is
+// reported to the supervisor as a FAULT and returned as SOCP_EOVERFLOW: never a silent loss, never
+// a deadlock.
 //
 // Thread affinity: socp_actor_start/stop/pipe* belong to the supervisor's
 // thread; every function taking a socp_actor_ctx_t belongs to that actor.
@@ -152,6 +153,23 @@ void socp_actor_timer_cancel(socp_actor_ctx_t *ctx, int timer_id);
 int socp_actor_run(socp_actor_ctx_t *ctx, socp_msg_handler_fn *on_msg, void *arg);
 
 void socp_actor_get_stats(const socp_actor_ctx_t *ctx, socp_actor_stats_t *out);
+
+// ---- threads that are not actors ------------------------------------------
+
+// Actors batch must-deliver messages: one zmq frame may carry several
+// messages back to back (socp_msg_decode_view_next). A thread that is not an
+// actor (main, a test) and binds a PULL inbox that actors send to reads it
+// through a reader, which splits frames and hands out owning copies.
+typedef struct socp_reader socp_reader_t;
+
+// Borrows `sock` (a PULL socket the caller owns and closes after the reader).
+socp_reader_t *socp_reader_new(void *sock);
+
+// Next message (an owning copy: socp_msg_fini it) within timeout_ms (-1:
+// forever). Returns 0, SOCP_ETIMEDOUT, SOCP_ETERM, or SOCP_EPROTO.
+int socp_reader_next(socp_reader_t *self, int timeout_ms, socp_msg_t *out);
+
+void socp_reader_destroy(socp_reader_t **self_p);
 
 // Writes the inproc endpoint of actor `name` into buf.
 void socp_actor_endpoint(const char *name, char *buf, size_t size);

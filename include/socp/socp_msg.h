@@ -99,6 +99,10 @@ void socp_msg_fini(socp_msg_t *self);
 // (a bug in the caller: the bus never sends such a message).
 SOCP_NODISCARD int socp_msg_encode(const socp_msg_t *msg, socp_buf_t *out);
 
+// Appends the encoding of `msg` to `out` (the bus batches several messages
+// into one frame this way). Same results as socp_msg_encode.
+SOCP_NODISCARD int socp_msg_encode_append(const socp_msg_t *msg, socp_buf_t *out);
+
 // Decodes one frame into `out` (zeroed first). Validates the schema major,
 // the type, every field's type, length, count and range, and that no bytes
 // trail the envelope; never allocates more than the frame can hold. Returns
@@ -111,6 +115,11 @@ SOCP_NODISCARD int socp_msg_decode(const void *data, size_t len, socp_msg_t *out
 // list pointer arrays, the only allocation). The actor loop uses this on the
 // received frame, so handler arguments are valid until the handler returns.
 SOCP_NODISCARD int socp_msg_decode_view(const void *data, size_t len, socp_msg_t *out);
+
+// Decodes the first message of a batch frame (messages back to back) as a
+// view and sets *used to its length; the next starts at data + *used.
+SOCP_NODISCARD int
+socp_msg_decode_view_next(const void *data, size_t len, size_t *used, socp_msg_t *out);
 
 // Static metadata.
 const char *socp_msg_name(socp_msg_type_t type);       // "PING", or "?"
