@@ -1,0 +1,466 @@
+// socpd_net.c: the server's network actor.
+//
+// DESIGN
+//   Owns: the listening fd, every connection fd and its socp_ws session
+//   (through socp_tcp), the per-connection rate limit and output bound.
+//   In:  SOCPD_SEND {conns, text, close} (crypto workers: signed frames);
+//        SOCPD_KICK {conn, code, reason}; SOCPD_DIAL {host, port, link}.
+//   Out: SOCPD_OPEN when a handshake completes, SOCPD_FRAME per admitted text
+//        message, SOCPD_GONE when a connection is destroyed, SOCPD_DIAL_FAIL.
+//   Blocking: none. Sockets are non-blocking; each readable event reads at
+//   most 256 KiB so one peer cannot starve the others; at most 64 accepts
+//   per turn. A 100 ms sweep timer enforces the handshake deadline and the
+//   close linger (1 s), and logs rate-limit drops once per second.
+//   Bounds: frames over 1 MiB close with 1009 (socp_ws); output over
+//   max_output drops the connection ("slow reader"); excess frames beyond
+//   the token bucket are dropped and counted.
+//   Shutdown: TERM; every connection is closed (no close handshake wait).
+#include "socp/socpd_net.h"
+#include "socp/socp_err.h"
+#include "socp/socp_log.h"
+#include "socp/socp_tcp.h"
+#include "socp/socpd_map.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define S_CLOSE_LINGER_MS 1000
+#define S_ACCEPT_BATCH    64
+
+typedef struct {
+    uint64_t id;
+    socp_tcp_conn_t *tcp; // NULL while an outgoing connect is in progress
+    int fd;
+    char peer[SOCP_TCP_ADDR_MAX];
+    bool outbound;
+    char link[129];
+    bool connecting; // outgoing TCP connect in progress
+    bool opened;     // SOCPD_OPEN sent
+    bool closing;    // close started: linger until closed_at + S_CLOSE_LINGER_MS
+    uint64_t created_ms;
+    uint64_t closing_ms;
+    double tokens;
+    uint64_t refill_ms;
+    uint64_t rate_dropped;       // since the last log line
+    uint64_t rate_dropped_total; // for the final log
+    char dial_host[256];
+    uint16_t dial_port;
+    void *owner; // the actor's s_self_t
+} s_conn_t;
+
+typedef struct {
+    socp_actor_ctx_t *ctx;
+    socpd_net_args_t args;
+    socpd_map_t *conns; // decimal id -> s_conn_t
+    uint64_t next_id;
+    socp_ws_opts_t ws_opts;
+    uint64_t frames_in;
+    uint64_t rate_dropped;
+    uint64_t slow_dropped;
+} s_self_t;
+
+static void s_watch(s_self_t *self, s_conn_t *c);
+static int s_on_fd(socp_actor_ctx_t *ctx, int fd, short revents, void *arg);
+
+static void
+s_key(uint64_t id, char buf[24])
+{
+    snprintf(buf, 24, "%llu", (unsigned long long) id);
+}
+
+static s_conn_t *
+s_find(s_self_t *self, uint64_t id)
+{
+    char k[24];
+    s_key(id, k);
+    return socpd_map_get(self->conns, k);
+}
+
+static void
+s_destroy(s_self_t *self, s_conn_t *c, const char *reason)
+{
+    char k[24];
+    s_key(c->id, k);
+    socpd_map_remove(self->conns, k);
+    socp_actor_unwatch_fd(self->ctx, c->fd);
+    if (c->tcp) {
+        if (socp_tcp_conn_flush(c->tcp) != 0) {
+            socp_debug("conn %llu: final flush failed", (unsigned long long) c->id);
+        }
+        socp_tcp_conn_destroy(&c->tcp);
+    } else if (c->fd >= 0) {
+        close(c->fd);
+    }
+    if (c->rate_dropped_total) {
+        socp_info("conn %llu: %llu frames refused by the rate limit in total",
+                  (unsigned long long) c->id, (unsigned long long) c->rate_dropped_total);
+    }
+    if (c->connecting || (c->outbound && !c->opened)) {
+        socp_msg_t m = socp_msg_make(SOCP_MSG_SOCPD_DIAL_FAIL);
+        m.body.socpd_dial_fail.link = c->link;
+        m.body.socpd_dial_fail.reason = reason;
+        (void) socp_actor_send(self->ctx, "socpd_router", &m);
+    } else if (c->opened) {
+        socp_msg_t m = socp_msg_make(SOCP_MSG_SOCPD_GONE);
+        m.body.socpd_gone.conn = c->id;
+        m.body.socpd_gone.reason = reason;
+        (void) socp_actor_send(self->ctx, "socpd_router", &m);
+    }
+    socp_debug("conn %llu (%s) closed: %s", (unsigned long long) c->id, c->peer, reason);
+    free(c);
+}
+
+static s_conn_t *
+s_add(s_self_t *self, int fd, const char *peer)
+{
+    s_conn_t *c = socp_calloc(1, sizeof *c);
+    c->id = ++self->next_id;
+    c->fd = fd;
+    snprintf(c->peer, sizeof c->peer, "%s", peer ? peer : "?");
+    c->owner = self;
+    c->created_ms = socp_now_ms();
+    c->tokens = self->args.burst;
+    c->refill_ms = c->created_ms;
+    char k[24];
+    s_key(c->id, k);
+    socpd_map_put(self->conns, k, c);
+    return c;
+}
+
+static void
+s_watch(s_self_t *self, s_conn_t *c)
+{
+    short ev = ZMQ_POLLIN;
+    if (c->connecting || (c->tcp && socp_tcp_conn_want_write(c->tcp))) {
+        ev |= ZMQ_POLLOUT;
+    }
+    if (c->connecting) {
+        ev = ZMQ_POLLOUT;
+    }
+    (void) socp_actor_watch_fd(self->ctx, c->fd, ev, s_on_fd, c);
+}
+
+static void
+s_start_close(s_self_t *self, s_conn_t *c, uint16_t code, const char *reason)
+{
+    if (!c->tcp) {
+        s_destroy(self, c, reason);
+        return;
+    }
+    if (!c->closing) {
+        c->closing = true;
+        c->closing_ms = socp_now_ms();
+        socp_tcp_conn_close(c->tcp, code, reason);
+    }
+    if (socp_tcp_conn_done(c->tcp) || !socp_tcp_conn_want_write(c->tcp)) {
+        // Our close frame is out; a well-behaved peer answers, but we do not
+        // need to wait for it to release the connection.
+        s_destroy(self, c, reason);
+        return;
+    }
+    s_watch(self, c);
+}
+
+static bool
+s_rate_ok(s_self_t *self, s_conn_t *c)
+{
+    if (self->args.rate <= 0 || c->outbound) {
+        return true;
+    }
+    uint64_t now = socp_now_ms();
+    if (now > c->refill_ms) {
+        c->tokens += (double) (now - c->refill_ms) * self->args.rate / 1000.0;
+        if (c->tokens > self->args.burst) {
+            c->tokens = self->args.burst;
+        }
+        c->refill_ms = now;
+    }
+    if (c->tokens >= 1.0) {
+        c->tokens -= 1.0;
+        return true;
+    }
+    c->rate_dropped++;
+    c->rate_dropped_total++;
+    self->rate_dropped++;
+    return false;
+}
+
+static void
+s_report_open(s_self_t *self, s_conn_t *c)
+{
+    if (c->opened || !c->tcp || socp_ws_state(socp_tcp_conn_ws(c->tcp)) != SOCP_WS_OPEN) {
+        return;
+    }
+    c->opened = true;
+    socp_msg_t m = socp_msg_make(SOCP_MSG_SOCPD_OPEN);
+    m.body.socpd_open.conn = c->id;
+    m.body.socpd_open.peer = c->peer;
+    m.body.socpd_open.outbound = c->outbound;
+    m.body.socpd_open.link = c->link;
+    (void) socp_actor_send(self->ctx, "socpd_router", &m);
+}
+
+// Handles a readable/writable connection. Returns after possibly destroying it.
+static void
+s_service(s_self_t *self, s_conn_t *c, short revents)
+{
+    if (c->connecting) {
+        int rc = socp_tcp_connect_result(c->fd);
+        if (rc == SOCP_EAGAIN) {
+            return;
+        }
+        if (rc != 0) {
+            s_destroy(self, c, "connect failed");
+            return;
+        }
+        c->connecting = false;
+        c->tcp =
+            socp_tcp_conn_new(c->fd, SOCP_WS_CLIENT, &self->ws_opts, c->dial_host, c->dial_port);
+        if (!c->tcp) {
+            c->fd = -1;
+            s_destroy(self, c, "cannot start a WebSocket session");
+            return;
+        }
+    }
+    if (revents & ZMQ_POLLOUT) {
+        if (socp_tcp_conn_flush(c->tcp) != 0) {
+            s_destroy(self, c, "write failed");
+            return;
+        }
+    }
+    int rrc = 0;
+    if (revents & (ZMQ_POLLIN | ZMQ_POLLERR)) {
+        rrc = socp_tcp_conn_read(c->tcp, 0);
+    }
+    s_report_open(self, c);
+    socp_ws_msg_t m;
+    while (socp_tcp_conn_next(c->tcp, &m) == 0) {
+        if (c->closing || !c->opened) {
+            continue;
+        }
+        if (m.kind != SOCP_WS_TEXT) {
+            continue; // SOCP is text only; binary messages are ignored
+        }
+        if (!s_rate_ok(self, c)) {
+            continue;
+        }
+        self->frames_in++;
+        socp_msg_t f = socp_msg_make(SOCP_MSG_SOCPD_FRAME);
+        f.body.socpd_frame.conn = c->id;
+        f.body.socpd_frame.text.data = m.data;
+        f.body.socpd_frame.text.len = m.len;
+        (void) socp_actor_send(self->ctx, "socpd_router", &f);
+    }
+    if (rrc != 0) {
+        const char *why = rrc == SOCP_ECLOSED     ? "peer closed"
+                          : rrc == SOCP_ETOOBIG   ? "frame over 1 MiB (1009)"
+                          : rrc == SOCP_EPROTO    ? "WebSocket protocol error"
+                          : rrc == SOCP_EOVERFLOW ? "peer does not read (output bound)"
+                                                  : "read failed";
+        if (rrc != SOCP_ECLOSED && rrc != SOCP_EIO) {
+            socp_info("conn %llu (%s): %s", (unsigned long long) c->id, c->peer, why);
+        }
+        s_destroy(self, c, why);
+        return;
+    }
+    if (socp_tcp_conn_flush(c->tcp) != 0 || socp_tcp_conn_done(c->tcp)) {
+        s_destroy(self, c, "closed");
+        return;
+    }
+    s_watch(self, c);
+}
+
+static int
+s_on_fd(socp_actor_ctx_t *ctx, int fd, short revents, void *arg)
+{
+    (void) ctx;
+    (void) fd;
+    s_conn_t *c = arg;
+    s_service(c->owner, c, revents);
+    return 0;
+}
+
+static int
+s_on_listen(socp_actor_ctx_t *ctx, int fd, short revents, void *arg)
+{
+    (void) ctx;
+    (void) revents;
+    s_self_t *self = arg;
+    for (int i = 0; i < S_ACCEPT_BATCH; i++) {
+        int cfd = -1;
+        char peer[SOCP_TCP_ADDR_MAX];
+        int rc = socp_tcp_accept(fd, &cfd, peer);
+        if (rc == SOCP_EAGAIN) {
+            break;
+        }
+        if (rc != 0) {
+            socp_warn("accept failed: %s", strerror(errno));
+            break;
+        }
+        socp_tcp_conn_t *tcp = socp_tcp_conn_new(cfd, SOCP_WS_SERVER, &self->ws_opts, NULL, 0);
+        if (!tcp) {
+            continue;
+        }
+        s_conn_t *c = s_add(self, cfd, peer);
+        c->tcp = tcp;
+        socp_debug("conn %llu accepted from %s", (unsigned long long) c->id, peer);
+        s_watch(self, c);
+    }
+    return 0;
+}
+
+static int
+s_on_sweep(socp_actor_ctx_t *ctx, int timer_id, void *arg)
+{
+    (void) ctx;
+    (void) timer_id;
+    s_self_t *self = arg;
+    uint64_t now = socp_now_ms();
+    // Collect first: destroying modifies the map.
+    size_t n = socpd_map_size(self->conns), k = 0, pos = 0;
+    s_conn_t **list = socp_calloc(n ? n : 1, sizeof *list);
+    const char *key;
+    void *val;
+    while (k < n && socpd_map_next(self->conns, &pos, &key, &val)) {
+        list[k++] = val;
+    }
+    for (size_t i = 0; i < k; i++) {
+        s_conn_t *c = list[i];
+        if (c->rate_dropped) {
+            socp_warn("conn %llu (%s): rate limit: %llu frames refused in the last second",
+                      (unsigned long long) c->id, c->peer, (unsigned long long) c->rate_dropped);
+            c->rate_dropped = 0;
+        }
+        if (c->closing && now - c->closing_ms > S_CLOSE_LINGER_MS) {
+            s_destroy(self, c, "close linger expired");
+        } else if (!c->opened && now - c->created_ms > (uint64_t) self->args.handshake_timeout_ms) {
+            s_destroy(self, c, c->connecting ? "connect timed out" : "handshake timed out");
+        }
+    }
+    free(list);
+    return 0;
+}
+
+static void
+s_on_send(s_self_t *self, const socp_msg_socpd_send_t *req)
+{
+    size_t n = req->conns.len / 8;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t id = 0;
+        for (int b = 7; b >= 0; b--) {
+            id = (id << 8) | req->conns.data[i * 8 + (size_t) b];
+        }
+        s_conn_t *c = s_find(self, id);
+        if (!c || !c->tcp || c->closing) {
+            continue;
+        }
+        int rc = socp_tcp_conn_send_text(c->tcp, (const char *) req->text.data, req->text.len);
+        if (rc == SOCP_EOVERFLOW) {
+            self->slow_dropped++;
+            socp_warn("conn %llu (%s): slow reader, output bound reached: disconnected",
+                      (unsigned long long) c->id, c->peer);
+            s_destroy(self, c, "slow reader");
+            continue;
+        }
+        if (rc != 0) {
+            s_destroy(self, c, "write failed");
+            continue;
+        }
+        if (req->close) {
+            s_start_close(self, c, 1000, "");
+            continue;
+        }
+        s_watch(self, c);
+    }
+}
+
+static void
+s_on_dial(s_self_t *self, const socp_msg_socpd_dial_t *req)
+{
+    int fd = -1;
+    int rc = socp_tcp_connect(req->host, req->port, &fd);
+    if (rc != 0) {
+        socp_msg_t m = socp_msg_make(SOCP_MSG_SOCPD_DIAL_FAIL);
+        m.body.socpd_dial_fail.link = req->link;
+        m.body.socpd_dial_fail.reason = "connect failed";
+        (void) socp_actor_send(self->ctx, "socpd_router", &m);
+        return;
+    }
+    char peer[SOCP_TCP_ADDR_MAX];
+    snprintf(peer, sizeof peer, "%.40s:%u", req->host, (unsigned) req->port);
+    s_conn_t *c = s_add(self, fd, peer);
+    c->outbound = true;
+    c->connecting = true;
+    snprintf(c->link, sizeof c->link, "%s", req->link);
+    snprintf(c->dial_host, sizeof c->dial_host, "%s", req->host);
+    c->dial_port = req->port;
+    s_watch(self, c);
+}
+
+static int
+s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
+{
+    (void) ctx;
+    s_self_t *self = arg;
+    switch (msg->type) {
+        case SOCP_MSG_SOCPD_SEND:
+            s_on_send(self, &msg->body.socpd_send);
+            break;
+        case SOCP_MSG_SOCPD_KICK: {
+            s_conn_t *c = s_find(self, msg->body.socpd_kick.conn);
+            if (c) {
+                s_start_close(self, c, msg->body.socpd_kick.code, msg->body.socpd_kick.reason);
+            }
+            break;
+        }
+        case SOCP_MSG_SOCPD_DIAL:
+            s_on_dial(self, &msg->body.socpd_dial);
+            break;
+        default:
+            break;
+    }
+    return 0;
+}
+
+int
+socpd_net_actor(socp_actor_ctx_t *ctx, void *args)
+{
+    s_self_t self;
+    memset(&self, 0, sizeof self);
+    self.ctx = ctx;
+    self.args = *(const socpd_net_args_t *) args;
+    self.conns = socpd_map_new();
+    self.ws_opts.max_output = self.args.max_output ? self.args.max_output : 0;
+    socp_log_set_thread_name(socp_actor_name(ctx));
+    if (socp_actor_watch_fd(ctx, self.args.listen_fd, ZMQ_POLLIN, s_on_listen, &self) != 0 ||
+        socp_actor_timer_add(ctx, 100, 100, s_on_sweep, &self) <= 0) {
+        socpd_map_destroy(&self.conns);
+        return SOCP_EINIT;
+    }
+    socp_actor_ready(ctx, 0);
+    int rc = socp_actor_run(ctx, s_on_msg, &self);
+    // Shutdown: close everything without waiting for close handshakes.
+    size_t pos = 0;
+    const char *key;
+    void *val;
+    while (socpd_map_next(self.conns, &pos, &key, &val)) {
+        s_conn_t *c = val;
+        if (c->tcp) {
+            socp_tcp_conn_close(c->tcp, 1001, "server shutting down");
+            socp_tcp_conn_destroy(&c->tcp);
+        } else if (c->fd >= 0) {
+            close(c->fd);
+        }
+        free(c);
+    }
+    socpd_map_destroy(&self.conns);
+    close(self.args.listen_fd);
+    socp_info("net: %llu frames in, %llu refused by rate limit, %llu slow readers dropped",
+              (unsigned long long) self.frames_in, (unsigned long long) self.rate_dropped,
+              (unsigned long long) self.slow_dropped);
+    return rc;
+}

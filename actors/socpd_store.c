@@ -1,0 +1,306 @@
+// socpd_store.c: the server's LMDB database (see socpd_store.h).
+//
+// DESIGN: a module owned by the router actor (not a separate actor: the only
+// writes are a user's first key binding and the server id, a handful per
+// second at most, so a 1-2 ms synchronous commit in the router costs less
+// than a message round trip to another thread would complicate; recorded in
+// docs/adr/0010-socpd-actors.md). Every value read from disk is parsed and
+// checked before use. Blocking calls: mdb_txn_commit (fsync), bounded by one
+// small record per transaction.
+#include "socp/socpd_store.h"
+#include "socp/socp_err.h"
+#include "socp/socp_log.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct socpd_store {
+    MDB_env *env;
+    MDB_dbi users;
+    MDB_dbi groups;
+    MDB_dbi members;
+    MDB_dbi meta;
+};
+
+static int
+s_put(socpd_store_t *self, MDB_dbi dbi, const void *k, size_t klen, const char *v)
+{
+    MDB_txn *txn = NULL;
+    if (mdb_txn_begin(self->env, NULL, 0, &txn) != 0) {
+        return SOCP_ESTORE;
+    }
+    MDB_val key = {.mv_size = klen, .mv_data = (void *) k};
+    MDB_val val = {.mv_size = strlen(v), .mv_data = (void *) v};
+    if (mdb_put(txn, dbi, &key, &val, 0) != 0) {
+        mdb_txn_abort(txn);
+        return SOCP_ESTORE;
+    }
+    return mdb_txn_commit(txn) == 0 ? 0 : SOCP_ESTORE;
+}
+
+// Reads a value as a NUL-terminated copy; SOCP_ENOTFOUND / SOCP_ESTORE.
+static int
+s_get(socpd_store_t *self, MDB_dbi dbi, const void *k, size_t klen, char **out)
+{
+    *out = NULL;
+    MDB_txn *txn = NULL;
+    if (mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn) != 0) {
+        return SOCP_ESTORE;
+    }
+    MDB_val key = {.mv_size = klen, .mv_data = (void *) k};
+    MDB_val val;
+    int rc = mdb_get(txn, dbi, &key, &val);
+    if (rc == MDB_NOTFOUND) {
+        mdb_txn_abort(txn);
+        return SOCP_ENOTFOUND;
+    }
+    if (rc != 0 || val.mv_size > 65536) {
+        mdb_txn_abort(txn);
+        return SOCP_ESTORE;
+    }
+    char *s = socp_malloc(val.mv_size + 1);
+    memcpy(s, val.mv_data, val.mv_size);
+    s[val.mv_size] = '\0';
+    mdb_txn_abort(txn);
+    *out = s;
+    return 0;
+}
+
+// Parses a stored JSON record; NULL when it is not an object.
+static json_t *
+s_record(const char *text)
+{
+    json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    if (v && !json_is_object(v)) {
+        json_decref(v);
+        v = NULL;
+    }
+    return v;
+}
+
+int
+socpd_store_open(const char *dir, size_t map_mb, socpd_store_t **out)
+{
+    *out = NULL;
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/socpd.lmdb", dir) >= (int) sizeof path) {
+        return SOCP_EINVAL;
+    }
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+        socp_error("store: cannot create %s", path);
+        return SOCP_ESTORE;
+    }
+    socpd_store_t *self = socp_calloc(1, sizeof *self);
+    MDB_txn *txn = NULL;
+    if (mdb_env_create(&self->env) != 0) {
+        free(self);
+        return SOCP_ESTORE;
+    }
+    int rc = mdb_env_set_maxdbs(self->env, 8);
+    if (rc == 0) {
+        rc = mdb_env_set_mapsize(self->env, (map_mb ? map_mb : 256) * 1024u * 1024u);
+    }
+    if (rc == 0) {
+        rc = mdb_env_open(self->env, path, 0, 0600);
+    }
+    if (rc == 0) {
+        rc = mdb_txn_begin(self->env, NULL, 0, &txn);
+    }
+    if (rc == 0) {
+        rc = mdb_dbi_open(txn, "users", MDB_CREATE, &self->users);
+    }
+    if (rc == 0) {
+        rc = mdb_dbi_open(txn, "groups", MDB_CREATE, &self->groups);
+    }
+    if (rc == 0) {
+        rc = mdb_dbi_open(txn, "group_members", MDB_CREATE, &self->members);
+    }
+    if (rc == 0) {
+        rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &self->meta);
+    }
+    if (rc == 0) {
+        MDB_val key = {.mv_size = 6, .mv_data = (void *) "public"};
+        MDB_val val;
+        if (mdb_get(txn, self->groups, &key, &val) == MDB_NOTFOUND) {
+            const char *rec = "{\"creator_id\":\"system\",\"version\":1}";
+            val.mv_size = strlen(rec);
+            val.mv_data = (void *) rec;
+            rc = mdb_put(txn, self->groups, &key, &val, 0);
+        }
+    }
+    if (rc == 0) {
+        rc = mdb_txn_commit(txn);
+        txn = NULL;
+    }
+    if (rc != 0) {
+        socp_error("store: cannot open %s: %s", path, mdb_strerror(rc));
+        if (txn) {
+            mdb_txn_abort(txn);
+        }
+        mdb_env_close(self->env);
+        free(self);
+        return SOCP_ESTORE;
+    }
+    *out = self;
+    return 0;
+}
+
+void
+socpd_store_close(socpd_store_t **self_p)
+{
+    if (!self_p || !*self_p) {
+        return;
+    }
+    mdb_env_close((*self_p)->env);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+int
+socpd_store_user_key(socpd_store_t *self, const char *user_id, char **pubkey_out)
+{
+    *pubkey_out = NULL;
+    char *text = NULL;
+    int rc = s_get(self, self->users, user_id, strlen(user_id), &text);
+    if (rc != 0) {
+        return rc;
+    }
+    json_t *rec = s_record(text);
+    free(text);
+    const char *pk = rec ? json_string_value(json_object_get(rec, "pubkey")) : NULL;
+    if (!pk) {
+        json_decref(rec);
+        socp_error("store: corrupt user record");
+        return SOCP_ESTORE;
+    }
+    *pubkey_out = socp_strdup(pk);
+    json_decref(rec);
+    return 0;
+}
+
+int
+socpd_store_user_bind(socpd_store_t *self,
+                      const char *user_id,
+                      const char *pubkey,
+                      const char *meta_json,
+                      char **bound_out)
+{
+    if (bound_out) {
+        *bound_out = NULL;
+    }
+    char *bound = NULL;
+    int rc = socpd_store_user_key(self, user_id, &bound);
+    if (rc == 0) {
+        bool same = strcmp(bound, pubkey) == 0;
+        if (!same && bound_out) {
+            *bound_out = bound;
+        } else {
+            free(bound);
+        }
+        return same ? 0 : SOCP_EEXIST;
+    }
+    if (rc != SOCP_ENOTFOUND) {
+        return rc;
+    }
+    json_t *meta = meta_json ? json_loads(meta_json, 0, NULL) : NULL;
+    if (!json_is_object(meta)) {
+        json_decref(meta);
+        meta = json_object();
+    }
+    json_t *rec = json_pack("{s:s, s:o, s:i}", "pubkey", pubkey, "meta", meta, "version", 1);
+    char *text = rec ? json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(rec);
+    if (!text) {
+        return SOCP_ENOMEM;
+    }
+    // One transaction: the user, its public-group membership, the version bump.
+    MDB_txn *txn = NULL;
+    if (mdb_txn_begin(self->env, NULL, 0, &txn) != 0) {
+        free(text);
+        return SOCP_ESTORE;
+    }
+    MDB_val key = {.mv_size = strlen(user_id), .mv_data = (void *) user_id};
+    MDB_val val = {.mv_size = strlen(text), .mv_data = text};
+    int mrc = mdb_put(txn, self->users, &key, &val, 0);
+    char mkey[6 + 1 + 129];
+    int mlen = snprintf(mkey, sizeof mkey, "public%c%s", 0, user_id);
+    const char *mrec = "{\"role\":\"member\",\"wrapped_key\":\"\"}";
+    MDB_val k2 = {.mv_size = (size_t) mlen, .mv_data = mkey};
+    MDB_val v2 = {.mv_size = strlen(mrec), .mv_data = (void *) mrec};
+    if (mrc == 0) {
+        mrc = mdb_put(txn, self->members, &k2, &v2, 0);
+    }
+    MDB_val gk = {.mv_size = 6, .mv_data = (void *) "public"};
+    MDB_val gv;
+    uint64_t version = 1;
+    if (mrc == 0 && mdb_get(txn, self->groups, &gk, &gv) == 0 && gv.mv_size < 1024) {
+        char buf[1024];
+        memcpy(buf, gv.mv_data, gv.mv_size);
+        buf[gv.mv_size] = '\0';
+        json_t *g = s_record(buf);
+        json_t *jv = g ? json_object_get(g, "version") : NULL;
+        if (json_is_integer(jv) && json_integer_value(jv) > 0) {
+            version = (uint64_t) json_integer_value(jv);
+        }
+        json_decref(g);
+    }
+    char grec[128];
+    snprintf(grec, sizeof grec, "{\"creator_id\":\"system\",\"version\":%llu}",
+             (unsigned long long) (version + 1));
+    MDB_val gv2 = {.mv_size = strlen(grec), .mv_data = grec};
+    if (mrc == 0) {
+        mrc = mdb_put(txn, self->groups, &gk, &gv2, 0);
+    }
+    free(text);
+    if (mrc != 0) {
+        mdb_txn_abort(txn);
+        return SOCP_ESTORE;
+    }
+    return mdb_txn_commit(txn) == 0 ? 0 : SOCP_ESTORE;
+}
+
+size_t
+socpd_store_user_count(socpd_store_t *self)
+{
+    MDB_txn *txn = NULL;
+    MDB_stat st;
+    if (mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn) != 0) {
+        return 0;
+    }
+    size_t n = mdb_stat(txn, self->users, &st) == 0 ? st.ms_entries : 0;
+    mdb_txn_abort(txn);
+    return n;
+}
+
+uint64_t
+socpd_store_public_version(socpd_store_t *self)
+{
+    char *text = NULL;
+    if (s_get(self, self->groups, "public", 6, &text) != 0) {
+        return 1;
+    }
+    json_t *g = s_record(text);
+    free(text);
+    json_t *jv = g ? json_object_get(g, "version") : NULL;
+    uint64_t v =
+        json_is_integer(jv) && json_integer_value(jv) > 0 ? (uint64_t) json_integer_value(jv) : 1;
+    json_decref(g);
+    return v;
+}
+
+int
+socpd_store_meta_get(socpd_store_t *self, const char *key, char **value_out)
+{
+    return s_get(self, self->meta, key, strlen(key), value_out);
+}
+
+int
+socpd_store_meta_put(socpd_store_t *self, const char *key, const char *value)
+{
+    return s_put(self, self->meta, key, strlen(key), value);
+}

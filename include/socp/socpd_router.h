@@ -1,0 +1,40 @@
+// socpd_router.h: the server's routing actor ("socpd_router").
+//
+// Owns every table (connections, local users, user locations, servers and
+// their pinned keys), the seen-cache and the database handle; decides where
+// each frame goes, builds outgoing frames and hands them to the crypto
+// workers for signing (SOCPD_SIGN), or to net directly for frames relayed
+// unchanged (SOCPD_SEND). Timers: identification deadline, heartbeats,
+// dead-link detection, reconnects with backoff and jitter.
+#ifndef SOCPD_ROUTER_H
+#define SOCPD_ROUTER_H
+
+#include "socp/socp_actor.h"
+
+#define SOCPD_INTRODUCERS_MAX 16
+
+typedef struct {
+    char host[256];
+    uint16_t port;
+    char pubkey[1024]; // pinned, any accepted encoding
+} socpd_peer_addr_t;
+
+typedef struct {
+    const char *server_id; // our UUID
+    const char *host;      // advertised host
+    uint16_t port;         // advertised (bound) port
+    const char *pubkey;    // our public key, b64url DER SPKI
+    const char *data_dir;  // for the database
+    int crypto_workers;    // number of socpd_cryptoN actors
+    int hello_timeout_ms;  // first frame must identify within this
+    int heartbeat_ms;      // HEARTBEAT period on server links
+    int dead_ms;           // a link silent this long is dead
+    int64_t max_skew_ms;   // user frames with ts further than this get TIMEOUT
+    bool require_user_sig; // content frames from users must carry a sig
+    size_t n_introducers;
+    socpd_peer_addr_t introducers[SOCPD_INTRODUCERS_MAX];
+} socpd_router_args_t;
+
+int socpd_router_actor(socp_actor_ctx_t *ctx, void *args);
+
+#endif

@@ -1,0 +1,52 @@
+// socpd_store.h: the server database (LMDB), the standard's minimum data
+// model: users (id -> {pubkey, meta, version}), groups (the "public"
+// channel: {creator_id, version}), group members ("group\0user" ->
+// {role, wrapped_key}) and a meta table (server identity).
+//
+// Durability: the environment is opened with default (synchronous) commits,
+// so a record whose put returned 0 survives kill -9 and power loss; LMDB's
+// copy-on-write B-tree never exposes a half-written record. Records read back
+// are validated (JSON object with the expected fields) before use: a corrupt
+// record is reported as SOCP_ESTORE, never trusted.
+//
+// Thread-safety: one handle per thread (the router owns it). Writes are
+// short transactions (one record), off the per-message hot path: a user is
+// written once, when its id is first bound to a key.
+#ifndef SOCPD_STORE_H
+#define SOCPD_STORE_H
+
+#include "socp/socp_common.h"
+
+typedef struct socpd_store socpd_store_t;
+
+// Opens (creating) DIR/socpd.lmdb (a directory) with a map of map_mb MiB
+// (0: 256). Ensures the "public" group exists. Returns 0 or SOCP_ESTORE.
+SOCP_NODISCARD int socpd_store_open(const char *dir, size_t map_mb, socpd_store_t **out);
+void socpd_store_close(socpd_store_t **self_p);
+
+// Binds user id to pubkey (normalised text) on first sight and adds it to
+// the public group. Returns 0 (new, or already bound to the same key),
+// SOCP_EEXIST (bound to another key: *bound_out may receive it, free()),
+// SOCP_ESTORE.
+SOCP_NODISCARD int socpd_store_user_bind(socpd_store_t *self,
+                                         const char *user_id,
+                                         const char *pubkey,
+                                         const char *meta_json,
+                                         char **bound_out);
+
+// Looks a user's bound key up: 0 and *pubkey_out (free()), SOCP_ENOTFOUND,
+// SOCP_ESTORE (unreadable record).
+SOCP_NODISCARD int
+socpd_store_user_key(socpd_store_t *self, const char *user_id, char **pubkey_out);
+
+// Number of users and of members of the public group.
+size_t socpd_store_user_count(socpd_store_t *self);
+
+// The public group's version (bumped on every membership change).
+uint64_t socpd_store_public_version(socpd_store_t *self);
+
+// Meta table: small strings (e.g. "server_id").
+SOCP_NODISCARD int socpd_store_meta_get(socpd_store_t *self, const char *key, char **value_out);
+SOCP_NODISCARD int socpd_store_meta_put(socpd_store_t *self, const char *key, const char *value);
+
+#endif

@@ -1,0 +1,61 @@
+// socpd_test.h: helpers for the socpd integration tests (tests/socpd_*_test.c):
+// start a real socpd process on a loopback port, and a small blocking SOCP
+// client built from socp_tcp, socp_envelope and socp_sig with fixture keys.
+#ifndef SOCPD_TEST_H
+#define SOCPD_TEST_H
+
+#include "socp_test.h"
+#include "socp/socp_envelope.h"
+#include "socp/socp_rsa.h"
+#include "socp/socp_tcp.h"
+
+typedef struct {
+    int pid;
+    int out_fd;
+    uint16_t port;
+    char id[160];
+    char dir[1024];
+    char pubkey[1024];
+} sd_server_t;
+
+typedef struct {
+    socp_tcp_conn_t *conn;
+    char id[160];
+    socp_rsa_key_t *key;
+    char *pub;
+} sd_client_t;
+
+// Starts socpd with a fresh (or existing) data dir `name` under the case's
+// temp dir, the fixture key `fixture` imported, and extra args (NULL-ended).
+void
+sd_server_start(sd_server_t *s, const char *name, const char *fixture, const char *const extra[]);
+// SIGTERM, wait (must exit within 2 s with status 0).
+void sd_server_stop(sd_server_t *s);
+void sd_server_kill9(sd_server_t *s);
+
+// Loads tests/fixtures/<name> as a private key.
+socp_rsa_key_t *sd_fixture_key(const char *name);
+
+// Connects and completes the WebSocket handshake (no SOCP frame yet).
+void sd_client_open(sd_client_t *c, uint16_t port, const char *id, const char *fixture);
+// Opens and sends a signed USER_HELLO.
+void sd_client_hello(sd_client_t *c, uint16_t port, const char *id, const char *fixture);
+void sd_client_close(sd_client_t *c);
+
+// Sends a frame from c->id (signed with c's key when `sign`). Steals payload.
+void
+sd_send(sd_client_t *c, const char *type, const char *to, int64_t ts, json_t *payload, bool sign);
+void sd_send_raw(sd_client_t *c, const char *text, size_t len);
+// Builds a MSG_DIRECT from c to `to` with an opaque "ciphertext" and a real content_sig.
+json_t *sd_dm_payload(sd_client_t *c, const char *to, int64_t ts, const char *ciphertext);
+
+// Receives frames until one of `type` (NULL: any) arrives within timeout_ms.
+// Returns 0 with *out filled (caller finis), or SOCP_ETIMEDOUT, or
+// SOCP_ECLOSED when the connection ended first.
+int sd_recv(sd_client_t *c, const char *type, int timeout_ms, socp_envelope_t *out);
+// Expects an ERROR with `code` within timeout_ms.
+void sd_expect_error(sd_client_t *c, const char *code, int timeout_ms);
+// True when the server closed the connection within timeout_ms.
+bool sd_closed_within(sd_client_t *c, int timeout_ms);
+
+#endif
