@@ -80,14 +80,15 @@ typedef struct {
 
 // The ui actor's arguments.
 typedef struct {
-    const char *user_id;     // our id
-    const char *data_dir;    // for /whoami
-    const char *server_url;  // for /whoami and the banner
-    const char *fingerprint; // our key fingerprint (hex) for /whoami
-    unsigned crypto_workers; // number of crypto workers
-    bool interactive;        // stdin is a terminal: raw-mode line editor
-    int in_fd;               // input fd (stdin)
-    int out_fd;              // output fd (stdout)
+    const char *user_id;      // our id
+    const char *data_dir;     // for /whoami
+    const char *server_url;   // for /whoami and the banner
+    const char *fingerprint;  // our key fingerprint (hex) for /whoami
+    const char *display_name; // --name: saved as the nick at start (NULL: keep)
+    unsigned crypto_workers;  // number of crypto workers
+    bool interactive;         // stdin is a terminal: raw-mode line editor
+    int in_fd;                // input fd (stdin)
+    int out_fd;               // output fd (stdout)
 } socp_client_ui_args_t;
 
 int socp_client_store_actor(socp_actor_ctx_t *ctx, void *args);

@@ -1,0 +1,460 @@
+// socp_client_crypto.c: one crypto worker of the client (there are as many
+// as cores, named crypto0..cryptoN-1).
+// Part of socp, a SOCP v1.3 client and server.
+//
+// DESIGN
+// Owns: its own copy of the user's private key (imported from a PKCS#8 DER
+// blob in sodium_malloc memory, which is wiped and freed at once; OpenSSL
+// keeps and clears its own copy) and a small cache of peers' public keys.
+// In:  CLI_SEND (ui: encrypt + content_sig + transport sig -> CLI_FRAME to
+//      store), CLI_CTRL (net: sign a control frame -> CLI_WIRE to net),
+//      CLI_INBOUND (net: verify content_sig in every accepted form, decrypt
+//      -> CLI_PLAIN to store).
+// Order: the ui and net pick the worker by conversation (socp_client_shard),
+// and each worker handles its inbox in order, so one conversation's frames
+// leave in the order they came while conversations run in parallel.
+// Blocking calls: RSA operations only (a few ms each); the loop handles at
+// most 8 messages per turn so TERM is seen within ~50 ms.
+// Shutdown: TERM ends the loop; keys are destroyed (OpenSSL clears them).
+#include "socp/socp_client.h"
+
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "socp/socp_b64.h"
+#include "socp/socp_envelope.h"
+#include "socp/socp_err.h"
+#include "socp/socp_json.h"
+#include "socp/socp_log.h"
+#include "socp/socp_uuid.h"
+
+#define S_CACHE 16
+
+typedef struct {
+    char *text;          // the key text as received (cache key)
+    socp_rsa_key_t *key; // public key
+    char fp[65];         // fingerprint
+} s_cached_t;
+
+typedef struct {
+    socp_client_crypto_args_t *args;
+    socp_rsa_key_t *key; // our private key
+    char *pub;           // our public key as published
+    s_cached_t cache[S_CACHE];
+    unsigned next_slot;
+} s_crypto_t;
+
+// Imports (or finds) a peer key; NULL if it is not acceptable.
+static s_cached_t *
+s_pub(s_crypto_t *self, const char *text)
+{
+    if (!text || !*text) {
+        return NULL;
+    }
+    for (size_t i = 0; i < S_CACHE; i++) {
+        if (self->cache[i].text && strcmp(self->cache[i].text, text) == 0) {
+            return &self->cache[i];
+        }
+    }
+    socp_rsa_key_t *key = NULL;
+    if (socp_rsa_public_import(text, strlen(text), &key) != 0) {
+        return NULL;
+    }
+    s_cached_t *c = &self->cache[self->next_slot++ % S_CACHE];
+    free(c->text);
+    socp_rsa_destroy(&c->key);
+    c->text = socp_strdup(text);
+    c->key = key;
+    if (socp_client_key_fp(key, c->fp) != 0) {
+        c->fp[0] = '\0';
+    }
+    return c;
+}
+
+static const char *
+s_type_of(uint8_t kind)
+{
+    switch (kind) {
+        case SOCP_CLIENT_KIND_DM:
+            return "MSG_DIRECT";
+        case SOCP_CLIENT_KIND_PUBLIC:
+            return "MSG_PUBLIC_CHANNEL";
+        case SOCP_CLIENT_KIND_FILE_START:
+            return "FILE_START";
+        case SOCP_CLIENT_KIND_FILE_CHUNK:
+            return "FILE_CHUNK";
+        default:
+            return "FILE_END";
+    }
+}
+
+// Builds, signs and emits one envelope into out (NUL-terminated).
+static int
+s_seal(s_crypto_t *self,
+       const char *type,
+       const char *to,
+       int64_t ts,
+       json_t *payload,
+       socp_buf_t *out)
+{
+    socp_envelope_t env = {0};
+    int rc = socp_envelope_init(&env, type, self->args->user_id, to, ts, payload);
+    if (rc != 0) {
+        return rc;
+    }
+    char *sig = NULL;
+    if ((rc = socp_sig_sign_payload(self->key, self->args->wire.salt, payload, &sig)) == 0) {
+        rc = socp_envelope_set_sig(&env, sig);
+        free(sig);
+    }
+    if (rc == 0) {
+        rc = socp_envelope_emit(&env, out);
+    }
+    socp_envelope_fini(&env);
+    if (rc == 0) {
+        socp_buf_append(out, "", 1);
+    }
+    return rc;
+}
+
+static int
+s_encrypt(s_crypto_t *self, s_cached_t *to, const socp_bin_t *plain, char ct[700])
+{
+    SOCP_UNUSED(self);
+    uint8_t c[SOCP_RSA_BYTES];
+    int rc = socp_rsa_encrypt(to->key, plain->data, plain->len, c);
+    if (rc == 0) {
+        rc = socp_b64_encode_to(c, sizeof c, ct, 700);
+    }
+    return rc;
+}
+
+static void
+s_on_send(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_send_t *s)
+{
+    socp_msg_t f = socp_msg_make(SOCP_MSG_CLI_FRAME);
+    f.body.cli_frame.kind = s->kind;
+    f.body.cli_frame.local_id = s->local_id;
+    f.body.cli_frame.conv = s->conv;
+    f.body.cli_frame.to = s->to;
+    f.body.cli_frame.ts = s->ts;
+    f.body.cli_frame.frame = "";
+    socp_buf_t out;
+    socp_buf_init(&out);
+    json_t *payload = NULL;
+    int rc = 0;
+    s_cached_t *to = s_pub(self, s->to_pub);
+    char ct[700];
+    if (!to) {
+        rc = SOCP_EBADKEY;
+        goto done;
+    }
+    if (s->kind == SOCP_CLIENT_KIND_DM || s->kind == SOCP_CLIENT_KIND_PUBLIC) {
+        if ((rc = s_encrypt(self, to, &s->data, ct)) != 0) {
+            goto done;
+        }
+        socp_sig_content_t content = {ct, self->args->user_id,
+                                      s->kind == SOCP_CLIENT_KIND_DM ? s->to : NULL, s->ts};
+        char *csig = NULL;
+        if ((rc = socp_sig_sign_content(self->key, self->args->wire.salt, self->args->wire.sig_emit,
+                                        &content, &csig)) != 0) {
+            goto done;
+        }
+        payload = json_pack("{s:s, s:s, s:s}", "ciphertext", ct, "sender_pub", self->pub,
+                            "content_sig", csig);
+        free(csig);
+        if (payload && s->kind == SOCP_CLIENT_KIND_PUBLIC) {
+            json_object_set_new(payload, "group", json_string("public"));
+        }
+        f.body.cli_frame.text = s->data;
+    } else if (s->kind == SOCP_CLIENT_KIND_FILE_START) {
+        payload = json_loads(s->meta, JSON_REJECT_DUPLICATES, NULL);
+        if (json_is_object(payload)) {
+            json_object_set_new(payload, "mode", json_string("dm"));
+        }
+    } else if (s->kind == SOCP_CLIENT_KIND_FILE_CHUNK) {
+        if ((rc = s_encrypt(self, to, &s->data, ct)) != 0) {
+            goto done;
+        }
+        payload = json_pack("{s:s, s:I, s:s}", "file_id", s->meta, "index", (json_int_t) s->index,
+                            "ciphertext", ct);
+    } else {
+        payload = json_pack("{s:s}", "file_id", s->meta);
+    }
+    if (!json_is_object(payload)) {
+        rc = SOCP_EINVAL;
+        goto done;
+    }
+    rc = s_seal(self, s_type_of(s->kind), s->to, s->ts, payload, &out);
+    if (rc == 0) {
+        f.body.cli_frame.frame = (const char *) out.data;
+    }
+done:
+    f.body.cli_frame.status = rc;
+    (void) socp_actor_send(ctx, "store", &f);
+    json_decref(payload);
+    socp_buf_fini(&out);
+    sodium_memzero((void *) s->data.data, s->data.len); // our received copy of the plaintext
+}
+
+static void
+s_on_ctrl(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_ctrl_t *c)
+{
+    json_t *payload = NULL;
+    if (socp_json_parse(c->payload, strlen(c->payload), 32, &payload) != 0 ||
+        !json_is_object(payload)) {
+        socp_error("crypto: bad control payload for %s", c->type);
+        json_decref(payload);
+        return;
+    }
+    socp_buf_t out;
+    socp_buf_init(&out);
+    int rc = s_seal(self, c->type, c->to, socp_wall_ms(), payload, &out);
+    json_decref(payload);
+    if (rc == 0) {
+        socp_msg_t w = socp_msg_make(SOCP_MSG_CLI_WIRE);
+        w.body.cli_wire.gen = c->gen;
+        w.body.cli_wire.frame = (const char *) out.data;
+        (void) socp_actor_send(ctx, "net", &w);
+    } else {
+        socp_error("crypto: cannot sign %s: %s", c->type, socp_strerror(rc));
+    }
+    socp_buf_fini(&out);
+}
+
+static const char *
+s_str(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+// payload.ts (integer or digit string) when present, else fallback.
+static int64_t
+s_payload_ts(json_t *payload, int64_t fallback)
+{
+    json_t *v = json_object_get(payload, "ts");
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        return json_integer_value(v);
+    }
+    const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+    if (s && *s && strlen(s) < 19 && strspn(s, "0123456789") == strlen(s)) {
+        return strtoll(s, NULL, 10);
+    }
+    return fallback;
+}
+
+static void
+s_on_inbound(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_inbound_t *in)
+{
+    socp_envelope_t env = {0};
+    if (socp_envelope_parse(in->frame, strlen(in->frame), &env, NULL) != 0) {
+        return; // net validated it already
+    }
+    socp_msg_t p = socp_msg_make(SOCP_MSG_CLI_PLAIN);
+    socp_msg_cli_plain_t *pl = &p.body.cli_plain;
+    json_t *pay = env.payload;
+    switch (env.kind) {
+        case SOCP_ENVELOPE_TYPE_USER_DELIVER:
+        case SOCP_ENVELOPE_TYPE_MSG_DIRECT:
+            pl->kind = SOCP_CLIENT_KIND_DM;
+            break;
+        case SOCP_ENVELOPE_TYPE_MSG_PUBLIC_CHANNEL:
+            pl->kind = SOCP_CLIENT_KIND_PUBLIC;
+            break;
+        case SOCP_ENVELOPE_TYPE_FILE_START:
+            pl->kind = SOCP_CLIENT_KIND_FILE_START;
+            break;
+        case SOCP_ENVELOPE_TYPE_FILE_CHUNK:
+            pl->kind = SOCP_CLIENT_KIND_FILE_CHUNK;
+            break;
+        case SOCP_ENVELOPE_TYPE_FILE_END:
+            pl->kind = SOCP_CLIENT_KIND_FILE_END;
+            break;
+        default:
+            socp_envelope_fini(&env);
+            return;
+    }
+    const char *sender = s_str(pay, "sender");
+    pl->from = sender && socp_uuid_is_peer_id(sender, strlen(sender)) ? sender : env.from;
+    const char *pto = s_str(pay, "to");
+    pl->to = pto && socp_uuid_is_peer_id(pto, strlen(pto)) ? pto : env.to;
+    pl->ts = s_payload_ts(pay, env.ts);
+    pl->form = "";
+    pl->detail = "";
+    pl->sender_fp = "";
+    pl->sender_pub = "";
+    pl->meta = "";
+    char *meta = NULL;
+    char *norm_pub = NULL;
+    uint8_t plain[SOCP_RSA_OAEP_MAX];
+    size_t plain_len = 0;
+    uint8_t dedupe[32];
+
+    if (pl->kind >= SOCP_CLIENT_KIND_FILE_START) {
+        const char *fid = s_str(pay, "file_id");
+        if (!fid || !socp_uuid_is_peer_id(fid, strlen(fid))) {
+            goto out;
+        }
+        pl->status = SOCP_CLIENT_TRUST_UNVERIFIED; // files carry no content_sig
+        if (pl->kind == SOCP_CLIENT_KIND_FILE_START) {
+            meta = json_dumps(pay, JSON_COMPACT);
+            if (!meta || strlen(meta) > 2048) {
+                goto out;
+            }
+            pl->meta = meta;
+            (void) socp_actor_send(ctx, "store", &p);
+            goto out;
+        }
+        pl->meta = fid;
+        if (pl->kind == SOCP_CLIENT_KIND_FILE_CHUNK) {
+            json_t *idx = json_object_get(pay, "index");
+            if (!json_is_integer(idx) || json_integer_value(idx) < 0) {
+                goto out;
+            }
+            pl->index = (uint64_t) json_integer_value(idx);
+        } else {
+            (void) socp_actor_send(ctx, "store", &p);
+            goto out;
+        }
+    }
+
+    const char *ct = s_str(pay, "ciphertext");
+    if (!ct) {
+        // A plaintext public form ({"text": ...} or {"message": ...}).
+        const char *text = s_str(pay, "text") ? s_str(pay, "text") : s_str(pay, "message");
+        if (pl->kind == SOCP_CLIENT_KIND_PUBLIC && text) {
+            pl->status = SOCP_CLIENT_TRUST_PLAINTEXT;
+            size_t n = strlen(text) > 446 ? 446 : strlen(text);
+            pl->text = (socp_bin_t){(const uint8_t *) text, n};
+            crypto_hash_sha256(dedupe, (const uint8_t *) text, strlen(text));
+            pl->dedupe = (socp_bin_t){dedupe, 32};
+            pl->detail = "not end-to-end encrypted";
+            (void) socp_actor_send(ctx, "store", &p);
+        }
+        goto out;
+    }
+    crypto_hash_sha256(dedupe, (const uint8_t *) ct, strlen(ct));
+    pl->dedupe = (socp_bin_t){dedupe, 32};
+    if (json_object_get(pay, "iv") || json_object_get(pay, "wrapped_key")) {
+        pl->status = SOCP_CLIENT_TRUST_UNREADABLE;
+        pl->detail = "v1.2 AES-GCM message: no group key (not end-to-end decryptable here)";
+        (void) socp_actor_send(ctx, "store", &p);
+        goto out;
+    }
+    // Decrypt.
+    uint8_t cbytes[SOCP_RSA_BYTES];
+    size_t clen = 0;
+    int rc = socp_b64_decode_to(ct, strlen(ct), cbytes, sizeof cbytes, &clen);
+    if (rc == 0) {
+        rc = socp_rsa_decrypt(self->key, cbytes, clen, plain, &plain_len);
+    }
+    if (rc != 0) {
+        pl->status = SOCP_CLIENT_TRUST_UNREADABLE;
+        pl->detail = "cannot decrypt (not for our key, or damaged)";
+        (void) socp_actor_send(ctx, "store", &p);
+        goto out;
+    }
+    pl->text = (socp_bin_t){plain, plain_len};
+    if (pl->kind == SOCP_CLIENT_KIND_FILE_CHUNK) {
+        pl->status = SOCP_CLIENT_TRUST_UNVERIFIED;
+        (void) socp_actor_send(ctx, "store", &p);
+        goto out;
+    }
+    // Verify content_sig with sender_pub (or the key from presence).
+    const char *sender_pub = s_str(pay, "sender_pub");
+    s_cached_t *key = s_pub(self, sender_pub);
+    if (!key) {
+        key = s_pub(self, in->known_pub);
+    }
+    const char *csig = s_str(pay, "content_sig");
+    pl->status = SOCP_CLIENT_TRUST_UNVERIFIED;
+    pl->detail = "content signature does not verify";
+    if (!key) {
+        pl->detail = "no usable sender key";
+    } else if (csig) {
+        pl->sender_fp = key->fp;
+        if (socp_rsa_public_export(key->key, SOCP_RSA_PUB_B64_DER, &norm_pub) == 0) {
+            pl->sender_pub = norm_pub;
+        }
+        const char *to = pl->kind == SOCP_CLIENT_KIND_DM ? pl->to : NULL;
+        socp_sig_content_t content = {ct, pl->from, to, pl->ts};
+        socp_sig_form_t form = SOCP_SIG_FORM_NONE;
+        rc = socp_sig_verify_content(key->key, &content, csig, &form);
+        if (rc != 0 && pl->ts != env.ts) {
+            content.ts = env.ts; // servers that do not carry payload.ts
+            rc = socp_sig_verify_content(key->key, &content, csig, &form);
+        }
+        if (rc != 0 && to && strcmp(to, env.to) != 0) {
+            content.to = env.to;
+            content.ts = pl->ts;
+            rc = socp_sig_verify_content(key->key, &content, csig, &form);
+        }
+        if (rc == 0) {
+            pl->status = SOCP_CLIENT_TRUST_VERIFIED;
+            pl->form = socp_sig_form_name(form);
+            pl->detail = "";
+        }
+    } else {
+        pl->detail = "no content signature";
+    }
+    (void) socp_actor_send(ctx, "store", &p);
+out:
+    sodium_memzero(plain, sizeof plain);
+    free(meta);
+    free(norm_pub);
+    socp_envelope_fini(&env);
+}
+
+static int
+s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
+{
+    s_crypto_t *self = arg;
+    switch (msg->type) {
+        case SOCP_MSG_CLI_SEND:
+            s_on_send(ctx, self, &msg->body.cli_send);
+            break;
+        case SOCP_MSG_CLI_CTRL:
+            s_on_ctrl(ctx, self, &msg->body.cli_ctrl);
+            break;
+        case SOCP_MSG_CLI_INBOUND:
+            s_on_inbound(ctx, self, &msg->body.cli_inbound);
+            break;
+        default:
+            socp_warn("crypto: unexpected %s", socp_msg_name(msg->type));
+            break;
+    }
+    return 0;
+}
+
+int
+socp_client_crypto_actor(socp_actor_ctx_t *ctx, void *args)
+{
+    s_crypto_t *self = socp_calloc(1, sizeof *self);
+    self->args = args;
+    int rc = socp_rsa_private_import(self->args->key_der, self->args->key_der_len, &self->key);
+    sodium_memzero(self->args->key_der, self->args->key_der_len);
+    sodium_free(self->args->key_der);
+    self->args->key_der = NULL;
+    if (rc == 0) {
+        rc = socp_rsa_public_export(self->key, self->args->wire.pub_format, &self->pub);
+    }
+    if (rc != 0) {
+        socp_rsa_destroy(&self->key);
+        free(self);
+        return rc;
+    }
+    socp_actor_ready(ctx, 0);
+    rc = socp_actor_run(ctx, s_on_msg, self);
+    for (size_t i = 0; i < S_CACHE; i++) {
+        free(self->cache[i].text);
+        socp_rsa_destroy(&self->cache[i].key);
+    }
+    socp_rsa_destroy(&self->key);
+    free(self->pub);
+    free(self);
+    return rc;
+}

@@ -1,0 +1,634 @@
+// socp_client_net.c: the client's network actor.
+// Part of socp, a SOCP v1.3 client and server.
+//
+// DESIGN
+// Owns: the one TCP + WebSocket connection to the configured server (and no
+// other: it never connects anywhere else), the presence directory used to
+// attach a known key to inbound messages, reconnect and heartbeat timers.
+// States: IDLE (waiting for the reconnect timer) -> CONNECTING (non-blocking
+// connect) -> HANDSHAKE (WebSocket upgrade) -> HELLO (USER_HELLO asked of
+// crypto0, signed) -> UP (USER_HELLO written: CLI_LINK up to store and ui,
+// which replays the outbox) -> back to IDLE on any error, with exponential
+// backoff (0.5 s doubling to backoff_max) and full jitter.
+// In:  CLI_WIRE (a signed frame: written only if its link generation is the
+//      current one, so a frame queued for a dead link is never sent twice),
+//      CLI_SETTING (nick: reconnect so USER_HELLO carries it).
+// Out: CLI_CTRL (crypto0), CLI_INBOUND (cryptoN by sender), CLI_PRESENCE,
+//      CLI_SENT, CLI_LINK (store), CLI_LINK, CLI_NOTE (ui).
+// Edge validation: every frame is parsed with socp_envelope_parse (1 MiB,
+// UTF-8, depth, duplicates); refused frames produce one line for the user
+// (rate-limited) and the session goes on; oversized frames close the link
+// (1009) and it reconnects. File frames whose name carries a path are refused.
+// Blocking calls: none (non-blocking socket in the actor's poll set; name
+// resolution happens in socp_tcp_connect, for loopback/literal addresses).
+// Shutdown: TERM: a CTRL_CLOSE is not awaited; the socket is closed at once.
+#define _GNU_SOURCE
+#include "socp/socp_client.h"
+
+#include <jansson.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "socp/socp_envelope.h"
+#include "socp/socp_err.h"
+#include "socp/socp_log.h"
+#include "socp/socp_tcp.h"
+#include "socp/socp_uuid.h"
+
+#define S_DIR_MAX         4096
+#define S_CONNECT_TIMEOUT 5000
+#define S_NOTES_PER_10S   5
+
+typedef enum { S_IDLE, S_CONNECTING, S_HANDSHAKE, S_HELLO, S_UP } s_state_t;
+
+typedef struct {
+    char *user_id;
+    char *pub;
+} s_dir_t;
+
+typedef struct {
+    socp_client_net_args_t *args;
+    s_state_t state;
+    int fd;
+    socp_tcp_conn_t *conn;
+    uint64_t gen;
+    uint64_t last_rx_ms, started_ms, pongs;
+    unsigned attempts;
+    int reconnect_timer, tick_timer;
+    uint64_t *sent_seqs; // written into the session, awaiting a full flush
+    size_t nsent, sent_cap;
+    s_dir_t dir[S_DIR_MAX];
+    size_t ndir;
+    char nick[257];
+    uint64_t notes_window_ms;
+    unsigned notes_in_window;
+    bool announced_down;
+} s_net_t;
+
+static void s_fail(socp_actor_ctx_t *ctx, s_net_t *self, const char *why);
+
+static void s_note(socp_actor_ctx_t *ctx, s_net_t *self, uint8_t level, const char *fmt, ...)
+    SOCP_PRINTF(4, 5);
+
+static void
+s_note(socp_actor_ctx_t *ctx, s_net_t *self, uint8_t level, const char *fmt, ...)
+{
+    uint64_t now = socp_now_ms();
+    if (self && level < 3) {
+        if (now - self->notes_window_ms > 10000) {
+            self->notes_window_ms = now;
+            self->notes_in_window = 0;
+        }
+        if (++self->notes_in_window > S_NOTES_PER_10S) {
+            return; // a flood of bad frames must not flood the screen
+        }
+    }
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_NOTE);
+    m.body.cli_note.level = level;
+    m.body.cli_note.text = text;
+    (void) socp_actor_send(ctx, "ui", &m);
+}
+
+static void
+s_link(socp_actor_ctx_t *ctx, s_net_t *self, bool up, const char *detail)
+{
+    socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_LINK);
+    m.body.cli_link.up = up;
+    m.body.cli_link.gen = self->gen;
+    m.body.cli_link.detail = detail;
+    (void) socp_actor_send(ctx, "store", &m);
+    (void) socp_actor_send(ctx, "ui", &m);
+}
+
+// ---- directory ---------------------------------------------------------------------
+
+static const char *
+s_dir_get(s_net_t *self, const char *user_id)
+{
+    for (size_t i = 0; i < self->ndir; i++) {
+        if (strcmp(self->dir[i].user_id, user_id) == 0) {
+            return self->dir[i].pub;
+        }
+    }
+    return NULL;
+}
+
+static void
+s_dir_set(s_net_t *self, const char *user_id, const char *pub)
+{
+    for (size_t i = 0; i < self->ndir; i++) {
+        if (strcmp(self->dir[i].user_id, user_id) == 0) {
+            if (!pub) {
+                free(self->dir[i].user_id);
+                free(self->dir[i].pub);
+                self->dir[i] = self->dir[--self->ndir];
+            } else if (strcmp(self->dir[i].pub, pub) != 0) {
+                free(self->dir[i].pub);
+                self->dir[i].pub = socp_strdup(pub);
+            }
+            return;
+        }
+    }
+    if (pub && self->ndir < S_DIR_MAX) {
+        self->dir[self->ndir++] = (s_dir_t){socp_strdup(user_id), socp_strdup(pub)};
+    }
+}
+
+// ---- connection ----------------------------------------------------------------------
+
+static int s_on_fd(socp_actor_ctx_t *ctx, int fd, short revents, void *arg);
+
+static void
+s_watch(socp_actor_ctx_t *ctx, s_net_t *self)
+{
+    if (self->fd < 0) {
+        return;
+    }
+    short ev = ZMQ_POLLIN;
+    if (self->state == S_CONNECTING || (self->conn && socp_tcp_conn_want_write(self->conn))) {
+        ev |= ZMQ_POLLOUT;
+    }
+    if (self->state == S_CONNECTING) {
+        ev = ZMQ_POLLOUT;
+    }
+    socp_actor_watch_fd(ctx, self->fd, ev, s_on_fd, self);
+}
+
+static int s_on_reconnect(socp_actor_ctx_t *ctx, int timer_id, void *arg);
+
+static void
+s_schedule_reconnect(socp_actor_ctx_t *ctx, s_net_t *self)
+{
+    uint64_t base = 500ull << (self->attempts < 10 ? self->attempts : 10);
+    if (base > self->args->backoff_max_ms) {
+        base = self->args->backoff_max_ms;
+    }
+    // Full jitter over the upper half: base/2 .. base.
+    uint64_t delay = base / 2 + randombytes_uniform((uint32_t) (base / 2 + 1));
+    self->attempts++;
+    self->reconnect_timer = socp_actor_timer_add(ctx, delay, 0, s_on_reconnect, self);
+}
+
+static void
+s_close(socp_actor_ctx_t *ctx, s_net_t *self)
+{
+    if (self->fd >= 0) {
+        socp_actor_unwatch_fd(ctx, self->fd);
+    }
+    if (self->conn) {
+        socp_tcp_conn_destroy(&self->conn); // closes fd
+    } else if (self->fd >= 0) {
+        close(self->fd);
+    }
+    self->fd = -1;
+    self->nsent = 0;
+}
+
+static void
+s_fail(socp_actor_ctx_t *ctx, s_net_t *self, const char *why)
+{
+    bool was_up = self->state == S_UP;
+    s_close(ctx, self);
+    self->state = S_IDLE;
+    if (was_up || !self->announced_down) {
+        self->announced_down = true;
+        self->gen++; // frames queued for the old link are void
+        s_link(ctx, self, false, why);
+    }
+    s_schedule_reconnect(ctx, self);
+}
+
+static int
+s_on_reconnect(socp_actor_ctx_t *ctx, int timer_id, void *arg)
+{
+    SOCP_UNUSED(timer_id);
+    s_net_t *self = arg;
+    self->reconnect_timer = 0;
+    if (self->state != S_IDLE) {
+        return 0;
+    }
+    int rc = socp_tcp_connect(self->args->host, self->args->port, &self->fd);
+    if (rc != 0) {
+        self->fd = -1;
+        s_fail(ctx, self, "cannot connect");
+        return 0;
+    }
+    self->state = S_CONNECTING;
+    self->started_ms = socp_now_ms();
+    s_watch(ctx, self);
+    return 0;
+}
+
+static void
+s_flush(socp_actor_ctx_t *ctx, s_net_t *self)
+{
+    if (!self->conn) {
+        return;
+    }
+    if (socp_tcp_conn_flush(self->conn) != 0) {
+        s_fail(ctx, self, "write failed");
+        return;
+    }
+    if (!socp_tcp_conn_want_write(self->conn) && self->nsent > 0) {
+        for (size_t i = 0; i < self->nsent; i++) {
+            socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_SENT);
+            m.body.cli_sent.seq = self->sent_seqs[i];
+            (void) socp_actor_send(ctx, "store", &m);
+        }
+        self->nsent = 0;
+    }
+    s_watch(ctx, self);
+}
+
+static void
+s_request(socp_actor_ctx_t *ctx, s_net_t *self, const char *type, const char *to, json_t *payload)
+{
+    char *text = json_dumps(payload, JSON_COMPACT);
+    json_decref(payload);
+    if (!text) {
+        return;
+    }
+    socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_CTRL);
+    m.body.cli_ctrl.type = type;
+    m.body.cli_ctrl.to = to;
+    m.body.cli_ctrl.payload = text;
+    m.body.cli_ctrl.gen = self->gen;
+    (void) socp_actor_send(ctx, "crypto0", &m);
+    free(text);
+}
+
+static void
+s_send_hello(socp_actor_ctx_t *ctx, s_net_t *self)
+{
+    json_t *meta = json_object();
+    if (self->nick[0]) {
+        json_object_set_new(meta, "display_name", json_string(self->nick));
+    }
+    json_t *p = json_pack("{s:s, s:s, s:s, s:o}", "client", "socp-" SOCP_VERSION, "pubkey",
+                          self->args->pubkey, "enc_pubkey", self->args->pubkey, "meta", meta);
+    self->state = S_HELLO;
+    s_request(ctx, self, "USER_HELLO", self->args->user_id, p);
+}
+
+// ---- inbound frames ------------------------------------------------------------------
+
+static bool
+s_has_path(const char *name)
+{
+    return strchr(name, '/') || strchr(name, '\\') || strstr(name, "..") || name[0] == '.';
+}
+
+static void
+s_presence(socp_actor_ctx_t *ctx, s_net_t *self, json_t *entry)
+{
+    const char *uid = json_string_value(json_object_get(entry, "user_id"));
+    json_t *meta = json_object_get(entry, "meta");
+    const char *pub = json_string_value(json_object_get(meta, "pubkey"));
+    if (!pub) {
+        pub = json_string_value(json_object_get(entry, "pubkey"));
+    }
+    const char *name = json_string_value(json_object_get(meta, "display_name"));
+    if (!uid || !socp_uuid_is_peer_id(uid, strlen(uid))) {
+        s_note(ctx, self, 1, "ignored a user advertisement without a valid user id");
+        return;
+    }
+    if (name && (!socp_uuid_is_peer_id(name, strlen(name)) || strlen(name) > 64)) {
+        name = NULL; // control characters or too long: show the id instead
+    }
+    socp_rsa_key_t *key = NULL;
+    char fp[65];
+    char *norm = NULL;
+    if (!pub || socp_rsa_public_import(pub, strlen(pub), &key) != 0 ||
+        socp_client_key_fp(key, fp) != 0 ||
+        socp_rsa_public_export(key, SOCP_RSA_PUB_B64_DER, &norm) != 0) {
+        s_note(ctx, self, 1,
+               "ignored the advertisement of %s: missing or unacceptable key (BAD_KEY)", uid);
+        socp_rsa_destroy(&key);
+        return;
+    }
+    socp_rsa_destroy(&key);
+    s_dir_set(self, uid, norm);
+    socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_PRESENCE);
+    m.body.cli_presence.kind = 1;
+    m.body.cli_presence.user_id = uid;
+    m.body.cli_presence.pub = norm;
+    m.body.cli_presence.fp = fp;
+    m.body.cli_presence.name = name ? name : "";
+    (void) socp_actor_send(ctx, "store", &m);
+    free(norm);
+}
+
+static void
+s_inbound(socp_actor_ctx_t *ctx, s_net_t *self, const char *data, size_t len)
+{
+    socp_envelope_t env = {0};
+    socp_envelope_error_t err = {0};
+    int rc = socp_envelope_parse(data, len, &env, &err);
+    if (rc != 0) {
+        s_note(ctx, self, 1, "refused a frame from the server: %s",
+               err.detail[0] ? err.detail : socp_strerror(rc));
+        return;
+    }
+    json_t *pay = env.payload;
+    switch (env.kind) {
+        case SOCP_ENVELOPE_TYPE_FILE_START:
+        case SOCP_ENVELOPE_TYPE_FILE_CHUNK:
+        case SOCP_ENVELOPE_TYPE_FILE_END: {
+            const char *name = json_string_value(json_object_get(pay, "name"));
+            if (name && s_has_path(name)) {
+                s_note(ctx, self, 1, "refused %s from %s: the file name contains a path", env.type,
+                       env.from);
+                break;
+            }
+            if (env.kind == SOCP_ENVELOPE_TYPE_FILE_START && !name) {
+                s_note(ctx, self, 1, "refused FILE_START from %s: no file name", env.from);
+                break;
+            }
+        }
+            // fall through
+        case SOCP_ENVELOPE_TYPE_USER_DELIVER:
+        case SOCP_ENVELOPE_TYPE_MSG_DIRECT:
+        case SOCP_ENVELOPE_TYPE_MSG_PUBLIC_CHANNEL: {
+            const char *sender = json_string_value(json_object_get(pay, "sender"));
+            if (!sender || !socp_uuid_is_peer_id(sender, strlen(sender))) {
+                sender = env.from;
+            }
+            if (strcmp(sender, self->args->user_id) == 0 &&
+                env.kind == SOCP_ENVELOPE_TYPE_MSG_PUBLIC_CHANNEL) {
+                break; // our own public message echoed back
+            }
+            char worker[SOCP_ACTOR_NAME_MAX + 1];
+            socp_client_shard(sender, self->args->crypto_workers, worker);
+            const char *known = s_dir_get(self, sender);
+            socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_INBOUND);
+            char *copy = socp_malloc(len + 1);
+            memcpy(copy, data, len);
+            copy[len] = '\0';
+            m.body.cli_inbound.frame = copy;
+            m.body.cli_inbound.known_pub = known ? known : "";
+            (void) socp_actor_send(ctx, worker, &m);
+            free(copy);
+            break;
+        }
+        case SOCP_ENVELOPE_TYPE_USER_ADVERTISE:
+            s_presence(ctx, self, pay);
+            break;
+        case SOCP_ENVELOPE_TYPE_LIST_RESPONSE: {
+            json_t *users = json_object_get(pay, "users");
+            size_t i;
+            json_t *u;
+            json_array_foreach(users, i, u)
+            {
+                if (json_is_object(u)) {
+                    s_presence(ctx, self, u);
+                }
+            }
+            break;
+        }
+        case SOCP_ENVELOPE_TYPE_USER_REMOVE: {
+            const char *uid = json_string_value(json_object_get(pay, "user_id"));
+            if (uid && socp_uuid_is_peer_id(uid, strlen(uid))) {
+                s_dir_set(self, uid, NULL);
+                socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_PRESENCE);
+                m.body.cli_presence.kind = 2;
+                m.body.cli_presence.user_id = uid;
+                (void) socp_actor_send(ctx, "store", &m);
+            }
+            break;
+        }
+        case SOCP_ENVELOPE_TYPE_ERROR: {
+            const char *code = json_string_value(json_object_get(pay, "code"));
+            const char *detail = json_string_value(json_object_get(pay, "detail"));
+            char clean[200] = {0};
+            for (size_t i = 0, j = 0; detail && detail[i] && j < sizeof clean - 1; i++) {
+                unsigned char c = (unsigned char) detail[i];
+                clean[j++] = c >= 0x20 && c != 0x7f ? (char) c : ' ';
+            }
+            char ccode[40] = {0};
+            for (size_t i = 0; code && code[i] && i < sizeof ccode - 1; i++) {
+                unsigned char c = (unsigned char) code[i];
+                ccode[i] =
+                    (c >= 'A' && c <= 'Z') || c == '_' || (c >= '0' && c <= '9') ? (char) c : '?';
+            }
+            s_note(ctx, self, 2, "server error %s%s%s", ccode[0] ? ccode : "(no code)",
+                   clean[0] ? ": " : "", clean);
+            break;
+        }
+        case SOCP_ENVELOPE_TYPE_CTRL_CLOSE:
+            socp_envelope_fini(&env);
+            s_fail(ctx, self, "the server closed the session");
+            return;
+        default:
+            break; // HEARTBEAT, ACK, channel bookkeeping, unknown types
+    }
+    socp_envelope_fini(&env);
+}
+
+static int
+s_on_fd(socp_actor_ctx_t *ctx, int fd, short revents, void *arg)
+{
+    SOCP_UNUSED(fd);
+    s_net_t *self = arg;
+    if (self->state == S_CONNECTING) {
+        int rc = socp_tcp_connect_result(self->fd);
+        if (rc == SOCP_EAGAIN) {
+            return 0;
+        }
+        if (rc != 0) {
+            s_fail(ctx, self, "connection refused");
+            return 0;
+        }
+        self->conn =
+            socp_tcp_conn_new(self->fd, SOCP_WS_CLIENT, NULL, self->args->host, self->args->port);
+        if (!self->conn) {
+            self->fd = -1; // closed by conn_new
+            s_fail(ctx, self, "cannot start the WebSocket session");
+            return 0;
+        }
+        self->state = S_HANDSHAKE;
+        s_flush(ctx, self);
+        return 0;
+    }
+    if (!self->conn) {
+        return 0;
+    }
+    if (revents & ZMQ_POLLOUT) {
+        s_flush(ctx, self);
+        if (!self->conn) {
+            return 0;
+        }
+    }
+    if (revents & (ZMQ_POLLIN | ZMQ_POLLERR)) {
+        int rc = socp_tcp_conn_read(self->conn, 0);
+        self->last_rx_ms = socp_now_ms();
+        socp_ws_msg_t msg;
+        while (self->conn && socp_tcp_conn_next(self->conn, &msg) == 0) {
+            if (msg.kind != SOCP_WS_TEXT) {
+                s_note(ctx, self, 1, "refused a binary frame from the server");
+                continue;
+            }
+            s_inbound(ctx, self, (const char *) msg.data, msg.len);
+        }
+        if (!self->conn) {
+            return 0;
+        }
+        if (rc == SOCP_ETOOBIG) {
+            s_note(ctx, self, 1,
+                   "refused a frame over 1 MiB from the server (connection closed, reconnecting)");
+        } else if (rc == SOCP_EPROTO) {
+            s_note(ctx, self, 1, "the server broke the WebSocket protocol (reconnecting)");
+        }
+        if (rc != 0) {
+            if (socp_tcp_conn_flush(self->conn) != 0) {
+                socp_debug("net: close frame not written");
+            }
+            s_fail(ctx, self,
+                   rc == SOCP_ECLOSED ? "the server closed the connection" : socp_strerror(rc));
+            return 0;
+        }
+        if (self->state == S_HANDSHAKE &&
+            socp_ws_state(socp_tcp_conn_ws(self->conn)) == SOCP_WS_OPEN) {
+            s_send_hello(ctx, self);
+        }
+        s_flush(ctx, self);
+    }
+    return 0;
+}
+
+static int
+s_on_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg)
+{
+    SOCP_UNUSED(timer_id);
+    s_net_t *self = arg;
+    uint64_t now = socp_now_ms();
+    if (self->state == S_CONNECTING || self->state == S_HANDSHAKE || self->state == S_HELLO) {
+        if (now - self->started_ms > S_CONNECT_TIMEOUT) {
+            s_fail(ctx, self, "connection timed out");
+        }
+        return 0;
+    }
+    if (self->state != S_UP) {
+        return 0;
+    }
+    uint64_t pongs = socp_ws_pongs_received(socp_tcp_conn_ws(self->conn));
+    if (pongs != self->pongs) {
+        self->pongs = pongs;
+        self->last_rx_ms = now;
+    }
+    if (now - self->last_rx_ms > self->args->dead_ms) {
+        s_note(ctx, self, 1, "the server has been silent for %llu s: reconnecting",
+               (unsigned long long) (self->args->dead_ms / 1000));
+        s_fail(ctx, self, "link dead");
+        return 0;
+    }
+    s_request(ctx, self, "HEARTBEAT", self->args->user_id, json_object());
+    if (socp_ws_send_ping(socp_tcp_conn_ws(self->conn), "hb", 2) == 0) {
+        s_flush(ctx, self);
+    }
+    return 0;
+}
+
+static void
+s_on_wire(socp_actor_ctx_t *ctx, s_net_t *self, const socp_msg_cli_wire_t *w)
+{
+    if (w->gen != self->gen || !self->conn || (self->state != S_UP && self->state != S_HELLO)) {
+        return; // meant for a link that is gone: the store replays it on the next one
+    }
+    if (self->state == S_HELLO && w->seq != 0) {
+        return;
+    }
+    int rc = socp_tcp_conn_send_text(self->conn, w->frame, strlen(w->frame));
+    if (rc == SOCP_ETOOBIG || rc == SOCP_EINVAL) {
+        socp_error("net: frame refused by the session: %s", socp_strerror(rc));
+        return;
+    }
+    if (rc != 0) {
+        s_fail(ctx, self, "write failed");
+        return;
+    }
+    if (w->seq) {
+        if (self->nsent == self->sent_cap) {
+            self->sent_cap = self->sent_cap ? self->sent_cap * 2 : 256;
+            self->sent_seqs =
+                socp_realloc(self->sent_seqs, self->sent_cap * sizeof *self->sent_seqs);
+        }
+        self->sent_seqs[self->nsent++] = w->seq;
+    }
+    if (self->state == S_HELLO) {
+        self->state = S_UP; // USER_HELLO is on its way
+        self->attempts = 0;
+        self->announced_down = false;
+        self->last_rx_ms = socp_now_ms();
+        char url[300];
+        snprintf(url, sizeof url, "ws://%s:%u", self->args->host, (unsigned) self->args->port);
+        s_link(ctx, self, true, url);
+        s_request(ctx, self, "LIST_REQUEST", self->args->user_id, json_object());
+    }
+    s_flush(ctx, self);
+}
+
+static int
+s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
+{
+    s_net_t *self = arg;
+    switch (msg->type) {
+        case SOCP_MSG_CLI_WIRE:
+            s_on_wire(ctx, self, &msg->body.cli_wire);
+            break;
+        case SOCP_MSG_CLI_SETTING:
+            if (strcmp(msg->body.cli_setting.key, "nick") == 0 &&
+                strcmp(self->nick, msg->body.cli_setting.value) != 0) {
+                snprintf(self->nick, sizeof self->nick, "%s", msg->body.cli_setting.value);
+                if (self->state == S_UP) {
+                    s_fail(ctx, self, "reconnecting to announce the new name");
+                }
+            }
+            break;
+        default:
+            socp_warn("net: unexpected %s", socp_msg_name(msg->type));
+            break;
+    }
+    return 0;
+}
+
+int
+socp_client_net_actor(socp_actor_ctx_t *ctx, void *args)
+{
+    s_net_t *self = socp_calloc(1, sizeof *self);
+    self->args = args;
+    self->fd = -1;
+    snprintf(self->nick, sizeof self->nick, "%s",
+             self->args->display_name ? self->args->display_name : "");
+    if (!self->args->heartbeat_ms) {
+        self->args->heartbeat_ms = 15000;
+    }
+    if (!self->args->dead_ms) {
+        self->args->dead_ms = 45000;
+    }
+    if (!self->args->backoff_max_ms) {
+        self->args->backoff_max_ms = 30000;
+    }
+    uint64_t tick = self->args->heartbeat_ms < 1000 ? self->args->heartbeat_ms : 1000;
+    socp_actor_ready(ctx, 0);
+    self->reconnect_timer = socp_actor_timer_add(ctx, 0, 0, s_on_reconnect, self);
+    self->tick_timer = socp_actor_timer_add(ctx, tick, tick, s_on_tick, self);
+    int rc = socp_actor_run(ctx, s_on_msg, self);
+    s_close(ctx, self);
+    for (size_t i = 0; i < self->ndir; i++) {
+        free(self->dir[i].user_id);
+        free(self->dir[i].pub);
+    }
+    free(self->sent_seqs);
+    free(self);
+    return rc;
+}

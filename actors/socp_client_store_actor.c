@@ -1,0 +1,738 @@
+// socp_client_store_actor.c: the client's store actor.
+// Part of socp, a SOCP v1.3 client and server.
+//
+// DESIGN
+// Owns: the LMDB database (socp_client_store.c; the only thread touching it)
+// and the files being received (temp files under DATA_DIR/downloads).
+// In:  CLI_FRAME (crypto: a signed outgoing frame -> outbox), CLI_SENT (net:
+//      written -> mark sent), CLI_LINK (net: up -> replay every unsent frame
+//      with the new link generation), CLI_PLAIN (crypto: a received item ->
+//      pin check, dedupe, history / file assembly), CLI_PRESENCE (net: TOFU
+//      pinning), CLI_HISTORY_REQ, CLI_SETTING (ui).
+// Out: CLI_ACCEPTED, CLI_SHOW, CLI_PEER, CLI_NOTE, CLI_FILE (ui); CLI_WIRE,
+//      CLI_SETTING (net).
+// Group commit: every write goes into one open transaction; a 0 ms timer
+// commits it after the current inbox batch, and only then are the replies
+// that depend on it (ACCEPTED, WIRE, SHOW...) sent: what the ui reports as
+// accepted is durable, and a frame reaches the wire only once it is stored.
+// Blocking calls: LMDB commits (fsync, bounded by the batch size of the
+// actor loop) and file writes of at most 446 bytes per chunk.
+// Shutdown: TERM ends the loop; the open batch is committed (its replies are
+// dropped with the bus), partial downloads are deleted.
+#include "socp/socp_client.h"
+#include "socp/socp_client_store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "socp/socp_err.h"
+#include "socp/socp_log.h"
+#include "socp/socp_text.h"
+
+#define S_FILES_MAX     16
+#define S_FILE_SIZE_MAX (256ull << 20) // largest file accepted: 256 MiB
+#define S_PROGRESS_STEP (64u * 1024u)
+
+typedef struct {
+    char to[SOCP_ACTOR_NAME_MAX + 1];
+    socp_buf_t bytes;
+} s_deferred_t;
+
+typedef struct {
+    bool used;
+    char file_id[129];
+    char peer[129];
+    char name[160];
+    char sha_hex[65];
+    char tmp[4200];
+    int fd;
+    uint64_t size, received, next_index, last_progress;
+    crypto_hash_sha256_state sha;
+} s_file_t;
+
+typedef struct {
+    socp_client_store_args_t *args;
+    socp_cstore_t *db;
+    bool link_up;
+    uint64_t gen;
+    int commit_timer;
+    s_deferred_t *deferred;
+    size_t ndeferred, cap;
+    uint64_t *batch_ids; // local ids accepted in this batch
+    size_t nbatch, batch_cap;
+    bool sent_in_batch;
+    char downloads[4096];
+    s_file_t files[S_FILES_MAX];
+} s_store_t;
+
+// ---- deferred replies ----------------------------------------------------------------
+
+static int s_on_commit(socp_actor_ctx_t *ctx, int timer_id, void *arg);
+
+static void
+s_schedule(socp_actor_ctx_t *ctx, s_store_t *self)
+{
+    if (!self->commit_timer) {
+        self->commit_timer = socp_actor_timer_add(ctx, 0, 0, s_on_commit, self);
+    }
+}
+
+static void
+s_defer(socp_actor_ctx_t *ctx, s_store_t *self, const char *to, socp_msg_t *msg)
+{
+    if (self->ndeferred == self->cap) {
+        self->cap = self->cap ? self->cap * 2 : 64;
+        self->deferred = socp_realloc(self->deferred, self->cap * sizeof *self->deferred);
+    }
+    s_deferred_t *d = &self->deferred[self->ndeferred];
+    snprintf(d->to, sizeof d->to, "%s", to);
+    socp_buf_init(&d->bytes);
+    if (socp_msg_encode(msg, &d->bytes) != 0) {
+        socp_error("store: cannot encode a %s", socp_msg_name(msg->type));
+        socp_buf_fini(&d->bytes);
+        return;
+    }
+    self->ndeferred++;
+    s_schedule(ctx, self);
+}
+
+static void s_note(socp_actor_ctx_t *ctx, uint8_t level, const char *fmt, ...) SOCP_PRINTF(3, 4);
+
+static void
+s_note(socp_actor_ctx_t *ctx, uint8_t level, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_NOTE);
+    m.body.cli_note.level = level;
+    m.body.cli_note.text = text;
+    (void) socp_actor_send(ctx, "ui", &m);
+}
+
+static void
+s_send_pending(socp_actor_ctx_t *ctx, s_store_t *self)
+{
+    socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_ACCEPTED);
+    m.body.cli_accepted.pending = socp_cstore_outbox_pending(self->db);
+    (void) socp_actor_send(ctx, "ui", &m);
+}
+
+static int
+s_on_commit(socp_actor_ctx_t *ctx, int timer_id, void *arg)
+{
+    SOCP_UNUSED(timer_id);
+    s_store_t *self = arg;
+    self->commit_timer = 0;
+    int rc = socp_cstore_commit(self->db);
+    if (rc == 0) {
+        for (size_t i = 0; i < self->ndeferred; i++) {
+            socp_msg_t m;
+            s_deferred_t *d = &self->deferred[i];
+            if (socp_msg_decode(d->bytes.data, d->bytes.len, &m) == 0) {
+                (void) socp_actor_send(ctx, d->to, &m);
+                socp_msg_fini(&m);
+            }
+        }
+    } else {
+        // Nothing of this batch is durable: say so for every outgoing item.
+        for (size_t i = 0; i < self->nbatch; i++) {
+            socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_ACCEPTED);
+            m.body.cli_accepted.local_id = self->batch_ids[i];
+            m.body.cli_accepted.status = rc;
+            (void) socp_actor_send(ctx, "ui", &m);
+        }
+        s_note(ctx, 2, "cannot save to the database (disk full?): the last changes were not saved");
+    }
+    for (size_t i = 0; i < self->ndeferred; i++) {
+        socp_buf_fini(&self->deferred[i].bytes);
+    }
+    self->ndeferred = 0;
+    self->nbatch = 0;
+    if (self->sent_in_batch) {
+        self->sent_in_batch = false;
+        s_send_pending(ctx, self);
+    }
+    return 0;
+}
+
+// ---- outgoing ------------------------------------------------------------------------
+
+static void
+s_wire(socp_actor_ctx_t *ctx, s_store_t *self, uint64_t seq, const char *frame, bool defer)
+{
+    socp_msg_t w = socp_msg_make(SOCP_MSG_CLI_WIRE);
+    w.body.cli_wire.seq = seq;
+    w.body.cli_wire.gen = self->gen;
+    w.body.cli_wire.frame = frame;
+    if (defer) {
+        s_defer(ctx, self, "net", &w);
+    } else {
+        (void) socp_actor_send(ctx, "net", &w);
+    }
+}
+
+static void
+s_on_frame(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_frame_t *f)
+{
+    socp_msg_t a = socp_msg_make(SOCP_MSG_CLI_ACCEPTED);
+    a.body.cli_accepted.local_id = f->local_id;
+    if (f->status != 0) {
+        a.body.cli_accepted.status = f->status;
+        (void) socp_actor_send(ctx, "ui", &a);
+        return;
+    }
+    uint64_t seq = 0;
+    int rc = socp_cstore_outbox_put(self->db, f->conv, f->frame, strlen(f->frame), &seq);
+    if (rc == 0 && (f->kind == SOCP_CLIENT_KIND_DM || f->kind == SOCP_CLIENT_KIND_PUBLIC) &&
+        f->text.len > 0) {
+        socp_cstore_msg_t h = {.kind = f->kind,
+                               .outgoing = true,
+                               .conv = f->conv,
+                               .from = "me",
+                               .ts = f->ts,
+                               .status = SOCP_CLIENT_TRUST_VERIFIED,
+                               .form = "",
+                               .text = (const char *) f->text.data,
+                               .text_len = f->text.len};
+        if (socp_text_utf8_valid(h.text, h.text_len)) {
+            rc = socp_cstore_history_add(self->db, &h);
+        }
+    }
+    if (rc != 0) {
+        a.body.cli_accepted.status = rc;
+        (void) socp_actor_send(ctx, "ui", &a);
+        return;
+    }
+    if (self->nbatch == self->batch_cap) {
+        self->batch_cap = self->batch_cap ? self->batch_cap * 2 : 64;
+        self->batch_ids = socp_realloc(self->batch_ids, self->batch_cap * sizeof *self->batch_ids);
+    }
+    self->batch_ids[self->nbatch++] = f->local_id;
+    a.body.cli_accepted.seq = seq;
+    a.body.cli_accepted.pending = socp_cstore_outbox_pending(self->db);
+    s_defer(ctx, self, "ui", &a);
+    if (self->link_up) {
+        s_wire(ctx, self, seq, f->frame, true);
+    }
+}
+
+static int
+s_replay_one(uint64_t seq, const char *frame, size_t len, void *arg)
+{
+    void **pair = arg;
+    socp_actor_ctx_t *ctx = pair[0];
+    s_store_t *self = pair[1];
+    char *copy = socp_malloc(len + 1);
+    memcpy(copy, frame, len);
+    copy[len] = '\0';
+    s_wire(ctx, self, seq, copy, false);
+    free(copy);
+    return 0;
+}
+
+static void
+s_on_link(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_link_t *l)
+{
+    // Flush the batch first so no frame is both deferred and replayed.
+    if (self->commit_timer) {
+        socp_actor_timer_cancel(ctx, self->commit_timer);
+        self->commit_timer = 0;
+    }
+    (void) s_on_commit(ctx, 0, self);
+    self->link_up = l->up;
+    self->gen = l->gen;
+    if (l->up) {
+        void *pair[2] = {ctx, self};
+        if (socp_cstore_outbox_each_unsent(self->db, s_replay_one, pair) != 0) {
+            s_note(ctx, 2, "cannot read the outbox");
+        }
+    }
+}
+
+// ---- received files ------------------------------------------------------------------
+
+static s_file_t *
+s_file_find(s_store_t *self, const char *file_id)
+{
+    for (size_t i = 0; i < S_FILES_MAX; i++) {
+        if (self->files[i].used && strcmp(self->files[i].file_id, file_id) == 0) {
+            return &self->files[i];
+        }
+    }
+    return NULL;
+}
+
+static void
+s_file_event(socp_actor_ctx_t *ctx,
+             const s_file_t *f,
+             int64_t status,
+             const char *path,
+             const char *detail)
+{
+    socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_FILE);
+    m.body.cli_file.file_id = f->file_id;
+    m.body.cli_file.name = f->name;
+    m.body.cli_file.peer = f->peer;
+    m.body.cli_file.done = f->received;
+    m.body.cli_file.total = f->size;
+    m.body.cli_file.status = status;
+    m.body.cli_file.path = path ? path : "";
+    m.body.cli_file.detail = detail ? detail : "";
+    (void) socp_actor_send(ctx, "ui", &m);
+}
+
+static void
+s_file_drop(s_file_t *f)
+{
+    if (f->fd >= 0) {
+        close(f->fd);
+    }
+    (void) unlink(f->tmp);
+    f->used = false;
+    f->fd = -1;
+}
+
+static void
+s_file_fail(socp_actor_ctx_t *ctx, s_file_t *f, const char *why)
+{
+    s_file_event(ctx, f, SOCP_EPROTO, NULL, why);
+    s_file_drop(f);
+}
+
+static bool
+s_is_hex64(const char *s)
+{
+    if (strlen(s) != 64) {
+        return false;
+    }
+    for (size_t i = 0; i < 64; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+              (s[i] >= 'A' && s[i] <= 'F'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void
+s_file_start(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_plain_t *p)
+{
+    json_t *meta = json_loads(p->meta, JSON_REJECT_DUPLICATES, NULL);
+    json_t *id = json_object_get(meta, "file_id"), *name = json_object_get(meta, "name"),
+           *size = json_object_get(meta, "size"), *sha = json_object_get(meta, "sha256");
+    if (!json_is_string(id) || !json_is_string(name) || !json_is_integer(size) ||
+        !json_is_string(sha) || json_integer_value(size) < 0 ||
+        !s_is_hex64(json_string_value(sha)) || json_string_length(id) == 0 ||
+        json_string_length(id) > 128) {
+        s_note(ctx, 2, "refused a file offer from %s: malformed FILE_START", p->from);
+        json_decref(meta);
+        return;
+    }
+    if (s_file_find(self, json_string_value(id))) {
+        json_decref(meta); // a re-sent FILE_START: keep the transfer going
+        return;
+    }
+    if ((uint64_t) json_integer_value(size) > S_FILE_SIZE_MAX) {
+        s_note(ctx, 2, "refused a file from %s: %lld bytes is over the 256 MiB limit", p->from,
+               (long long) json_integer_value(size));
+        json_decref(meta);
+        return;
+    }
+    s_file_t *f = NULL;
+    for (size_t i = 0; i < S_FILES_MAX && !f; i++) {
+        f = self->files[i].used ? NULL : &self->files[i];
+    }
+    if (!f) {
+        s_note(ctx, 2, "refused a file from %s: too many transfers at once", p->from);
+        json_decref(meta);
+        return;
+    }
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+    snprintf(f->file_id, sizeof f->file_id, "%s", json_string_value(id));
+    snprintf(f->peer, sizeof f->peer, "%s", p->from);
+    socp_client_sanitize_name(json_string_value(name), f->name, sizeof f->name);
+    snprintf(f->sha_hex, sizeof f->sha_hex, "%s", json_string_value(sha));
+    for (char *c = f->sha_hex; *c; c++) {
+        if (*c >= 'A' && *c <= 'F') {
+            *c = (char) (*c - 'A' + 'a');
+        }
+    }
+    f->size = (uint64_t) json_integer_value(size);
+    json_decref(meta);
+    uint8_t h[32];
+    crypto_generichash(h, 8, (const uint8_t *) f->file_id, strlen(f->file_id), NULL, 0);
+    snprintf(f->tmp, sizeof f->tmp, "%s/.part-%02x%02x%02x%02x%02x%02x%02x%02x", self->downloads,
+             h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]);
+    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (f->fd < 0) {
+        s_note(ctx, 2, "cannot receive %s: cannot create a file in %s", f->name, self->downloads);
+        f->used = false;
+        return;
+    }
+    f->used = true;
+    crypto_hash_sha256_init(&f->sha);
+    s_file_event(ctx, f, 0, NULL, NULL);
+}
+
+static void
+s_file_chunk(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_plain_t *p)
+{
+    s_file_t *f = s_file_find(self, p->meta);
+    if (!f) {
+        return; // unknown or already failed transfer: ignore quietly
+    }
+    if (strcmp(f->peer, p->from) != 0) {
+        s_note(ctx, 1, "ignored a FILE_CHUNK for %s from %s (not the sender)", f->name, p->from);
+        return;
+    }
+    if (p->status != SOCP_CLIENT_TRUST_VERIFIED && p->status != SOCP_CLIENT_TRUST_UNVERIFIED) {
+        s_file_fail(ctx, f, "a chunk could not be decrypted");
+        return;
+    }
+    if (p->index < f->next_index) {
+        return; // duplicate
+    }
+    if (p->index > f->next_index) {
+        s_file_fail(ctx, f, "chunks missing");
+        return;
+    }
+    if (f->received + p->text.len > f->size) {
+        s_file_fail(ctx, f, "more data than announced");
+        return;
+    }
+    size_t off = 0;
+    while (off < p->text.len) {
+        ssize_t n = write(f->fd, p->text.data + off, p->text.len - off);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            s_file_fail(ctx, f, "cannot write (disk full?)");
+            return;
+        }
+        off += (size_t) n;
+    }
+    crypto_hash_sha256_update(&f->sha, p->text.data, p->text.len);
+    f->received += p->text.len;
+    f->next_index++;
+    if (f->received - f->last_progress >= S_PROGRESS_STEP) {
+        f->last_progress = f->received;
+        s_file_event(ctx, f, 0, NULL, NULL);
+    }
+}
+
+static void
+s_file_end(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_plain_t *p)
+{
+    s_file_t *f = s_file_find(self, p->meta);
+    if (!f || strcmp(f->peer, p->from) != 0) {
+        return;
+    }
+    if (f->received != f->size) {
+        s_file_fail(ctx, f, "size mismatch: file incomplete");
+        return;
+    }
+    uint8_t digest[32];
+    char hex[65];
+    crypto_hash_sha256_final(&f->sha, digest);
+    sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+    if (strcmp(hex, f->sha_hex) != 0) {
+        s_file_fail(ctx, f, "sha256 mismatch: file corrupted");
+        return;
+    }
+    if (fsync(f->fd) != 0) {
+        s_file_fail(ctx, f, "cannot flush the file (disk full?)");
+        return;
+    }
+    close(f->fd);
+    f->fd = -1;
+    // link() never replaces an existing file: pick the first free name.
+    char path[4096 + 200];
+    bool done = false;
+    for (int n = 0; n < 1000 && !done; n++) {
+        if (n == 0) {
+            snprintf(path, sizeof path, "%s/%s", self->downloads, f->name);
+        } else {
+            snprintf(path, sizeof path, "%s/%d-%s", self->downloads, n, f->name);
+        }
+        if (link(f->tmp, path) == 0) {
+            done = true;
+        } else if (errno != EEXIST) {
+            break;
+        }
+    }
+    if (!done) {
+        s_file_fail(ctx, f, "cannot save under downloads/");
+        return;
+    }
+    (void) unlink(f->tmp);
+    json_t *rec = json_pack("{s:s, s:s, s:s, s:I, s:s, s:I}", "from", f->peer, "name", f->name,
+                            "path", path, "size", (json_int_t) f->size, "sha256", f->sha_hex, "ts",
+                            (json_int_t) socp_wall_ms());
+    char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+    json_decref(rec);
+    if (text) {
+        if (socp_cstore_file_put(self->db, f->file_id, text) != 0) {
+            socp_warn("store: file record not saved");
+        }
+        free(text);
+        s_schedule(ctx, self);
+    }
+    s_file_event(ctx, f, 1, path, NULL);
+    f->used = false;
+}
+
+// ---- received messages ---------------------------------------------------------------
+
+static void
+s_on_plain(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_plain_t *p)
+{
+    // A key other than the pinned one is refused, loudly.
+    if (p->sender_fp && *p->sender_fp) {
+        socp_cstore_contact_t c;
+        if (socp_cstore_contact_get(self->db, p->from, &c) == 0 &&
+            strcmp(c.fp, p->sender_fp) != 0) {
+            s_note(ctx, 3,
+                   "WARNING: a message claiming to be from %s (%s) was signed with a DIFFERENT key "
+                   "than "
+                   "the one pinned for them. It was refused. Their key may have been replaced.",
+                   c.name, p->from);
+            return;
+        }
+    }
+    switch (p->kind) {
+        case SOCP_CLIENT_KIND_FILE_START:
+            s_file_start(ctx, self, p);
+            return;
+        case SOCP_CLIENT_KIND_FILE_CHUNK:
+            s_file_chunk(ctx, self, p);
+            return;
+        case SOCP_CLIENT_KIND_FILE_END:
+            s_file_end(ctx, self, p);
+            return;
+        default:
+            break;
+    }
+    if (p->dedupe.len == 32) {
+        int rc = socp_cstore_seen_add(self->db, p->from, p->ts, p->dedupe.data);
+        if (rc == SOCP_EREPLAY) {
+            socp_debug("store: duplicate message from %s dropped", p->from);
+            return;
+        }
+    }
+    const char *conv = p->kind == SOCP_CLIENT_KIND_PUBLIC ? "public" : p->from;
+    socp_cstore_msg_t h = {.kind = p->kind,
+                           .outgoing = false,
+                           .conv = conv,
+                           .from = p->from,
+                           .ts = p->ts,
+                           .status = p->status,
+                           .form = p->form ? p->form : "",
+                           .text = (const char *) p->text.data,
+                           .text_len = p->text.len};
+    if (socp_text_utf8_valid(h.text, h.text_len)) {
+        if (socp_cstore_history_add(self->db, &h) != 0) {
+            socp_warn("store: history entry not saved");
+        }
+    }
+    s_schedule(ctx, self);
+    socp_msg_t s = socp_msg_make(SOCP_MSG_CLI_SHOW);
+    s.body.cli_show.kind = p->kind;
+    s.body.cli_show.peer = conv;
+    s.body.cli_show.from = p->from;
+    s.body.cli_show.ts = p->ts;
+    s.body.cli_show.text = p->text;
+    s.body.cli_show.status = p->status;
+    s.body.cli_show.form = p->form;
+    s_defer(ctx, self, "ui", &s);
+}
+
+static void
+s_peer(socp_actor_ctx_t *ctx,
+       const char *user_id,
+       const char *name,
+       const char *pub,
+       bool online,
+       uint8_t status)
+{
+    socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_PEER);
+    m.body.cli_peer.user_id = user_id;
+    m.body.cli_peer.name = name;
+    m.body.cli_peer.pub = pub;
+    m.body.cli_peer.online = online;
+    m.body.cli_peer.status = status;
+    (void) socp_actor_send(ctx, "ui", &m);
+}
+
+static void
+s_on_presence(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_presence_t *p)
+{
+    socp_cstore_contact_t c;
+    if (p->kind == 2) {
+        if (socp_cstore_contact_get(self->db, p->user_id, &c) == 0) {
+            s_peer(ctx, p->user_id, c.name, c.pub, false, 0);
+        }
+        return;
+    }
+    int state = 0;
+    int rc = socp_cstore_contact_pin(self->db, p->user_id, p->name, p->pub, p->fp, socp_wall_ms(),
+                                     &state);
+    if (rc == SOCP_EBADKEY) {
+        if (socp_cstore_contact_get(self->db, p->user_id, &c) == 0) {
+            s_note(ctx, 3,
+                   "WARNING: the server announced a NEW KEY for %s (%s). The key pinned on first "
+                   "contact "
+                   "was kept and the new one refused: messages to or from the new key are blocked.",
+                   c.name, p->user_id);
+            s_peer(ctx, p->user_id, c.name, c.pub, true, 2);
+        }
+        return;
+    }
+    if (rc != 0) {
+        return;
+    }
+    s_schedule(ctx, self);
+    s_peer(ctx, p->user_id, p->name && *p->name ? p->name : p->user_id, p->pub, true,
+           (uint8_t) state);
+}
+
+// ---- history and settings ----------------------------------------------------------
+
+static int
+s_history_row(const socp_cstore_msg_t *m, void *arg)
+{
+    socp_actor_ctx_t *ctx = arg;
+    socp_msg_t s = socp_msg_make(SOCP_MSG_CLI_SHOW);
+    s.body.cli_show.kind = m->kind;
+    s.body.cli_show.outgoing = m->outgoing;
+    s.body.cli_show.peer = m->conv;
+    s.body.cli_show.from = m->from;
+    s.body.cli_show.ts = m->ts;
+    s.body.cli_show.text =
+        (socp_bin_t){(const uint8_t *) m->text, m->text_len > 446 ? 446 : m->text_len};
+    s.body.cli_show.status = m->status;
+    s.body.cli_show.form = m->form;
+    s.body.cli_show.history = true;
+    (void) socp_actor_send(ctx, "ui", &s);
+    return 0;
+}
+
+static int
+s_peer_row(const socp_cstore_contact_t *c, void *arg)
+{
+    s_peer(arg, c->user_id, c->name, c->pub, false, 0);
+    return 0;
+}
+
+static int
+s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
+{
+    s_store_t *self = arg;
+    switch (msg->type) {
+        case SOCP_MSG_CLI_FRAME:
+            s_on_frame(ctx, self, &msg->body.cli_frame);
+            break;
+        case SOCP_MSG_CLI_SENT:
+            if (socp_cstore_outbox_mark_sent(self->db, msg->body.cli_sent.seq) == 0) {
+                self->sent_in_batch = true;
+                s_schedule(ctx, self);
+            }
+            break;
+        case SOCP_MSG_CLI_LINK:
+            s_on_link(ctx, self, &msg->body.cli_link);
+            break;
+        case SOCP_MSG_CLI_PLAIN:
+            s_on_plain(ctx, self, &msg->body.cli_plain);
+            break;
+        case SOCP_MSG_CLI_PRESENCE:
+            s_on_presence(ctx, self, &msg->body.cli_presence);
+            break;
+        case SOCP_MSG_CLI_HISTORY_REQ: {
+            const char *peer = msg->body.cli_history_req.peer;
+            if (socp_cstore_history_last(self->db, peer, msg->body.cli_history_req.limit,
+                                         s_history_row, ctx) != 0) {
+                s_note(ctx, 2, "cannot read the history");
+            }
+            s_note(ctx, 0, "-- end of history --");
+            break;
+        }
+        case SOCP_MSG_CLI_SETTING:
+            if (socp_cstore_setting_set(self->db, msg->body.cli_setting.key,
+                                        msg->body.cli_setting.value) == 0) {
+                s_defer(ctx, self, "net", msg);
+            }
+            break;
+        default:
+            socp_warn("store: unexpected %s", socp_msg_name(msg->type));
+            break;
+    }
+    return 0;
+}
+
+int
+socp_client_store_actor(socp_actor_ctx_t *ctx, void *args)
+{
+    s_store_t *self = socp_calloc(1, sizeof *self);
+    self->args = args;
+    for (size_t i = 0; i < S_FILES_MAX; i++) {
+        self->files[i].fd = -1;
+    }
+    char db[4096];
+    snprintf(db, sizeof db, "%s/db", self->args->data_dir);
+    snprintf(self->downloads, sizeof self->downloads, "%s/downloads", self->args->data_dir);
+    if ((mkdir(self->downloads, 0700) != 0 && errno != EEXIST)) {
+        socp_error("store: cannot create %s", self->downloads);
+        free(self);
+        return SOCP_EIO;
+    }
+    const char *why = NULL;
+    int rc = socp_cstore_open(db, self->args->map_size, &self->db, &why);
+    if (rc != 0) {
+        socp_error("store: %s: %s", db, why);
+        free(self);
+        return rc;
+    }
+    socp_actor_ready(ctx, 0);
+    // Tell the ui the contacts we know, and net our display name.
+    if (socp_cstore_contacts_each(self->db, s_peer_row, ctx) != 0) {
+        socp_warn("store: cannot list contacts");
+    }
+    char nick[257];
+    if (socp_cstore_setting_get(self->db, "nick", nick, sizeof nick) == 0) {
+        socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_SETTING);
+        m.body.cli_setting.key = "nick";
+        m.body.cli_setting.value = nick;
+        (void) socp_actor_send(ctx, "net", &m);
+        (void) socp_actor_send(ctx, "ui", &m);
+    }
+    s_send_pending(ctx, self);
+    rc = socp_actor_run(ctx, s_on_msg, self);
+    if (socp_cstore_commit(self->db) != 0) {
+        socp_warn("store: the last batch could not be saved");
+    }
+    for (size_t i = 0; i < S_FILES_MAX; i++) {
+        if (self->files[i].used) {
+            s_file_drop(&self->files[i]);
+        }
+    }
+    for (size_t i = 0; i < self->ndeferred; i++) {
+        socp_buf_fini(&self->deferred[i].bytes);
+    }
+    free(self->deferred);
+    free(self->batch_ids);
+    socp_cstore_destroy(&self->db);
+    free(self);
+    return rc;
+}

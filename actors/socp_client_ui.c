@@ -1,0 +1,1116 @@
+// socp_client_ui.c: the client's user interface actor.
+// Part of socp, a SOCP v1.3 client and server.
+//
+// DESIGN
+// Owns: the terminal (stdin/stdout). Two modes:
+//   interactive (stdin is a terminal): raw mode, a one-line editor with
+//     history (up/down), tab completion of user names, and every incoming
+//     line printed above the line being typed (erase, print, redraw), so
+//     arriving messages never garble the input;
+//   script (stdin is a pipe or file): one command per line, the same output
+//     lines without any control codes; at end of input it waits until every
+//     accepted frame has been written (outbox empty, at most 30 s) and quits.
+// Also owns the directory of users as the store reports it (pinned keys),
+// the pending-send table (echo a line once the store says it is durable),
+// and outgoing file transfers (read from the user's file, paced by the
+// crypto worker's queue).
+// In:  CLI_ACCEPTED, CLI_SHOW, CLI_PEER, CLI_NOTE, CLI_FILE, CLI_LINK,
+//      CLI_SETTING (current nick). Out: CLI_SEND (cryptoN), CLI_HISTORY_REQ,
+//      CLI_SETTING (store).
+// Blocking calls: none; stdin is in the poll set, writes to the terminal are
+// small. Shutdown: /quit, Ctrl-C, Ctrl-D or end of input return
+// SOCP_ACTOR_STOP (the supervisor then stops the others); the terminal mode
+// is restored on every path.
+#include "socp/socp_client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "socp/socp_err.h"
+#include "socp/socp_log.h"
+#include "socp/socp_text.h"
+#include "socp/socp_uuid.h"
+
+#define S_LINE_MAX    65536
+#define S_HIST_MAX    200
+#define S_PEERS_MAX   4096
+#define S_GROUPS_MAX  4096
+#define S_FILE_MAX    (256ull << 20)
+#define S_DRAIN_MS    30000
+#define S_CHUNKS_TICK 64
+
+typedef struct {
+    char *id, *name, *pub;
+    bool online;
+    uint8_t status;
+} s_peer_t;
+
+typedef struct {
+    uint64_t first, count, done;
+    int failed;
+    char *line; // the echo printed when every piece is durable
+} s_group_t;
+
+typedef struct {
+    int fd;
+    char file_id[SOCP_UUID_BUF];
+    char to[129];
+    char *to_pub;
+    char name[160];
+    uint64_t size, sent, index, group;
+    bool started;
+    int timer;
+} s_outfile_t;
+
+typedef struct {
+    socp_client_ui_args_t *args;
+    s_peer_t peers[S_PEERS_MAX];
+    size_t npeers;
+    s_group_t groups[S_GROUPS_MAX];
+    size_t ngroups;
+    uint64_t next_local;
+    uint64_t pending; // unsent outbox frames (UINT64_MAX: not known yet)
+    bool link_up;
+    char nick[257];
+    // line editor
+    struct termios saved;
+    bool raw;
+    char line[S_LINE_MAX];
+    size_t len;
+    char *hist[S_HIST_MAX];
+    size_t nhist, hpos;
+    char inbuf[S_LINE_MAX];
+    size_t inlen;
+    bool eof;
+    uint64_t eof_ms;
+    int drain_timer;
+    s_outfile_t out;
+    unsigned last_in_pct;
+} s_ui_t;
+
+// ---- output --------------------------------------------------------------------------
+
+static void
+s_write(s_ui_t *self, const char *s, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(self->args->out_fd, s, n);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return;
+        }
+        s += w;
+        n -= (size_t) w;
+    }
+}
+
+static void
+s_redraw(s_ui_t *self)
+{
+    if (!self->raw) {
+        return;
+    }
+    s_write(self, "\r\x1b[K> ", 6);
+    // Show the tail of a long line so the cursor stays visible.
+    size_t from = self->len > 200 ? self->len - 200 : 0;
+    while (from < self->len && ((unsigned char) self->line[from] & 0xc0) == 0x80) {
+        from++;
+    }
+    s_write(self, self->line + from, self->len - from);
+}
+
+// Prints one line above the input line. Text from outside is made safe:
+// control characters and invalid UTF-8 become '?'.
+static void s_print(s_ui_t *self, const char *fmt, ...) SOCP_PRINTF(2, 3);
+
+static void
+s_print(s_ui_t *self, const char *fmt, ...)
+{
+    char raw[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(raw, sizeof raw, fmt, ap);
+    va_end(ap);
+    size_t len = n < 0 ? 0 : (size_t) n >= sizeof raw ? sizeof raw - 1 : (size_t) n;
+    char out[4200];
+    size_t o = 0;
+    if (self->raw) {
+        memcpy(out, "\r\x1b[K", 4);
+        o = 4;
+    }
+    for (size_t i = 0; i < len && o < sizeof out - 8;) {
+        uint32_t cp;
+        size_t k = socp_text_utf8_decode((const uint8_t *) raw + i, len - i, &cp);
+        if (k == 0 || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) || cp == 0x2028 ||
+            cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069)) {
+            out[o++] = '?';
+            i += k ? k : 1;
+            continue;
+        }
+        memcpy(out + o, raw + i, k);
+        o += k;
+        i += k;
+    }
+    out[o++] = '\n';
+    s_write(self, out, o);
+    s_redraw(self);
+}
+
+static void
+s_clock(int64_t ts_ms, char out[16])
+{
+    time_t t = (time_t) (ts_ms / 1000);
+    struct tm tm;
+    if (!localtime_r(&t, &tm)) {
+        snprintf(out, 16, "--:--:--");
+        return;
+    }
+    strftime(out, 16, "%H:%M:%S", &tm);
+}
+
+// ---- directory -----------------------------------------------------------------------
+
+static s_peer_t *
+s_peer_by_id(s_ui_t *self, const char *id)
+{
+    for (size_t i = 0; i < self->npeers; i++) {
+        if (strcmp(self->peers[i].id, id) == 0) {
+            return &self->peers[i];
+        }
+    }
+    return NULL;
+}
+
+static const char *
+s_label(s_ui_t *self, const char *id)
+{
+    if (strcmp(id, self->args->user_id) == 0 || strcmp(id, "me") == 0) {
+        return "you";
+    }
+    s_peer_t *p = s_peer_by_id(self, id);
+    return p && p->name && *p->name ? p->name : id;
+}
+
+// Resolves a user by exact id, exact display name, or unique prefix of
+// either. Prints why on failure.
+static s_peer_t *
+s_resolve(s_ui_t *self, const char *who)
+{
+    s_peer_t *p = s_peer_by_id(self, who);
+    if (p) {
+        return p;
+    }
+    s_peer_t *hit = NULL;
+    int hits = 0;
+    for (size_t i = 0; i < self->npeers; i++) {
+        if (strcmp(self->peers[i].name, who) == 0) {
+            hit = &self->peers[i];
+            hits++;
+        }
+    }
+    if (hits == 0) {
+        size_t n = strlen(who);
+        for (size_t i = 0; i < self->npeers; i++) {
+            if (strncmp(self->peers[i].id, who, n) == 0 ||
+                strncmp(self->peers[i].name, who, n) == 0) {
+                hit = &self->peers[i];
+                hits++;
+            }
+        }
+    }
+    if (hits == 1) {
+        return hit;
+    }
+    s_print(self,
+            hits ? "error: \"%s\" matches %d users; use more of the id"
+                 : "error: no user \"%s\" (try /list)",
+            who, hits);
+    return NULL;
+}
+
+static void
+s_on_peer(s_ui_t *self, const socp_msg_cli_peer_t *p)
+{
+    s_peer_t *e = s_peer_by_id(self, p->user_id);
+    if (!e) {
+        if (self->npeers == S_PEERS_MAX) {
+            return;
+        }
+        e = &self->peers[self->npeers++];
+        memset(e, 0, sizeof *e);
+        e->id = socp_strdup(p->user_id);
+    }
+    bool was_online = e->online;
+    free(e->name);
+    free(e->pub);
+    e->name = socp_strdup(p->name && *p->name ? p->name : p->user_id);
+    e->pub = socp_strdup(p->pub);
+    e->online = p->online;
+    e->status = p->status;
+    bool self_id = strcmp(p->user_id, self->args->user_id) == 0;
+    if (!self_id && self->link_up && p->online != was_online) {
+        char t[16];
+        s_clock(socp_wall_ms(), t);
+        s_print(self, "[%s] * %s %s", t, e->name, p->online ? "is online" : "left");
+    }
+}
+
+// ---- sending -------------------------------------------------------------------------
+
+static s_group_t *
+s_group_new(s_ui_t *self, uint64_t count, const char *line)
+{
+    if (self->ngroups == S_GROUPS_MAX) {
+        s_print(self, "error: too many messages waiting to be saved; try again in a moment");
+        return NULL;
+    }
+    s_group_t *g = &self->groups[self->ngroups++];
+    *g = (s_group_t){self->next_local, count, 0, 0, socp_strdup(line)};
+    self->next_local += count;
+    return g;
+}
+
+static void
+s_send(socp_actor_ctx_t *ctx,
+       s_ui_t *self,
+       uint8_t kind,
+       uint64_t local_id,
+       const s_peer_t *to,
+       const char *pub,
+       const void *data,
+       size_t len,
+       const char *meta,
+       uint64_t index,
+       int64_t ts)
+{
+    char worker[SOCP_ACTOR_NAME_MAX + 1];
+    socp_client_shard(to->id, self->args->crypto_workers, worker);
+    socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_SEND);
+    m.body.cli_send.kind = kind;
+    m.body.cli_send.local_id = local_id;
+    m.body.cli_send.to = to->id;
+    m.body.cli_send.to_pub = pub;
+    m.body.cli_send.data = (socp_bin_t){data, len};
+    m.body.cli_send.meta = meta ? meta : "";
+    m.body.cli_send.index = index;
+    m.body.cli_send.ts = ts;
+    m.body.cli_send.conv = kind == SOCP_CLIENT_KIND_PUBLIC ? "public" : to->id;
+    (void) socp_actor_send(ctx, worker, &m);
+}
+
+static bool
+s_usable(s_ui_t *self, const s_peer_t *p)
+{
+    if (p->status == 2) {
+        s_print(self,
+                "error: %s's key changed and was refused; not sending (see the warning above)",
+                p->name);
+        return false;
+    }
+    if (!p->pub || !*p->pub) {
+        s_print(self, "error: no key known for %s", p->name);
+        return false;
+    }
+    return true;
+}
+
+static void
+s_cmd_tell(socp_actor_ctx_t *ctx, s_ui_t *self, const char *who, const char *text)
+{
+    s_peer_t *p = s_resolve(self, who);
+    if (!p || !s_usable(self, p)) {
+        return;
+    }
+    socp_text_pieces_t pieces = {0};
+    if (socp_text_split(text, strlen(text), SOCP_TEXT_PIECE_MAX, &pieces) != 0 ||
+        pieces.count == 0) {
+        s_print(self, "error: the message is empty or not valid UTF-8");
+        return;
+    }
+    char line[4096];
+    snprintf(line, sizeof line, "you -> %s: %s", p->name, text);
+    s_group_t *g = s_group_new(self, pieces.count, line);
+    int64_t ts = socp_wall_ms();
+    for (size_t i = 0; g && i < pieces.count; i++) {
+        s_send(ctx, self, SOCP_CLIENT_KIND_DM, g->first + i, p, p->pub,
+               text + pieces.items[i].offset, pieces.items[i].len, NULL, 0, ts + (int64_t) i);
+    }
+    socp_text_pieces_fini(&pieces);
+}
+
+static void
+s_cmd_all(socp_actor_ctx_t *ctx, s_ui_t *self, const char *text)
+{
+    socp_text_pieces_t pieces = {0};
+    if (socp_text_split(text, strlen(text), SOCP_TEXT_PIECE_MAX, &pieces) != 0 ||
+        pieces.count == 0) {
+        s_print(self, "error: the message is empty or not valid UTF-8");
+        return;
+    }
+    size_t members = 0;
+    for (size_t i = 0; i < self->npeers; i++) {
+        s_peer_t *p = &self->peers[i];
+        members += p->online && p->status != 2 && strcmp(p->id, self->args->user_id) != 0 &&
+                   p->pub && *p->pub;
+    }
+    char line[4096];
+    snprintf(line, sizeof line, "you -> all: %s", text);
+    if (members == 0) {
+        s_print(self, "%s  (nobody else is online)", line);
+        socp_text_pieces_fini(&pieces);
+        return;
+    }
+    s_group_t *g = s_group_new(self, members * pieces.count, line);
+    int64_t ts = socp_wall_ms();
+    uint64_t id = g ? g->first : 0;
+    for (size_t i = 0; g && i < self->npeers; i++) {
+        s_peer_t *p = &self->peers[i];
+        if (!p->online || p->status == 2 || strcmp(p->id, self->args->user_id) == 0 || !p->pub ||
+            !*p->pub) {
+            continue;
+        }
+        for (size_t k = 0; k < pieces.count; k++) {
+            s_send(ctx, self, SOCP_CLIENT_KIND_PUBLIC, id++, p, p->pub,
+                   text + pieces.items[k].offset, pieces.items[k].len, NULL, 0, ts + (int64_t) k);
+        }
+    }
+    socp_text_pieces_fini(&pieces);
+}
+
+static int s_on_file_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg);
+
+static void
+s_cmd_file(socp_actor_ctx_t *ctx, s_ui_t *self, const char *who, const char *path)
+{
+    if (self->out.fd >= 0) {
+        s_print(self, "error: a file is already being sent; wait for it to finish");
+        return;
+    }
+    s_peer_t *p = s_resolve(self, who);
+    if (!p || !s_usable(self, p)) {
+        return;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        s_print(self, "error: cannot read %s: %s", path,
+                fd < 0 ? strerror(errno) : "not a regular file");
+        if (fd >= 0) {
+            close(fd);
+        }
+        return;
+    }
+    if ((uint64_t) st.st_size > S_FILE_MAX) {
+        s_print(self, "error: %s is larger than the 256 MiB limit", path);
+        close(fd);
+        return;
+    }
+    // First pass: the sha256 the receiver checks.
+    crypto_hash_sha256_state sha;
+    crypto_hash_sha256_init(&sha);
+    uint8_t buf[65536];
+    uint64_t total = 0;
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) {
+        crypto_hash_sha256_update(&sha, buf, (size_t) n);
+        total += (uint64_t) n;
+    }
+    if (n < 0 || total != (uint64_t) st.st_size || lseek(fd, 0, SEEK_SET) != 0) {
+        s_print(self, "error: cannot read %s", path);
+        close(fd);
+        return;
+    }
+    uint8_t digest[32];
+    char hex[65];
+    crypto_hash_sha256_final(&sha, digest);
+    sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+    s_outfile_t *o = &self->out;
+    memset(o, 0, sizeof *o);
+    o->fd = fd;
+    socp_uuid_generate(o->file_id);
+    snprintf(o->to, sizeof o->to, "%s", p->id);
+    o->to_pub = socp_strdup(p->pub);
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    socp_client_sanitize_name(base, o->name, sizeof o->name);
+    o->size = total;
+    uint64_t chunks = (total + SOCP_TEXT_PIECE_MAX - 1) / SOCP_TEXT_PIECE_MAX;
+    char line[512];
+    snprintf(line, sizeof line, "file %s (%llu bytes) sent to %s", o->name,
+             (unsigned long long) total, p->name);
+    s_group_t *g = s_group_new(self, chunks + 2, line);
+    if (!g) {
+        close(fd);
+        o->fd = -1;
+        free(o->to_pub);
+        return;
+    }
+    o->group = g->first;
+    char meta[512];
+    snprintf(meta, sizeof meta,
+             "{\"file_id\":\"%s\",\"name\":\"%s\",\"size\":%llu,\"sha256\":\"%s\"}", o->file_id,
+             o->name, (unsigned long long) total, hex);
+    s_send(ctx, self, SOCP_CLIENT_KIND_FILE_START, o->group, p, p->pub, NULL, 0, meta, 0,
+           socp_wall_ms());
+    s_print(self, "sending %s (%llu bytes) to %s ...", o->name, (unsigned long long) total,
+            p->name);
+    o->timer = socp_actor_timer_add(ctx, 0, 5, s_on_file_tick, self);
+}
+
+static int
+s_on_file_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg)
+{
+    SOCP_UNUSED(timer_id);
+    s_ui_t *self = arg;
+    s_outfile_t *o = &self->out;
+    if (o->fd < 0) {
+        return 0;
+    }
+    char worker[SOCP_ACTOR_NAME_MAX + 1];
+    socp_client_shard(o->to, self->args->crypto_workers, worker);
+    if (socp_actor_queued(ctx, worker) > 0) {
+        return 0; // the worker is busy: keep memory bounded
+    }
+    s_peer_t peer = {.id = o->to};
+    for (int i = 0; i < S_CHUNKS_TICK && o->sent < o->size; i++) {
+        uint8_t buf[SOCP_TEXT_PIECE_MAX];
+        size_t want = o->size - o->sent < sizeof buf ? (size_t) (o->size - o->sent) : sizeof buf;
+        ssize_t n = read(o->fd, buf, want);
+        if (n <= 0) {
+            s_print(self, "error: reading %s failed; transfer aborted", o->name);
+            o->sent = o->size;
+            break;
+        }
+        s_send(ctx, self, SOCP_CLIENT_KIND_FILE_CHUNK, o->group + 1 + o->index, &peer, o->to_pub,
+               buf, (size_t) n, o->file_id, o->index, socp_wall_ms());
+        sodium_memzero(buf, sizeof buf);
+        o->index++;
+        o->sent += (uint64_t) n;
+    }
+    if (self->raw && o->size > 0) {
+        unsigned pct = (unsigned) (o->sent * 100 / o->size);
+        char bar[128];
+        int fill = (int) (pct / 5);
+        snprintf(bar, sizeof bar, "\r\x1b[Ksending %.40s [%-20.*s] %3u%%", o->name, fill,
+                 "####################", pct);
+        s_write(self, bar, strlen(bar));
+    }
+    if (o->sent >= o->size) {
+        s_peer_t p = {.id = o->to};
+        s_send(ctx, self, SOCP_CLIENT_KIND_FILE_END, o->group + 1 + o->index, &p, o->to_pub, NULL,
+               0, o->file_id, 0, socp_wall_ms());
+        // Unused ids of the group (a short read) count as done.
+        for (size_t i = 0; i < self->ngroups; i++) {
+            if (self->groups[i].first == o->group) {
+                self->groups[i].count = o->index + 2;
+            }
+        }
+        socp_actor_timer_cancel(ctx, o->timer);
+        close(o->fd);
+        o->fd = -1;
+        free(o->to_pub);
+        o->to_pub = NULL;
+        s_redraw(self);
+    }
+    return 0;
+}
+
+// ---- commands ------------------------------------------------------------------------
+
+static int
+s_peer_cmp(const void *a, const void *b)
+{
+    const s_peer_t *x = *(const s_peer_t *const *) a, *y = *(const s_peer_t *const *) b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : strcmp(x->id, y->id);
+}
+
+static void
+s_cmd_list(s_ui_t *self)
+{
+    const s_peer_t **on = socp_calloc(self->npeers + 1, sizeof *on);
+    size_t n = 0;
+    for (size_t i = 0; i < self->npeers; i++) {
+        if (self->peers[i].online) {
+            on[n++] = &self->peers[i];
+        }
+    }
+    qsort(on, n, sizeof *on, s_peer_cmp);
+    s_print(self, "%zu user%s online:", n, n == 1 ? "" : "s");
+    for (size_t i = 0; i < n; i++) {
+        bool me = strcmp(on[i]->id, self->args->user_id) == 0;
+        s_print(self, "  %s  %s%s%s", on[i]->name, on[i]->id, me ? "  (you)" : "",
+                on[i]->status == 2 ? "  [KEY CHANGED - BLOCKED]" : "");
+    }
+    free(on);
+}
+
+static void
+s_help(s_ui_t *self)
+{
+    static const char *const lines[] = {
+        "commands:",
+        "  /list                     users online",
+        "  /tell <user> <text>       direct message (user: id, id prefix or display name)",
+        "  /all <text>               message everyone online (text without a command does the "
+        "same)",
+        "  /file <user> <path>       send a file (saved by the receiver under downloads/)",
+        "  /history [user] [n]       the last n messages (default 20)",
+        "  /whoami                   your id, key fingerprint, server and data directory",
+        "  /nick <name>              set your display name",
+        "  /help                     this help",
+        "  /quit                     leave (also Ctrl-D)",
+        "marks: [UNVERIFIED] signature did not verify; [NOT ENCRYPTED] sent in clear; [UNREADABLE] "
+        "cannot decrypt",
+    };
+    for (size_t i = 0; i < SOCP_ARRAY_LEN(lines); i++) {
+        s_print(self, "%s", lines[i]);
+    }
+}
+
+static bool
+s_all_digits(const char *s)
+{
+    return *s && strspn(s, "0123456789") == strlen(s);
+}
+
+// Splits off the first word of *rest (modifies it). Returns NULL if none.
+static char *
+s_word(char **rest)
+{
+    char *s = *rest;
+    while (*s == ' ' || *s == '\t') {
+        s++;
+    }
+    if (!*s) {
+        *rest = s;
+        return NULL;
+    }
+    char *w = s;
+    while (*s && *s != ' ' && *s != '\t') {
+        s++;
+    }
+    if (*s) {
+        *s++ = '\0';
+    }
+    while (*s == ' ' || *s == '\t') {
+        s++;
+    }
+    *rest = s;
+    return w;
+}
+
+static int
+s_command(socp_actor_ctx_t *ctx, s_ui_t *self, char *line)
+{
+    size_t n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t')) {
+        line[--n] = '\0';
+    }
+    char *rest = line;
+    while (*rest == ' ' || *rest == '\t') {
+        rest++;
+    }
+    if (!*rest) {
+        return 0;
+    }
+    if (!socp_text_utf8_valid(rest, strlen(rest))) {
+        s_print(self, "error: input is not valid UTF-8");
+        return 0;
+    }
+    if (rest[0] != '/') {
+        s_cmd_all(ctx, self, rest);
+        return 0;
+    }
+    char *cmd = s_word(&rest);
+    if (strcmp(cmd, "/quit") == 0 || strcmp(cmd, "/exit") == 0) {
+        return SOCP_ACTOR_STOP;
+    } else if (strcmp(cmd, "/help") == 0) {
+        s_help(self);
+    } else if (strcmp(cmd, "/list") == 0) {
+        s_cmd_list(self);
+    } else if (strcmp(cmd, "/tell") == 0 || strcmp(cmd, "/msg") == 0) {
+        char *who = s_word(&rest);
+        if (!who || !*rest) {
+            s_print(self, "usage: /tell <user> <text>");
+        } else {
+            s_cmd_tell(ctx, self, who, rest);
+        }
+    } else if (strcmp(cmd, "/all") == 0) {
+        if (!*rest) {
+            s_print(self, "usage: /all <text>");
+        } else {
+            s_cmd_all(ctx, self, rest);
+        }
+    } else if (strcmp(cmd, "/file") == 0) {
+        char *who = s_word(&rest);
+        if (!who || !*rest) {
+            s_print(self, "usage: /file <user> <path>");
+        } else {
+            s_cmd_file(ctx, self, who, rest);
+        }
+    } else if (strcmp(cmd, "/history") == 0) {
+        char *a = s_word(&rest), *b = s_word(&rest);
+        const char *peer = "";
+        unsigned limit = 20;
+        if (a && s_all_digits(a) && !b) {
+            limit = (unsigned) strtoul(a, NULL, 10);
+        } else if (a) {
+            if (strcmp(a, "all") == 0 || strcmp(a, "public") == 0) {
+                peer = "public";
+            } else {
+                s_peer_t *p = s_resolve(self, a);
+                if (!p) {
+                    return 0;
+                }
+                peer = p->id;
+            }
+            if (b && s_all_digits(b)) {
+                limit = (unsigned) strtoul(b, NULL, 10);
+            }
+        }
+        socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_HISTORY_REQ);
+        m.body.cli_history_req.peer = peer;
+        m.body.cli_history_req.limit = limit > 10000 ? 10000 : limit;
+        (void) socp_actor_send(ctx, "store", &m);
+    } else if (strcmp(cmd, "/whoami") == 0) {
+        s_print(self, "user id:     %s", self->args->user_id);
+        s_print(self, "name:        %s", self->nick[0] ? self->nick : "(none; set with /nick)");
+        s_print(self, "key:         RSA-4096, SHA-256 fingerprint %s", self->args->fingerprint);
+        s_print(self, "server:      %s (%s)", self->args->server_url,
+                self->link_up ? "connected" : "not connected");
+        s_print(self, "data dir:    %s", self->args->data_dir);
+    } else if (strcmp(cmd, "/nick") == 0) {
+        if (!*rest || strlen(rest) > 64 || !socp_uuid_is_peer_id(rest, strlen(rest))) {
+            s_print(self, "usage: /nick <name>  (1-64 printable characters)");
+        } else {
+            snprintf(self->nick, sizeof self->nick, "%s", rest);
+            socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_SETTING);
+            m.body.cli_setting.key = "nick";
+            m.body.cli_setting.value = rest;
+            (void) socp_actor_send(ctx, "store", &m);
+            s_print(self, "your display name is now %s", rest);
+        }
+    } else {
+        s_print(self, "unknown command %s (try /help)", cmd);
+    }
+    return 0;
+}
+
+// ---- input ---------------------------------------------------------------------------
+
+static void
+s_hist_add(s_ui_t *self, const char *line)
+{
+    if (!*line || (self->nhist && strcmp(self->hist[self->nhist - 1], line) == 0)) {
+        self->hpos = self->nhist;
+        return;
+    }
+    if (self->nhist == S_HIST_MAX) {
+        free(self->hist[0]);
+        memmove(self->hist, self->hist + 1, (S_HIST_MAX - 1) * sizeof *self->hist);
+        self->nhist--;
+    }
+    self->hist[self->nhist++] = socp_strdup(line);
+    self->hpos = self->nhist;
+}
+
+static void
+s_complete(s_ui_t *self)
+{
+    size_t start = self->len;
+    while (start > 0 && self->line[start - 1] != ' ') {
+        start--;
+    }
+    const char *prefix = self->line + start;
+    size_t plen = self->len - start;
+    const char *match = NULL;
+    int hits = 0;
+    for (size_t i = 0; i < self->npeers; i++) {
+        const char *cand[2] = {self->peers[i].name, self->peers[i].id};
+        for (int k = 0; k < 2; k++) {
+            if (self->peers[i].online && strncmp(cand[k], prefix, plen) == 0 &&
+                !strchr(cand[k], ' ')) {
+                if (!match || strcmp(match, cand[k]) != 0) {
+                    hits++;
+                }
+                match = cand[k];
+                break;
+            }
+        }
+    }
+    if (hits == 1 && start + strlen(match) + 1 < sizeof self->line) {
+        memcpy(self->line + start, match, strlen(match));
+        self->len = start + strlen(match);
+        self->line[self->len++] = ' ';
+        s_redraw(self);
+    } else if (hits > 1) {
+        char list[2048] = {0};
+        size_t o = 0;
+        for (size_t i = 0; i < self->npeers && o < sizeof list - 140; i++) {
+            if (self->peers[i].online && strncmp(self->peers[i].name, prefix, plen) == 0) {
+                o += (size_t) snprintf(list + o, sizeof list - o, "%s ", self->peers[i].name);
+            }
+        }
+        s_print(self, "%s", list);
+    }
+}
+
+static int
+s_key(socp_actor_ctx_t *ctx, s_ui_t *self, const unsigned char *b, size_t n, size_t *used)
+{
+    *used = 1;
+    unsigned char c = b[0];
+    if (c == 0x1b) { // escape sequences: arrows
+        if (n >= 3 && b[1] == '[') {
+            *used = 3;
+            if ((b[2] == 'A' || b[2] == 'B') && self->nhist) {
+                if (b[2] == 'A' && self->hpos > 0) {
+                    self->hpos--;
+                } else if (b[2] == 'B' && self->hpos < self->nhist) {
+                    self->hpos++;
+                }
+                const char *h = self->hpos < self->nhist ? self->hist[self->hpos] : "";
+                self->len = strlen(h);
+                memcpy(self->line, h, self->len);
+                s_redraw(self);
+            }
+        }
+        return 0;
+    }
+    if (c == '\r' || c == '\n') {
+        self->line[self->len] = '\0';
+        char *copy = socp_strdup(self->line);
+        s_hist_add(self, copy);
+        self->len = 0;
+        s_write(self, "\r\x1b[K", 4);
+        int rc = s_command(ctx, self, copy);
+        free(copy);
+        s_redraw(self);
+        return rc;
+    }
+    if (c == 3 || (c == 4 && self->len == 0)) { // Ctrl-C, Ctrl-D on an empty line
+        return SOCP_ACTOR_STOP;
+    }
+    if (c == 0x7f || c == 8) {
+        while (self->len > 0 && ((unsigned char) self->line[self->len - 1] & 0xc0) == 0x80) {
+            self->len--;
+        }
+        if (self->len > 0) {
+            self->len--;
+        }
+    } else if (c == 21) { // Ctrl-U
+        self->len = 0;
+    } else if (c == 23) { // Ctrl-W
+        while (self->len > 0 && self->line[self->len - 1] == ' ') {
+            self->len--;
+        }
+        while (self->len > 0 && self->line[self->len - 1] != ' ') {
+            self->len--;
+        }
+    } else if (c == '\t') {
+        s_complete(self);
+        return 0;
+    } else if (c >= 0x20 && self->len < sizeof self->line - 1) {
+        self->line[self->len++] = (char) c;
+    }
+    s_redraw(self);
+    return 0;
+}
+
+static int s_on_drain(socp_actor_ctx_t *ctx, int timer_id, void *arg);
+
+static bool
+s_idle(s_ui_t *self)
+{
+    return self->ngroups == 0 && self->out.fd < 0 && self->pending == 0;
+}
+
+static int
+s_on_input(socp_actor_ctx_t *ctx, int fd, short revents, void *arg)
+{
+    SOCP_UNUSED(revents);
+    s_ui_t *self = arg;
+    char buf[4096];
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+        return 0;
+    }
+    if (n <= 0) {
+        socp_actor_unwatch_fd(ctx, fd);
+        if (self->raw) {
+            return SOCP_ACTOR_STOP;
+        }
+        self->eof = true;
+        self->eof_ms = socp_now_ms();
+        if (self->inlen > 0) {
+            self->inbuf[self->inlen] = '\0';
+            self->inlen = 0;
+            if (s_command(ctx, self, self->inbuf) == SOCP_ACTOR_STOP) {
+                return SOCP_ACTOR_STOP;
+            }
+        }
+        self->drain_timer = socp_actor_timer_add(ctx, 10, 10, s_on_drain, self);
+        return 0;
+    }
+    if (self->raw) {
+        for (size_t i = 0; i < (size_t) n;) {
+            size_t used;
+            int rc = s_key(ctx, self, (const unsigned char *) buf + i, (size_t) n - i, &used);
+            if (rc != 0) {
+                return rc;
+            }
+            i += used;
+        }
+        return 0;
+    }
+    for (ssize_t i = 0; i < n; i++) {
+        if (buf[i] == '\n') {
+            self->inbuf[self->inlen] = '\0';
+            self->inlen = 0;
+            int rc = s_command(ctx, self, self->inbuf);
+            if (rc != 0) {
+                return rc;
+            }
+        } else if (self->inlen < sizeof self->inbuf - 1) {
+            self->inbuf[self->inlen++] = buf[i];
+        } else {
+            s_print(self, "error: line too long (64 KiB max); ignored");
+            self->inlen = 0;
+        }
+    }
+    return 0;
+}
+
+static int
+s_on_drain(socp_actor_ctx_t *ctx, int timer_id, void *arg)
+{
+    SOCP_UNUSED(ctx);
+    SOCP_UNUSED(timer_id);
+    s_ui_t *self = arg;
+    if (s_idle(self)) {
+        return SOCP_ACTOR_STOP;
+    }
+    if (socp_now_ms() - self->eof_ms > S_DRAIN_MS) {
+        s_print(
+            self,
+            "warning: %llu message(s) not sent yet; they stay in the outbox and go out next time",
+            (unsigned long long) (self->pending == UINT64_MAX ? 0 : self->pending));
+        return SOCP_ACTOR_STOP;
+    }
+    return 0;
+}
+
+// ---- messages from the other actors -------------------------------------------------
+
+static void
+s_on_accepted(s_ui_t *self, const socp_msg_cli_accepted_t *a)
+{
+    if (a->local_id == 0 && a->seq == 0 && a->status == 0) {
+        self->pending = a->pending; // outbox status
+        return;
+    }
+    if (a->status == 0) {
+        self->pending = a->pending;
+    }
+    for (size_t i = 0; i < self->ngroups; i++) {
+        s_group_t *g = &self->groups[i];
+        if (a->local_id < g->first || a->local_id >= g->first + g->count) {
+            continue;
+        }
+        g->done++;
+        if (a->status != 0 && !g->failed) {
+            g->failed = (int) a->status;
+        }
+        if (g->done >= g->count || (self->out.fd < 0 && g->done >= g->count)) {
+            char t[16];
+            s_clock(socp_wall_ms(), t);
+            if (g->failed) {
+                s_print(self, "[%s] NOT SENT (%s): %s", t,
+                        g->failed == SOCP_EBADKEY ? "the recipient's key is unusable"
+                                                  : socp_strerror(g->failed),
+                        g->line);
+            } else {
+                s_print(self, "[%s] %s", t, g->line);
+            }
+            free(g->line);
+            self->groups[i] = self->groups[--self->ngroups];
+        }
+        return;
+    }
+}
+
+static void
+s_on_show(s_ui_t *self, const socp_msg_cli_show_t *s)
+{
+    char t[16];
+    s_clock(s->ts, t);
+    const char *mark = "";
+    switch (s->status) {
+        case SOCP_CLIENT_TRUST_UNVERIFIED:
+            mark = "[UNVERIFIED] ";
+            break;
+        case SOCP_CLIENT_TRUST_PLAINTEXT:
+            mark = "[NOT ENCRYPTED] ";
+            break;
+        case SOCP_CLIENT_TRUST_UNREADABLE:
+            mark = "[UNREADABLE] ";
+            break;
+        default:
+            break;
+    }
+    const char *where = s->kind == SOCP_CLIENT_KIND_PUBLIC ? "all" : "you";
+    const char *hist = s->history ? "  " : "";
+    int tl = (int) s->text.len;
+    const char *text = s->text.len ? (const char *) s->text.data : "";
+    if (s->outgoing) {
+        s_print(self, "%s[%s] you -> %s: %.*s", hist, t,
+                s->kind == SOCP_CLIENT_KIND_PUBLIC ? "all" : s_label(self, s->peer), tl, text);
+    } else if (s->status == SOCP_CLIENT_TRUST_UNREADABLE) {
+        s_print(self, "%s[%s] %s%s -> %s: (message could not be decrypted)", hist, t, mark,
+                s_label(self, s->from), where);
+    } else {
+        s_print(self, "%s[%s] %s%s -> %s: %.*s", hist, t, mark, s_label(self, s->from), where, tl,
+                text);
+    }
+}
+
+static void
+s_on_file(s_ui_t *self, const socp_msg_cli_file_t *f)
+{
+    char t[16];
+    s_clock(socp_wall_ms(), t);
+    const char *who = s_label(self, f->peer);
+    if (f->status == 1) {
+        s_print(self, "[%s] received file %s (%llu bytes, sha256 ok) from %s: saved as %s", t,
+                f->name, (unsigned long long) f->total, who, f->path);
+        self->last_in_pct = 0;
+    } else if (f->status < 0) {
+        s_print(self, "[%s] file %s from %s FAILED: %s (nothing saved)", t, f->name, who,
+                f->detail);
+    } else if (f->done == 0) {
+        s_print(self, "[%s] receiving file %s (%llu bytes) from %s ...", t, f->name,
+                (unsigned long long) f->total, who);
+    } else if (self->raw && f->total) {
+        unsigned pct = (unsigned) (f->done * 100 / f->total);
+        char bar[120];
+        snprintf(bar, sizeof bar, "\r\x1b[Kreceiving %.40s [%-20.*s] %3u%%", f->name,
+                 (int) (pct / 5), "####################", pct);
+        s_write(self, bar, strlen(bar));
+    }
+}
+
+static int
+s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
+{
+    SOCP_UNUSED(ctx);
+    s_ui_t *self = arg;
+    switch (msg->type) {
+        case SOCP_MSG_CLI_ACCEPTED:
+            s_on_accepted(self, &msg->body.cli_accepted);
+            break;
+        case SOCP_MSG_CLI_SHOW:
+            s_on_show(self, &msg->body.cli_show);
+            break;
+        case SOCP_MSG_CLI_PEER:
+            s_on_peer(self, &msg->body.cli_peer);
+            break;
+        case SOCP_MSG_CLI_NOTE: {
+            static const char *const prefix[] = {"", "warning: ", "error: ", "!!! "};
+            uint8_t lv = msg->body.cli_note.level < 4 ? msg->body.cli_note.level : 3;
+            s_print(self, "%s%s", prefix[lv], msg->body.cli_note.text);
+            break;
+        }
+        case SOCP_MSG_CLI_FILE:
+            s_on_file(self, &msg->body.cli_file);
+            break;
+        case SOCP_MSG_CLI_LINK:
+            if (msg->body.cli_link.up != self->link_up) {
+                self->link_up = msg->body.cli_link.up;
+                if (self->link_up) {
+                    s_print(self, "connected to %s as %s", msg->body.cli_link.detail,
+                            self->args->user_id);
+                } else {
+                    s_print(self, "disconnected (%s); reconnecting ...", msg->body.cli_link.detail);
+                    for (size_t i = 0; i < self->npeers; i++) {
+                        self->peers[i].online = false;
+                    }
+                }
+            } else if (!self->link_up) {
+                s_print(self, "cannot reach %s (%s); retrying ...", self->args->server_url,
+                        msg->body.cli_link.detail);
+            }
+            break;
+        case SOCP_MSG_CLI_SETTING:
+            if (strcmp(msg->body.cli_setting.key, "nick") == 0) {
+                snprintf(self->nick, sizeof self->nick, "%s", msg->body.cli_setting.value);
+            }
+            break;
+        default:
+            break;
+    }
+    return 0;
+}
+
+int
+socp_client_ui_actor(socp_actor_ctx_t *ctx, void *args)
+{
+    s_ui_t *self = socp_calloc(1, sizeof *self);
+    self->args = args;
+    self->next_local = 1;
+    self->pending = UINT64_MAX;
+    self->out.fd = -1;
+    if (self->args->interactive && tcgetattr(self->args->in_fd, &self->saved) == 0) {
+        struct termios t = self->saved;
+        t.c_lflag &= (tcflag_t) ~(ICANON | ECHO | ISIG | IEXTEN);
+        t.c_iflag &= (tcflag_t) ~(IXON | ICRNL);
+        t.c_cc[VMIN] = 1;
+        t.c_cc[VTIME] = 0;
+        self->raw = tcsetattr(self->args->in_fd, TCSAFLUSH, &t) == 0;
+    }
+    socp_actor_watch_fd(ctx, self->args->in_fd, ZMQ_POLLIN, s_on_input, self);
+    socp_actor_ready(ctx, 0);
+    if (self->args->display_name && *self->args->display_name) {
+        snprintf(self->nick, sizeof self->nick, "%s", self->args->display_name);
+        socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_SETTING);
+        m.body.cli_setting.key = "nick";
+        m.body.cli_setting.value = self->nick;
+        (void) socp_actor_send(ctx, "store", &m);
+    }
+    if (self->raw) {
+        s_print(self, "socp %s — type /help for commands, /quit to leave", SOCP_VERSION);
+    }
+    int rc = socp_actor_run(ctx, s_on_msg, self);
+    if (self->raw) {
+        s_write(self, "\r\x1b[K", 4);
+        (void) tcsetattr(self->args->in_fd, TCSAFLUSH, &self->saved);
+    }
+    if (self->out.fd >= 0) {
+        close(self->out.fd);
+        free(self->out.to_pub);
+    }
+    for (size_t i = 0; i < self->npeers; i++) {
+        free(self->peers[i].id);
+        free(self->peers[i].name);
+        free(self->peers[i].pub);
+    }
+    for (size_t i = 0; i < self->ngroups; i++) {
+        free(self->groups[i].line);
+    }
+    for (size_t i = 0; i < self->nhist; i++) {
+        free(self->hist[i]);
+    }
+    free(self);
+    return rc;
+}

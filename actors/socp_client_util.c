@@ -1,0 +1,70 @@
+// socp_client_util.c: small helpers shared by the client's actors
+// (socp_client.h): crypto shard choice, key fingerprints, file name sanitising.
+// Part of socp, a SOCP v1.3 client and server.
+#include "socp/socp_client.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "socp/socp_b64.h"
+#include "socp/socp_err.h"
+
+unsigned
+socp_client_shard(const char *conv, unsigned workers, char name[SOCP_ACTOR_NAME_MAX + 1])
+{
+    // FNV-1a: stable across runs, so a conversation always maps to one worker.
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *) (conv ? conv : ""); *p; p++) {
+        h = (h ^ *p) * 16777619u;
+    }
+    unsigned n = workers ? h % workers : 0;
+    snprintf(name, SOCP_ACTOR_NAME_MAX + 1, "crypto%u", n);
+    return n;
+}
+
+int
+socp_client_key_fp(const socp_rsa_key_t *key, char out[65])
+{
+    out[0] = '\0';
+    char *b64 = NULL;
+    if (socp_rsa_public_export(key, SOCP_RSA_PUB_B64_DER, &b64) != 0) {
+        return SOCP_ECRYPTO;
+    }
+    uint8_t *der = NULL;
+    size_t len = 0;
+    int rc = socp_b64_decode(b64, strlen(b64), SOCP_RSA_IMPORT_MAX, &der, &len);
+    free(b64);
+    if (rc != 0) {
+        return SOCP_ECRYPTO;
+    }
+    uint8_t h[32];
+    crypto_hash_sha256(h, der, len);
+    free(der);
+    sodium_bin2hex(out, 65, h, sizeof h);
+    return 0;
+}
+
+void
+socp_client_sanitize_name(const char *name, char *out, size_t size)
+{
+    size_t cap = size - 1 < 128 ? size - 1 : 128;
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *) (name ? name : ""); *p && n < cap; p++) {
+        unsigned char c = *p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-' || c == ' ' || c == '+';
+        if (n == 0 && (c == '.' || c == ' ')) {
+            continue; // no hidden files, no leading blanks
+        }
+        out[n++] = ok ? (char) c : '_';
+    }
+    while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == '.')) {
+        n--;
+    }
+    out[n] = '\0';
+    if (n == 0) {
+        snprintf(out, size, "file");
+    }
+}
