@@ -47,6 +47,7 @@ typedef struct {
     uint64_t refill_ms;
     uint64_t rate_dropped;       // since the last log line
     uint64_t rate_dropped_total; // for the final log
+    uint64_t rate_log_ms;        // last rate-limit log line
     char dial_host[256];
     uint16_t dial_port;
     void *owner; // the actor's s_self_t
@@ -330,7 +331,8 @@ s_on_sweep(socp_actor_ctx_t *ctx, int timer_id, void *arg)
     }
     for (size_t i = 0; i < k; i++) {
         s_conn_t *c = list[i];
-        if (c->rate_dropped) {
+        if (c->rate_dropped && now - c->rate_log_ms >= 1000) {
+            c->rate_log_ms = now;
             socp_warn("conn %llu (%s): rate limit: %llu frames refused in the last second",
                       (unsigned long long) c->id, c->peer, (unsigned long long) c->rate_dropped);
             c->rate_dropped = 0;
