@@ -57,7 +57,7 @@ typedef struct {
     int fd;
     socp_tcp_conn_t *conn;
     uint64_t gen;
-    uint64_t last_rx_ms, started_ms, pongs;
+    uint64_t last_rx_ms, started_ms, pongs, up_ms;
     unsigned attempts;
     int reconnect_timer, tick_timer;
     uint64_t *sent_seqs; // written into the session, awaiting a full flush
@@ -520,6 +520,9 @@ s_on_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg)
     if (self->state != S_UP) {
         return 0;
     }
+    if (self->attempts && now - self->up_ms > 5000) {
+        self->attempts = 0; // the link held: the next failure retries quickly
+    }
     uint64_t pongs = socp_ws_pongs_received(socp_tcp_conn_ws(self->conn));
     if (pongs != self->pongs) {
         self->pongs = pongs;
@@ -566,7 +569,7 @@ s_on_wire(socp_actor_ctx_t *ctx, s_net_t *self, const socp_msg_cli_wire_t *w)
     }
     if (self->state == S_HELLO) {
         self->state = S_UP; // USER_HELLO is on its way
-        self->attempts = 0;
+        self->up_ms = socp_now_ms();
         self->announced_down = false;
         self->last_rx_ms = socp_now_ms();
         char url[300];

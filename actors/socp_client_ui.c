@@ -70,6 +70,8 @@ typedef struct {
     uint64_t size, sent, index, group;
     bool started;
     int timer;
+    double tokens;    // pacing: frames we may send now
+    uint64_t last_ms; // pacing clock
 } s_outfile_t;
 
 typedef struct {
@@ -465,6 +467,7 @@ s_cmd_file(socp_actor_ctx_t *ctx, s_ui_t *self, const char *who, const char *pat
            socp_wall_ms());
     s_print(self, "sending %s (%llu bytes) to %s ...", o->name, (unsigned long long) total,
             p->name);
+    o->last_ms = socp_now_ms();
     o->timer = socp_actor_timer_add(ctx, 0, 5, s_on_file_tick, self);
 }
 
@@ -482,8 +485,20 @@ s_on_file_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg)
     if (socp_actor_queued(ctx, worker) > 0) {
         return 0; // the worker is busy: keep memory bounded
     }
+    int budget = S_CHUNKS_TICK;
+    if (self->args->file_rate) {
+        // Servers rate-limit users (socpd: 200 frames/s): stay under it.
+        uint64_t now = socp_now_ms();
+        o->tokens += (double) (now - o->last_ms) * self->args->file_rate / 1000.0;
+        o->last_ms = now;
+        if (o->tokens > S_CHUNKS_TICK) {
+            o->tokens = S_CHUNKS_TICK;
+        }
+        budget = (int) o->tokens;
+        o->tokens -= budget;
+    }
     s_peer_t peer = {.id = o->to};
-    for (int i = 0; i < S_CHUNKS_TICK && o->sent < o->size; i++) {
+    for (int i = 0; i < budget && o->sent < o->size; i++) {
         uint8_t buf[SOCP_TEXT_PIECE_MAX];
         size_t want = o->size - o->sent < sizeof buf ? (size_t) (o->size - o->sent) : sizeof buf;
         ssize_t n = read(o->fd, buf, want);

@@ -41,6 +41,7 @@ static const char s_usage[] =
     "  --heartbeat MS        heartbeat interval (default 15000)\n"
     "  --dead MS             silence before the link is dead (default 45000)\n"
     "  --workers N           crypto workers (default: number of cores)\n"
+    "  --file-rate N         file frames per second at most (default 150, 0: no limit)\n"
     "  --help, --version\n"
     "The passphrase of an encrypted key is read from the terminal, or from\n"
     "SOCP_PASSPHRASE for scripts.\n";
@@ -48,7 +49,7 @@ static const char s_usage[] =
 typedef struct {
     const char *server, *data_dir, *name, *import_key;
     bool plain;
-    unsigned primes, workers;
+    unsigned primes, workers, file_rate;
     socp_client_wire_t wire;
     uint64_t heartbeat, dead;
 } s_opts_t;
@@ -124,6 +125,8 @@ s_parse(int argc, char **argv, s_opts_t *o)
             o->heartbeat = n;
         } else if (strcmp(a, "--dead") == 0 && s_num(v, 300, 3600000, &n)) {
             o->dead = n;
+        } else if (strcmp(a, "--file-rate") == 0 && s_num(v, 0, 1000000, &n)) {
+            o->file_rate = (unsigned) n;
         } else if (strcmp(a, "--workers") == 0 && s_num(v, 1, SOCP_CLIENT_CRYPTO_MAX, &n)) {
             o->workers = (unsigned) n;
         } else {
@@ -322,7 +325,7 @@ int
 main(int argc, char **argv)
 {
     socp_platform_block_signals();
-    s_opts_t o = {.server = "ws://127.0.0.1:8765", .primes = 4};
+    s_opts_t o = {.server = "ws://127.0.0.1:8765", .primes = 4, .file_rate = 150};
     int rc = s_parse(argc, argv, &o);
     if (rc != 0) {
         return rc;
@@ -404,6 +407,7 @@ main(int argc, char **argv)
                                    .server_url = o.server,
                                    .fingerprint = fp,
                                    .display_name = o.name,
+                                   .file_rate = o.file_rate,
                                    .crypto_workers = workers,
                                    .interactive = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO),
                                    .in_fd = STDIN_FILENO,

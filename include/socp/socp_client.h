@@ -85,6 +85,7 @@ typedef struct {
     const char *server_url;   // for /whoami and the banner
     const char *fingerprint;  // our key fingerprint (hex) for /whoami
     const char *display_name; // --name: saved as the nick at start (NULL: keep)
+    unsigned file_rate;       // file frames per second at most (0: unlimited)
     unsigned crypto_workers;  // number of crypto workers
     bool interactive;         // stdin is a terminal: raw-mode line editor
     int in_fd;                // input fd (stdin)
