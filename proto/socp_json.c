@@ -32,6 +32,40 @@ typedef struct {
 // ---------------------------------------------------------------------------
 // Strings
 
+// Eight bytes at a time (SWAR): SOCP payloads are mostly long base64url
+// strings, so both the parser and the canonicaliser skip plain runs by word.
+#define S_ONES  UINT64_C(0x0101010101010101)
+#define S_HIGHS UINT64_C(0x8080808080808080)
+
+// Non-zero when some byte of w is '"', '\\' or below 0x20. Exact as a
+// yes/no answer: (x - 0x01..) & ~x & 0x80.. has a bit set iff a byte of x is
+// zero, and (w - 0x20..) & ~w & 0x80.. iff a byte of w is below 0x20.
+static uint64_t
+s_word_special(uint64_t w)
+{
+    uint64_t quote = w ^ (S_ONES * '"');
+    uint64_t backslash = w ^ (S_ONES * '\\');
+    return (((quote - S_ONES) & ~quote) | ((backslash - S_ONES) & ~backslash) |
+            ((w - S_ONES * 0x20) & ~w)) &
+           S_HIGHS;
+}
+
+// Non-zero when some byte of w is 0x7f or above (DEL or non-ASCII). A carry
+// out of one byte can only add a false "yes", never hide a real one.
+static uint64_t
+s_word_high(uint64_t w)
+{
+    return (w | (w + S_ONES)) & S_HIGHS;
+}
+
+static uint64_t
+s_load64(const uint8_t *p)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof w);
+    return w;
+}
+
 static const char s_hex[] = "0123456789abcdef";
 
 static void
@@ -99,9 +133,20 @@ s_string(socp_buf_t *out, const char *str, size_t len, bool utf8)
     size_t i = 0;
     while (i < len) {
         size_t run = i;
-        while (run < len && s[run] >= 0x20 && s[run] <= plain_top && s[run] != '"' &&
-               s[run] != '\\') {
-            run++;
+        for (;;) {
+            if (len - run >= 8) {
+                uint64_t w = s_load64(s + run);
+                if (!s_word_special(w) && (utf8 || !s_word_high(w))) {
+                    run += 8;
+                    continue;
+                }
+            }
+            if (run < len && s[run] >= 0x20 && s[run] <= plain_top && s[run] != '"' &&
+                s[run] != '\\') {
+                run++;
+                continue;
+            }
+            break;
         }
         socp_buf_append(out, s + i, run - i);
         i = run;
@@ -489,6 +534,30 @@ socp_json_canonical(const json_t *value, unsigned flags, socp_buf_t *out)
 
 // ---------------------------------------------------------------------------
 // Parsing
+//
+// A strict RFC 8259 recursive-descent parser that builds jansson values.
+// jansson's own parser reads one byte at a time through a callback and costs
+// ~12 ns per byte; this one scans string runs in tight loops and is several
+// times faster on SOCP frames, which are mostly long base64url strings
+// (bench/bench_wire.c). Semantics match json_loadb(JSON_REJECT_DUPLICATES |
+// JSON_DECODE_ANY), which the tests and the fuzz target use as an oracle;
+// reals are even converted by jansson itself (locale-independent, same
+// overflow rule). The whole input is checked for NUL and UTF-8 first, so
+// string bytes can be copied without decoding.
+
+// State of one parse.
+typedef struct {
+    const char *start;     // first byte of the text
+    const char *p;         // cursor
+    const char *end;       // one past the last byte
+    size_t depth;          // arrays/objects open
+    size_t max_depth;      // limit on depth
+    socp_json_error_t why; // first error, SOCP_JSON_ERROR_NONE while fine
+    int rc;                // its return code
+    size_t at;             // its byte offset
+    const char *what;      // its description, for the detail
+    socp_buf_t scratch;    // unescaped string bytes
+} s_parser_t;
 
 static bool
 s_is_ws(char c)
@@ -496,39 +565,406 @@ s_is_ws(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-// Nesting depth of arrays/objects, ignoring brackets inside strings. Returns
-// the offset of the first bracket that goes deeper than max_depth, or len.
-// Malformed text is left for the real parser to reject.
-static size_t
-s_depth_scan(const char *text, size_t len, size_t max_depth)
+static void
+s_skip_ws(s_parser_t *self)
 {
-    size_t depth = 0;
-    for (size_t i = 0; i < len; i++) {
-        switch (text[i]) {
-            case '"':
-                for (i++; i < len && text[i] != '"'; i++) {
-                    if (text[i] == '\\') {
-                        i++;
-                    }
-                }
-                break;
-            case '[':
-            case '{':
-                if (++depth > max_depth) {
-                    return i;
-                }
-                break;
-            case ']':
-            case '}':
-                if (depth > 0) {
-                    depth--;
-                }
-                break;
-            default:
-                break;
+    while (self->p < self->end && s_is_ws(*self->p)) {
+        self->p++;
+    }
+}
+
+// Records the first error; returns NULL for convenience.
+static json_t *
+s_error(s_parser_t *self, socp_json_error_t why, int rc, const char *what)
+{
+    if (self->why == SOCP_JSON_ERROR_NONE) {
+        self->why = why;
+        self->rc = rc;
+        self->at = (size_t) (self->p - self->start);
+        self->what = what;
+    }
+    return NULL;
+}
+
+static json_t *
+s_syntax(s_parser_t *self, const char *what)
+{
+    return s_error(self, SOCP_JSON_ERROR_SYNTAX, SOCP_EPROTO, what);
+}
+
+static int
+s_hex4(const char *p, uint32_t *out)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        uint32_t d;
+        if (c >= '0' && c <= '9') {
+            d = (uint32_t) (c - '0');
+        } else if (c >= 'a' && c <= 'f') {
+            d = (uint32_t) (c - 'a' + 10);
+        } else if (c >= 'A' && c <= 'F') {
+            d = (uint32_t) (c - 'A' + 10);
+        } else {
+            return -1;
+        }
+        v = (v << 4) | d;
+    }
+    *out = v;
+    return 0;
+}
+
+static void
+s_append_utf8(socp_buf_t *out, uint32_t cp)
+{
+    uint8_t b[4];
+    size_t n;
+    if (cp < 0x80) {
+        b[0] = (uint8_t) cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        b[0] = (uint8_t) (0xC0 | (cp >> 6));
+        b[1] = (uint8_t) (0x80 | (cp & 0x3F));
+        n = 2;
+    } else if (cp < 0x10000) {
+        b[0] = (uint8_t) (0xE0 | (cp >> 12));
+        b[1] = (uint8_t) (0x80 | ((cp >> 6) & 0x3F));
+        b[2] = (uint8_t) (0x80 | (cp & 0x3F));
+        n = 3;
+    } else {
+        b[0] = (uint8_t) (0xF0 | (cp >> 18));
+        b[1] = (uint8_t) (0x80 | ((cp >> 12) & 0x3F));
+        b[2] = (uint8_t) (0x80 | ((cp >> 6) & 0x3F));
+        b[3] = (uint8_t) (0x80 | (cp & 0x3F));
+        n = 4;
+    }
+    socp_buf_append(out, b, n);
+}
+
+// One escape after the backslash (self->p is on the character after it).
+static bool
+s_unescape(s_parser_t *self)
+{
+    char c = *self->p;
+    const char *simple = "\"\\/bfnrt";
+    const char *decoded = "\"\\/\b\f\n\r\t";
+    const char *hit = strchr(simple, c);
+    if (c != '\0' && hit) {
+        socp_buf_append(&self->scratch, decoded + (hit - simple), 1);
+        self->p++;
+        return true;
+    }
+    uint32_t cp, low;
+    if (c != 'u' || self->end - self->p < 5 || s_hex4(self->p + 1, &cp) != 0) {
+        s_syntax(self, "invalid escape");
+        return false;
+    }
+    self->p += 5;
+    if (cp >= 0xDC00 && cp <= 0xDFFF) {
+        s_syntax(self, "lone low surrogate escape");
+        return false;
+    }
+    if (cp >= 0xD800 && cp <= 0xDBFF) {
+        if (self->end - self->p < 6 || self->p[0] != '\\' || self->p[1] != 'u' ||
+            s_hex4(self->p + 2, &low) != 0 || low < 0xDC00 || low > 0xDFFF) {
+            s_syntax(self, "lone high surrogate escape");
+            return false;
+        }
+        self->p += 6;
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+    }
+    if (cp == 0) {
+        s_error(self, SOCP_JSON_ERROR_NUL, SOCP_EPROTO, "\\u0000 in a string");
+        return false;
+    }
+    s_append_utf8(&self->scratch, cp);
+    return true;
+}
+
+// Parses the string literal at self->p (on the opening quote). Its bytes are
+// either a slice of the input (no escapes) or self->scratch, valid until the
+// next string is parsed.
+static bool
+s_parse_string(s_parser_t *self, const char **out, size_t *len)
+{
+    self->p++;
+    const char *run = self->p;
+    while (self->end - self->p >= 8 && !s_word_special(s_load64((const uint8_t *) self->p))) {
+        self->p += 8;
+    }
+    while (self->p < self->end) {
+        unsigned char c = (unsigned char) *self->p;
+        if (c == '"') {
+            *out = run;
+            *len = (size_t) (self->p - run);
+            self->p++;
+            return true;
+        }
+        if (c == '\\' || c < 0x20) {
+            break;
+        }
+        self->p++;
+    }
+    socp_buf_reset(&self->scratch);
+    socp_buf_append(&self->scratch, run, (size_t) (self->p - run));
+    while (self->p < self->end) {
+        unsigned char c = (unsigned char) *self->p;
+        if (c == '"') {
+            self->p++;
+            *out = (const char *) self->scratch.data;
+            *len = self->scratch.len;
+            return true;
+        }
+        if (c < 0x20) {
+            s_syntax(self, "control character in a string");
+            return false;
+        }
+        if (c == '\\') {
+            self->p++;
+            if (self->p == self->end || !s_unescape(self)) {
+                s_syntax(self, "invalid escape");
+                return false;
+            }
+            continue;
+        }
+        run = self->p;
+        while (self->p < self->end && *self->p != '"' && *self->p != '\\' &&
+               (unsigned char) *self->p >= 0x20) {
+            self->p++;
+        }
+        socp_buf_append(&self->scratch, run, (size_t) (self->p - run));
+    }
+    s_syntax(self, "unterminated string");
+    return false;
+}
+
+static bool
+s_is_digit(const s_parser_t *self)
+{
+    return self->p < self->end && *self->p >= '0' && *self->p <= '9';
+}
+
+static json_t *
+s_parse_number(s_parser_t *self)
+{
+    const char *token = self->p;
+    bool negative = *self->p == '-';
+    bool integer = true;
+    if (negative) {
+        self->p++;
+    }
+    if (!s_is_digit(self)) {
+        return s_syntax(self, "invalid number");
+    }
+    if (*self->p == '0') {
+        self->p++;
+        if (s_is_digit(self)) {
+            return s_syntax(self, "leading zero in a number");
         }
     }
-    return len;
+    while (s_is_digit(self)) {
+        self->p++;
+    }
+    if (self->p < self->end && *self->p == '.') {
+        integer = false;
+        self->p++;
+        if (!s_is_digit(self)) {
+            return s_syntax(self, "invalid number");
+        }
+        while (s_is_digit(self)) {
+            self->p++;
+        }
+    }
+    if (self->p < self->end && (*self->p == 'e' || *self->p == 'E')) {
+        integer = false;
+        self->p++;
+        if (self->p < self->end && (*self->p == '+' || *self->p == '-')) {
+            self->p++;
+        }
+        if (!s_is_digit(self)) {
+            return s_syntax(self, "invalid number");
+        }
+        while (s_is_digit(self)) {
+            self->p++;
+        }
+    }
+    if (!integer) {
+        // jansson converts reals independently of the C locale.
+        json_error_t error;
+        json_t *real = json_loadb(token, (size_t) (self->p - token), JSON_DECODE_ANY, &error);
+        if (!real) {
+            self->p = token;
+            return s_error(self, SOCP_JSON_ERROR_NUMBER, SOCP_EPROTO, "real out of range");
+        }
+        return real;
+    }
+    uint64_t mag = 0;
+    uint64_t limit = negative ? (uint64_t) INT64_MAX + 1 : (uint64_t) INT64_MAX;
+    for (const char *d = token + negative; d < self->p; d++) {
+        uint64_t digit = (uint64_t) (*d - '0');
+        if (mag > (limit - digit) / 10) {
+            self->p = token;
+            return s_error(self, SOCP_JSON_ERROR_NUMBER, SOCP_EPROTO, "integer outside int64");
+        }
+        mag = mag * 10 + digit;
+    }
+    json_int_t value = negative ? (json_int_t) (0 - mag) : (json_int_t) mag;
+    json_t *v = json_integer(value);
+    return v ? v : s_error(self, SOCP_JSON_ERROR_SYNTAX, SOCP_ENOMEM, "out of memory");
+}
+
+static json_t *s_parse_value(s_parser_t *self);
+
+static json_t *
+s_parse_array(s_parser_t *self)
+{
+    self->p++;
+    json_t *array = json_array();
+    if (!array) {
+        return s_error(self, SOCP_JSON_ERROR_SYNTAX, SOCP_ENOMEM, "out of memory");
+    }
+    s_skip_ws(self);
+    if (self->p < self->end && *self->p == ']') {
+        self->p++;
+        return array;
+    }
+    for (;;) {
+        json_t *item = s_parse_value(self);
+        if (!item || json_array_append_new(array, item) != 0) {
+            json_decref(array);
+            return item ? s_error(self, SOCP_JSON_ERROR_SYNTAX, SOCP_ENOMEM, "out of memory")
+                        : NULL;
+        }
+        s_skip_ws(self);
+        if (self->p < self->end && *self->p == ',') {
+            self->p++;
+            continue;
+        }
+        if (self->p < self->end && *self->p == ']') {
+            self->p++;
+            return array;
+        }
+        json_decref(array);
+        return s_syntax(self, "',' or ']' expected");
+    }
+}
+
+static json_t *
+s_parse_object(s_parser_t *self)
+{
+    self->p++;
+    json_t *object = json_object();
+    if (!object) {
+        return s_error(self, SOCP_JSON_ERROR_SYNTAX, SOCP_ENOMEM, "out of memory");
+    }
+    s_skip_ws(self);
+    if (self->p < self->end && *self->p == '}') {
+        self->p++;
+        return object;
+    }
+    char small[128];
+    for (;;) {
+        s_skip_ws(self);
+        if (self->p == self->end || *self->p != '"') {
+            json_decref(object);
+            return s_syntax(self, "object key expected");
+        }
+        const char *key_at = self->p, *key;
+        size_t key_len;
+        if (!s_parse_string(self, &key, &key_len)) {
+            json_decref(object);
+            return NULL;
+        }
+        if (json_object_getn(object, key, key_len)) {
+            self->p = key_at;
+            json_decref(object);
+            return s_error(self, SOCP_JSON_ERROR_DUPLICATE, SOCP_EPROTO, "duplicate key");
+        }
+        // The key may live in scratch, which the value reuses: keep a copy.
+        char *copy = key_len < sizeof small ? small : socp_malloc(key_len);
+        memcpy(copy, key, key_len);
+        s_skip_ws(self);
+        json_t *value = NULL;
+        if (self->p < self->end && *self->p == ':') {
+            self->p++;
+            value = s_parse_value(self);
+        } else {
+            s_syntax(self, "':' expected");
+        }
+        int set = value ? json_object_setn_new_nocheck(object, copy, key_len, value) : -1;
+        if (copy != small) {
+            free(copy);
+        }
+        if (set != 0) {
+            json_decref(object);
+            return value ? s_error(self, SOCP_JSON_ERROR_SYNTAX, SOCP_ENOMEM, "out of memory")
+                         : NULL;
+        }
+        s_skip_ws(self);
+        if (self->p < self->end && *self->p == ',') {
+            self->p++;
+            continue;
+        }
+        if (self->p < self->end && *self->p == '}') {
+            self->p++;
+            return object;
+        }
+        json_decref(object);
+        return s_syntax(self, "',' or '}' expected");
+    }
+}
+
+static json_t *
+s_literal(s_parser_t *self, const char *word, json_t *value)
+{
+    size_t n = strlen(word);
+    if ((size_t) (self->end - self->p) < n || memcmp(self->p, word, n) != 0) {
+        return s_syntax(self, "invalid literal");
+    }
+    self->p += n;
+    return value;
+}
+
+static json_t *
+s_parse_value(s_parser_t *self)
+{
+    s_skip_ws(self);
+    if (self->p == self->end) {
+        return s_syntax(self, "value expected");
+    }
+    switch (*self->p) {
+        case '{':
+        case '[': {
+            if (++self->depth > self->max_depth) {
+                return s_error(self, SOCP_JSON_ERROR_DEPTH, SOCP_ETOOBIG, NULL);
+            }
+            json_t *v = *self->p == '{' ? s_parse_object(self) : s_parse_array(self);
+            self->depth--;
+            return v;
+        }
+        case '"': {
+            const char *s;
+            size_t len;
+            if (!s_parse_string(self, &s, &len)) {
+                return NULL;
+            }
+            // The whole input is valid UTF-8 and escapes decode to whole
+            // characters, so the bytes need no second check.
+            json_t *v = json_stringn_nocheck(len ? s : "", len);
+            return v ? v : s_error(self, SOCP_JSON_ERROR_SYNTAX, SOCP_ENOMEM, "out of memory");
+        }
+        case 't':
+            return s_literal(self, "true", json_true());
+        case 'f':
+            return s_literal(self, "false", json_false());
+        case 'n':
+            return s_literal(self, "null", json_null());
+        default:
+            if (*self->p == '-' || (*self->p >= '0' && *self->p <= '9')) {
+                return s_parse_number(self);
+            }
+            return s_syntax(self, "invalid token");
+    }
 }
 
 // Writes a printable-ASCII detail string.
@@ -602,45 +1038,27 @@ socp_json_parse_ex(const char *text,
     if (socp_text_utf8_check(text, len, &bad) != 0) {
         return s_fail(SOCP_JSON_ERROR_UTF8, SOCP_EPROTO, why, detail, detail_size, NULL, bad);
     }
-    size_t deep = s_depth_scan(text, len, max_depth);
-    if (deep < len) {
-        return s_fail(SOCP_JSON_ERROR_DEPTH, SOCP_ETOOBIG, why, detail, detail_size, NULL, deep);
-    }
-    json_error_t error;
-    json_t *value = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &error);
+    s_parser_t self = {
+        .start = text,
+        .p = text,
+        .end = text + len,
+        .max_depth = max_depth,
+    };
+    socp_buf_init(&self.scratch);
+    json_t *value = s_parse_value(&self);
     if (value) {
-        *out = value;
-        return 0;
+        s_skip_ws(&self);
+        if (self.p != self.end) {
+            json_decref(value);
+            value = s_error(&self, SOCP_JSON_ERROR_TRAILING, SOCP_EPROTO, NULL);
+        }
     }
-    size_t offset = error.position > 0 ? (size_t) error.position : 0;
-    switch (json_error_code(&error)) {
-        case json_error_duplicate_key:
-            return s_fail(SOCP_JSON_ERROR_DUPLICATE, SOCP_EPROTO, why, detail, detail_size, NULL,
-                          offset);
-        case json_error_end_of_input_expected:
-            return s_fail(SOCP_JSON_ERROR_TRAILING, SOCP_EPROTO, why, detail, detail_size, NULL,
-                          offset);
-        case json_error_null_character:
-        case json_error_null_byte_in_key:
-            return s_fail(SOCP_JSON_ERROR_NUL, SOCP_EPROTO, why, detail, detail_size, NULL, offset);
-        case json_error_numeric_overflow:
-            return s_fail(SOCP_JSON_ERROR_NUMBER, SOCP_EPROTO, why, detail, detail_size, error.text,
-                          offset);
-        case json_error_invalid_utf8:
-            return s_fail(SOCP_JSON_ERROR_UTF8, SOCP_EPROTO, why, detail, detail_size, NULL,
-                          offset);
-        case json_error_stack_overflow:
-            return s_fail(SOCP_JSON_ERROR_DEPTH, SOCP_ETOOBIG, why, detail, detail_size, NULL,
-                          offset);
-        case json_error_out_of_memory:
-        case json_error_unknown:
-            // jansson reports allocation failure this way.
-            return s_fail(SOCP_JSON_ERROR_SYNTAX, SOCP_ENOMEM, why, detail, detail_size,
-                          "out of memory", offset);
-        default:
-            return s_fail(SOCP_JSON_ERROR_SYNTAX, SOCP_EPROTO, why, detail, detail_size, error.text,
-                          offset);
+    socp_buf_fini(&self.scratch);
+    if (!value) {
+        return s_fail(self.why, self.rc, why, detail, detail_size, self.what, self.at);
     }
+    *out = value;
+    return 0;
 }
 
 int

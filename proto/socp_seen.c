@@ -2,6 +2,7 @@
 // Part of socp, a SOCP v1.3 client and server.
 #include "socp/socp_seen.h"
 
+#include <openssl/sha.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -190,6 +191,14 @@ socp_seen_check_and_add(socp_seen_t *self,
     return 0;
 }
 
+void
+socp_seen_hash_bytes(const void *data, size_t len, uint8_t out[SOCP_SEEN_HASH_BYTES])
+{
+    // OpenSSL uses the CPU's SHA extensions; libsodium's portable SHA-256 is
+    // about 3.5 times slower on a 2 KB payload (bench/bench_wire.c).
+    SHA256(len ? data : (const void *) "", len, out);
+}
+
 int
 socp_seen_payload_hash(const json_t *payload, uint8_t out[SOCP_SEEN_HASH_BYTES])
 {
@@ -198,7 +207,7 @@ socp_seen_payload_hash(const json_t *payload, uint8_t out[SOCP_SEEN_HASH_BYTES])
     socp_buf_init(&canon);
     int rc = socp_json_canonical(payload, SOCP_JSON_CANON_ASCII, &canon);
     if (rc == 0) {
-        crypto_hash_sha256(out, canon.data ? canon.data : (const uint8_t *) "", canon.len);
+        socp_seen_hash_bytes(canon.data, canon.len, out);
     }
     socp_buf_fini(&canon);
     return rc;

@@ -253,6 +253,7 @@ SOCP_TEST(json_parse_rejections)
     S_PARSE("[{\"b\":{\"x\":1,\"x\":2}}]", 8, SOCP_EPROTO, SOCP_JSON_ERROR_DUPLICATE);
     S_PARSE("{\"a\":\"x\0y\"}", 8, SOCP_EPROTO, SOCP_JSON_ERROR_NUL);
     S_PARSE("{\"a\":1}\0", 8, SOCP_EPROTO, SOCP_JSON_ERROR_NUL);
+    S_PARSE("2\0", 8, SOCP_EPROTO, SOCP_JSON_ERROR_NUL); // jansson itself accepts this one
     S_PARSE("[\"\\u0000\"]", 8, SOCP_EPROTO, SOCP_JSON_ERROR_NUL);
     S_PARSE("{\"\\u0000\":1}", 8, SOCP_EPROTO, SOCP_JSON_ERROR_NUL);
     S_PARSE("[\"\xff\"]", 8, SOCP_EPROTO, SOCP_JSON_ERROR_UTF8);
@@ -294,4 +295,213 @@ SOCP_TEST(json_parse_does_not_read_past_len)
     CHECK_OK(socp_json_parse(buf, 11, 8, &v));
     CHECK_EQ(json_array_size(json_object_get(v, "a")), 2);
     json_decref(v);
+}
+
+// jansson's parser, with the flags whose semantics socp_json_parse promises.
+static json_t *
+s_oracle(const char *text, size_t len)
+{
+    return json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+}
+
+// Our parser and jansson accept exactly the same texts and build equal values.
+static void
+s_differential(const char *text, size_t len, const char *what)
+{
+    json_t *ours = NULL;
+    int rc = socp_json_parse(text, len, SOCP_JSON_MAX_DEPTH, &ours);
+    json_t *theirs = s_oracle(text, len);
+    CHECK_MSG((rc == 0) == (theirs != NULL), "%s: socp %s, jansson %s on \"%.*s\"", what,
+              socp_errname(rc), theirs ? "accepts" : "rejects", (int) (len > 200 ? 200 : len),
+              text);
+    if (theirs) {
+        CHECK_MSG(json_equal(ours, theirs), "%s: different values for \"%.*s\"", what,
+                  (int) (len > 200 ? 200 : len), text);
+    }
+    json_decref(ours);
+    json_decref(theirs);
+}
+
+SOCP_TEST(json_parse_agrees_with_jansson_on_mutated_inputs)
+{
+    // Seeds: every golden input (canonical vectors and envelope cases).
+    const char *files[] = {"json_canonical.json", "envelope_cases.json"};
+    json_t *seeds = json_array();
+    for (size_t f = 0; f < SOCP_ARRAY_LEN(files); f++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/tests/vectors/%s", socp_test_srcdir(), files[f]);
+        json_t *cases = json_load_file(path, 0, NULL);
+        CHECK(cases);
+        size_t i;
+        json_t *c;
+        json_array_foreach(cases, i, c)
+        {
+            json_t *in = json_object_get(c, "input");
+            if (in && json_string_length(in) < 4096) {
+                json_array_append(seeds, in);
+            }
+        }
+        json_decref(cases);
+    }
+    static const char extra[][24] = {
+        "[1,]",
+        "{\"a\":1,}",
+        "[01]",
+        "-0",
+        "-",
+        "1.",
+        ".5",
+        "1e",
+        "1e+",
+        "1E-2",
+        "[1.5e3]",
+        "\"\\u00e9\\ud83d\\ude00\"",
+        "\"\\ud83d\"",
+        "\"\\ude00\"",
+        "\"\\uD83D\\uDE00\"",
+        "\"\\x\"",
+        "\"\\u12g4\"",
+        "tru",
+        "nul",
+        "[true false]",
+        "{\"a\" 1}",
+        "{1:2}",
+        "[\"a\"\"b\"]",
+        "\t[ ]\r\n",
+        "[-9223372036854775808]",
+        "[9223372036854775807]",
+        "[1e308]",
+        "[1e-400]",
+        "{\"\":\"\"}",
+        "[\"\\/\"]",
+        "\"\x7f\"",
+        "\"\x01\"",
+    };
+    for (size_t i = 0; i < SOCP_ARRAY_LEN(extra); i++) {
+        json_array_append_new(seeds, json_string(extra[i]));
+    }
+    static const char interesting[] = "\"\\{}[],:u0-e.+ \ntfn9\x80\xc3\xff\x01/E";
+    uint64_t state = 0x9e3779b97f4a7c15u;
+    char *buf = socp_malloc(8192);
+    size_t checked = 0;
+    size_t n = json_array_size(seeds);
+    for (size_t i = 0; i < n; i++) {
+        const char *seed = json_string_value(json_array_get(seeds, i));
+        size_t seed_len = json_string_length(json_array_get(seeds, i));
+        s_differential(seed, seed_len, "seed");
+        checked++;
+        for (int m = 0; m < 100; m++) {
+            memcpy(buf, seed, seed_len);
+            size_t len = seed_len;
+            int edits = 1 + m % 3;
+            for (int e = 0; e < edits && len > 0; e++) {
+                state = state * 6364136223846793005u + 1442695040888963407u;
+                size_t pos = (size_t) (state >> 33) % len;
+                char ch = interesting[(state >> 20) % (sizeof interesting - 1)];
+                switch ((state >> 8) % 4) {
+                    case 0: // replace
+                        buf[pos] = ch;
+                        break;
+                    case 1: // delete
+                        memmove(buf + pos, buf + pos + 1, len - pos - 1);
+                        len--;
+                        break;
+                    case 2: // insert
+                        if (len < 8000) {
+                            memmove(buf + pos + 1, buf + pos, len - pos);
+                            buf[pos] = ch;
+                            len++;
+                        }
+                        break;
+                    default: // truncate
+                        len = pos;
+                        break;
+                }
+            }
+            s_differential(buf, len, "mutation");
+            checked++;
+        }
+    }
+    free(buf);
+    json_decref(seeds);
+    if (socp_test_verbose()) {
+        printf("    %zu inputs: same verdict and value as jansson\n", checked);
+    }
+}
+
+// Byte-wise reference escaper (Python's rules), for checking the word-at-a-time code.
+static void
+s_reference_escape(const char *s, size_t len, bool utf8, socp_buf_t *out)
+{
+    socp_buf_append(out, "\"", 1);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) s[i];
+        char tmp[16];
+        int n = 0;
+        if (c == '"' || c == '\\') {
+            n = snprintf(tmp, sizeof tmp, "\\%c", c);
+        } else if (c == '\n') {
+            n = snprintf(tmp, sizeof tmp, "\\n");
+        } else if (c < 0x20 || (c == 0x7f && !utf8)) {
+            n = snprintf(tmp, sizeof tmp, "\\u%04x", c);
+        } else if (c >= 0x80 && !utf8) {
+            // only U+00E9 (c3 a9) is used below
+            n = snprintf(tmp, sizeof tmp, "\\u00e9");
+            i++;
+        } else {
+            tmp[0] = (char) c;
+            n = 1;
+        }
+        socp_buf_append(out, tmp, (size_t) n);
+    }
+    socp_buf_append(out, "\"", 1);
+}
+
+SOCP_TEST(json_string_specials_at_every_offset)
+{
+    static const char *const specials[] = {"\"",   "\\",       "\n", "\x01", "\x1f",
+                                           "\x7f", "\xc3\xa9", " ",  "~",    "/"};
+    char text[64];
+    socp_buf_t got, want;
+    socp_buf_init(&got);
+    socp_buf_init(&want);
+    for (size_t k = 0; k < SOCP_ARRAY_LEN(specials); k++) {
+        size_t slen = strlen(specials[k]);
+        for (size_t pos = 0; pos < 24; pos++) {
+            for (size_t tail = 0; tail < 10; tail += 3) {
+                memset(text, 'a', pos);
+                memcpy(text + pos, specials[k], slen);
+                memset(text + pos + slen, 'b', tail);
+                size_t len = pos + slen + tail;
+                for (int utf8 = 0; utf8 < 2; utf8++) {
+                    socp_buf_reset(&got);
+                    socp_buf_reset(&want);
+                    CHECK_OK(
+                        socp_json_append_string(text, len, utf8 ? SOCP_JSON_CANON_UTF8 : 0, &got));
+                    s_reference_escape(text, len, utf8, &want);
+                    CHECK_MSG(got.len == want.len && memcmp(got.data, want.data, got.len) == 0,
+                              "special %zu at %zu: %.*s vs %.*s", k, pos, (int) got.len,
+                              (const char *) got.data, (int) want.len, (const char *) want.data);
+                    // And the parser reads the literal back to the original bytes.
+                    json_t *v = NULL;
+                    CHECK_OK(socp_json_parse((const char *) got.data, got.len, 1, &v));
+                    CHECK_EQ(json_string_length(v), len);
+                    CHECK_MEMEQ(json_string_value(v), text, len);
+                    json_decref(v);
+                }
+            }
+        }
+    }
+    // A raw control character inside a literal is rejected wherever it sits.
+    for (size_t pos = 0; pos < 20; pos++) {
+        char lit[32];
+        lit[0] = '"';
+        memset(lit + 1, 'x', 24);
+        lit[1 + pos] = '\t';
+        lit[25] = '"';
+        json_t *v = NULL;
+        CHECK_RC(socp_json_parse(lit, 26, 1, &v), SOCP_EPROTO);
+    }
+    socp_buf_fini(&got);
+    socp_buf_fini(&want);
 }

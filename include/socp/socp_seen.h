@@ -59,6 +59,10 @@ SOCP_NODISCARD int socp_seen_check_and_add(socp_seen_t *self,
 SOCP_NODISCARD int
 socp_seen_check_envelope(socp_seen_t *self, const socp_envelope_t *env, int64_t now_ms);
 
+// SHA-256 of data[0..len): for callers that already hold the canonical
+// payload bytes (e.g. from checking the transport signature).
+void socp_seen_hash_bytes(const void *data, size_t len, uint8_t out[SOCP_SEEN_HASH_BYTES]);
+
 // SHA-256 of the canonical JSON (ASCII form) of payload.
 // @return 0, or an error of socp_json_canonical (out then zeroed).
 SOCP_NODISCARD int socp_seen_payload_hash(const json_t *payload, uint8_t out[SOCP_SEEN_HASH_BYTES]);
