@@ -354,8 +354,8 @@ s_inbound(socp_actor_ctx_t *ctx, s_net_t *self, const char *data, size_t len)
                 s_note(ctx, self, 1, "refused FILE_START from %s: no file name", env.from);
                 break;
             }
+            __attribute__((fallthrough));
         }
-            // fall through
         case SOCP_ENVELOPE_TYPE_USER_DELIVER:
         case SOCP_ENVELOPE_TYPE_MSG_DIRECT:
         case SOCP_ENVELOPE_TYPE_MSG_PUBLIC_CHANNEL: {

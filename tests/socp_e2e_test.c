@@ -137,6 +137,7 @@ SOCP_TEST_T(socp_e2e_dm_public_long_and_files, 120)
     s_client_t alice = s_client(port, "alice", "rsa4096_4p_a.pem");
     s_expect(&alice, "connected to", 10000, NULL, 0);
     s_expect(&bob, "alice is online", 10000, NULL, 0);
+    s_expect(&alice, "bob is online", 10000, NULL, 0);
     s_say(&alice, "/list");
     s_expect(&alice, "2 users online", 5000, NULL, 0);
     char line[8192];
