@@ -20,7 +20,7 @@ static const struct {
 // parse "input", canonicalise in the four forms, compare byte for byte, and
 // check that the canonical form is a fixed point. Returns the case count.
 static size_t
-s_check_vector_file(const char *path)
+s_check_vector_file(const char *path, const char *context)
 {
     json_error_t error;
     json_t *cases = json_load_file(path, 0, &error);
@@ -38,18 +38,18 @@ s_check_vector_file(const char *path)
         json_t *value = NULL;
         int rc = socp_json_parse(json_string_value(input), json_string_length(input),
                                  SOCP_JSON_MAX_DEPTH, &value);
-        CHECK_MSG(rc == 0, "%s: parse failed: %s", name, socp_strerror(rc));
+        CHECK_MSG(rc == 0, "%s %s: parse failed: %s", context, name, socp_strerror(rc));
         for (size_t v = 0; v < SOCP_ARRAY_LEN(s_variants); v++) {
             const json_t *want = json_object_get(c, s_variants[v].key);
             CHECK(json_is_string(want));
             socp_buf_reset(&got);
             rc = socp_json_canonical(value, s_variants[v].flags, &got);
-            CHECK_MSG(rc == 0, "%s/%s: %s", name, s_variants[v].key, socp_strerror(rc));
+            CHECK_MSG(rc == 0, "%s %s/%s: %s", context, name, s_variants[v].key, socp_strerror(rc));
             CHECK_MSG(got.len == json_string_length(want) &&
                           memcmp(got.data, json_string_value(want), got.len) == 0,
-                      "%s/%s:\n  python: %.300s\n  socp:   %.*s", name, s_variants[v].key,
-                      json_string_value(want), (int) (got.len > 300 ? 300 : got.len),
-                      (const char *) got.data);
+                      "%s %s/%s:\n  python: %.300s\n  socp:   %.*s", context, name,
+                      s_variants[v].key, json_string_value(want),
+                      (int) (got.len > 300 ? 300 : got.len), (const char *) got.data);
         }
         // The canonical text parses back to a value with the same canonical text.
         socp_buf_reset(&got);
@@ -60,7 +60,7 @@ s_check_vector_file(const char *path)
         socp_buf_init(&twice);
         CHECK_OK(socp_json_canonical(again, SOCP_JSON_CANON_ASCII, &twice));
         CHECK_MSG(twice.len == got.len && memcmp(twice.data, got.data, got.len) == 0,
-                  "%s: canonical form is not a fixed point", name);
+                  "%s %s: canonical form is not a fixed point", context, name);
         socp_buf_fini(&twice);
         json_decref(again);
         json_decref(value);
@@ -86,7 +86,7 @@ SOCP_TEST(json_canonical_golden_vectors)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/tests/vectors/json_canonical.json", socp_test_srcdir());
-    size_t n = s_check_vector_file(path);
+    size_t n = s_check_vector_file(path, "golden");
     CHECK(n >= 80);
     if (socp_test_verbose()) {
         printf("    %zu golden cases, 4 forms each\n", n);
@@ -106,7 +106,9 @@ SOCP_TEST(json_canonical_matches_python_live)
     char out[64];
     int rc = socp_test_python("json_canon.py", args, out, sizeof out);
     CHECK_MSG(rc == 0, "json_canon.py live failed (%d)", rc);
-    size_t n = s_check_vector_file(path);
+    char context[64];
+    snprintf(context, sizeof context, "live seed %s:", seed);
+    size_t n = s_check_vector_file(path, context);
     CHECK(n >= 600);
     if (socp_test_verbose()) {
         printf("    seed %s: %zu live cases agree with Python\n", seed, n);
