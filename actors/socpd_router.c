@@ -436,6 +436,22 @@ s_deliver_payload(const json_t *orig, const char *sender, const char *to, int64_
     return p;
 }
 
+// The connection of some linked server other than `except` (0 if none).
+static uint64_t
+s_any_link(s_self_t *self, const char *except)
+{
+    size_t pos = 0;
+    const char *k;
+    void *v;
+    while (socpd_map_next(self->servers, &pos, &k, &v)) {
+        s_server_t *s = v;
+        if (s->conn && strcmp(s->id, except) != 0) {
+            return s->conn;
+        }
+    }
+    return 0;
+}
+
 // Routes a user content frame (MSG_DIRECT, MSG_PUBLIC_CHANNEL to a user,
 // FILE_*) towards `to`. `text` is the original frame (user-signed).
 static void
@@ -467,8 +483,16 @@ s_route_to_user(s_self_t *self,
         self->delivered++;
     } else {
         s_server_t *s = socpd_map_get(self->servers, r->server_id);
-        if (s && s->conn) {
-            s_put_conn_id(&ids, s->conn);
+        uint64_t via = s && s->conn ? s->conn : 0;
+        if (s && !via) {
+            // No direct link to the hosting server (yet: links form a moment
+            // after a join, or one is being re-dialled): hand it to any linked
+            // server; a server forwards a SERVER_DELIVER for a user it does not
+            // host to that user's server, unchanged (one extra hop, no loop).
+            via = s_any_link(self, s->id);
+        }
+        if (s && via) {
+            s_put_conn_id(&ids, via);
             json_t *p;
             if (env->kind == SOCP_ENVELOPE_TYPE_MSG_DIRECT) {
                 p = s_deliver_payload(env->payload, env->from, env->to, env->ts);
@@ -935,10 +959,8 @@ s_on_server_frame(s_self_t *self,
             return;
         case SOCP_ENVELOPE_TYPE_USER_ADVERTISE:
         case SOCP_ENVELOPE_TYPE_USER_REMOVE: {
-            if (socp_seen_check_envelope(self->seen, env, (int64_t) socp_now_ms()) ==
-                SOCP_EREPLAY) {
-                return;
-            }
+            bool seen =
+                socp_seen_check_envelope(self->seen, env, (int64_t) socp_now_ms()) == SOCP_EREPLAY;
             const char *uid = json_string_value(json_object_get(env->payload, "user_id"));
             const char *sid = json_string_value(json_object_get(env->payload, "server_id"));
             if (!uid || !sid || !socp_uuid_is_peer_id(uid, strlen(uid)) ||
@@ -946,6 +968,19 @@ s_on_server_frame(s_self_t *self,
                 return;
             }
             s_user_t *u = socpd_map_get(self->users, uid);
+            // The seen-cache stops gossip loops. One duplicate is still
+            // applied: a USER_ADVERTISE its hosting server sends over its own
+            // link for a user we do not have there. That is the re-advertising
+            // after a link came back (the hosting server re-sends its cached,
+            // already signed advert, which we saw before the link died and we
+            // removed the user). It is applied and shown to local users, never
+            // relayed again (the other servers did not lose it).
+            bool reapply = seen && env->kind == SOCP_ENVELOPE_TYPE_USER_ADVERTISE && link &&
+                           strcmp(env->from, link->id) == 0 && strcmp(sid, env->from) == 0 &&
+                           (!u || (!u->conn && strcmp(u->server_id, sid) != 0));
+            if (seen && !reapply) {
+                return;
+            }
             if (env->kind == SOCP_ENVELOPE_TYPE_USER_ADVERTISE) {
                 if (u && u->conn) {
                     return; // our own local user wins; never overwritten remotely
@@ -979,7 +1014,9 @@ s_on_server_frame(s_self_t *self,
             socp_buf_t ids;
             socp_buf_init(&ids);
             s_local_conns(self, NULL, &ids);
-            s_server_conns(self, link ? link->id : NULL, &ids);
+            if (!reapply) {
+                s_server_conns(self, link ? link->id : NULL, &ids);
+            }
             s_relay(self, &ids, text, len);
             socp_buf_fini(&ids);
             return;

@@ -72,7 +72,8 @@ s_usage(FILE *f)
                "                         (only when DIR/server.key does not exist yet)\n"
                "  --heartbeat-ms N       server heartbeat period (default 15000)\n"
                "  --dead-ms N            a silent server link is dead after N ms (default 45000)\n"
-               "  --hello-timeout-ms N   first frame must identify within N ms (default 5000)\n"
+               "  --hello-timeout-ms N   first frame must identify within N ms; also bounds\n"
+               "                         connect + WebSocket upgrade (default 5000)\n"
                "  --rate-limit N         frames/s per user connection (default 200; 0 = none)\n"
                "  --rate-burst N         token bucket size (default 2 x rate)\n"
                "  --max-output-kb N      unwritten output per connection before it is\n"
@@ -197,7 +198,12 @@ s_apply(s_opts_t *o, const char *name, const char *v, bool *needs_value)
         return s_number(name, v, 20, 36000000, &o->dead_ms);
     }
     if (strcmp(name, "hello-timeout-ms") == 0) {
-        return s_number(name, v, 10, 600000, &o->hello_timeout_ms);
+        // Also bounds an outgoing dial (TCP connect + WebSocket upgrade) and an
+        // incoming upgrade: a peer that accepts but never answers is given up
+        // after the same time.
+        int rc = s_number(name, v, 10, 600000, &o->hello_timeout_ms);
+        o->handshake_timeout_ms = o->hello_timeout_ms;
+        return rc;
     }
     if (strcmp(name, "rate-limit") == 0) {
         int rc = s_number(name, v, 0, 10000000, &n);

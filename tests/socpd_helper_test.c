@@ -29,8 +29,10 @@ sd_server_start(sd_server_t *s, const char *name, const char *fixture, const cha
     snprintf(s->dir, sizeof s->dir, "%s/%s", socp_test_tmpdir(), name);
     char keypath[2048];
     snprintf(keypath, sizeof keypath, "%s/tests/fixtures/%s", socp_test_srcdir(), fixture);
+    // SOCPD_TEST_LOG=info|debug shows the servers' logs when debugging a case.
+    const char *level = getenv("SOCPD_TEST_LOG") ? getenv("SOCPD_TEST_LOG") : "warn";
     const char *args[64] = {"--port",       "0",     "--data-dir",  s->dir, "--plain-key",
-                            "--import-key", keypath, "--log-level", "warn"};
+                            "--import-key", keypath, "--log-level", level};
     size_t n = 9;
     for (size_t i = 0; extra && extra[i] && n < 62; i++) {
         args[n++] = extra[i];
