@@ -84,34 +84,11 @@ s_append_u16(socp_buf_t *out, uint32_t unit)
 static void
 s_append_escaped_byte(socp_buf_t *out, uint8_t b)
 {
-    const char *short_form = NULL;
-    switch (b) {
-        case '"':
-            short_form = "\\\"";
-            break;
-        case '\\':
-            short_form = "\\\\";
-            break;
-        case '\n':
-            short_form = "\\n";
-            break;
-        case '\r':
-            short_form = "\\r";
-            break;
-        case '\t':
-            short_form = "\\t";
-            break;
-        case '\b':
-            short_form = "\\b";
-            break;
-        case '\f':
-            short_form = "\\f";
-            break;
-        default:
-            break;
-    }
-    if (short_form) {
-        socp_buf_append(out, short_form, 2);
+    static const char raw[] = "\"\\\n\r\t\b\f", escaped[] = "\"\\nrtbf";
+    const char *hit = b ? memchr(raw, b, sizeof raw - 1) : NULL;
+    if (hit) {
+        char two[2] = {'\\', escaped[hit - raw]};
+        socp_buf_append(out, two, 2);
     } else {
         s_append_u16(out, b); // other C0 controls, and DEL in ASCII mode
     }
@@ -197,20 +174,8 @@ static void
 s_append_int(socp_buf_t *out, json_int_t value)
 {
     char digits[24];
-    size_t n = 0;
-    // Work with the magnitude as unsigned so INT64_MIN is fine.
-    unsigned long long mag =
-        value < 0 ? 0ull - (unsigned long long) value : (unsigned long long) value;
-    do {
-        digits[sizeof digits - 1 - n] = (char) ('0' + mag % 10);
-        mag /= 10;
-        n++;
-    } while (mag);
-    if (value < 0) {
-        digits[sizeof digits - 1 - n] = '-';
-        n++;
-    }
-    socp_buf_append(out, digits + sizeof digits - n, n);
+    int n = snprintf(digits, sizeof digits, "%lld", (long long) value);
+    socp_buf_append(out, digits, (size_t) n);
 }
 
 // |v| without libm (the build links no -lm).
@@ -595,20 +560,14 @@ s_syntax(s_parser_t *self, const char *what)
 static int
 s_hex4(const char *p, uint32_t *out)
 {
+    static const char digits[] = "0123456789abcdef0123456789ABCDEF";
     uint32_t v = 0;
     for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        uint32_t d;
-        if (c >= '0' && c <= '9') {
-            d = (uint32_t) (c - '0');
-        } else if (c >= 'a' && c <= 'f') {
-            d = (uint32_t) (c - 'a' + 10);
-        } else if (c >= 'A' && c <= 'F') {
-            d = (uint32_t) (c - 'A' + 10);
-        } else {
+        const char *hit = p[i] ? memchr(digits, p[i], sizeof digits - 1) : NULL;
+        if (!hit) {
             return -1;
         }
-        v = (v << 4) | d;
+        v = (v << 4) | (uint32_t) ((hit - digits) & 15);
     }
     *out = v;
     return 0;
@@ -618,26 +577,13 @@ static void
 s_append_utf8(socp_buf_t *out, uint32_t cp)
 {
     uint8_t b[4];
-    size_t n;
-    if (cp < 0x80) {
-        b[0] = (uint8_t) cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        b[0] = (uint8_t) (0xC0 | (cp >> 6));
-        b[1] = (uint8_t) (0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        b[0] = (uint8_t) (0xE0 | (cp >> 12));
-        b[1] = (uint8_t) (0x80 | ((cp >> 6) & 0x3F));
-        b[2] = (uint8_t) (0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        b[0] = (uint8_t) (0xF0 | (cp >> 18));
-        b[1] = (uint8_t) (0x80 | ((cp >> 12) & 0x3F));
-        b[2] = (uint8_t) (0x80 | ((cp >> 6) & 0x3F));
-        b[3] = (uint8_t) (0x80 | (cp & 0x3F));
-        n = 4;
+    size_t n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    static const uint8_t lead[5] = {0, 0x00, 0xC0, 0xE0, 0xF0};
+    for (size_t i = n - 1; i > 0; i--) {
+        b[i] = (uint8_t) (0x80 | (cp & 0x3F));
+        cp >>= 6;
     }
+    b[0] = (uint8_t) (lead[n] | cp);
     socp_buf_append(out, b, n);
 }
 
@@ -967,40 +913,23 @@ s_parse_value(s_parser_t *self)
     }
 }
 
-// Writes a printable-ASCII detail string.
-static void
-s_detail(char *detail, size_t size, const char *prefix, const char *text, size_t offset)
-{
-    if (!detail || size == 0) {
-        return;
-    }
-    char raw[256];
-    if (text && text[0]) {
-        snprintf(raw, sizeof raw, "%s at byte %zu: %s", prefix, offset, text);
-    } else {
-        snprintf(raw, sizeof raw, "%s at byte %zu", prefix, offset);
-    }
-    size_t i = 0;
-    for (; raw[i] && i + 1 < size; i++) {
-        unsigned char c = (unsigned char) raw[i];
-        detail[i] = (c >= 0x20 && c < 0x7f) ? (char) c : '?';
-    }
-    detail[i] = '\0';
-}
-
+// Sets the reason and a detail (all our own ASCII text, never input bytes).
 static int
 s_fail(socp_json_error_t error,
        int rc,
        socp_json_error_t *why,
        char *detail,
        size_t detail_size,
-       const char *text,
+       const char *what,
        size_t offset)
 {
     if (why) {
         *why = error;
     }
-    s_detail(detail, detail_size, socp_json_error_text(error), text, offset);
+    if (detail && detail_size) {
+        snprintf(detail, detail_size, "%s at byte %zu%s%s", socp_json_error_text(error), offset,
+                 what ? ": " : "", what ? what : "");
+    }
     return rc;
 }
 
@@ -1070,25 +999,19 @@ socp_json_parse(const char *text, size_t len, size_t max_depth, json_t **out)
 const char *
 socp_json_error_text(socp_json_error_t error)
 {
-    switch (error) {
-        case SOCP_JSON_ERROR_NONE:
-            return "no error";
-        case SOCP_JSON_ERROR_SYNTAX:
-            return "invalid JSON";
-        case SOCP_JSON_ERROR_UTF8:
-            return "invalid UTF-8";
-        case SOCP_JSON_ERROR_NUL:
-            return "NUL character";
-        case SOCP_JSON_ERROR_DEPTH:
-            return "nested too deep";
-        case SOCP_JSON_ERROR_DUPLICATE:
-            return "duplicate object key";
-        case SOCP_JSON_ERROR_TRAILING:
-            return "data after the JSON value";
-        case SOCP_JSON_ERROR_NUMBER:
-            return "number out of range";
-        case SOCP_JSON_ERROR_ARGUMENT:
-            return "invalid argument";
+    static const char *const texts[] = {
+        [SOCP_JSON_ERROR_NONE] = "no error",
+        [SOCP_JSON_ERROR_SYNTAX] = "invalid JSON",
+        [SOCP_JSON_ERROR_UTF8] = "invalid UTF-8",
+        [SOCP_JSON_ERROR_NUL] = "NUL character",
+        [SOCP_JSON_ERROR_DEPTH] = "nested too deep",
+        [SOCP_JSON_ERROR_DUPLICATE] = "duplicate object key",
+        [SOCP_JSON_ERROR_TRAILING] = "data after the JSON value",
+        [SOCP_JSON_ERROR_NUMBER] = "number out of range",
+        [SOCP_JSON_ERROR_ARGUMENT] = "invalid argument",
+    };
+    if ((unsigned) error >= SOCP_ARRAY_LEN(texts)) {
+        return "unknown JSON error";
     }
-    return "unknown JSON error";
+    return texts[error];
 }
