@@ -1,0 +1,74 @@
+// socp_bridge.h: `socp bridge`, the headless client (issue #6).
+// Part of socp, a SOCP v1.3 client and server.
+//
+// The bridge runs the client's actors (store, crypto0..N-1, net) unchanged
+// and replaces the terminal ui actor by the bridge actor, started under the
+// same name "ui" so the other actors need no change: it takes the same
+// messages (CLI_ACCEPTED, CLI_SHOW, CLI_PEER, CLI_NOTE, CLI_FILE, CLI_LINK,
+// CLI_SETTING) and sends the same ones (CLI_SEND, CLI_HISTORY_REQ,
+// CLI_SETTING). Front ends: JSON-RPC 2.0 lines on stdin/stdout, and/or a
+// ZeroMQ ROUTER (requests) + XPUB (events) pair, msgpack or JSON payloads.
+// See docs/bridge.md for the protocol.
+#ifndef SOCP_BRIDGE_H
+#define SOCP_BRIDGE_H
+
+#include <jansson.h>
+#include <msgpack.h>
+
+#include "socp/socp_actor.h"
+
+#define SOCP_BRIDGE_LINE_MAX (1u << 20) // longest request accepted (bytes)
+
+// JSON-RPC error codes (the standard ones and ours, -32000..-32099).
+enum {
+    SOCP_BRIDGE_PARSE_ERROR = -32700,
+    SOCP_BRIDGE_INVALID_REQUEST = -32600,
+    SOCP_BRIDGE_METHOD_NOT_FOUND = -32601,
+    SOCP_BRIDGE_INVALID_PARAMS = -32602,
+    SOCP_BRIDGE_INTERNAL = -32603,
+    SOCP_BRIDGE_UNKNOWN_USER = -32001, // no such user (or ambiguous name)
+    SOCP_BRIDGE_BUSY = -32002,         // cannot be queued now: retry later
+    SOCP_BRIDGE_NO_KEY = -32003,       // recipient's key unknown or refused
+    SOCP_BRIDGE_FILE = -32004,         // the file cannot be read / too large
+    SOCP_BRIDGE_NOT_SENT = -32005,     // crypto or store refused the item
+    SOCP_BRIDGE_NOBODY = -32006,       // broadcast: nobody else online
+};
+
+// The bridge actor's arguments (borrowed for the actor's lifetime).
+typedef struct {
+    const char *user_id;      // our id
+    const char *data_dir;     // data directory
+    const char *server_url;   // for whoami
+    const char *fingerprint;  // our key fingerprint (hex)
+    const char *display_name; // --name: saved at start (NULL: keep)
+    unsigned crypto_workers;  // number of crypto workers
+    unsigned file_rate;       // file frames per second at most (0: unlimited)
+    bool use_stdio;           // JSON-RPC on in_fd/out_fd
+    int in_fd, out_fd;        // stdin / stdout
+    const char *zmq_bind;     // ROUTER endpoint (NULL: none)
+    const char *zmq_pub;      // XPUB endpoint (NULL with zmq_bind: derived)
+    bool zmq_json;            // JSON payloads on ZeroMQ instead of msgpack
+    int event_hwm;            // XPUB send HWM (messages per subscriber)
+    size_t max_inflight;      // pieces accepted but not yet durable (0: 4096)
+} socp_bridge_args_t;
+
+int socp_bridge_actor(socp_actor_ctx_t *ctx, void *args);
+
+// `socp bridge ...` (argv[0] is "bridge"). Returns the process exit code.
+int socp_bridge_main(int argc, char **argv);
+
+// The events endpoint derived from a request endpoint: tcp://H:P -> tcp://H:P+1,
+// ipc://PATH -> ipc://PATH.pub. Returns 0 or SOCP_EINVAL.
+SOCP_NODISCARD int socp_bridge_pub_endpoint(const char *bind, char *out, size_t size);
+
+// ---- msgpack <-> JSON values (socp_bridge_mp.c) ----------------------------
+
+// Packs a JSON value as msgpack (objects -> maps, integers, reals, strings,
+// booleans, null).
+void socp_bridge_mp_pack(msgpack_packer *pk, const json_t *v);
+
+// Converts a msgpack object to a new JSON value (map keys must be strings;
+// bin is taken as a UTF-8 string; depth at most 64). NULL if not convertible.
+json_t *socp_bridge_mp_to_json(const msgpack_object *o);
+
+#endif
