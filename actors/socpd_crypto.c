@@ -3,8 +3,10 @@
 // DESIGN
 //   Owns: one copy of the server private key (OpenSSL's copy, made from a DER
 //   buffer in sodium_malloc memory that the supervisor wipes after start).
-//   In:   SOCPD_SIGN {conns, unsigned frame text, close}.
-//   Out:  SOCPD_SEND {conns, signed frame text, close} to socpd_net; with a
+//   In:   SOCPD_SIGN {conns, unsigned frame text, close, seq}.
+//   Out:  SOCPD_SEND {conns, signed frame text, close, seq} to socpd_net (every
+//         seq is passed on, as an empty frame if signing failed: net writes in
+//         seq order and must not wait for a number forever); with a
 //         cache key, SOCPD_SIGNED {cache, text} to socpd_router as well.
 //   Blocking: one RSA private operation per frame (~1.5 ms for a 4-prime
 //   RSA-4096 key); the inbox bounds the backlog (MUST class: the router's
@@ -41,6 +43,7 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
         fwd.body.socpd_send.conns = req->conns;
         fwd.body.socpd_send.text = req->text;
         fwd.body.socpd_send.close = req->close;
+        fwd.body.socpd_send.seq = req->seq;
         int frc = socp_actor_send(ctx, "socpd_net", &fwd);
         if (frc != 0 && frc != SOCP_ETERM) {
             socp_error("cannot hand a relayed frame to net: %s", socp_strerror(frc));
@@ -65,6 +68,12 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
     if (rc != 0) {
         self->failed++;
         socp_error("cannot sign a frame: %s", socp_strerror(rc));
+        if (req->seq) {
+            // Net writes in seq order: tell it this number is void.
+            socp_msg_t skip = socp_msg_make(SOCP_MSG_SOCPD_SEND);
+            skip.body.socpd_send.seq = req->seq;
+            (void) socp_actor_send(ctx, "socpd_net", &skip);
+        }
         return 0;
     }
     self->signed_count++;
@@ -73,7 +82,8 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
     send.body.socpd_send.text.data = self->out.data;
     send.body.socpd_send.text.len = self->out.len;
     send.body.socpd_send.close = req->close;
-    if (req->conns.len > 0) {
+    send.body.socpd_send.seq = req->seq;
+    if (req->conns.len > 0 || req->seq) {
         rc = socp_actor_send(ctx, "socpd_net", &send);
     } else {
         rc = 0;

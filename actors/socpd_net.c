@@ -3,7 +3,11 @@
 // DESIGN
 //   Owns: the listening fd, every connection fd and its socp_ws session
 //   (through socp_tcp), the per-connection rate limit and output bound.
-//   In:  SOCPD_SEND {conns, text, close} (crypto workers: signed frames);
+//   In:  SOCPD_SEND {conns, text, close, seq} (crypto workers: signed frames;
+//        router: frames relayed unchanged). Written in the router's seq order:
+//        a frame that overtook an earlier one (another worker) waits, copied,
+//        until the gap closes, so every connection sees frames in the order
+//        the router decided them;
 //        SOCPD_KICK {conn, code, reason}; SOCPD_DIAL {host, port, link}.
 //   Out: SOCPD_OPEN when a handshake completes, SOCPD_FRAME per admitted text
 //        message, SOCPD_GONE when a connection is destroyed, SOCPD_DIAL_FAIL.
@@ -54,8 +58,22 @@ typedef struct {
 } s_conn_t;
 
 typedef struct {
+    uint64_t seq; // 0: free slot
+    uint8_t *conns;
+    size_t conns_len;
+    uint8_t *text;
+    size_t text_len;
+    bool close;
+} s_pending_t;
+
+typedef struct {
     socp_actor_ctx_t *ctx;
     socpd_net_args_t args;
+    uint64_t next_seq;  // next SOCPD_SEND seq to write
+    s_pending_t *pend;  // frames that arrived before next_seq, by seq % pend_cap
+    size_t pend_cap;    // power of two
+    size_t pend_count;  // frames waiting
+    size_t pend_max;    // high-water mark, for the final log
     socpd_map_t *conns; // decimal id -> s_conn_t
     uint64_t next_id;
     socp_ws_opts_t ws_opts;
@@ -347,20 +365,26 @@ s_on_sweep(socp_actor_ctx_t *ctx, int timer_id, void *arg)
     return 0;
 }
 
+// Writes one frame to every listed connection (u64 little-endian ids).
 static void
-s_on_send(s_self_t *self, const socp_msg_socpd_send_t *req)
+s_write(s_self_t *self,
+        const uint8_t *conns,
+        size_t conns_len,
+        const uint8_t *text,
+        size_t text_len,
+        bool close)
 {
-    size_t n = req->conns.len / 8;
+    size_t n = conns_len / 8;
     for (size_t i = 0; i < n; i++) {
         uint64_t id = 0;
         for (int b = 7; b >= 0; b--) {
-            id = (id << 8) | req->conns.data[i * 8 + (size_t) b];
+            id = (id << 8) | conns[i * 8 + (size_t) b];
         }
         s_conn_t *c = s_find(self, id);
         if (!c || !c->tcp || c->closing) {
             continue;
         }
-        int rc = socp_tcp_conn_send_text(c->tcp, (const char *) req->text.data, req->text.len);
+        int rc = socp_tcp_conn_send_text(c->tcp, (const char *) text, text_len);
         if (rc == SOCP_EOVERFLOW) {
             self->slow_dropped++;
             socp_warn("conn %llu (%s): slow reader, output bound reached: disconnected",
@@ -372,11 +396,81 @@ s_on_send(s_self_t *self, const socp_msg_socpd_send_t *req)
             s_destroy(self, c, "write failed");
             continue;
         }
-        if (req->close) {
+        if (close) {
             s_start_close(self, c, 1000, "");
             continue;
         }
         s_watch(self, c);
+    }
+}
+
+static uint8_t *
+s_dup(const uint8_t *p, size_t n)
+{
+    uint8_t *d = socp_malloc(n ? n : 1);
+    if (n) {
+        memcpy(d, p, n);
+    }
+    return d;
+}
+
+// Frames arrive from several signing workers; the router numbered them (seq)
+// in the order it decided them, so they are written in that order: a frame
+// that overtook an earlier one waits here (a copy) until the gap is filled.
+// Workers send every seq they were given, even when signing failed (an
+// empty frame), so a gap always closes.
+static void
+s_on_send(s_self_t *self, const socp_msg_socpd_send_t *req)
+{
+    if (req->seq == 0 || req->seq < self->next_seq) {
+        if (req->seq != 0) {
+            socp_error("frame seq %llu arrived twice or late (expected %llu)",
+                       (unsigned long long) req->seq, (unsigned long long) self->next_seq);
+        }
+        s_write(self, req->conns.data, req->conns.len, req->text.data, req->text.len, req->close);
+        return;
+    }
+    if (req->seq != self->next_seq) {
+        uint64_t ahead = req->seq - self->next_seq;
+        if (ahead >= self->pend_cap) {
+            size_t cap = self->pend_cap ? self->pend_cap : 64;
+            while (cap <= ahead) {
+                cap *= 2;
+            }
+            s_pending_t *grown = socp_calloc(cap, sizeof *grown);
+            for (size_t i = 0; i < self->pend_cap; i++) {
+                if (self->pend[i].seq) {
+                    grown[self->pend[i].seq & (cap - 1)] = self->pend[i];
+                }
+            }
+            free(self->pend);
+            self->pend = grown;
+            self->pend_cap = cap;
+        }
+        s_pending_t *p = &self->pend[req->seq & (self->pend_cap - 1)];
+        p->seq = req->seq;
+        p->conns = s_dup(req->conns.data, req->conns.len);
+        p->conns_len = req->conns.len;
+        p->text = s_dup(req->text.data, req->text.len);
+        p->text_len = req->text.len;
+        p->close = req->close;
+        self->pend_count++;
+        if (self->pend_count > self->pend_max) {
+            self->pend_max = self->pend_count;
+        }
+        return;
+    }
+    s_write(self, req->conns.data, req->conns.len, req->text.data, req->text.len, req->close);
+    self->next_seq++;
+    while (self->pend_count &&
+           self->pend[self->next_seq & (self->pend_cap - 1)].seq == self->next_seq) {
+        s_pending_t *p = &self->pend[self->next_seq & (self->pend_cap - 1)];
+        s_write(self, p->conns, p->conns_len, p->text, p->text_len, p->close);
+        free(p->conns);
+        free(p->text);
+        memset(p, 0, sizeof *p);
+        self->pend_count--;
+        self->next_seq++;
     }
 }
 
@@ -436,6 +530,7 @@ socpd_net_actor(socp_actor_ctx_t *ctx, void *args)
     self.ctx = ctx;
     self.args = *(const socpd_net_args_t *) args;
     self.conns = socpd_map_new();
+    self.next_seq = 1;
     self.ws_opts.max_output = self.args.max_output ? self.args.max_output : 0;
     socp_log_set_thread_name(socp_actor_name(ctx));
     if (socp_actor_watch_fd(ctx, self.args.listen_fd, ZMQ_POLLIN, s_on_listen, &self) != 0 ||
@@ -460,9 +555,15 @@ socpd_net_actor(socp_actor_ctx_t *ctx, void *args)
         free(c);
     }
     socpd_map_destroy(&self.conns);
+    for (size_t i = 0; i < self.pend_cap; i++) {
+        free(self.pend[i].conns);
+        free(self.pend[i].text);
+    }
+    free(self.pend);
     close(self.args.listen_fd);
-    socp_info("net: %llu frames in, %llu refused by rate limit, %llu slow readers dropped",
+    socp_info("net: %llu frames in, %llu refused by rate limit, %llu slow readers dropped, "
+              "at most %zu frames waited for an earlier one",
               (unsigned long long) self.frames_in, (unsigned long long) self.rate_dropped,
-              (unsigned long long) self.slow_dropped);
+              (unsigned long long) self.slow_dropped, self.pend_max);
     return rc;
 }

@@ -7,10 +7,12 @@
 //   frames, and the parsed public keys of local users and servers.
 //   In:  SOCPD_OPEN / SOCPD_FRAME / SOCPD_GONE / SOCPD_DIAL_FAIL (net),
 //        SOCPD_SIGNED (crypto: a signed frame to cache).
-//   Out: SOCPD_SIGN to socpd_cryptoN (frames we originate; sharded by the
-//        first destination connection so frames to one connection stay in
-//        order), SOCPD_SEND to net (frames relayed unchanged: gossip, user
-//        frames that are not re-wrapped), SOCPD_KICK, SOCPD_DIAL.
+//   Out: SOCPD_SIGN to socpd_cryptoN (frames we originate; round robin),
+//        SOCPD_SEND to net (frames relayed unchanged: gossip, user frames that
+//        are not re-wrapped), SOCPD_KICK, SOCPD_DIAL. Every frame with
+//        destinations gets the next order number (seq); net writes in that
+//        order whichever worker signed it, so a connection sees frames in the
+//        order they were decided here (a broadcast and a DM cannot swap).
 //   Blocking: RSA verifications (~0.1 ms each, one per user content frame
 //   and per server frame), LMDB commits only on a user id's first binding.
 //   Timers: 250 ms sweep (identification deadline, dead links, reconnects),
@@ -84,6 +86,8 @@ typedef struct {
     socpd_map_t *users;   // user id -> s_user_t
     socpd_map_t *servers; // server id -> s_server_t
     socp_buf_t buf;
+    uint64_t seq;      // last SOCPD_SEND order number given (net writes in this order)
+    uint64_t rr;       // round-robin worker choice
     size_t intro_next; // next introducer to try
     bool joined;       // got a SERVER_WELCOME (or no introducer configured)
     uint64_t join_retry_at;
@@ -120,17 +124,15 @@ s_put_conn_id(socp_buf_t *ids, uint64_t id)
     socp_buf_append(ids, b, 8);
 }
 
+// The next signing worker, round robin: net restores the order (seq), so
+// any worker can sign any frame and the load spreads evenly.
 static int
-s_shard(s_self_t *self, const socp_buf_t *ids)
+s_next_worker(s_self_t *self)
 {
-    if (ids->len < 8 || self->a.crypto_workers <= 1) {
+    if (self->a.crypto_workers <= 1) {
         return 0;
     }
-    uint64_t id = 0;
-    for (int i = 7; i >= 0; i--) {
-        id = (id << 8) | ids->data[i];
-    }
-    return (int) (id % (uint64_t) self->a.crypto_workers);
+    return (int) (self->rr++ % (uint64_t) self->a.crypto_workers);
 }
 
 // Builds a frame from us and has it signed and sent to `ids`. Steals payload.
@@ -165,8 +167,9 @@ s_emit(s_self_t *self,
     m.body.socpd_sign.text.len = self->buf.len;
     m.body.socpd_sign.close = close;
     m.body.socpd_sign.cache = cache ? cache : "";
+    m.body.socpd_sign.seq = ids && ids->len ? ++self->seq : 0;
     char name[32];
-    snprintf(name, sizeof name, "socpd_crypto%d", ids ? s_shard(self, ids) : 0);
+    snprintf(name, sizeof name, "socpd_crypto%d", s_next_worker(self));
     rc = socp_actor_send(self->ctx, name, &m);
     if (rc != 0 && rc != SOCP_ETERM) {
         socp_error("cannot hand %s to %s: %s", type, name, socp_strerror(rc));
@@ -188,26 +191,23 @@ s_emit_one(s_self_t *self,
     socp_buf_fini(&ids);
 }
 
-// Relays bytes unchanged (they carry their origin's signature). They go
-// through the crypto worker of the destination, like signed frames, so every
-// frame towards one connection keeps its order.
+// Relays bytes unchanged (they carry their origin's signature), straight to
+// net; the seq keeps them in order with the frames being signed meanwhile.
 static void
 s_relay(s_self_t *self, const socp_buf_t *ids, const void *text, size_t len)
 {
     if (ids->len == 0) {
         return;
     }
-    socp_msg_t m = socp_msg_make(SOCP_MSG_SOCPD_SIGN);
-    m.body.socpd_sign.conns.data = ids->data;
-    m.body.socpd_sign.conns.len = ids->len;
-    m.body.socpd_sign.text.data = text;
-    m.body.socpd_sign.text.len = len;
-    m.body.socpd_sign.raw = true;
-    char name[32];
-    snprintf(name, sizeof name, "socpd_crypto%d", s_shard(self, ids));
-    int rc = socp_actor_send(self->ctx, name, &m);
+    socp_msg_t m = socp_msg_make(SOCP_MSG_SOCPD_SEND);
+    m.body.socpd_send.conns.data = ids->data;
+    m.body.socpd_send.conns.len = ids->len;
+    m.body.socpd_send.text.data = text;
+    m.body.socpd_send.text.len = len;
+    m.body.socpd_send.seq = ++self->seq;
+    int rc = socp_actor_send(self->ctx, "socpd_net", &m);
     if (rc != 0 && rc != SOCP_ETERM) {
-        socp_error("cannot relay a frame through %s: %s", name, socp_strerror(rc));
+        socp_error("cannot relay a frame: %s", socp_strerror(rc));
     }
 }
 
@@ -1008,6 +1008,12 @@ s_on_server_frame(s_self_t *self,
                 if (!u || u->conn || strcmp(u->server_id, sid) != 0) {
                     return; // only if it still lives there
                 }
+                // Another server saying the user's server is gone: believed
+                // only when we have no link of our own to that server.
+                s_server_t *host = socpd_map_get(self->servers, sid);
+                if (strcmp(env->from, sid) != 0 && host && host->conn) {
+                    return;
+                }
                 socpd_map_remove(self->users, uid);
                 s_user_free(u);
             }
@@ -1104,9 +1110,12 @@ s_server_unlink_users(s_self_t *self, const char *server_id)
             gone[k++] = u;
         }
     }
+    // Local users, and the other servers: one of them may know these users
+    // only through us (it has no link of its own to that server yet).
     socp_buf_t ids;
     socp_buf_init(&ids);
     s_local_conns(self, NULL, &ids);
+    s_server_conns(self, server_id, &ids);
     for (size_t i = 0; i < k; i++) {
         socpd_map_remove(self->users, gone[i]->id);
         s_emit(self, &ids, "USER_REMOVE", "*", socp_wall_ms(),

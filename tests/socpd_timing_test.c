@@ -146,3 +146,49 @@ SOCP_TEST_T(socpd_timing_introducer_fallback, 90)
     sd_server_stop(&s2);
     sd_server_stop(&s1);
 }
+
+// Frames to one connection keep the order the router decided them in, even
+// when they take different paths: DMs are re-signed by the server (any of 4
+// workers), public-channel frames are relayed unchanged. Bob alternates both
+// kinds to Alice; she must see them exactly in his order.
+SOCP_TEST_T(socpd_timing_order, 90)
+{
+    const char *extra[] = {"--crypto-workers", "4", "--rate-limit", "0", NULL};
+    sd_server_t s;
+    sd_server_start(&s, "s", "rsa4096_4p_a.pem", extra);
+    sd_client_t a, b;
+    s_hello_ok(&a, s.port, ALICE, "rsa4096_2p_a.pem");
+    s_hello_ok(&b, s.port, BOB, "rsa4096_4p_b.pem");
+    enum { N = 120 };
+    int64_t ts0 = socp_wall_ms();
+    for (int i = 0; i < N; i++) {
+        char ct[32];
+        snprintf(ct, sizeof ct, "bXNn%04d", i);
+        int64_t ts = ts0 + i;
+        if (i % 2 == 0) {
+            sd_send(&b, "MSG_DIRECT", ALICE, ts, sd_dm_payload(&b, ALICE, ts, ct), true);
+        } else {
+            sd_send(&b, "MSG_PUBLIC_CHANNEL", "public", ts,
+                    json_pack("{s:s, s:s}", "ciphertext", ct, "group", "public"), true);
+        }
+    }
+    int next = 0;
+    while (next < N) {
+        socp_envelope_t e;
+        CHECK_MSG(sd_recv(&a, NULL, 10000, &e) == 0, "only %d of %d frames arrived", next, N);
+        bool content =
+            strcmp(e.type, "USER_DELIVER") == 0 || strcmp(e.type, "MSG_PUBLIC_CHANNEL") == 0;
+        if (content) {
+            const char *ct = json_string_value(json_object_get(e.payload, "ciphertext"));
+            int got = ct && strlen(ct) == 8 ? atoi(ct + 4) : -1;
+            CHECK_MSG(got == next, "frame %d arrived where %d was expected (%s)", got, next,
+                      e.type);
+            CHECK_STREQ(e.type, next % 2 == 0 ? "USER_DELIVER" : "MSG_PUBLIC_CHANNEL");
+            next++;
+        }
+        socp_envelope_fini(&e);
+    }
+    sd_client_close(&a);
+    sd_client_close(&b);
+    sd_server_stop(&s);
+}
