@@ -153,13 +153,22 @@ s_put_be(socp_buf_t *b, uint8_t tag, uint64_t v, size_t n)
 {
     uint8_t *p = b->data + b->len;
     *p++ = tag;
-    for (size_t i = 0; i < n; i++) {
-        p[i] = (uint8_t) (v >> (8 * (n - 1 - i)));
+    if (n == 1) {
+        *p = (uint8_t) v;
+    } else if (n == 2) {
+        uint16_t x = __builtin_bswap16((uint16_t) v);
+        memcpy(p, &x, 2);
+    } else if (n == 4) {
+        uint32_t x = __builtin_bswap32((uint32_t) v);
+        memcpy(p, &x, 4);
+    } else {
+        uint64_t x = __builtin_bswap64(v);
+        memcpy(p, &x, 8);
     }
     b->len += 1 + n;
 }
 
-static void
+static inline void
 s_put_uint(socp_buf_t *b, uint64_t v)
 {
     s_ensure(b, 9);
@@ -205,7 +214,7 @@ s_put_array(socp_buf_t *b, size_t n)
 }
 
 // str (with its NUL) or bin.
-static void
+static inline void
 s_put_bytes(socp_buf_t *b, bool bin, const void *data, size_t n, bool nul)
 {
     size_t total = n + (nul ? 1 : 0);
@@ -352,23 +361,43 @@ s_left(const s_reader_t *r)
     return (size_t) (r->end - r->p);
 }
 
-static inline bool
+#define S_HOT static inline __attribute__((always_inline))
+
+S_HOT bool
 s_be(s_reader_t *r, size_t n, uint64_t *v)
 {
     if (s_left(r) < n) {
         return false;
     }
-    uint64_t x = 0;
-    for (size_t i = 0; i < n; i++) {
-        x = (x << 8) | r->p[i];
+    switch (n) {
+        case 1:
+            *v = r->p[0];
+            break;
+        case 2: {
+            uint16_t x;
+            memcpy(&x, r->p, 2);
+            *v = __builtin_bswap16(x);
+            break;
+        }
+        case 4: {
+            uint32_t x;
+            memcpy(&x, r->p, 4);
+            *v = __builtin_bswap32(x);
+            break;
+        }
+        default: {
+            uint64_t x;
+            memcpy(&x, r->p, 8);
+            *v = __builtin_bswap64(x);
+            break;
+        }
     }
     r->p += n;
-    *v = x;
     return true;
 }
 
 // Reads any msgpack integer: *neg tells the sign, *mag the magnitude.
-static bool
+S_HOT bool
 s_int(s_reader_t *r, bool *neg, uint64_t *mag)
 {
     if (s_left(r) < 1) {
@@ -422,7 +451,7 @@ s_int(s_reader_t *r, bool *neg, uint64_t *mag)
 
 // Reads an array header; its count cannot exceed the bytes left (every
 // element takes at least one), so callers may size allocations from it.
-static bool
+S_HOT bool
 s_array(s_reader_t *r, uint64_t *n)
 {
     if (s_left(r) < 1) {
@@ -446,7 +475,7 @@ s_array(s_reader_t *r, uint64_t *n)
 }
 
 // Reads a str (want_bin false) or bin (true) header and body.
-static bool
+S_HOT bool
 s_bytes(s_reader_t *r, bool want_bin, const uint8_t **data, uint64_t *len)
 {
     if (s_left(r) < 1) {
@@ -482,7 +511,7 @@ s_bytes(s_reader_t *r, bool want_bin, const uint8_t **data, uint64_t *len)
 
 // Reads one of our strings: a str that ends with its NUL and holds no other,
 // at most max bytes of text. *s points into the frame.
-static bool
+S_HOT bool
 s_cstr(s_reader_t *r, uint64_t max, const char **s)
 {
     const uint8_t *d;
