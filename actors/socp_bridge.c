@@ -1058,7 +1058,7 @@ static void
 s_request_text(s_bridge_t *self, s_origin_t *o, const char *data, size_t len)
 {
     json_error_t err;
-    json_t *req = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
+    json_t *req = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
     if (!req) {
         self->n_requests++;
         o->id = NULL;
