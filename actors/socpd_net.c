@@ -10,7 +10,8 @@
 //        the router decided them;
 //        SOCPD_KICK {conn, code, reason}; SOCPD_DIAL {host, port, link}.
 //   Out: SOCPD_OPEN when a handshake completes, SOCPD_FRAME per admitted text
-//        message, SOCPD_GONE when a connection is destroyed, SOCPD_DIAL_FAIL.
+//        message, SOCPD_GONE when a connection is destroyed, SOCPD_DIAL_FAIL,
+//        SOCPD_RATE when a user exceeds the rate limit (once per second).
 //   Blocking: none. Sockets are non-blocking; each readable event reads at
 //   most 256 KiB so one peer cannot starve the others; at most 64 accepts
 //   per turn. A 100 ms sweep timer enforces the handshake deadline and the
@@ -34,6 +35,7 @@
 
 #define S_CLOSE_LINGER_MS 1000
 #define S_ACCEPT_BATCH    64
+#define S_RATE_TELL_MS    1000 // at most one SOCPD_RATE (-> one ERROR) per connection per window
 
 typedef struct {
     uint64_t id;
@@ -52,6 +54,7 @@ typedef struct {
     uint64_t rate_dropped;       // since the last log line
     uint64_t rate_dropped_total; // for the final log
     uint64_t rate_log_ms;        // last rate-limit log line
+    uint64_t rate_told_ms;       // last SOCPD_RATE to the router (one per window)
     char dial_host[256];
     uint16_t dial_port;
     void *owner; // the actor's s_self_t
@@ -205,6 +208,14 @@ s_rate_ok(s_self_t *self, s_conn_t *c)
     c->rate_dropped++;
     c->rate_dropped_total++;
     self->rate_dropped++;
+    if (c->opened && (c->rate_told_ms == 0 || now - c->rate_told_ms >= S_RATE_TELL_MS)) {
+        // The router answers with one ERROR per window, not one per frame.
+        c->rate_told_ms = now;
+        socp_msg_t m = socp_msg_make(SOCP_MSG_SOCPD_RATE);
+        m.body.socpd_rate.conn = c->id;
+        m.body.socpd_rate.dropped = c->rate_dropped;
+        (void) socp_actor_send(self->ctx, "socpd_router", &m);
+    }
     return false;
 }
 

@@ -5,7 +5,7 @@
 //   pubkey and meta; servers by id with pinned key, address and link), the
 //   seen-cache, the LMDB store (socpd_store), cached signed USER_ADVERTISE
 //   frames, and the parsed public keys of local users and servers.
-//   In:  SOCPD_OPEN / SOCPD_FRAME / SOCPD_GONE / SOCPD_DIAL_FAIL (net),
+//   In:  SOCPD_OPEN / SOCPD_FRAME / SOCPD_GONE / SOCPD_DIAL_FAIL / SOCPD_RATE (net),
 //        SOCPD_SIGNED (crypto: a signed frame to cache).
 //   Out: SOCPD_SIGN to socpd_cryptoN (frames we originate; round robin),
 //        SOCPD_SEND to net (frames relayed unchanged: gossip, user frames that
@@ -16,7 +16,9 @@
 //   Blocking: RSA verifications (~0.1 ms each, one per user content frame
 //   and per server frame), LMDB commits only on a user id's first binding.
 //   Timers: 250 ms sweep (identification deadline, dead links, reconnects),
-//   heartbeat_ms heartbeat to every server link.
+//   heartbeat_ms heartbeat to every server link, 100 ms batched
+//   PUBLIC_CHANNEL_ADD (joins are announced in batches: a join costs O(1)
+//   signatures and O(users) frames, the USER_ADVERTISEs presence needs).
 //   The server never decrypts anything.
 //   Shutdown: TERM; the store is closed (every commit was already durable).
 #include "socp/socpd_router.h"
@@ -40,6 +42,7 @@
 #define S_BACKOFF_MIN_MS 200
 #define S_BACKOFF_MAX_MS 30000
 #define S_SEEN_CAPACITY  (1u << 18)
+#define S_ADD_BATCH_MS   100 // PUBLIC_CHANNEL_ADD batching window
 
 typedef enum { S_PENDING, S_USER, S_SERVER, S_JOINING, S_LINKING } s_kind_t;
 
@@ -86,10 +89,11 @@ typedef struct {
     socpd_map_t *users;   // user id -> s_user_t
     socpd_map_t *servers; // server id -> s_server_t
     socp_buf_t buf;
-    uint64_t seq;      // last SOCPD_SEND order number given (net writes in this order)
-    uint64_t rr;       // round-robin worker choice
-    size_t intro_next; // next introducer to try
-    bool joined;       // got a SERVER_WELCOME (or no introducer configured)
+    json_t *pending_adds; // user ids joined since the last PUBLIC_CHANNEL_ADD
+    uint64_t seq;         // last SOCPD_SEND order number given (net writes in this order)
+    uint64_t rr;          // round-robin worker choice
+    size_t intro_next;    // next introducer to try
+    bool joined;          // got a SERVER_WELCOME (or no introducer configured)
     uint64_t join_retry_at;
     uint64_t join_backoff;
     // counters
@@ -375,17 +379,47 @@ s_on_user_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
     snprintf(cache, sizeof cache, "advert:%s", u->id);
     s_emit(self, &all, "USER_ADVERTISE", "*", socp_wall_ms(), s_advert_payload(self, u), false,
            cache);
-    // Public channel membership, to every local user (the newcomer included).
+    // Public channel: the newcomer gets the channel state now (its
+    // acceptance); everybody learns the membership change in a batch
+    // (s_on_flush_adds, every S_ADD_BATCH_MS), one PUBLIC_CHANNEL_ADD listing
+    // every id that joined meanwhile. Sending ADD + UPDATED to every local
+    // user on every hello made N joins cost 2 N^2 frames.
     uint64_t version = socpd_store_public_version(self->store);
-    socp_buf_reset(&all);
-    s_local_conns(self, NULL, &all);
-    s_emit(self, &all, "PUBLIC_CHANNEL_ADD", "*", socp_wall_ms(),
-           json_pack("{s:[s], s:I}", "add", u->id, "if_version", (json_int_t) version - 1), false,
-           NULL);
-    s_emit(self, &all, "PUBLIC_CHANNEL_UPDATED", "*", socp_wall_ms(),
+    s_emit(self, &one, "PUBLIC_CHANNEL_UPDATED", "*", socp_wall_ms(),
            json_pack("{s:I, s:[]}", "version", (json_int_t) version, "wraps"), false, NULL);
+    json_array_append_new(self->pending_adds, json_string(u->id));
     socp_buf_fini(&all);
     socp_buf_fini(&one);
+}
+
+// Sends the batched PUBLIC_CHANNEL_ADD to every local user.
+static int
+s_on_flush_adds(socp_actor_ctx_t *ctx, int timer_id, void *arg)
+{
+    (void) ctx;
+    (void) timer_id;
+    s_self_t *self = arg;
+    size_t n = json_array_size(self->pending_adds);
+    if (n == 0) {
+        return 0;
+    }
+    uint64_t version = socpd_store_public_version(self->store);
+    socp_buf_t all;
+    socp_buf_init(&all);
+    s_local_conns(self, NULL, &all);
+    json_t *adds = self->pending_adds;
+    self->pending_adds = json_array();
+    if (all.len == 0) {
+        json_decref(adds); // nobody local to tell
+        socp_buf_fini(&all);
+        return 0;
+    }
+    s_emit(self, &all, "PUBLIC_CHANNEL_ADD", "*", socp_wall_ms(),
+           json_pack("{s:o, s:I}", "add", adds, "if_version",
+                     (json_int_t) (version >= n ? version - n : 0)),
+           false, NULL);
+    socp_buf_fini(&all);
+    return 0;
 }
 
 static json_t *
@@ -1309,6 +1343,17 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
         case SOCP_MSG_SOCPD_DIAL_FAIL:
             s_on_dial_fail(self, msg->body.socpd_dial_fail.link, msg->body.socpd_dial_fail.reason);
             break;
+        case SOCP_MSG_SOCPD_RATE: {
+            // One ERROR per window (net sends at most one SOCPD_RATE per
+            // second per connection). TIMEOUT is the closest standard code:
+            // the client should slow down and retry (docs/socpd.md).
+            s_conn_t *c = s_conn(self, msg->body.socpd_rate.conn);
+            if (c && c->kind == S_USER) {
+                s_error(self, c, SOCP_ENVELOPE_CODE_TIMEOUT,
+                        "rate limit: frames are being dropped, slow down", false);
+            }
+            break;
+        }
         case SOCP_MSG_SOCPD_SIGNED: {
             const char *key = msg->body.socpd_signed.cache;
             if (strncmp(key, "advert:", 7) == 0) {
@@ -1402,12 +1447,14 @@ socpd_router_actor(socp_actor_ctx_t *ctx, void *args)
     self.users = socpd_map_new();
     self.servers = socpd_map_new();
     socp_buf_init(&self.buf);
+    self.pending_adds = json_array();
     self.join_backoff = S_BACKOFF_MIN_MS;
     self.joined = self.a.n_introducers == 0;
     // Pin the introducers' keys under a provisional id until they welcome us.
     if (socp_actor_timer_add(ctx, 250, 250, s_on_sweep, &self) <= 0 ||
         socp_actor_timer_add(ctx, (uint64_t) self.a.heartbeat_ms, (uint64_t) self.a.heartbeat_ms,
-                             s_on_heartbeat, &self) <= 0) {
+                             s_on_heartbeat, &self) <= 0 ||
+        socp_actor_timer_add(ctx, S_ADD_BATCH_MS, S_ADD_BATCH_MS, s_on_flush_adds, &self) <= 0) {
         rc = SOCP_EINIT;
     }
     if (rc == 0) {
@@ -1439,6 +1486,7 @@ socpd_router_actor(socp_actor_ctx_t *ctx, void *args)
     socpd_map_destroy(&self.users);
     socpd_map_destroy(&self.servers);
     socp_seen_destroy(&self.seen);
+    json_decref(self.pending_adds);
     socp_buf_fini(&self.buf);
     socpd_store_close(&self.store);
     return rc;

@@ -103,9 +103,24 @@ SOCP_TEST_T(socpd_bad_flood, 60)
     CHECK_MSG(socp_now_ms() - t1 < 2000, "DM took %llu ms during a flood",
               (unsigned long long) (socp_now_ms() - t1));
     (void) t0;
+    // The flooder was told, once per one-second window, not once per frame:
+    // ERROR TIMEOUT "rate limit ...".
+    uint64_t flood_ms = socp_now_ms() - t0;
+    int told = 0;
+    socp_envelope_t e;
+    while (sd_recv(&x, "ERROR", 1500, &e) == 0) {
+        const char *code = json_string_value(json_object_get(e.payload, "code"));
+        const char *detail = json_string_value(json_object_get(e.payload, "detail"));
+        CHECK_STREQ(code, "TIMEOUT");
+        CHECK_MSG(detail && strncmp(detail, "rate limit", 10) == 0, "detail: %s",
+                  detail ? detail : "(none)");
+        told++;
+        socp_envelope_fini(&e);
+    }
+    CHECK_MSG(told >= 1 && (uint64_t) told <= flood_ms / 1000 + 2,
+              "%d rate-limit ERRORs for a %llu ms flood", told, (unsigned long long) flood_ms);
     // The flooder is still connected and can talk once the bucket refills.
     sd_send(&x, "LIST_REQUEST", s.id, socp_wall_ms(), json_object(), true);
-    socp_envelope_t e;
     int rc = sd_recv(&x, "LIST_RESPONSE", 3000, &e);
     if (rc != 0) {
         // The request may have met an empty bucket: one more after refill.
