@@ -42,7 +42,7 @@
 
 #define S_DIR_MAX         4096
 #define S_CONNECT_TIMEOUT 5000
-#define S_NOTES_PER_10S   5
+#define S_NOTES_PER_10S   10
 
 typedef enum { S_IDLE, S_CONNECTING, S_HANDSHAKE, S_HELLO, S_UP } s_state_t;
 
@@ -67,6 +67,7 @@ typedef struct {
     char nick[257];
     uint64_t notes_window_ms;
     unsigned notes_in_window;
+    unsigned notes_dropped; // refused-frame lines not shown in the last window
     bool announced_down;
 } s_net_t;
 
@@ -79,16 +80,26 @@ static void
 s_note(socp_actor_ctx_t *ctx, s_net_t *self, uint8_t level, const char *fmt, ...)
 {
     uint64_t now = socp_now_ms();
+    char text[1024];
     if (self && level < 3) {
         if (now - self->notes_window_ms > 10000) {
             self->notes_window_ms = now;
             self->notes_in_window = 0;
+            if (self->notes_dropped) {
+                snprintf(text, sizeof text, "(%u more warnings about refused frames not shown)",
+                         self->notes_dropped);
+                self->notes_dropped = 0;
+                socp_msg_t d = socp_msg_make(SOCP_MSG_CLI_NOTE);
+                d.body.cli_note.level = 1;
+                d.body.cli_note.text = text;
+                (void) socp_actor_send(ctx, "ui", &d);
+            }
         }
         if (++self->notes_in_window > S_NOTES_PER_10S) {
+            self->notes_dropped++;
             return; // a flood of bad frames must not flood the screen
         }
     }
-    char text[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);

@@ -74,8 +74,29 @@ typedef struct {
     uint64_t last_ms; // pacing clock
 } s_outfile_t;
 
+// Long messages (docs/client.md, "Long messages"): every piece but the last
+// ends with U+2060 WORD JOINER, invisible in other clients; pieces carry
+// consecutive ts (signed), so a piece joins the buffer only if its ts is
+// the next one. A buffer not completed within S_JOIN_STALE_MS is shown
+// marked [INCOMPLETE].
+#define S_MORE          "\xe2\x81\xa0"
+#define S_MORE_LEN      3
+#define S_JOINS         32
+#define S_JOIN_STALE_MS 10000
+
+typedef struct {
+    bool used, history, outgoing;
+    uint8_t kind, status;
+    char from[129], peer[129];
+    int64_t ts_first, ts_last;
+    uint64_t since_ms;
+    char *buf;
+    size_t len;
+} s_join_t;
+
 typedef struct {
     socp_client_ui_args_t *args;
+    s_join_t joins[S_JOINS];
     s_peer_t peers[S_PEERS_MAX];
     size_t npeers;
     s_group_t groups[S_GROUPS_MAX];
@@ -140,19 +161,29 @@ static void s_print(s_ui_t *self, const char *fmt, ...) SOCP_PRINTF(2, 3);
 static void
 s_print(s_ui_t *self, const char *fmt, ...)
 {
-    char raw[4096];
+    char small[4096];
+    char *raw = small;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(raw, sizeof raw, fmt, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
-    size_t len = n < 0 ? 0 : (size_t) n >= sizeof raw ? sizeof raw - 1 : (size_t) n;
-    char out[4200];
+    if (n >= (int) sizeof small && n < 4 * S_LINE_MAX) {
+        raw = socp_malloc((size_t) n + 1); // a long (rejoined) message
+        va_start(ap, fmt);
+        n = vsnprintf(raw, (size_t) n + 1, fmt, ap);
+        va_end(ap);
+    }
+    size_t cap = raw == small ? sizeof small : (size_t) n + 1;
+    size_t len = n < 0 ? 0 : (size_t) n >= cap ? cap - 1 : (size_t) n;
+    char outsmall[4200];
+    char *out = len + 16 <= sizeof outsmall ? outsmall : socp_malloc(len + 16);
+    size_t osize = out == outsmall ? sizeof outsmall : len + 16;
     size_t o = 0;
     if (self->raw) {
         memcpy(out, "\r\x1b[K", 4);
         o = 4;
     }
-    for (size_t i = 0; i < len && o < sizeof out - 8;) {
+    for (size_t i = 0; i < len && o < osize - 8;) {
         uint32_t cp;
         size_t k = socp_text_utf8_decode((const uint8_t *) raw + i, len - i, &cp);
         if (k == 0 || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) || cp == 0x2028 ||
@@ -168,6 +199,12 @@ s_print(s_ui_t *self, const char *fmt, ...)
     out[o++] = '\n';
     s_write(self, out, o);
     s_redraw(self);
+    if (out != outsmall) {
+        free(out);
+    }
+    if (raw != small) {
+        free(raw);
+    }
 }
 
 static void
@@ -328,6 +365,31 @@ s_usable(s_ui_t *self, const s_peer_t *p)
     return true;
 }
 
+// Splits a message for sending: one piece when it fits one RSA block, else
+// pieces of at most 443 bytes so every piece but the last has room for the
+// "more follows" marker.
+static int
+s_split(const char *text, socp_text_pieces_t *pieces)
+{
+    size_t n = strlen(text);
+    return socp_text_split(
+        text, n, n <= SOCP_TEXT_PIECE_MAX ? SOCP_TEXT_PIECE_MAX : SOCP_TEXT_PIECE_MAX - S_MORE_LEN,
+        pieces);
+}
+
+// Piece i of text as sent: with the marker unless it is the last one.
+static size_t
+s_piece(const char *text, const socp_text_pieces_t *pieces, size_t i, char out[SOCP_TEXT_PIECE_MAX])
+{
+    size_t n = pieces->items[i].len;
+    memcpy(out, text + pieces->items[i].offset, n);
+    if (i + 1 < pieces->count) {
+        memcpy(out + n, S_MORE, S_MORE_LEN);
+        n += S_MORE_LEN;
+    }
+    return n;
+}
+
 static void
 s_cmd_tell(socp_actor_ctx_t *ctx, s_ui_t *self, const char *who, const char *text)
 {
@@ -336,18 +398,21 @@ s_cmd_tell(socp_actor_ctx_t *ctx, s_ui_t *self, const char *who, const char *tex
         return;
     }
     socp_text_pieces_t pieces = {0};
-    if (socp_text_split(text, strlen(text), SOCP_TEXT_PIECE_MAX, &pieces) != 0 ||
-        pieces.count == 0) {
+    if (s_split(text, &pieces) != 0 || pieces.count == 0) {
         s_print(self, "error: the message is empty or not valid UTF-8");
         return;
     }
-    char line[4096];
-    snprintf(line, sizeof line, "you -> %s: %s", p->name, text);
+    size_t lsize = strlen(text) + strlen(p->name) + 16;
+    char *line = socp_malloc(lsize);
+    snprintf(line, lsize, "you -> %s: %s", p->name, text);
     s_group_t *g = s_group_new(self, pieces.count, line);
+    free(line);
     int64_t ts = socp_wall_ms();
     for (size_t i = 0; g && i < pieces.count; i++) {
-        s_send(ctx, self, SOCP_CLIENT_KIND_DM, g->first + i, p, p->pub,
-               text + pieces.items[i].offset, pieces.items[i].len, NULL, 0, ts + (int64_t) i);
+        char piece[SOCP_TEXT_PIECE_MAX];
+        size_t n = s_piece(text, &pieces, i, piece);
+        s_send(ctx, self, SOCP_CLIENT_KIND_DM, g->first + i, p, p->pub, piece, n, NULL, 0,
+               ts + (int64_t) i);
     }
     socp_text_pieces_fini(&pieces);
 }
@@ -356,8 +421,7 @@ static void
 s_cmd_all(socp_actor_ctx_t *ctx, s_ui_t *self, const char *text)
 {
     socp_text_pieces_t pieces = {0};
-    if (socp_text_split(text, strlen(text), SOCP_TEXT_PIECE_MAX, &pieces) != 0 ||
-        pieces.count == 0) {
+    if (s_split(text, &pieces) != 0 || pieces.count == 0) {
         s_print(self, "error: the message is empty or not valid UTF-8");
         return;
     }
@@ -367,14 +431,17 @@ s_cmd_all(socp_actor_ctx_t *ctx, s_ui_t *self, const char *text)
         members += p->online && p->status != 2 && strcmp(p->id, self->args->user_id) != 0 &&
                    p->pub && *p->pub;
     }
-    char line[4096];
-    snprintf(line, sizeof line, "you -> all: %s", text);
+    size_t lsize = strlen(text) + 16;
+    char *line = socp_malloc(lsize);
+    snprintf(line, lsize, "you -> all: %s", text);
     if (members == 0) {
         s_print(self, "%s  (nobody else is online)", line);
+        free(line);
         socp_text_pieces_fini(&pieces);
         return;
     }
     s_group_t *g = s_group_new(self, members * pieces.count, line);
+    free(line);
     int64_t ts = socp_wall_ms();
     uint64_t id = g ? g->first : 0;
     for (size_t i = 0; g && i < self->npeers; i++) {
@@ -384,8 +451,10 @@ s_cmd_all(socp_actor_ctx_t *ctx, s_ui_t *self, const char *text)
             continue;
         }
         for (size_t k = 0; k < pieces.count; k++) {
-            s_send(ctx, self, SOCP_CLIENT_KIND_PUBLIC, id++, p, p->pub,
-                   text + pieces.items[k].offset, pieces.items[k].len, NULL, 0, ts + (int64_t) k);
+            char piece[SOCP_TEXT_PIECE_MAX];
+            size_t n = s_piece(text, &pieces, k, piece);
+            s_send(ctx, self, SOCP_CLIENT_KIND_PUBLIC, id++, p, p->pub, piece, n, NULL, 0,
+                   ts + (int64_t) k);
         }
     }
     socp_text_pieces_fini(&pieces);
@@ -556,10 +625,20 @@ s_cmd_list(s_ui_t *self)
 {
     const s_peer_t **on = socp_calloc(self->npeers + 1, sizeof *on);
     size_t n = 0;
+    bool have_me = false;
     for (size_t i = 0; i < self->npeers; i++) {
         if (self->peers[i].online) {
             on[n++] = &self->peers[i];
+            have_me = have_me || strcmp(self->peers[i].id, self->args->user_id) == 0;
         }
+    }
+    // We are online while the link is up, even before the server's
+    // advertisement of us has come back.
+    const char *me_name = self->nick[0] ? self->nick : self->args->user_id;
+    s_peer_t self_peer = {
+        .id = (char *) self->args->user_id, .name = (char *) me_name, .online = true};
+    if (!have_me && self->link_up) {
+        on[n++] = &self_peer;
     }
     qsort(on, n, sizeof *on, s_peer_cmp);
     s_print(self, "%zu user%s online:", n, n == 1 ? "" : "s");
@@ -967,12 +1046,18 @@ s_on_accepted(s_ui_t *self, const socp_msg_cli_accepted_t *a)
 }
 
 static void
-s_on_show(s_ui_t *self, const socp_msg_cli_show_t *s)
+s_show_line(s_ui_t *self,
+            const socp_msg_cli_show_t *s,
+            int64_t ts,
+            uint8_t status,
+            const char *extra,
+            const char *text,
+            int tl)
 {
     char t[16];
-    s_clock(s->ts, t);
+    s_clock(ts, t);
     const char *mark = "";
-    switch (s->status) {
+    switch (status) {
         case SOCP_CLIENT_TRUST_UNVERIFIED:
             mark = "[UNVERIFIED] ";
             break;
@@ -987,18 +1072,121 @@ s_on_show(s_ui_t *self, const socp_msg_cli_show_t *s)
     }
     const char *where = s->kind == SOCP_CLIENT_KIND_PUBLIC ? "all" : "you";
     const char *hist = s->history ? "  " : "";
-    int tl = (int) s->text.len;
-    const char *text = s->text.len ? (const char *) s->text.data : "";
     if (s->outgoing) {
-        s_print(self, "%s[%s] you -> %s: %.*s", hist, t,
+        s_print(self, "%s[%s] %syou -> %s: %.*s", hist, t, extra,
                 s->kind == SOCP_CLIENT_KIND_PUBLIC ? "all" : s_label(self, s->peer), tl, text);
-    } else if (s->status == SOCP_CLIENT_TRUST_UNREADABLE) {
-        s_print(self, "%s[%s] %s%s -> %s: (message could not be decrypted)", hist, t, mark,
+    } else if (status == SOCP_CLIENT_TRUST_UNREADABLE) {
+        s_print(self, "%s[%s] %s%s%s -> %s: (message could not be decrypted)", hist, t, extra, mark,
                 s_label(self, s->from), where);
     } else {
-        s_print(self, "%s[%s] %s%s -> %s: %.*s", hist, t, mark, s_label(self, s->from), where, tl,
-                text);
+        s_print(self, "%s[%s] %s%s%s -> %s: %.*s", hist, t, extra, mark, s_label(self, s->from),
+                where, tl, text);
     }
+}
+
+static void
+s_join_flush(s_ui_t *self, s_join_t *j, const char *extra)
+{
+    socp_msg_cli_show_t s = {.kind = j->kind,
+                             .outgoing = j->outgoing,
+                             .peer = j->peer,
+                             .from = j->from,
+                             .history = j->history};
+    s_show_line(self, &s, j->ts_first, j->status, extra, j->buf ? j->buf : "", (int) j->len);
+    free(j->buf);
+    memset(j, 0, sizeof *j);
+}
+
+static s_join_t *
+s_join_find(s_ui_t *self, const socp_msg_cli_show_t *s)
+{
+    for (size_t i = 0; i < S_JOINS; i++) {
+        s_join_t *j = &self->joins[i];
+        if (j->used && j->kind == s->kind && j->history == s->history &&
+            j->outgoing == s->outgoing && strcmp(j->from, s->from) == 0 &&
+            strcmp(j->peer, s->peer) == 0) {
+            return j;
+        }
+    }
+    return NULL;
+}
+
+static void
+s_on_show(s_ui_t *self, const socp_msg_cli_show_t *s)
+{
+    int tl = (int) s->text.len;
+    const char *text = s->text.len ? (const char *) s->text.data : "";
+    bool textual = (s->kind == SOCP_CLIENT_KIND_DM || s->kind == SOCP_CLIENT_KIND_PUBLIC) &&
+                   s->status != SOCP_CLIENT_TRUST_UNREADABLE;
+    s_join_t *j = textual ? s_join_find(self, s) : NULL;
+    if (j && s->ts != j->ts_last + 1) {
+        s_join_flush(self, j, "[INCOMPLETE] "); // the rest never came
+        j = NULL;
+    }
+    bool more =
+        textual && tl >= S_MORE_LEN && memcmp(text + tl - S_MORE_LEN, S_MORE, S_MORE_LEN) == 0;
+    if (more) {
+        tl -= S_MORE_LEN;
+        if (j && j->len + (size_t) tl > S_LINE_MAX) {
+            s_join_flush(self, j, "[INCOMPLETE] "); // too long: show what we have
+            j = NULL;
+        }
+        if (!j) {
+            size_t oldest = 0;
+            for (size_t i = 0; i < S_JOINS; i++) {
+                if (!self->joins[i].used) {
+                    oldest = i;
+                    break;
+                }
+                if (self->joins[i].since_ms < self->joins[oldest].since_ms) {
+                    oldest = i;
+                }
+            }
+            j = &self->joins[oldest];
+            if (j->used) {
+                s_join_flush(self, j, "[INCOMPLETE] ");
+            }
+            *j = (s_join_t){.used = true,
+                            .history = s->history,
+                            .outgoing = s->outgoing,
+                            .kind = s->kind,
+                            .ts_first = s->ts,
+                            .since_ms = socp_now_ms()};
+            snprintf(j->from, sizeof j->from, "%s", s->from ? s->from : "");
+            snprintf(j->peer, sizeof j->peer, "%s", s->peer ? s->peer : "");
+        }
+        j->buf = socp_realloc(j->buf, j->len + (size_t) tl + 1);
+        memcpy(j->buf + j->len, text, (size_t) tl);
+        j->len += (size_t) tl;
+        j->ts_last = s->ts;
+        j->status = s->status > j->status ? s->status : j->status;
+        return;
+    }
+    if (j) {
+        j->buf = socp_realloc(j->buf, j->len + (size_t) tl + 1);
+        memcpy(j->buf + j->len, text, (size_t) tl);
+        j->len += (size_t) tl;
+        j->status = s->status > j->status ? s->status : j->status;
+        s_join_flush(self, j, "");
+        return;
+    }
+    s_show_line(self, s, s->ts, s->status, "", text, tl);
+}
+
+// Shows long messages whose last piece did not come in time.
+static int
+s_on_join_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg)
+{
+    SOCP_UNUSED(ctx);
+    SOCP_UNUSED(timer_id);
+    s_ui_t *self = arg;
+    uint64_t now = socp_now_ms();
+    for (size_t i = 0; i < S_JOINS; i++) {
+        if (self->joins[i].used && now - self->joins[i].since_ms > S_JOIN_STALE_MS) {
+            s_join_flush(self, &self->joins[i], "[INCOMPLETE] ");
+        }
+    }
+    return 0;
 }
 
 static void
@@ -1095,6 +1283,7 @@ socp_client_ui_actor(socp_actor_ctx_t *ctx, void *args)
         self->raw = tcsetattr(self->args->in_fd, TCSAFLUSH, &t) == 0;
     }
     socp_actor_watch_fd(ctx, self->args->in_fd, ZMQ_POLLIN, s_on_input, self);
+    (void) socp_actor_timer_add(ctx, 1000, 1000, s_on_join_tick, self);
     socp_actor_ready(ctx, 0);
     if (self->args->display_name && *self->args->display_name) {
         snprintf(self->nick, sizeof self->nick, "%s", self->args->display_name);
@@ -1125,6 +1314,9 @@ socp_client_ui_actor(socp_actor_ctx_t *ctx, void *args)
     }
     for (size_t i = 0; i < self->nhist; i++) {
         free(self->hist[i]);
+    }
+    for (size_t i = 0; i < S_JOINS; i++) {
+        free(self->joins[i].buf);
     }
     free(self);
     return rc;

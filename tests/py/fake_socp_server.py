@@ -1,0 +1,292 @@
+"""fake_socp_server.py: a scripted SOCP v1.3 server for the client's interop
+and bad-input tests (tests/socp_interop_test.c). Standard library plus
+pyca/cryptography only; the WebSocket server side is written by hand.
+
+It listens on 127.0.0.1 (kernel-chosen port), prints "listening PORT", then
+reads one command per line on stdin and answers "ok CMD ..." (or
+"fail CMD reason") on stdout when the command is done:
+
+  hello                       accept the next connection, do the WebSocket
+                              handshake, wait for USER_HELLO ("ok hello ID")
+  user NAME KEYPEM            define a fake remote user NAME (uuid v4) whose
+                              private key is the PEM file KEYPEM
+  advertise NAME FORM         USER_ADVERTISE for NAME, key as FORM:
+                              der (b64url DER SPKI), pem64 (b64url(PEM)),
+                              pem (raw PEM text, in payload.pubkey only)
+  rekey NAME KEYPEM           NAME keeps its id but gets another key
+  dm NAME FORM SALT WORD      USER_DELIVER from NAME to the client: text
+                              WORD, content_sig FORM string|bytes, PSS salt
+                              max|32, payload.ts != envelope ts
+  badsig NAME WORD            a USER_DELIVER whose content_sig is damaged
+  garbage                     text frames that are not envelopes, a binary
+                              frame, an envelope missing fields
+  file NAME FILENAME          FILE_START (name FILENAME) + FILE_CHUNK + FILE_END
+  big                         one 2 MiB text frame
+  count_to NAME               "ok count_to N": frames the client sent to NAME
+"""
+import base64
+import hashlib
+import json
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+import uuid
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64(text):
+    text = text.replace("+", "-").replace("/", "_").rstrip("=")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def pss(salt):
+    n = padding.PSS.MAX_LENGTH if salt == "max" else 32
+    return padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=n)
+
+
+OAEP = padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+
+
+def canonical(obj):
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+class Conn:
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+        self.lock = threading.Lock()
+        self.frames = []  # parsed JSON objects the client sent
+        self.closed = False
+
+    def recv_exact(self, n):
+        while len(self.buf) < n:
+            data = self.sock.recv(65536)
+            if not data:
+                raise EOFError
+            self.buf += data
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def handshake(self):
+        while b"\r\n\r\n" not in self.buf:
+            data = self.sock.recv(4096)
+            if not data:
+                raise EOFError
+            self.buf += data
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        key = None
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"sec-websocket-key":
+                key = value.strip()
+        accept = base64.b64encode(hashlib.sha1(key + GUID.encode()).digest())
+        self.sock.sendall(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+        )
+
+    def read_frame(self):
+        b0, b1 = self.recv_exact(2)
+        op, n = b0 & 0x0F, b1 & 0x7F
+        if n == 126:
+            n = struct.unpack(">H", self.recv_exact(2))[0]
+        elif n == 127:
+            n = struct.unpack(">Q", self.recv_exact(8))[0]
+        mask = self.recv_exact(4) if b1 & 0x80 else b"\0\0\0\0"
+        data = bytes(c ^ mask[i % 4] for i, c in enumerate(self.recv_exact(n)))
+        return op, data
+
+    def send_raw(self, op, data):
+        n = len(data)
+        if n < 126:
+            head = struct.pack(">BB", 0x80 | op, n)
+        elif n < 65536:
+            head = struct.pack(">BBH", 0x80 | op, 126, n)
+        else:
+            head = struct.pack(">BBQ", 0x80 | op, 127, n)
+        with self.lock:
+            self.sock.sendall(head + data)
+
+    def send_text(self, text):
+        self.send_raw(1, text.encode() if isinstance(text, str) else text)
+
+    def reader(self):
+        try:
+            while True:
+                op, data = self.read_frame()
+                if op == 9:
+                    self.send_raw(10, data)
+                elif op == 8:
+                    break
+                elif op == 1:
+                    try:
+                        self.frames.append(json.loads(data))
+                    except ValueError:
+                        pass
+        except (EOFError, OSError):
+            pass
+        self.closed = True
+
+
+class Server:
+    def __init__(self):
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(4)
+        self.id = str(uuid.uuid4())
+        self.conn = None
+        self.client_id = None
+        self.client_pub = None
+        self.users = {}  # name -> (id, private key)
+        here = os.path.dirname(os.path.abspath(__file__))
+        with open(os.path.join(here, "..", "fixtures", "rsa4096_2p_a.pem"), "rb") as f:
+            self.key = serialization.load_pem_private_key(f.read(), None)
+
+    def envelope(self, type_, frm, to, payload, ts=None):
+        env = {
+            "type": type_,
+            "from": frm,
+            "to": to,
+            "ts": ts if ts is not None else int(time.time() * 1000),
+            "payload": payload,
+        }
+        env["sig"] = b64url(self.key.sign(canonical(payload).encode(), pss("max"), hashes.SHA256()))
+        return json.dumps(env)
+
+    def send(self, type_, frm, to, payload, ts=None):
+        self.conn.send_text(self.envelope(type_, frm, to, payload, ts))
+
+    def pub_text(self, key, form):
+        pub = key.public_key()
+        pem = pub.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        der = pub.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        return {"der": b64url(der), "pem64": b64url(pem), "pem": pem.decode()}[form]
+
+    def deliver(self, name, word, form, salt, damage=False):
+        uid, key = self.users[name]
+        ts = int(time.time() * 1000) - 3000  # original send time
+        ct_raw = self.client_pub.encrypt(word.encode(), OAEP)
+        ct = b64url(ct_raw)
+        tail = (uid + self.client_id + str(ts)).encode()
+        pre = ct_raw + tail if form == "bytes" else ct.encode() + tail
+        sig = bytearray(key.sign(pre, pss(salt), hashes.SHA256()))
+        if damage:
+            sig[10] ^= 0x40
+        payload = {
+            "ciphertext": ct,
+            "sender": uid,
+            "sender_pub": self.pub_text(key, "pem64"),
+            "content_sig": b64url(bytes(sig)),
+            "ts": ts,
+            "to": self.client_id,
+        }
+        # A fresh envelope ts (the server's forwarding time), original in payload.ts.
+        self.send("USER_DELIVER", self.id, self.client_id, payload, ts + 5000)
+
+    def cmd(self, words):
+        c = words[0]
+        if c == "hello":
+            sock, _ = self.lsock.accept()
+            self.conn = Conn(sock)
+            self.conn.handshake()
+            while True:
+                op, data = self.conn.read_frame()
+                if op != 1:
+                    continue
+                env = json.loads(data)
+                if env.get("type") == "USER_HELLO":
+                    break
+            self.client_id = env["from"]
+            self.client_pub = serialization.load_der_public_key(unb64(env["payload"]["pubkey"]))
+            threading.Thread(target=self.conn.reader, daemon=True).start()
+            return self.client_id
+        if c == "user":
+            with open(words[2], "rb") as f:
+                key = serialization.load_pem_private_key(f.read(), None)
+            self.users[words[1]] = (str(uuid.uuid4()), key)
+            return self.users[words[1]][0]
+        if c == "rekey":
+            with open(words[2], "rb") as f:
+                key = serialization.load_pem_private_key(f.read(), None)
+            self.users[words[1]] = (self.users[words[1]][0], key)
+            return ""
+        if c == "advertise":
+            uid, key = self.users[words[1]]
+            pub = self.pub_text(key, words[2])
+            meta = {"display_name": words[1]}
+            payload = {"user_id": uid, "server_id": self.id, "meta": meta}
+            if words[2] == "pem":
+                payload["pubkey"] = pub
+            else:
+                meta["pubkey"] = pub
+            self.send("USER_ADVERTISE", self.id, "*", payload)
+            return ""
+        if c == "dm":
+            self.deliver(words[1], words[4], words[2], words[3])
+            return ""
+        if c == "badsig":
+            self.deliver(words[1], words[2], "string", "max", damage=True)
+            return ""
+        if c == "garbage":
+            self.conn.send_text("this is not json")
+            self.conn.send_raw(2, b"\x00\x01binary")
+            self.conn.send_text('{"type":"USER_DELIVER","from":')
+            self.conn.send_text('{"type":"USER_DELIVER","payload":{}}')
+            return ""
+        if c == "file":
+            uid, _ = self.users[words[1]]
+            fid = str(uuid.uuid4())
+            body = b"root:x:0:0::/root:/bin/sh\n"
+            start = {
+                "file_id": fid,
+                "name": words[2],
+                "size": len(body),
+                "sha256": hashlib.sha256(body).hexdigest(),
+                "mode": "dm",
+            }
+            chunk = {"file_id": fid, "index": 0, "ciphertext": b64url(self.client_pub.encrypt(body, OAEP))}
+            self.send("FILE_START", uid, self.client_id, start)
+            self.send("FILE_CHUNK", uid, self.client_id, chunk)
+            self.send("FILE_END", uid, self.client_id, {"file_id": fid})
+            return ""
+        if c == "big":
+            try:
+                self.conn.send_text("x" * (2 * 1024 * 1024))
+            except OSError:
+                pass  # the client closed the connection mid-frame: expected
+            return ""
+        if c == "count_to":
+            uid, _ = self.users[words[1]]
+            return str(sum(1 for f in list(self.conn.frames) if isinstance(f, dict) and f.get("to") == uid))
+        raise ValueError("unknown command " + c)
+
+
+def main():
+    srv = Server()
+    print("listening", srv.lsock.getsockname()[1], flush=True)
+    for line in sys.stdin:
+        words = line.split()
+        if not words:
+            continue
+        try:
+            out = srv.cmd(words)
+            print("ok", words[0], out, flush=True)
+        except Exception as e:  # report, keep serving
+            print("fail", words[0], repr(e), flush=True)
+
+
+if __name__ == "__main__":
+    main()

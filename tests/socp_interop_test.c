@@ -1,0 +1,140 @@
+// socp_interop_test.c: the socp client against a scripted fake server
+// (tests/py/fake_socp_server.py) that emits the other accepted wire variants
+// (PEM keys, bytes-form content signatures, PSS salt 32, payload.ts differing
+// from the envelope ts) and bad input (garbage, binary and 2 MiB frames, a
+// forged signature, file names with paths, a changed key for a known user).
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "socp_cli_helpers.h"
+#include "socp_test.h"
+
+// A received message line that carries no trust mark ([UNVERIFIED] etc.).
+static void
+s_expect_verified(socp_cli_t *c, const char *want)
+{
+    char line[8192];
+    socp_cli_expect(c, want, 10000, line, sizeof line);
+    CHECK_MSG(!strstr(line, "] ["), "not shown as verified: %s", line);
+}
+
+static size_t
+s_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    CHECK(d);
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    }
+    closedir(d);
+    return n;
+}
+
+SOCP_TEST_T(socp_interop_variants_and_bad_input, 90)
+{
+    char port[16], cmd[4096], out[256];
+    socp_cli_t fake = socp_cli_fake_start(port, sizeof port);
+    socp_cli_t alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", NULL);
+    socp_cli_fake(&fake, "hello", out, sizeof out);
+    socp_cli_expect(&alice, "connected to", 10000, NULL, 0);
+    const char *fx = socp_test_srcdir();
+    snprintf(cmd, sizeof cmd, "user carol %s/tests/fixtures/rsa4096_2p_a.pem", fx);
+    socp_cli_fake(&fake, cmd, NULL, 0);
+    snprintf(cmd, sizeof cmd, "user dave %s/tests/fixtures/rsa4096_2p_b.pem", fx);
+    socp_cli_fake(&fake, cmd, NULL, 0);
+
+    // Keys as base64url(PEM) (in meta.pubkey) and raw PEM (payload.pubkey).
+    socp_cli_fake(&fake, "advertise carol pem64", NULL, 0);
+    socp_cli_expect(&alice, "carol is online", 10000, NULL, 0);
+    socp_cli_fake(&fake, "advertise dave pem", NULL, 0);
+    socp_cli_expect(&alice, "dave is online", 10000, NULL, 0);
+
+    // Every delivery carries payload.ts 5 s before the envelope ts (the
+    // signature covers payload.ts) and sender_pub as base64url(PEM).
+    socp_cli_fake(&fake, "dm carol bytes 32 variant-bytes-salt32", NULL, 0);
+    s_expect_verified(&alice, "carol -> you: variant-bytes-salt32");
+    socp_cli_fake(&fake, "dm dave string max variant-string-max", NULL, 0);
+    s_expect_verified(&alice, "dave -> you: variant-string-max");
+    socp_cli_fake(&fake, "dm dave bytes max variant-bytes-max", NULL, 0);
+    s_expect_verified(&alice, "dave -> you: variant-bytes-max");
+    socp_cli_fake(&fake, "dm carol string 32 variant-string-salt32", NULL, 0);
+    s_expect_verified(&alice, "carol -> you: variant-string-salt32");
+
+    // Garbage: each refused with one line, the session goes on.
+    socp_cli_fake(&fake, "garbage", NULL, 0);
+    socp_cli_expect(&alice, "refused a frame from the server: frame is not valid JSON", 5000, NULL,
+                    0);
+    socp_cli_expect(&alice, "refused a binary frame", 5000, NULL, 0);
+    socp_cli_expect(&alice, "refused a frame from the server: frame is not valid JSON", 5000, NULL,
+                    0);
+    socp_cli_expect(&alice, "refused a frame from the server: missing", 5000, NULL, 0);
+    // A forged signature is never shown as verified.
+    socp_cli_fake(&fake, "badsig carol forged-text", NULL, 0);
+    socp_cli_expect(&alice, "[UNVERIFIED] carol -> you: forged-text", 10000, NULL, 0);
+    // File names with paths: refused, nothing written.
+    socp_cli_fake(&fake, "file carol ../../etc/passwd", NULL, 0);
+    socp_cli_expect(&alice, "the file name contains a path", 5000, NULL, 0);
+    socp_cli_fake(&fake, "file carol /abs", NULL, 0);
+    socp_cli_expect(&alice, "the file name contains a path", 5000, NULL, 0);
+    socp_cli_fake(&fake, "dm carol bytes max still-alive-1", NULL, 0);
+    s_expect_verified(&alice, "carol -> you: still-alive-1");
+    char dl[4096];
+    snprintf(dl, sizeof dl, "%s/alice/downloads", socp_test_tmpdir());
+    CHECK_EQ(s_entries(dl), 0);
+
+    // A 2 MiB frame: the link is closed (1009) and re-established.
+    socp_cli_fake(&fake, "big", NULL, 0);
+    socp_cli_expect(&alice, "refused a frame over 1 MiB", 10000, NULL, 0);
+    socp_cli_fake(&fake, "hello", NULL, 0);
+    socp_cli_expect(&alice, "connected to", 10000, NULL, 0);
+    socp_cli_fake(&fake, "dm dave string 32 still-alive-2", NULL, 0);
+    s_expect_verified(&alice, "dave -> you: still-alive-2");
+
+    uint64_t t0 = socp_now_ms();
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
+    CHECK(socp_now_ms() - t0 < 1000);
+}
+
+// The server announces a known user with another key: refused with a loud
+// warning, messages signed with the new key refused, sends to that user
+// blocked; the old pin survives a restart.
+SOCP_TEST_T(socp_interop_key_change_refused, 60)
+{
+    char port[16], cmd[4096];
+    socp_cli_t fake = socp_cli_fake_start(port, sizeof port);
+    socp_cli_t alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", NULL);
+    socp_cli_fake(&fake, "hello", NULL, 0);
+    socp_cli_expect(&alice, "connected to", 10000, NULL, 0);
+    const char *fx = socp_test_srcdir();
+    snprintf(cmd, sizeof cmd, "user carol %s/tests/fixtures/rsa4096_2p_a.pem", fx);
+    socp_cli_fake(&fake, cmd, NULL, 0);
+    socp_cli_fake(&fake, "advertise carol der", NULL, 0);
+    socp_cli_expect(&alice, "carol is online", 10000, NULL, 0);
+    socp_cli_fake(&fake, "dm carol string max before-the-change", NULL, 0);
+    s_expect_verified(&alice, "carol -> you: before-the-change");
+
+    snprintf(cmd, sizeof cmd, "rekey carol %s/tests/fixtures/rsa4096_2p_b.pem", fx);
+    socp_cli_fake(&fake, cmd, NULL, 0);
+    socp_cli_fake(&fake, "advertise carol pem64", NULL, 0);
+    socp_cli_expect(&alice, "WARNING: the server announced a NEW KEY for carol", 10000, NULL, 0);
+    socp_cli_fake(&fake, "dm carol string max after-the-change", NULL, 0);
+    socp_cli_expect(&alice, "signed with a DIFFERENT key", 10000, NULL, 0);
+    socp_cli_say(&alice, "/tell carol are you still you?");
+    socp_cli_expect(&alice, "key changed and was refused; not sending", 5000, NULL, 0);
+    socp_cli_say(&alice, "/list");
+    socp_cli_expect(&alice, "[KEY CHANGED - BLOCKED]", 5000, NULL, 0);
+    // Nothing was written to carol, and the session goes on.
+    char n[64];
+    socp_cli_fake(&fake, "count_to carol", n, sizeof n);
+    CHECK_STREQ(n, "0");
+    snprintf(cmd, sizeof cmd, "user dave %s/tests/fixtures/rsa4096_2p_a.pem", fx);
+    socp_cli_fake(&fake, cmd, NULL, 0);
+    socp_cli_fake(&fake, "advertise dave pem", NULL, 0);
+    socp_cli_fake(&fake, "dm dave bytes 32 still-here", NULL, 0);
+    s_expect_verified(&alice, "dave -> you: still-here");
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
+}
