@@ -18,6 +18,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "socp/socp_bench.h"
 #include "socp/socp_bridge.h"
 #include "socp/socp_client.h"
 #include "socp/socp_err.h"
@@ -327,6 +328,9 @@ main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "bridge") == 0) {
         return socp_bridge_main(argc - 1, argv + 1);
+    }
+    if (argc > 1 && strcmp(argv[1], "bench") == 0) {
+        return socp_bench_main(argc - 1, argv + 1);
     }
     socp_platform_block_signals();
     s_opts_t o = {.server = "ws://127.0.0.1:8765", .primes = 4, .file_rate = 150};
