@@ -106,6 +106,36 @@ socp_cli_expect(socp_cli_t *c, const char *want, int timeout_ms, char *got, size
     socp_test_fail(__FILE__, __LINE__, "no line containing \"%s\" within %d ms", want, timeout_ms);
 }
 
+void
+socp_cli_expect_all(socp_cli_t *c, const char *const wants[], int timeout_ms)
+{
+    bool seen[16] = {false};
+    size_t n = 0, left = 0;
+    while (wants[n] && n < 16) {
+        n++;
+    }
+    left = n;
+    uint64_t end = socp_now_ms() + (uint64_t) timeout_ms;
+    char line[8192];
+    while (left > 0 && socp_now_ms() < end) {
+        if (socp_test_read_line(c->out, line, sizeof line, (int) (end - socp_now_ms())) < 0) {
+            break;
+        }
+        if (socp_test_verbose()) {
+            fprintf(stderr, "  [%d] %s\n", c->pid, line);
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (!seen[i] && strstr(line, wants[i])) {
+                seen[i] = true;
+                left--;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        CHECK_MSG(seen[i], "no line containing \"%s\" within %d ms", wants[i], timeout_ms);
+    }
+}
+
 socp_cli_t
 socp_cli_fake_start(char *port, size_t size)
 {

@@ -31,6 +31,10 @@ void socp_cli_say(socp_cli_t *c, const char *line);
 // fails the case after timeout_ms.
 void socp_cli_expect(socp_cli_t *c, const char *want, int timeout_ms, char *got, size_t size);
 
+// Reads lines until each of the NULL-terminated `wants` has been seen in
+// some line, in any order; fails the case after timeout_ms.
+void socp_cli_expect_all(socp_cli_t *c, const char *const wants[], int timeout_ms);
+
 // Starts tests/py/fake_socp_server.py; writes the port it listens on.
 socp_cli_t socp_cli_fake_start(char *port, size_t size);
 
