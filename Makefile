@@ -102,6 +102,7 @@ fuzz: fuzz-build
 # ---- benchmarks, docs, formatting ------------------------------------------
 bench: all
 	@scripts/bench.sh $(BUILD)
+	@/usr/bin/python3 scripts/bench_plot.py $(BUILD)
 
 docs: $(BUILD)/socp_tests
 	$(BUILD)/socp_tests --catalogue > docs/messages.md

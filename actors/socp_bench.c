@@ -60,7 +60,7 @@ typedef struct {
     size_t users, threads, window, presign;
     double duration, rate;
     s_mode_t mode;
-    bool json, csv, quiet;
+    bool json, csv, quiet, rsa_only;
     unsigned primes, drain_ms;
     int server_pid;
 } s_opts_t;
@@ -150,7 +150,8 @@ static const char s_help[] =
     "  --drain MS            wait for in-flight deliveries after the run (default 3000)\n"
     "  --server-pid PID      also report the server's CPU seconds per message\n"
     "  --json | --csv        machine-readable report on stdout (default: a table)\n"
-    "  --quiet               no progress line\n";
+    "  --quiet               no progress line\n"
+    "  --rsa-only            only measure the RSA private-op rate of the first cached key\n";
 
 static bool
 s_num(const char *s, double min, double max, double *out)
@@ -175,6 +176,9 @@ s_parse(int argc, char **argv, s_opts_t *o)
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(s_help, stdout);
             exit(0);
+        } else if (strcmp(a, "--rsa-only") == 0) {
+            o->rsa_only = true;
+            continue;
         } else if (strcmp(a, "--json") == 0 || strcmp(a, "--csv") == 0 ||
                    strcmp(a, "--quiet") == 0) {
             o->json |= a[2] == 'j';
@@ -220,6 +224,9 @@ s_parse(int argc, char **argv, s_opts_t *o)
         } else {
             return s_usage("bad option or value: %s %s (see --help)", a, v);
         }
+    }
+    if (o->rsa_only) {
+        return 0;
     }
     if (!o->server || !o->users || o->duration <= 0) {
         return s_usage("%s", "--server, --users and --duration are required (see --help)");
@@ -596,7 +603,12 @@ s_worker(void *arg)
                 }
             }
         }
-        s_pump(w, pfd, open_loop ? 1 : 5, true);
+        int wait_ms = 5;
+        if (open_loop) { // sleep until the next token is due (1..5 ms)
+            double due = share > 0 ? (1.0 - tokens) / share * 1000.0 : 5.0;
+            wait_ms = due < 1 ? 1 : due > 5 ? 5 : (int) due;
+        }
+        s_pump(w, pfd, wait_ms, true);
         s_heartbeats(w);
         uint64_t now_ms = socp_now_ms();
         if (now_ms - last_snap >= 200) {
@@ -812,6 +824,17 @@ socp_bench_main(int argc, char **argv)
         (void) setrlimit(RLIMIT_NOFILE, &rl);
     }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (o.rsa_only) {
+        socp_rsa_key_t *k = NULL;
+        o.users = 1;
+        if (s_key(&o, 0, &k) != 0) {
+            return 1;
+        }
+        printf("{\"rsa_private_ops_per_s_per_core\": %.1f, \"cores\": %ld, \"primes\": %u}\n",
+               s_sign_rate(k), cores, socp_rsa_primes(k));
+        socp_rsa_destroy(&k);
+        return 0;
+    }
     if (!o.threads) {
         o.threads = cores < 1 ? 1 : (size_t) cores;
     }

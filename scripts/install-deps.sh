@@ -9,6 +9,7 @@ PACKAGES=(
     libssl-dev openssl libjansson-dev libwslay-dev
     libclang-rt-14-dev clang-format
     python3 python3-cryptography
+    python3-zmq python3-msgpack python3-matplotlib
     tmux
 )
 

@@ -635,3 +635,29 @@ SOCP_TEST_T(bridge_kill9_no_loss, 90)
     CHECK(delivered >= 5);
     CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 5000), 0);
 }
+
+// The Python example client (examples/bridge_client.py) works as documented.
+SOCP_TEST_T(bridge_python_example, 60)
+{
+    char port[16];
+    s_server(port, sizeof port);
+    char ep[4200];
+    snprintf(ep, sizeof ep, "ipc://%s/ex.sock", socp_test_tmpdir());
+    s_br_t alice = s_bridge(port, "alice", "rsa4096_4p_a.pem", ep, false);
+    json_decref(s_event(&alice, "link", NULL, NULL, 15000));
+    s_br_t bob = s_bridge(port, "bob", "rsa4096_4p_b.pem", NULL, false);
+    char bob_id[64], alice_id[64];
+    s_wait_peer(&alice, "bob", bob_id);
+    s_wait_peer(&bob, "alice", alice_id);
+    const char *args[] = {socp_test_srcdir(),  ep,         "--send", "bob",
+                          "hello from python", "--listen", "0.2",    NULL};
+    static char out[65536];
+    int st = socp_test_python("bridge_example.py", args, out, sizeof out);
+    CHECK_MSG(st == 0, "example client failed (%d): %s", st, out);
+    CHECK(strstr(out, "I am alice"));
+    CHECK(strstr(out, "sent (durable in the outbox)"));
+    CHECK(strstr(out, "stats:"));
+    json_decref(s_event(&bob, "message", "text", "hello from python", 15000));
+    CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 5000), 0);
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 5000), 0);
+}
