@@ -38,6 +38,7 @@
 #include "socp/socp_bench.h"
 #include "socp/socp_envelope.h"
 #include "socp/socp_err.h"
+#include "socp/socp_json.h"
 #include "socp/socp_rsa.h"
 #include "socp/socp_sig.h"
 #include "socp/socp_tcp.h"
@@ -417,7 +418,10 @@ s_ts_of(json_t *v)
 static void
 s_on_frame(s_worker_t *w, s_vu_t *r, const char *data, size_t len, uint64_t now_ns, bool in_run)
 {
-    json_t *v = json_loadb(data, len, 0, NULL);
+    json_t *v = NULL;
+    if (socp_json_parse(data, len, 32, &v) != 0) {
+        v = NULL; // counted as unexpected below
+    }
     const char *type = json_string_value(json_object_get(v, "type"));
     json_t *pl = json_object_get(v, "payload");
     if (!type) {
