@@ -433,6 +433,11 @@ s_inbound(socp_actor_ctx_t *ctx, s_net_t *self, const char *data, size_t len)
             }
             s_note(ctx, self, 2, "server error %s%s%s", ccode[0] ? ccode : "(no code)",
                    clean[0] ? ": " : "", clean);
+            if (strstr(clean, "rate limit")) { // socpd: TIMEOUT "rate limit: ..."
+                socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_RATE);
+                m.body.cli_rate.detail = clean;
+                (void) socp_actor_send(ctx, "ui", &m);
+            }
             break;
         }
         case SOCP_ENVELOPE_TYPE_CTRL_CLOSE:

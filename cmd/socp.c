@@ -43,7 +43,8 @@ static const char s_usage[] =
     "  --heartbeat MS        heartbeat interval (default 15000)\n"
     "  --dead MS             silence before the link is dead (default 45000)\n"
     "  --workers N           crypto workers (default: number of cores)\n"
-    "  --file-rate N         file frames per second at most (default 150, 0: no limit)\n"
+    "  --file-rate N         file frames per second at most (default 190, halved while the\n"
+    "                        server reports its rate limit; 0: no limit)\n"
     "  --help, --version\n"
     "The passphrase of an encrypted key is read from the terminal, or from\n"
     "SOCP_PASSPHRASE for scripts.\n";
@@ -333,7 +334,7 @@ main(int argc, char **argv)
         return socp_bench_main(argc - 1, argv + 1);
     }
     socp_platform_block_signals();
-    s_opts_t o = {.server = "ws://127.0.0.1:8765", .primes = 4, .file_rate = 150};
+    s_opts_t o = {.server = "ws://127.0.0.1:8765", .primes = 4, .file_rate = 190};
     int rc = s_parse(argc, argv, &o);
     if (rc != 0) {
         return rc;

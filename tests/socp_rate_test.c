@@ -1,0 +1,97 @@
+// socp_rate_test.c: file sending against socpd's per-user rate limit: the
+// default pacing stays under socpd's default limit (nothing dropped), and
+// against a tighter server the client slows down when told.
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "socp_cli_helpers.h"
+#include "socp_test.h"
+
+static void
+s_send_file(socp_cli_t *from, socp_cli_t *to, const char *name, size_t size, bool must_arrive)
+{
+    char src[4096], saved[4096], cmd[8192], want[256];
+    snprintf(src, sizeof src, "%s/%s", socp_test_tmpdir(), name);
+    socp_cli_write_file(src, size);
+    snprintf(cmd, sizeof cmd, "/file bob %s", src);
+    socp_cli_say(from, cmd);
+    snprintf(want, sizeof want, "file %s (%zu bytes) sent to bob", name, size);
+    socp_cli_expect(from, want, 30000, NULL, 0);
+    if (must_arrive) {
+        snprintf(want, sizeof want, "received file %s (%zu bytes, sha256 ok)", name, size);
+        socp_cli_expect(to, want, 30000, NULL, 0);
+        snprintf(saved, sizeof saved, "%s/bob/downloads/%s", socp_test_tmpdir(), name);
+        CHECK(socp_cli_same_file(saved, src));
+    }
+}
+
+// socpd defaults (200 frames/s, bucket 400) and the client's defaults
+// (190 frames/s, a 200-frame burst when idle): 300 KiB arrives intact.
+SOCP_TEST_T(socp_rate_default_pacing_no_drops, 60)
+{
+    char port[16];
+    const char *srv[] = {"--rate-limit", "200", NULL};
+    socp_cli_server("srv", srv, port, sizeof port);
+    const char *paced[] = {"--file-rate", "190", NULL};
+    socp_cli_t bob = socp_cli_start(port, "bob", "rsa4096_4p_b.pem", paced);
+    socp_cli_expect(&bob, "connected to", 10000, NULL, 0);
+    socp_cli_t alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", paced);
+    socp_cli_expect(&alice, "bob is online", 10000, NULL, 0);
+    uint64_t t0 = socp_now_ms();
+    s_send_file(&alice, &bob, "paced.bin", 300 * 1024, true);
+    uint64_t ms = socp_now_ms() - t0;
+    // 691 frames: 200 at once, the rest at 190/s = ~2.6 s.
+    if (socp_test_verbose()) {
+        fprintf(stderr, "  300 KiB in %llu ms (%.0f frames/s)\n", (unsigned long long) ms,
+                691.0 * 1000.0 / (double) ms);
+    }
+    CHECK_MSG(ms < 30000, "300 KiB took %llu ms", (unsigned long long) ms);
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
+    CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 2000), 0);
+}
+
+// A server stricter than the client's ceiling: its rate-limit ERROR halves
+// the file rate (shown as one line). Frames it dropped are lost, so the
+// receiver refuses the file (nothing saved under its name) and the session
+// goes on.
+SOCP_TEST_T(socp_rate_adapts_to_a_stricter_server, 60)
+{
+    char port[16];
+    const char *srv[] = {"--rate-limit", "60", "--rate-burst", "60", NULL};
+    socp_cli_server("srv", srv, port, sizeof port);
+    const char *paced[] = {"--file-rate", "190", NULL};
+    socp_cli_t bob = socp_cli_start(port, "bob", "rsa4096_4p_b.pem", paced);
+    socp_cli_expect(&bob, "connected to", 10000, NULL, 0);
+    socp_cli_t alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", paced);
+    socp_cli_expect(&alice, "bob is online", 10000, NULL, 0);
+    char src[4096], cmd[8192], line[8192];
+    snprintf(src, sizeof src, "%s/first.bin", socp_test_tmpdir());
+    socp_cli_write_file(src, 120 * 1024);
+    snprintf(cmd, sizeof cmd, "/file bob %s", src);
+    socp_cli_say(&alice, cmd);
+    socp_cli_expect(&alice, "the server is rate-limiting us: sending first.bin at", 10000, line,
+                    sizeof line);
+    unsigned rate = 0;
+    const char *at = strstr(line, " at ");
+    CHECK(at && sscanf(at, " at %u frames/s", &rate) == 1 && rate < 190 && rate >= 20);
+    socp_cli_expect(&alice, "file first.bin (122880 bytes) sent to bob", 30000, NULL, 0);
+    socp_cli_expect(&bob, "first.bin from alice FAILED", 30000, NULL, 0);
+    char saved[4096];
+    snprintf(saved, sizeof saved, "%s/bob/downloads/first.bin", socp_test_tmpdir());
+    CHECK(access(saved, F_OK) != 0);
+    // The session goes on: once the server's bucket refills a DM gets through.
+    uint64_t end = socp_now_ms() + 15000;
+    for (int i = 0;; i++) {
+        snprintf(cmd, sizeof cmd, "/tell bob ping-%d", i);
+        socp_cli_say(&alice, cmd);
+        int n = socp_test_read_line(bob.out, line, sizeof line, 500);
+        if (n > 0 && strstr(line, "alice -> you: ping-")) {
+            break;
+        }
+        CHECK_MSG(socp_now_ms() < end, "no DM got through after the rate limit");
+    }
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
+    CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 2000), 0);
+}
