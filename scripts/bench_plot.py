@@ -84,8 +84,9 @@ def main():
         try:
             r = json.loads(out.stdout)
             results["scenarios"].append({"name": "bridge-relay-" + transport, **r})
-            print("bridge relay %-9s %7.1f msg/s  lost %d  ratio %.2f (bound %.1f)" % (
-                transport, r["throughput"], r["lost"], r["ratio"], r["bound"]))
+            print("bridge relay %-9s %7.1f msg/s  lost %d  ratio %.2f (bound %.1f)  CPU ms/msg %s"
+                  "  cpu_ratio %.2f" % (transport, r["throughput"], r["lost"], r["ratio"],
+                                        r["bound"], r["cpu_ms_per_msg"], r["cpu_ratio"]))
         except json.JSONDecodeError:
             print("bridge relay over %s failed: %s" % (transport, out.stderr[-300:]),
                   file=sys.stderr)
