@@ -41,6 +41,9 @@ s_server(char *port, size_t size)
     return pid;
 }
 
+// Extra flags for the next bridges a case starts (NULL-terminated).
+static const char *s_extra[4];
+
 // Starts a bridge; zmq_ep NULL: stdio only.
 static s_br_t
 s_bridge(const char *port, const char *name, const char *key, const char *zmq_ep, bool json_wire)
@@ -77,6 +80,9 @@ s_bridge(const char *port, const char *name, const char *key, const char *zmq_ep
                 argv[n++] = "--zmq-format";
                 argv[n++] = "json";
             }
+        }
+        for (size_t i = 0; s_extra[i]; i++) {
+            argv[n++] = s_extra[i];
         }
         argv[n] = NULL;
         execv(socp_test_program("socp"), (char *const *) argv);
@@ -660,4 +666,59 @@ SOCP_TEST_T(bridge_python_example, 60)
     json_decref(s_event(&bob, "message", "text", "hello from python", 15000));
     CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 5000), 0);
     CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 5000), 0);
+}
+
+// Backpressure: requests beyond --max-inflight are refused at once with
+// -32002 (busy); every request gets exactly one reply; the accepted ones
+// are delivered; `stats` counts the refusals.
+SOCP_TEST_T(bridge_busy_backpressure, 60)
+{
+    char port[16];
+    s_server(port, sizeof port);
+    s_br_t bob = s_bridge(port, "bob", "rsa4096_4p_b.pem", NULL, false);
+    json_decref(s_event(&bob, "link", NULL, NULL, 15000));
+    s_extra[0] = "--max-inflight";
+    s_extra[1] = "2";
+    s_br_t alice = s_bridge(port, "alice", "rsa4096_4p_a.pem", NULL, false);
+    s_extra[0] = NULL;
+    char bob_id[64];
+    s_wait_peer(&alice, "bob", bob_id);
+    enum { N = 40 };
+    char all[N * 160];
+    size_t len = 0;
+    for (int i = 0; i < N; i++) {
+        len += (size_t) snprintf(all + len, sizeof all - len,
+                                 "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"send\",\"params\":"
+                                 "{\"to\":\"bob\",\"text\":\"bp-%02d\"}}\n",
+                                 i + 1, i);
+    }
+    CHECK(write(alice.in, all, len) == (ssize_t) len); // one burst
+    int ok = 0, busy = 0;
+    bool seen[N + 1] = {false};
+    char line[8192];
+    while (ok + busy < N) {
+        CHECK(socp_test_read_line(alice.out, line, sizeof line, 20000) >= 0);
+        json_t *v = json_loads(line, 0, NULL);
+        json_int_t id = json_integer_value(json_object_get(v, "id"));
+        if (id >= 1 && id <= N) {
+            CHECK_MSG(!seen[id], "two replies for id %lld", (long long) id);
+            seen[id] = true;
+            if (json_object_get(v, "result")) {
+                ok++;
+            } else {
+                CHECK_EQ(s_err_code(v), -32002);
+                busy++;
+            }
+        }
+        json_decref(v);
+    }
+    CHECK(ok >= 2 && busy >= 1);
+    json_t *r = s_call(&alice, 100, "stats", NULL);
+    CHECK_EQ(json_integer_value(json_object_get(json_object_get(r, "result"), "busy")), busy);
+    json_decref(r);
+    for (int i = 0; i < ok; i++) {
+        json_decref(s_event(&bob, "message", "channel", "dm", 15000));
+    }
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 5000), 0);
+    CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 5000), 0);
 }
