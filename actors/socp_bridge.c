@@ -1206,7 +1206,8 @@ s_zmq_request(s_bridge_t *self, zmq_msg_t *parts, int nparts)
     msgpack_unpacked_init(&u);
     size_t off = 0;
     json_t *req = NULL;
-    if (msgpack_unpack_next(&u, data, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len) {
+    if (socp_bridge_mp_check(data, len) &&
+        msgpack_unpack_next(&u, data, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len) {
         req = socp_bridge_mp_to_json(&u.data);
     }
     msgpack_unpacked_destroy(&u);

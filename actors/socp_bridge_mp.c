@@ -127,3 +127,139 @@ socp_bridge_mp_to_json(const msgpack_object *o)
 {
     return s_conv(o, 0);
 }
+
+static uint64_t
+s_be(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        v = (v << 8) | p[i];
+    }
+    return v;
+}
+
+bool
+socp_bridge_mp_check(const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    size_t pos = 0;
+    uint64_t pending = 1; // values still expected; each takes at least one byte
+    while (pending > 0) {
+        if (pos >= len || pending > len - pos) {
+            return false;
+        }
+        uint8_t b = p[pos++];
+        pending--;
+        uint64_t skip = 0, items = 0;
+        size_t hdr = 0; // length bytes that follow the type byte
+        if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+            // fixint, nil, bool: nothing more
+        } else if (b >= 0x80 && b <= 0x8f) {
+            items = 2u * (b & 0x0fu);
+        } else if (b >= 0x90 && b <= 0x9f) {
+            items = b & 0x0fu;
+        } else if (b >= 0xa0 && b <= 0xbf) {
+            skip = b & 0x1fu;
+        } else {
+            switch (b) {
+                case 0xc4:
+                case 0xd9:
+                    hdr = 1;
+                    break; // bin8, str8
+                case 0xc5:
+                case 0xda:
+                    hdr = 2;
+                    break; // bin16, str16
+                case 0xc6:
+                case 0xdb:
+                    hdr = 4;
+                    break; // bin32, str32
+                case 0xc7:
+                    hdr = 1;
+                    skip = 1;
+                    break; // ext8 (+type)
+                case 0xc8:
+                    hdr = 2;
+                    skip = 1;
+                    break; // ext16
+                case 0xc9:
+                    hdr = 4;
+                    skip = 1;
+                    break; // ext32
+                case 0xca:
+                    skip = 4;
+                    break; // float32
+                case 0xcb:
+                    skip = 8;
+                    break; // float64
+                case 0xcc:
+                case 0xd0:
+                    skip = 1;
+                    break; // (u)int8
+                case 0xcd:
+                case 0xd1:
+                    skip = 2;
+                    break; // (u)int16
+                case 0xce:
+                case 0xd2:
+                    skip = 4;
+                    break; // (u)int32
+                case 0xcf:
+                case 0xd3:
+                    skip = 8;
+                    break; // (u)int64
+                case 0xd4:
+                    skip = 2;
+                    break; // fixext1
+                case 0xd5:
+                    skip = 3;
+                    break; // fixext2
+                case 0xd6:
+                    skip = 5;
+                    break; // fixext4
+                case 0xd7:
+                    skip = 9;
+                    break; // fixext8
+                case 0xd8:
+                    skip = 17;
+                    break; // fixext16
+                case 0xdc:
+                    hdr = 2;
+                    items = 1;
+                    break; // array16 (count below)
+                case 0xdd:
+                    hdr = 4;
+                    items = 1;
+                    break; // array32
+                case 0xde:
+                    hdr = 2;
+                    items = 2;
+                    break; // map16
+                case 0xdf:
+                    hdr = 4;
+                    items = 2;
+                    break; // map32
+                default:
+                    return false; // 0xc1: never used
+            }
+            if (hdr) {
+                if (len - pos < hdr) {
+                    return false;
+                }
+                uint64_t n = s_be(p + pos, hdr);
+                pos += hdr;
+                if (b >= 0xdc) {
+                    items *= n; // n <= 2^32: no overflow
+                } else {
+                    skip += n;
+                }
+            }
+        }
+        if (skip > len - pos) {
+            return false;
+        }
+        pos += (size_t) skip;
+        pending += items;
+    }
+    return pos == len;
+}

@@ -541,6 +541,10 @@ s_zmq_case(bool mp)
     r = s_zrecv(dealer, mp, 5000, NULL, 0);
     CHECK_EQ(s_err_code(r), -32700);
     json_decref(r);
+    CHECK(zmq_send(dealer, "\xdd\xff\xff\xff\xff", 5, 0) == 5); // "4 billion items"
+    r = s_zrecv(dealer, mp, 5000, NULL, 0);
+    CHECK_EQ(s_err_code(r), -32700);
+    json_decref(r);
     s_zsend_json(dealer, mp, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"nope\"}");
     r = s_zrecv(dealer, mp, 5000, NULL, 0);
     CHECK_EQ(s_err_code(r), -32601);

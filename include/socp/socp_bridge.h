@@ -71,4 +71,10 @@ void socp_bridge_mp_pack(msgpack_packer *pk, const json_t *v);
 // bin is taken as a UTF-8 string; depth at most 64). NULL if not convertible.
 json_t *socp_bridge_mp_to_json(const msgpack_object *o);
 
+// Checks, before msgpack-c allocates anything, that data is exactly one
+// well-formed msgpack value whose declared container sizes fit in the bytes
+// that follow (a 5-byte "array of 4 billion" would otherwise make the
+// unpacker reserve ~100 GB). Linear time, no allocation.
+bool socp_bridge_mp_check(const void *data, size_t len);
+
 #endif
