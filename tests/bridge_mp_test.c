@@ -22,10 +22,11 @@ s_pack(const char *json_text, msgpack_sbuffer *sb)
 SOCP_TEST(bridge_mp_roundtrip)
 {
     static const char *const docs[] = {
-        "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"send\",\"params\":{\"to\":\"bob\",\"text\":"
-        "\"h\\u00e9llo\"}}",
+        ("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"send\",\"params\":{\"to\":\"bob\","
+         "\"text\":\"h\\u00e9llo\"}}"),
         "[1,-2,3.5,true,false,null,\"\",[],{}]",
-        "{\"a\":[[[[{\"b\":[1,2,3]}]]]],\"big\":9007199254740993,\"neg\":-9007199254740993}",
+        ("{\"a\":[[[[{\"b\":[1,2,3]}]]]],\"big\":9007199254740993,"
+         "\"neg\":-9007199254740993}"),
     };
     for (size_t i = 0; i < SOCP_ARRAY_LEN(docs); i++) {
         msgpack_sbuffer sb;
