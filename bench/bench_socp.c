@@ -1,0 +1,499 @@
+// bench_socp.c: the socp client's DM throughput against a real socpd, with
+// the RSA private-operation rate of the client's key type measured in the
+// same run.
+//
+//   build/<dir>/bench_socp [N [KEY_FIXTURE]]     (default 1000 DMs, rsa4096_4p_a.pem)
+//
+// Starts socpd (rate limit off) and two `socp` processes in script mode on
+// loopback (alice sends, bob receives; programs from the bench's own build
+// directory, keys from tests/fixtures), then:
+// 1. measures RSA-4096 sign (PSS, max salt) and OAEP decrypt rates with the
+//    key type, on one thread and on every core (one thread per core), plus
+//    the public operations (encrypt, verify) on one thread;
+// 2. writes N "/tell bob" lines to alice as fast as she reads them and
+//    times (a) send: N acceptances at alice (encrypted, content-signed,
+//    transport-signed, durable in the outbox), (b) receive: N verified
+//    deliveries at bob, (c) end to end.
+// Bounds: a DM costs the sender two private ops (content_sig + transport
+// sig) and the receiver one (decrypt): send bound = P/2, receive bound = P,
+// where P is the all-core private-op rate; everything here shares the same
+// cores (and socpd signs each USER_DELIVER too), so the end-to-end bound on
+// one machine is P/(2 + 1 + 1).
+// CPU outside libcrypto: each client's CPU time during the run (from
+// /proc/PID/stat) against the time its RSA calls need at the measured
+// single-thread cost; the difference is the client's own work (JSON, bus,
+// LMDB, WebSocket, terminal output). An estimate, not a profile.
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "socp/socp_common.h"
+#include "socp/socp_rsa.h"
+
+#ifndef SOCP_SRCDIR
+#define SOCP_SRCDIR "."
+#endif
+
+static char s_bindir[4096];
+static char s_tmp[4096];
+
+static double
+s_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static socp_rsa_key_t *
+s_load(const char *fixture)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/fixtures/%s", SOCP_SRCDIR, fixture);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "bench_socp: cannot read %s\n", path);
+        exit(1);
+    }
+    uint8_t pem[16384];
+    size_t len = fread(pem, 1, sizeof pem, f);
+    fclose(f);
+    socp_rsa_key_t *key = NULL;
+    if (socp_rsa_private_import(pem, len, &key) != 0) {
+        fprintf(stderr, "bench_socp: %s is not a usable private key\n", path);
+        exit(1);
+    }
+    return key;
+}
+
+// ---- RSA rates -------------------------------------------------------------------------
+
+typedef struct {
+    const char *fixture;
+    int op; // 0 sign, 1 decrypt, 2 encrypt, 3 verify
+    double seconds;
+    unsigned long done;
+    double cpu; // thread CPU seconds spent
+} s_rsa_job_t;
+
+static void *
+s_rsa_run(void *arg)
+{
+    s_rsa_job_t *j = arg;
+    socp_rsa_key_t *key = s_load(j->fixture);
+    uint8_t msg[446] = {1, 2, 3}, ct[SOCP_RSA_BYTES], sig[SOCP_RSA_BYTES], out[SOCP_RSA_OAEP_MAX];
+    size_t out_len;
+    if (socp_rsa_encrypt(key, msg, sizeof msg, ct) != 0 ||
+        socp_rsa_sign(key, SOCP_RSA_SALT_MAX, msg, 200, sig) != 0) {
+        fprintf(stderr, "bench_socp: RSA setup failed\n");
+        exit(1);
+    }
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+    double end = s_now() + j->seconds;
+    while (s_now() < end) {
+        for (int i = 0; i < 4; i++) {
+            int rc = 0;
+            switch (j->op) {
+                case 0:
+                    rc = socp_rsa_sign(key, SOCP_RSA_SALT_MAX, msg, 200, sig);
+                    break;
+                case 1:
+                    rc = socp_rsa_decrypt(key, ct, sizeof ct, out, &out_len);
+                    break;
+                case 2:
+                    rc = socp_rsa_encrypt(key, msg, sizeof msg, ct);
+                    break;
+                default:
+                    rc = socp_rsa_verify(key, msg, 200, sig, sizeof sig);
+                    break;
+            }
+            if (rc != 0) {
+                fprintf(stderr, "bench_socp: RSA op %d failed\n", j->op);
+                exit(1);
+            }
+            j->done++;
+        }
+    }
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+    j->cpu = (double) (c1.tv_sec - c0.tv_sec) + (double) (c1.tv_nsec - c0.tv_nsec) / 1e9;
+    socp_rsa_destroy(&key);
+    return NULL;
+}
+
+// Operations per second of `op` on `threads` threads (wall clock); the CPU
+// seconds one operation takes go to *cpu_per_op when not NULL.
+static double
+s_rsa_rate(const char *fixture, int op, unsigned threads, double seconds, double *cpu_per_op)
+{
+    pthread_t t[64];
+    s_rsa_job_t jobs[64];
+    threads = threads > 64 ? 64 : threads;
+    double t0 = s_now();
+    for (unsigned i = 0; i < threads; i++) {
+        jobs[i] = (s_rsa_job_t){fixture, op, seconds, 0, 0};
+        if (pthread_create(&t[i], NULL, s_rsa_run, &jobs[i]) != 0) {
+            exit(1);
+        }
+    }
+    unsigned long total = 0;
+    double cpu = 0;
+    for (unsigned i = 0; i < threads; i++) {
+        pthread_join(t[i], NULL);
+        total += jobs[i].done;
+        cpu += jobs[i].cpu;
+    }
+    if (cpu_per_op) {
+        *cpu_per_op = total ? cpu / (double) total : 0;
+    }
+    return (double) total / (s_now() - t0);
+}
+
+// ---- processes -------------------------------------------------------------------------
+
+typedef struct {
+    pid_t pid;
+    int in, out;
+    char buf[1 << 16];
+    size_t len;
+} s_proc_t;
+
+static void
+s_spawn(s_proc_t *p, const char *prog, const char *const argv[])
+{
+    int in[2], out[2];
+    if (pipe(in) != 0 || pipe(out) != 0) {
+        exit(1);
+    }
+    char path[8192];
+    snprintf(path, sizeof path, "%s/%s", s_bindir, prog);
+    fflush(NULL);
+    p->pid = fork();
+    if (p->pid == 0) {
+        dup2(in[0], STDIN_FILENO);
+        dup2(out[1], STDOUT_FILENO);
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, STDERR_FILENO);
+        close(in[0]);
+        close(in[1]);
+        close(out[0]);
+        close(out[1]);
+        execv(path, (char *const *) argv);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    p->in = in[1];
+    p->out = out[0];
+    p->len = 0;
+    fcntl(p->in, F_SETFL, O_NONBLOCK);
+}
+
+// Reads what is available; calls on_line for each complete line.
+static int
+s_pump(s_proc_t *p, void (*on_line)(const char *line, void *arg), void *arg)
+{
+    ssize_t r = read(p->out, p->buf + p->len, sizeof p->buf - 1 - p->len);
+    if (r <= 0) {
+        return r == 0 ? -1 : 0;
+    }
+    p->len += (size_t) r;
+    char *start = p->buf;
+    char *nl;
+    while ((nl = memchr(start, '\n', p->len - (size_t) (start - p->buf)))) {
+        *nl = '\0';
+        on_line(start, arg);
+        start = nl + 1;
+    }
+    p->len -= (size_t) (start - p->buf);
+    memmove(p->buf, start, p->len);
+    if (p->len == sizeof p->buf - 1) {
+        p->len = 0; // an absurdly long line: drop it
+    }
+    return 0;
+}
+
+typedef struct {
+    const char *want;
+    bool seen;
+} s_want_t;
+
+static void
+s_on_want(const char *line, void *arg)
+{
+    s_want_t *st = arg;
+    if (strstr(line, st->want)) {
+        st->seen = true;
+    }
+}
+
+static bool
+s_wait_line(s_proc_t *p, const char *want, double timeout)
+{
+    double end = s_now() + timeout;
+    s_want_t st = {want, false};
+    while (!st.seen && s_now() < end) {
+        struct pollfd pfd = {p->out, POLLIN, 0};
+        if (poll(&pfd, 1, 100) > 0 && s_pump(p, s_on_want, &st) < 0) {
+            return false;
+        }
+    }
+    return st.seen;
+}
+
+// Removes the bench's temp tree (a few levels deep).
+static void
+s_rmtree(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+                char sub[8192];
+                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+                s_rmtree(sub);
+            }
+        }
+        closedir(d);
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+// utime + stime of a process in seconds.
+static double
+s_cpu(pid_t pid)
+{
+    char path[64], buf[2048];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        return 0;
+    }
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2) {
+        return 0;
+    }
+    return (double) (ut + st) / (double) sysconf(_SC_CLK_TCK);
+}
+
+typedef struct {
+    unsigned long sent, got;
+    double first_got, last_got, last_sent;
+} s_count_t;
+
+static void
+s_on_alice(const char *line, void *arg)
+{
+    s_count_t *c = arg;
+    if (strstr(line, "you -> bob: m-")) {
+        c->sent++;
+        c->last_sent = s_now();
+    }
+}
+
+static void
+s_on_bob(const char *line, void *arg)
+{
+    s_count_t *c = arg;
+    if (strstr(line, "alice -> you: m-")) {
+        if (strstr(line, "] [")) {
+            fprintf(stderr, "bench_socp: not verified: %s\n", line);
+            exit(1);
+        }
+        if (c->got++ == 0) {
+            c->first_got = s_now();
+        }
+        c->last_got = s_now();
+    }
+}
+
+int
+main(int argc, char **argv)
+{
+    unsigned long n = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000;
+    const char *fixture = argc > 2 ? argv[2] : "rsa4096_4p_a.pem";
+    const char *fixture_b = strstr(fixture, "_2p_") ? "rsa4096_2p_b.pem" : "rsa4096_4p_b.pem";
+    if (n == 0 || n > 1000000) {
+        fprintf(stderr, "usage: bench_socp [N [KEY_FIXTURE]]\n");
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    char self[4096];
+    ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (sl <= 0) {
+        return 1;
+    }
+    self[sl] = '\0';
+    snprintf(s_bindir, sizeof s_bindir, "%.*s", (int) (strrchr(self, '/') - self), self);
+    snprintf(s_tmp, sizeof s_tmp, "/tmp/bench_socp.XXXXXX");
+    if (!mkdtemp(s_tmp)) {
+        return 1;
+    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    cores = cores < 1 ? 1 : cores;
+
+    // 1. RSA rates of the client's key type, in this run.
+    double sign_cpu, dec_cpu, enc_cpu, ver_cpu;
+    double sign1 = s_rsa_rate(fixture, 0, 1, 1.0, &sign_cpu);
+    double dec1 = s_rsa_rate(fixture, 1, 1, 1.0, &dec_cpu);
+    double enc1 = s_rsa_rate(fixture, 2, 1, 0.5, &enc_cpu);
+    double ver1 = s_rsa_rate(fixture, 3, 1, 0.5, &ver_cpu);
+    double signall = s_rsa_rate(fixture, 0, (unsigned) cores, 1.0, NULL);
+    double decall = s_rsa_rate(fixture, 1, (unsigned) cores, 1.0, NULL);
+    double priv_all = 2.0 / (1.0 / signall + 1.0 / decall); // mixed sign/decrypt
+
+    // 2. socpd + two clients.
+    char srvdir[4200], adir[4200], bdir[4200], akey[4200], bkey[4200];
+    snprintf(srvdir, sizeof srvdir, "%s/srv", s_tmp);
+    snprintf(adir, sizeof adir, "%s/alice", s_tmp);
+    snprintf(bdir, sizeof bdir, "%s/bob", s_tmp);
+    snprintf(akey, sizeof akey, "%s/tests/fixtures/%s", SOCP_SRCDIR, fixture);
+    snprintf(bkey, sizeof bkey, "%s/tests/fixtures/%s", SOCP_SRCDIR, fixture_b);
+    s_proc_t *srv = calloc(1, sizeof *srv), *alice = calloc(1, sizeof *alice),
+             *bob = calloc(1, sizeof *bob);
+    const char *sargs[] = {"socpd",       "--port",       "0", "--data-dir",  srvdir,
+                           "--plain-key", "--rate-limit", "0", "--log-level", "error",
+                           NULL};
+    s_spawn(srv, "socpd", sargs);
+    // socpd prints "listening ws://127.0.0.1:PORT id=..." first.
+    char port[16] = "";
+    {
+        double end = s_now() + 20;
+        while (!port[0] && s_now() < end) {
+            struct pollfd pfd = {srv->out, POLLIN, 0};
+            if (poll(&pfd, 1, 100) > 0) {
+                ssize_t r = read(srv->out, srv->buf + srv->len, sizeof srv->buf - 1 - srv->len);
+                if (r <= 0) {
+                    break;
+                }
+                srv->len += (size_t) r;
+                srv->buf[srv->len] = '\0';
+                const char *p = strstr(srv->buf, "127.0.0.1:");
+                if (p && strchr(p, '\n')) {
+                    p += strlen("127.0.0.1:");
+                    snprintf(port, sizeof port, "%.*s", (int) strspn(p, "0123456789"), p);
+                }
+            }
+        }
+    }
+    if (!port[0]) {
+        fprintf(stderr, "bench_socp: socpd did not start (is it built next to bench_socp?)\n");
+        return 1;
+    }
+    char url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%s", port);
+    const char *bargs[] = {"socp",         "--server", url,      "--data-dir", bdir, "--plain-key",
+                           "--import-key", bkey,       "--name", "bob",        NULL};
+    s_spawn(bob, "socp", bargs);
+    if (!s_wait_line(bob, "connected to", 20)) {
+        fprintf(stderr, "bench_socp: bob did not connect\n");
+        return 1;
+    }
+    const char *aargs[] = {"socp",         "--server", url,      "--data-dir", adir, "--plain-key",
+                           "--import-key", akey,       "--name", "alice",      NULL};
+    s_spawn(alice, "socp", aargs);
+    if (!s_wait_line(alice, "bob is online", 20)) {
+        fprintf(stderr, "bench_socp: alice never saw bob\n");
+        return 1;
+    }
+
+    // 3. The timed run.
+    s_count_t c = {0};
+    double acpu0 = s_cpu(alice->pid), bcpu0 = s_cpu(bob->pid), scpu0 = s_cpu(srv->pid);
+    double t0 = s_now();
+    unsigned long written = 0;
+    char line[128];
+    size_t off = 0, llen = 0;
+    double deadline = t0 + 60.0 + (double) n / 20.0;
+    while ((c.sent < n || c.got < n) && s_now() < deadline) {
+        struct pollfd pfd[3] = {{alice->out, POLLIN, 0},
+                                {bob->out, POLLIN, 0},
+                                {alice->in, written < n ? POLLOUT : 0, 0}};
+        if (poll(pfd, 3, 100) <= 0) {
+            continue;
+        }
+        if (pfd[0].revents & (POLLIN | POLLHUP)) {
+            (void) s_pump(alice, s_on_alice, &c);
+        }
+        if (pfd[1].revents & (POLLIN | POLLHUP)) {
+            (void) s_pump(bob, s_on_bob, &c);
+        }
+        while ((pfd[2].revents & POLLOUT) && written < n) {
+            if (off == llen) {
+                llen = (size_t) snprintf(line, sizeof line, "/tell bob m-%06lu\n", written);
+                off = 0;
+            }
+            ssize_t w = write(alice->in, line + off, llen - off);
+            if (w <= 0) {
+                break;
+            }
+            off += (size_t) w;
+            if (off == llen) {
+                written++;
+            }
+        }
+    }
+    double acpu = s_cpu(alice->pid) - acpu0, bcpu = s_cpu(bob->pid) - bcpu0,
+           scpu = s_cpu(srv->pid) - scpu0;
+    double send_s = c.last_sent - t0, recv_s = c.last_got - t0;
+    kill(alice->pid, SIGTERM);
+    kill(bob->pid, SIGTERM);
+    kill(srv->pid, SIGTERM);
+    waitpid(alice->pid, NULL, 0);
+    waitpid(bob->pid, NULL, 0);
+    waitpid(srv->pid, NULL, 0);
+    if (c.sent < n || c.got < n) {
+        fprintf(stderr, "bench_socp: only %lu accepted, %lu received of %lu\n", c.sent, c.got, n);
+        return 1;
+    }
+
+    double send_rate = (double) n / send_s, recv_rate = (double) n / recv_s;
+    // CPU (not wall) seconds per operation: right even on a busy machine.
+    double a_rsa = (double) n * (2.0 * sign_cpu + enc_cpu);
+    double b_rsa = (double) n * (dec_cpu + ver_cpu);
+    printf("bench_socp: %lu DMs, key %s, %ld cores\n", n, fixture, cores);
+    printf("  RSA private ops/s: sign %.0f (1 thread) %.0f (%ld threads); decrypt %.0f / %.0f; "
+           "public: encrypt %.0f, verify %.0f (1 thread); CPU per op: sign %.2f ms, decrypt "
+           "%.2f ms\n",
+           sign1, signall, cores, dec1, decall, enc1, ver1, sign_cpu * 1e3, dec_cpu * 1e3);
+    printf("  send:    %.0f DMs/s accepted at alice   bound P/2 = %.0f   ratio %.2f\n", send_rate,
+           signall / 2.0, send_rate / (signall / 2.0));
+    printf("  receive: %.0f DMs/s verified at bob     bound P   = %.0f   ratio %.2f\n", recv_rate,
+           decall, recv_rate / decall);
+    printf("  end to end on one machine: %.0f DMs/s   bound P/4 = %.0f   ratio %.2f "
+           "(alice 2 + bob 1 + socpd 1 private ops per DM, same cores)\n",
+           recv_rate, priv_all / 4.0, recv_rate / (priv_all / 4.0));
+    printf("  CPU: alice %.2f s (RSA est. %.2f s, outside libcrypto %.1f%%), bob %.2f s (RSA est. "
+           "%.2f s, outside %.1f%%), socpd %.2f s\n",
+           acpu, a_rsa, acpu > 0 ? 100.0 * (1.0 - a_rsa / acpu) : 0.0, bcpu, b_rsa,
+           bcpu > 0 ? 100.0 * (1.0 - b_rsa / bcpu) : 0.0, scpu);
+    printf("{\"bench\":\"socp\",\"dms\":%lu,\"cores\":%ld,\"sign_1t\":%.0f,\"sign_all\":%.0f,"
+           "\"decrypt_1t\":%.0f,\"decrypt_all\":%.0f,\"send_dms_s\":%.1f,\"recv_dms_s\":%.1f,"
+           "\"send_ratio\":%.3f,\"recv_ratio\":%.3f,\"e2e_ratio\":%.3f,\"alice_cpu_s\":%.3f,"
+           "\"alice_outside_crypto\":%.3f,\"bob_cpu_s\":%.3f,\"bob_outside_crypto\":%.3f}\n",
+           n, cores, sign1, signall, dec1, decall, send_rate, recv_rate,
+           send_rate / (signall / 2.0), recv_rate / decall, recv_rate / (priv_all / 4.0), acpu,
+           acpu > 0 ? 1.0 - a_rsa / acpu : 0.0, bcpu, bcpu > 0 ? 1.0 - b_rsa / bcpu : 0.0);
+    s_rmtree(s_tmp);
+    free(srv);
+    free(alice);
+    free(bob);
+    return 0;
+}
