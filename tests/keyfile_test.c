@@ -12,32 +12,6 @@ static const char s_pass[] = "correct horse battery staple";
 
 // ---- helpers ---------------------------------------------------------------
 
-static char *
-s_path(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = socp_malloc(n);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
-static uint8_t *
-s_read(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    CHECK_MSG(f != NULL, "cannot open %s", path);
-    socp_buf_t b;
-    socp_buf_init(&b);
-    uint8_t chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        socp_buf_append(&b, chunk, n);
-    }
-    fclose(f);
-    socp_buf_append(&b, "", 1);
-    *len = b.len - 1;
-    return b.data;
-}
 
 static void
 s_write(const char *path, const void *data, size_t len, mode_t mode)
@@ -54,9 +28,9 @@ s_fixture_key(const char *name)
 {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/tests/fixtures", socp_test_srcdir());
-    char *path = s_path(dir, name);
+    char *path = socp_test_path(dir, name);
     size_t len = 0;
-    uint8_t *pem = s_read(path, &len);
+    uint8_t *pem = socp_test_read_file(path, &len);
     socp_rsa_key_t *key = NULL;
     CHECK_OK(socp_rsa_private_import(pem, len, &key));
     free(pem);
@@ -118,7 +92,7 @@ s_check_same(socp_rsa_key_t *orig, socp_rsa_key_t *loaded)
 SOCP_TEST(keyfile_encrypted_round_trip)
 {
     socp_rsa_key_t *key = s_fixture_key("rsa4096_4p_a.pem");
-    char *path = s_path(socp_test_tmpdir(), "user.key");
+    char *path = socp_test_path(socp_test_tmpdir(), "user.key");
     socp_keyfile_cost_t cost = socp_keyfile_cost_test();
     CHECK_OK(socp_keyfile_save(path, key, s_pass, strlen(s_pass), &cost));
     CHECK_EQ(s_mode(path), 0600);
@@ -137,7 +111,7 @@ SOCP_TEST(keyfile_encrypted_round_trip)
     size_t der_len = 0;
     CHECK_OK(socp_rsa_private_export(key, SOCP_RSA_PRIV_DER, &der, &der_len));
     size_t file_len = 0;
-    uint8_t *file = s_read(path, &file_len);
+    uint8_t *file = socp_test_read_file(path, &file_len);
     CHECK_MEMEQ(file, "SOCPKEY\0\x01\x01", 10);
     CHECK_EQ(file_len, SOCP_KEYFILE_HEADER_LEN + der_len + 16);
     for (size_t off = 0; off + 32 <= der_len; off += 32) {
@@ -146,7 +120,7 @@ SOCP_TEST(keyfile_encrypted_round_trip)
     // Saving again replaces the file (fresh salt and nonce).
     CHECK_OK(socp_keyfile_save(path, key, s_pass, strlen(s_pass), &cost));
     size_t again_len = 0;
-    uint8_t *again = s_read(path, &again_len);
+    uint8_t *again = socp_test_read_file(path, &again_len);
     CHECK_EQ(again_len, file_len);
     CHECK(memcmp(again + 32, file + 32, 40) != 0);
     free(again);
@@ -161,7 +135,7 @@ SOCP_TEST(keyfile_default_cost_round_trip)
 {
     // The real profile (Argon2id INTERACTIVE, 64 MiB) once, with a 2-prime key.
     socp_rsa_key_t *key = s_fixture_key("rsa4096_2p_a.pem");
-    char *path = s_path(socp_test_tmpdir(), "k");
+    char *path = socp_test_path(socp_test_tmpdir(), "k");
     uint64_t t0 = socp_now_ms();
     CHECK_OK(socp_keyfile_save(path, key, s_pass, strlen(s_pass), NULL));
     socp_rsa_key_t *loaded = NULL;
@@ -172,7 +146,7 @@ SOCP_TEST(keyfile_default_cost_round_trip)
     }
     s_check_same(key, loaded);
     size_t len = 0;
-    uint8_t *file = s_read(path, &len);
+    uint8_t *file = socp_test_read_file(path, &len);
     CHECK_EQ(file[23], 2);                // opslimit 2
     CHECK_EQ(file[28] << 24, 0x04000000); // memlimit 64 MiB (0x04000000)
     free(file);
@@ -184,7 +158,7 @@ SOCP_TEST(keyfile_default_cost_round_trip)
 SOCP_TEST(keyfile_wrong_or_missing_passphrase)
 {
     socp_rsa_key_t *key = s_fixture_key("rsa4096_4p_b.pem");
-    char *path = s_path(socp_test_tmpdir(), "k");
+    char *path = socp_test_path(socp_test_tmpdir(), "k");
     socp_keyfile_cost_t cost = socp_keyfile_cost_test();
     CHECK_OK(socp_keyfile_save(path, key, s_pass, strlen(s_pass), &cost));
     socp_rsa_key_t *loaded = NULL;
@@ -208,14 +182,14 @@ SOCP_TEST(keyfile_wrong_or_missing_passphrase)
 static uint8_t *
 s_image(socp_rsa_key_t *key, bool encrypted, size_t *len)
 {
-    char *path = s_path(socp_test_tmpdir(), encrypted ? "enc.key" : "plain.key");
+    char *path = socp_test_path(socp_test_tmpdir(), encrypted ? "enc.key" : "plain.key");
     socp_keyfile_cost_t cost = socp_keyfile_cost_test();
     if (encrypted) {
         CHECK_OK(socp_keyfile_save(path, key, s_pass, strlen(s_pass), &cost));
     } else {
         CHECK_OK(socp_keyfile_save_plain(path, key));
     }
-    uint8_t *image = s_read(path, len);
+    uint8_t *image = socp_test_read_file(path, len);
     free(path);
     return image;
 }
@@ -244,7 +218,7 @@ SOCP_TEST(keyfile_truncated_or_extended_rejected)
         s_check_same(key, loaded);
         socp_rsa_destroy(&loaded);
         // Through the file system too.
-        char *path = s_path(socp_test_tmpdir(), "cut.key");
+        char *path = socp_test_path(socp_test_tmpdir(), "cut.key");
         s_write(path, image, len - 1, 0600);
         CHECK_RC(socp_keyfile_load(path, s_pass, strlen(s_pass), &loaded, &why), SOCP_EPROTO);
         free(path);
@@ -299,7 +273,7 @@ SOCP_TEST(keyfile_every_flipped_byte_rejected)
 SOCP_TEST(keyfile_group_or_world_access_refused)
 {
     socp_rsa_key_t *key = s_fixture_key("rsa4096_2p_a.pem");
-    char *path = s_path(socp_test_tmpdir(), "k");
+    char *path = socp_test_path(socp_test_tmpdir(), "k");
     socp_keyfile_cost_t cost = socp_keyfile_cost_test();
     CHECK_OK(socp_keyfile_save(path, key, s_pass, strlen(s_pass), &cost));
     static const mode_t bad[] = {0644, 0640, 0604, 0660, 0602, 0610};
@@ -324,7 +298,7 @@ SOCP_TEST(keyfile_group_or_world_access_refused)
 SOCP_TEST(keyfile_created_0600_whatever_the_umask)
 {
     socp_rsa_key_t *key = s_fixture_key("rsa4096_4p_b.pem");
-    char *path = s_path(socp_test_tmpdir(), "k");
+    char *path = socp_test_path(socp_test_tmpdir(), "k");
     // A permissive umask and an existing world-readable file at the path.
     umask(0);
     s_write(path, "old", 3, 0666);
@@ -341,7 +315,7 @@ SOCP_TEST(keyfile_created_0600_whatever_the_umask)
 SOCP_TEST(keyfile_unencrypted_variant)
 {
     socp_rsa_key_t *key = s_fixture_key("rsa4096_2p_b.pem");
-    char *path = s_path(socp_test_tmpdir(), "plain.key");
+    char *path = socp_test_path(socp_test_tmpdir(), "plain.key");
     CHECK_OK(socp_keyfile_save_plain(path, key));
     CHECK_EQ(s_mode(path), 0600);
     bool encrypted = true;
@@ -358,7 +332,7 @@ SOCP_TEST(keyfile_unencrypted_variant)
     size_t der_len = 0;
     CHECK_OK(socp_rsa_private_export(key, SOCP_RSA_PRIV_DER, &der, &der_len));
     size_t len = 0;
-    uint8_t *file = s_read(path, &len);
+    uint8_t *file = socp_test_read_file(path, &len);
     CHECK_EQ(file[9], 0);
     CHECK_EQ(len, SOCP_KEYFILE_HEADER_LEN + der_len + 32);
     CHECK_MEMEQ(file + SOCP_KEYFILE_HEADER_LEN, der, der_len);
@@ -373,7 +347,7 @@ SOCP_TEST(keyfile_bad_arguments_and_foreign_files)
     socp_rsa_key_t *key = s_fixture_key("rsa4096_4p_a.pem");
     socp_rsa_key_t *pub = NULL;
     CHECK_OK(socp_rsa_public_dup(key, &pub));
-    char *path = s_path(socp_test_tmpdir(), "k");
+    char *path = socp_test_path(socp_test_tmpdir(), "k");
     socp_keyfile_cost_t cost = socp_keyfile_cost_test();
     CHECK_RC(socp_keyfile_save(path, pub, "x", 1, &cost), SOCP_EINVAL);
     CHECK_RC(socp_keyfile_save_plain(path, pub), SOCP_EINVAL);
@@ -386,15 +360,15 @@ SOCP_TEST(keyfile_bad_arguments_and_foreign_files)
     // Missing file, missing directory, a directory.
     socp_rsa_key_t *loaded = NULL;
     CHECK_RC(socp_keyfile_load(path, "x", 1, &loaded, NULL), SOCP_ENOTFOUND);
-    char *nodir = s_path(socp_test_tmpdir(), "no/such/dir/k");
+    char *nodir = socp_test_path(socp_test_tmpdir(), "no/such/dir/k");
     CHECK_RC(socp_keyfile_save(nodir, key, "x", 1, &cost), SOCP_EIO);
     CHECK_RC(socp_keyfile_load(socp_test_tmpdir(), "x", 1, &loaded, NULL), SOCP_EIO);
     // A PEM key file is not our format.
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/tests/fixtures", socp_test_srcdir());
-    char *pem_path = s_path(dir, "rsa4096_4p_a.pem");
+    char *pem_path = socp_test_path(dir, "rsa4096_4p_a.pem");
     size_t pem_len = 0;
-    uint8_t *pem = s_read(pem_path, &pem_len);
+    uint8_t *pem = socp_test_read_file(pem_path, &pem_len);
     const char *why = NULL;
     CHECK_RC(socp_keyfile_decode(pem, pem_len, NULL, 0, &loaded, &why), SOCP_EPROTO);
     CHECK(strstr(why, "magic") != NULL);
@@ -409,7 +383,7 @@ SOCP_TEST(keyfile_bad_arguments_and_foreign_files)
     CHECK_RC(socp_keyfile_decode(image, len, s_pass, strlen(s_pass), &loaded, &why), SOCP_EPROTO);
     CHECK(strstr(why, "cost") != NULL);
     // A file too large to be a key file.
-    char *big = s_path(socp_test_tmpdir(), "big");
+    char *big = socp_test_path(socp_test_tmpdir(), "big");
     uint8_t *junk = socp_calloc(1, 1 << 20);
     s_write(big, junk, 1 << 20, 0600);
     CHECK_RC(socp_keyfile_load(big, "x", 1, &loaded, NULL), SOCP_EPROTO);
@@ -438,10 +412,10 @@ SOCP_TEST(keyfile_committed_v1_files_still_load)
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/tests/fixtures", socp_test_srcdir());
     for (size_t i = 0; i < SOCP_ARRAY_LEN(cases); i++) {
-        char *src = s_path(dir, cases[i].file);
+        char *src = socp_test_path(dir, cases[i].file);
         size_t len = 0;
-        uint8_t *image = s_read(src, &len);
-        char *dst = s_path(socp_test_tmpdir(), cases[i].file);
+        uint8_t *image = socp_test_read_file(src, &len);
+        char *dst = socp_test_path(socp_test_tmpdir(), cases[i].file);
         s_write(dst, image, len, 0600);
         socp_rsa_key_t *want = s_fixture_key(cases[i].pem);
         socp_rsa_key_t *loaded = NULL;

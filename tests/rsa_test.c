@@ -14,47 +14,14 @@
 
 // ---- helpers ---------------------------------------------------------------
 
-static char *
-s_path(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = socp_malloc(n);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
-static char *
-s_fixture(const char *name)
-{
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s/tests/fixtures", socp_test_srcdir());
-    return s_path(dir, name);
-}
 
 static char *
 s_tmp(const char *name)
 {
-    return s_path(socp_test_tmpdir(), name);
+    return socp_test_path(socp_test_tmpdir(), name);
 }
 
 // Reads a whole file (NUL-terminated for convenience); fails the test if absent.
-static uint8_t *
-s_read(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    CHECK_MSG(f != NULL, "cannot open %s", path);
-    socp_buf_t b;
-    socp_buf_init(&b);
-    uint8_t chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        socp_buf_append(&b, chunk, n);
-    }
-    fclose(f);
-    socp_buf_append(&b, "", 1);
-    *len = b.len - 1;
-    return b.data;
-}
 
 static void
 s_write(const char *path, const void *data, size_t len)
@@ -68,9 +35,9 @@ s_write(const char *path, const void *data, size_t len)
 static socp_rsa_key_t *
 s_private(const char *name)
 {
-    char *path = s_fixture(name);
+    char *path = socp_test_fixture(name);
     size_t len = 0;
-    uint8_t *pem = s_read(path, &len);
+    uint8_t *pem = socp_test_read_file(path, &len);
     socp_rsa_key_t *key = NULL;
     CHECK_OK(socp_rsa_private_import(pem, len, &key));
     free(pem);
@@ -82,7 +49,7 @@ static socp_rsa_key_t *
 s_public_file(const char *path)
 {
     size_t len = 0;
-    char *text = (char *) s_read(path, &len);
+    char *text = (char *) socp_test_read_file(path, &len);
     socp_rsa_key_t *key = NULL;
     int rc = socp_rsa_public_import(text, len, &key);
     CHECK_MSG(rc == 0, "importing %s: %s", path, socp_errname(rc));
@@ -303,7 +270,7 @@ SOCP_TEST(rsa_public_export_forms_reimport)
 
 SOCP_TEST(rsa_python_exports_import)
 {
-    char *priv = s_fixture("rsa4096_4p_b.pem");
+    char *priv = socp_test_fixture("rsa4096_4p_b.pem");
     CHECK_EQ(s_py("exportpub", priv, socp_test_tmpdir(), NULL, NULL), 0);
     socp_rsa_key_t *key = s_private("rsa4096_4p_b.pem");
     static const char *const files[] = {
@@ -330,8 +297,8 @@ SOCP_TEST(rsa_our_public_exports_load_in_python)
                  {SOCP_RSA_PUB_PEM, "pem"}};
     for (size_t k = 0; k < SOCP_ARRAY_LEN(s_keys); k++) {
         socp_rsa_key_t *key = s_private(s_keys[k]);
-        char *priv = s_fixture(s_keys[k]);
-        char *other = s_fixture("rsa4096_2p_b.pem");
+        char *priv = socp_test_fixture(s_keys[k]);
+        char *other = socp_test_fixture("rsa4096_2p_b.pem");
         for (size_t i = 0; i < SOCP_ARRAY_LEN(forms); i++) {
             char *text = NULL;
             CHECK_OK(socp_rsa_public_export(key, forms[i].fmt, &text));
@@ -385,9 +352,9 @@ SOCP_TEST(rsa_public_import_rejects_weak_and_malformed_keys)
     static const char *const weak[] = {"rsa1024_pub.pem", "rsa2048_pub.pem", "rsa8192_pub.pem",
                                        "rsa4096_e3_pub.pem"};
     for (size_t i = 0; i < SOCP_ARRAY_LEN(weak); i++) {
-        char *path = s_fixture(weak[i]);
+        char *path = socp_test_fixture(weak[i]);
         size_t len = 0;
-        char *pem = (char *) s_read(path, &len);
+        char *pem = (char *) socp_test_read_file(path, &len);
         s_reject(weak[i], pem, len);
         char *b64 = s_pem_to_b64url(pem);
         s_reject(weak[i], b64, strlen(b64));
@@ -436,14 +403,14 @@ SOCP_TEST(rsa_public_import_rejects_weak_and_malformed_keys)
     CHECK_OK(socp_b64_encode(noise, sizeof noise, &noise_b64));
     s_reject("random bytes", noise_b64, strlen(noise_b64));
     // A private key is not a public key.
-    char *priv_path = s_fixture("rsa4096_2p_a.pem");
+    char *priv_path = socp_test_fixture("rsa4096_2p_a.pem");
     size_t priv_len = 0;
-    char *priv = (char *) s_read(priv_path, &priv_len);
+    char *priv = (char *) socp_test_read_file(priv_path, &priv_len);
     s_reject("private key PEM", priv, priv_len);
     // An encrypted PKCS#8 key is refused by both importers (never a prompt).
-    char *enc_path = s_fixture("rsa4096_2p_a_encrypted.pem");
+    char *enc_path = socp_test_fixture("rsa4096_2p_a_encrypted.pem");
     size_t enc_len = 0;
-    char *enc = (char *) s_read(enc_path, &enc_len);
+    char *enc = (char *) socp_test_read_file(enc_path, &enc_len);
     s_reject("encrypted private key PEM", enc, enc_len);
     socp_rsa_key_t *enc_key = NULL;
     CHECK_RC(socp_rsa_private_import((const uint8_t *) enc, enc_len, &enc_key), SOCP_EBADKEY);
@@ -459,9 +426,9 @@ SOCP_TEST(rsa_public_import_rejects_weak_and_malformed_keys)
     socp_rsa_key_t *pk = NULL;
     CHECK_RC(socp_rsa_private_import((const uint8_t *) "junk", 4, &pk), SOCP_EBADKEY);
     CHECK_RC(socp_rsa_private_import(noise, sizeof noise, &pk), SOCP_EBADKEY);
-    char *pub_pem_path = s_fixture("rsa1024_pub.pem");
+    char *pub_pem_path = socp_test_fixture("rsa1024_pub.pem");
     size_t pub_pem_len = 0;
-    uint8_t *pub_pem = s_read(pub_pem_path, &pub_pem_len);
+    uint8_t *pub_pem = socp_test_read_file(pub_pem_path, &pub_pem_len);
     CHECK_RC(socp_rsa_private_import(pub_pem, pub_pem_len, &pk), SOCP_EBADKEY);
     CHECK(pk == NULL);
     free(pub_pem);
@@ -551,7 +518,7 @@ SOCP_TEST(rsa_python_verifies_our_pss)
     s_write(msg_path, msg, sizeof msg);
     for (size_t k = 0; k < SOCP_ARRAY_LEN(s_keys); k++) {
         socp_rsa_key_t *key = s_private(s_keys[k]);
-        char *pem = s_fixture(s_keys[k]);
+        char *pem = socp_test_fixture(s_keys[k]);
         uint8_t sig[SOCP_RSA_BYTES];
         // Default salt (max, 478): Python's MAX_LENGTH and AUTO both accept it.
         CHECK_OK(socp_rsa_sign(key, SOCP_RSA_SALT_MAX, msg, sizeof msg, sig));
@@ -586,11 +553,11 @@ SOCP_TEST(rsa_we_verify_python_pss)
     for (size_t k = 0; k < SOCP_ARRAY_LEN(s_keys); k++) {
         socp_rsa_key_t *key = s_private(s_keys[k]);
         socp_rsa_key_t *other = s_private("rsa4096_4p_b.pem");
-        char *pem = s_fixture(s_keys[k]);
+        char *pem = socp_test_fixture(s_keys[k]);
         for (size_t s = 0; s < SOCP_ARRAY_LEN(salts); s++) {
             CHECK_EQ(s_py("sign", pem, msg_path, sig_path, salts[s]), 0);
             size_t sig_len = 0;
-            uint8_t *sig = s_read(sig_path, &sig_len);
+            uint8_t *sig = socp_test_read_file(sig_path, &sig_len);
             CHECK_EQ(sig_len, SOCP_RSA_BYTES);
             CHECK_OK(socp_rsa_verify(key, text, strlen(text), sig, sig_len));
             CHECK_RC(socp_rsa_verify(other, text, strlen(text), sig, sig_len), SOCP_EBADSIG);
@@ -662,7 +629,7 @@ SOCP_TEST(rsa_oaep_python_interop)
     randombytes_buf(plain, sizeof plain);
     for (size_t k = 0; k < SOCP_ARRAY_LEN(s_keys); k++) {
         socp_rsa_key_t *key = s_private(s_keys[k]);
-        char *pem = s_fixture(s_keys[k]);
+        char *pem = socp_test_fixture(s_keys[k]);
         // Python encrypts to the public key we exported; we decrypt.
         char *pub_pem = NULL;
         CHECK_OK(socp_rsa_public_export(key, SOCP_RSA_PUB_PEM, &pub_pem));
@@ -670,7 +637,7 @@ SOCP_TEST(rsa_oaep_python_interop)
         s_write(msg_path, plain, sizeof plain);
         CHECK_EQ(s_py("encrypt", pub_path, msg_path, ct_path, NULL), 0);
         size_t ct_len = 0;
-        uint8_t *ct = s_read(ct_path, &ct_len);
+        uint8_t *ct = socp_test_read_file(ct_path, &ct_len);
         uint8_t out[SOCP_RSA_OAEP_MAX];
         size_t out_len = 0;
         CHECK_OK(socp_rsa_decrypt(key, ct, ct_len, out, &out_len));
@@ -683,7 +650,7 @@ SOCP_TEST(rsa_oaep_python_interop)
         s_write(ct_path, mine, sizeof mine);
         CHECK_EQ(s_py("decrypt", pem, ct_path, pt_path, NULL), 0);
         size_t pt_len = 0;
-        uint8_t *pt = s_read(pt_path, &pt_len);
+        uint8_t *pt = socp_test_read_file(pt_path, &pt_len);
         CHECK_EQ(pt_len, 77);
         CHECK_MEMEQ(pt, plain, 77);
         free(pt);
@@ -704,7 +671,7 @@ SOCP_TEST(rsa_oaep_python_interop)
     s_write(ct_path, mine, sizeof mine);
     CHECK_EQ(s_py("decrypt", priv_path, ct_path, pt_path, NULL), 0);
     size_t pt_len = 0;
-    uint8_t *pt = s_read(pt_path, &pt_len);
+    uint8_t *pt = socp_test_read_file(pt_path, &pt_len);
     CHECK_EQ(pt_len, 11);
     CHECK_MEMEQ(pt, "multi-prime", 11);
     free(pt);

@@ -126,6 +126,43 @@ socp_test_python(const char *script, const char *const args[], char *out, size_t
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+char *
+socp_test_path(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = socp_malloc(n);
+    snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+char *
+socp_test_fixture(const char *name)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/tests/fixtures", socp_test_srcdir());
+    return socp_test_path(dir, name);
+}
+
+uint8_t *
+socp_test_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    CHECK_MSG(f != NULL, "cannot open %s", path);
+    socp_buf_t b;
+    socp_buf_init(&b);
+    uint8_t chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        socp_buf_append(&b, chunk, n);
+    }
+    fclose(f);
+    socp_buf_append(&b, "", 1);
+    if (len) {
+        *len = b.len - 1;
+    }
+    return b.data;
+}
+
 const char *
 socp_test_program(const char *prog)
 {

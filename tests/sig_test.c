@@ -11,39 +11,6 @@
 
 // ---- helpers ---------------------------------------------------------------
 
-static char *
-s_path(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = socp_malloc(n);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
-static char *
-s_fixture(const char *name)
-{
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s/tests/fixtures", socp_test_srcdir());
-    return s_path(dir, name);
-}
-
-static char *
-s_read_text(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    CHECK_MSG(f != NULL, "cannot open %s", path);
-    socp_buf_t b;
-    socp_buf_init(&b);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        socp_buf_append(&b, chunk, n);
-    }
-    fclose(f);
-    socp_buf_append(&b, "", 1);
-    return (char *) b.data;
-}
 
 static void
 s_write(const char *path, const char *text)
@@ -57,8 +24,8 @@ s_write(const char *path, const char *text)
 static socp_rsa_key_t *
 s_key(const char *name)
 {
-    char *path = s_fixture(name);
-    char *pem = s_read_text(path);
+    char *path = socp_test_fixture(name);
+    char *pem = (char *) socp_test_read_file(path, NULL);
     socp_rsa_key_t *key = NULL;
     CHECK_OK(socp_rsa_private_import((const uint8_t *) pem, strlen(pem), &key));
     free(pem);
@@ -246,7 +213,7 @@ SOCP_TEST(sig_content_every_form_from_a_c_peer)
 
 SOCP_TEST(sig_content_every_form_from_a_python_peer)
 {
-    char *pem = s_fixture("rsa4096_2p_b.pem");
+    char *pem = socp_test_fixture("rsa4096_2p_b.pem");
     socp_rsa_key_t *sender = s_key("rsa4096_2p_b.pem");
     socp_rsa_key_t *pub = s_pub(sender);
     char *ct = s_ciphertext();
@@ -267,8 +234,8 @@ SOCP_TEST(sig_content_every_form_from_a_python_peer)
         for (size_t i = 0; i < SOCP_ARRAY_LEN(names); i++) {
             char file[64];
             snprintf(file, sizeof file, "%s.sig", names[i]);
-            char *path = s_path(socp_test_tmpdir(), file);
-            char *sig = s_read_text(path);
+            char *path = socp_test_path(socp_test_tmpdir(), file);
+            char *sig = (char *) socp_test_read_file(path, NULL);
             socp_sig_form_t got = SOCP_SIG_FORM_NONE;
             int rc = socp_sig_verify_content(pub, &c, sig, &got);
             CHECK_MSG(rc == 0, "python %s (%s): %s", names[i], public_channel ? "public" : "dm",
@@ -286,12 +253,12 @@ SOCP_TEST(sig_content_every_form_from_a_python_peer)
 
 SOCP_TEST(sig_content_we_emit_string_or_raw)
 {
-    char *pem = s_fixture("rsa4096_4p_b.pem");
+    char *pem = socp_test_fixture("rsa4096_4p_b.pem");
     socp_rsa_key_t *key = s_key("rsa4096_4p_b.pem");
     socp_rsa_key_t *pub = s_pub(key);
     char *ct = s_ciphertext();
     socp_sig_content_t dm = {ct, "alice", "bob", 42};
-    char *sig_path = s_path(socp_test_tmpdir(), "sig");
+    char *sig_path = socp_test_path(socp_test_tmpdir(), "sig");
     static const struct {
         socp_sig_emit_t emit;
         socp_sig_form_t form;
@@ -445,10 +412,10 @@ SOCP_TEST(sig_payload_survives_key_reordering)
 
 SOCP_TEST(sig_payload_python_forms_and_interop)
 {
-    char *pem = s_fixture("rsa4096_2p_a.pem");
+    char *pem = socp_test_fixture("rsa4096_2p_a.pem");
     socp_rsa_key_t *key = s_key("rsa4096_2p_a.pem");
     socp_rsa_key_t *pub = s_pub(key);
-    char *json_path = s_path(socp_test_tmpdir(), "payload.json");
+    char *json_path = socp_test_path(socp_test_tmpdir(), "payload.json");
     // Non-ASCII (Latin-1, BMP, astral) so every JSON variant differs.
     const char *text = "{\"to\":\"bob\",\"text\":\"h\xc3\xa9llo \xe2\x9c\x93 \xf0\x9f\x98\x80\","
                        "\"n\":[1,2,{\"k\":\"/path\"}]}";
@@ -464,8 +431,8 @@ SOCP_TEST(sig_payload_python_forms_and_interop)
                  {"spaced.sig", SOCP_SIG_FORM_SPACED},
                  {"spaced-utf8.sig", SOCP_SIG_FORM_SPACED_UTF8}};
     for (size_t i = 0; i < SOCP_ARRAY_LEN(forms); i++) {
-        char *path = s_path(socp_test_tmpdir(), forms[i].file);
-        char *sig = s_read_text(path);
+        char *path = socp_test_path(socp_test_tmpdir(), forms[i].file);
+        char *sig = (char *) socp_test_read_file(path, NULL);
         socp_sig_form_t got = SOCP_SIG_FORM_NONE;
         int rc = socp_sig_verify_payload(pub, payload, sig, &got);
         CHECK_MSG(rc == 0, "python %s: %s", forms[i].file, socp_errname(rc));
@@ -476,14 +443,14 @@ SOCP_TEST(sig_payload_python_forms_and_interop)
     }
     // A transport sig over the pre-hashed canonical form is not accepted
     // (that variant exists only for content_sig).
-    char *hashed_path = s_path(socp_test_tmpdir(), "string-sha256.sig");
-    char *hashed = s_read_text(hashed_path);
+    char *hashed_path = socp_test_path(socp_test_tmpdir(), "string-sha256.sig");
+    char *hashed = (char *) socp_test_read_file(hashed_path, NULL);
     CHECK_RC(socp_sig_verify_payload(pub, payload, hashed, NULL), SOCP_EBADSIG);
     // Python verifies what we sign: our canonical bytes equal json.dumps(
     // sort_keys=True, separators=(",", ":")).
     char *sig = NULL;
     CHECK_OK(socp_sig_sign_payload(key, SOCP_RSA_SALT_MAX, payload, &sig));
-    char *sig_path = s_path(socp_test_tmpdir(), "ours.sig");
+    char *sig_path = socp_test_path(socp_test_tmpdir(), "ours.sig");
     s_write(sig_path, sig);
     const char *vargs[] = {"verify_json", pem, json_path, "-", sig_path, NULL};
     CHECK_EQ(s_py(vargs), 0);
@@ -504,7 +471,7 @@ SOCP_TEST(sig_payload_python_forms_and_interop)
 
 SOCP_TEST(sig_key_share_forms)
 {
-    char *pem = s_fixture("rsa4096_4p_b.pem");
+    char *pem = socp_test_fixture("rsa4096_4p_b.pem");
     socp_rsa_key_t *key = s_key("rsa4096_4p_b.pem");
     socp_rsa_key_t *pub = s_pub(key);
     char *creator_pub = NULL;
@@ -527,7 +494,7 @@ SOCP_TEST(sig_key_share_forms)
     json_decref(changed);
     free(sig);
     // A Python peer's variants.
-    char *json_path = s_path(socp_test_tmpdir(), "shares.json");
+    char *json_path = socp_test_path(socp_test_tmpdir(), "shares.json");
     s_write(json_path, text);
     const char *args[] = {"sign_json", pem, json_path, creator_pub, socp_test_tmpdir(), NULL};
     CHECK_EQ(s_py(args), 0);
@@ -540,8 +507,8 @@ SOCP_TEST(sig_key_share_forms)
                  {"spaced.sig", SOCP_SIG_FORM_SPACED},
                  {"spaced-utf8.sig", SOCP_SIG_FORM_SPACED_UTF8}};
     for (size_t i = 0; i < SOCP_ARRAY_LEN(forms); i++) {
-        char *path = s_path(socp_test_tmpdir(), forms[i].file);
-        char *psig = s_read_text(path);
+        char *path = socp_test_path(socp_test_tmpdir(), forms[i].file);
+        char *psig = (char *) socp_test_read_file(path, NULL);
         got = SOCP_SIG_FORM_NONE;
         int rc = socp_sig_verify_key_share(pub, shares, creator_pub, psig, &got);
         CHECK_MSG(rc == 0, "python %s: %s", forms[i].file, socp_errname(rc));

@@ -32,6 +32,16 @@ const char *socp_test_srcdir(void);
 // Stdout goes to `out` (NUL-terminated, may be NULL) up to `out_size` bytes.
 int socp_test_python(const char *script, const char *const args[], char *out, size_t out_size);
 
+// "dir/name" in a new string (free it).
+char *socp_test_path(const char *dir, const char *name);
+
+// The path of tests/fixtures/<name> in a new string (free it).
+char *socp_test_fixture(const char *name);
+
+// Reads a whole file into a new NUL-terminated buffer (free it); *len (if
+// not NULL) gets its length without the NUL. Fails the test if it cannot.
+uint8_t *socp_test_read_file(const char *path, size_t *len);
+
 // Starts program `prog` from the build directory (e.g. "socpd") with args
 // (NULL-terminated, argv[0] excluded). Its stdout is readable on *out_fd
 // when out_fd is non-NULL (else inherited); stderr is inherited. Returns the
