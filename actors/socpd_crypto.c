@@ -88,6 +88,14 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
     } else {
         rc = 0;
     }
+    if (rc != 0 && rc != SOCP_ETERM && req->seq) {
+        // Net writes in seq order: void this number (see the router).
+        socp_error("cannot hand a signed frame to net: %s", socp_strerror(rc));
+        socp_msg_t skip = socp_msg_make(SOCP_MSG_SOCPD_SEND);
+        skip.body.socpd_send.seq = req->seq;
+        (void) socp_actor_send(ctx, "socpd_net", &skip);
+        return 0;
+    }
     if (rc == 0 && req->cache && req->cache[0]) {
         socp_msg_t copy = socp_msg_make(SOCP_MSG_SOCPD_SIGNED);
         copy.body.socpd_signed.cache = req->cache;
@@ -96,7 +104,7 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
         rc = socp_actor_send(ctx, "socpd_router", &copy);
     }
     if (rc != 0 && rc != SOCP_ETERM) {
-        socp_error("cannot hand a signed frame to net: %s", socp_strerror(rc));
+        socp_error("cannot hand a signed frame on: %s", socp_strerror(rc));
     }
     return 0;
 }

@@ -42,7 +42,8 @@
 #define S_BACKOFF_MIN_MS 200
 #define S_BACKOFF_MAX_MS 30000
 #define S_SEEN_CAPACITY  (1u << 18)
-#define S_ADD_BATCH_MS   100 // PUBLIC_CHANNEL_ADD batching window
+#define S_ADD_BATCH_MS   100                // PUBLIC_CHANNEL_ADD batching window
+#define S_UNSIGNED_MAX   (1048576u - 2048u) // room for "sig" in a 1 MiB frame
 
 typedef enum { S_PENDING, S_USER, S_SERVER, S_JOINING, S_LINKING } s_kind_t;
 
@@ -99,6 +100,7 @@ typedef struct {
     // counters
     uint64_t dropped_bad_server_sig;
     uint64_t dropped_replay;
+    uint64_t dropped_too_big;
     uint64_t delivered;
 } s_self_t;
 
@@ -139,6 +141,19 @@ s_next_worker(s_self_t *self)
     return (int) (self->rr++ % (uint64_t) self->a.crypto_workers);
 }
 
+// Net writes frames in seq order: a number given to a frame that will never
+// reach net must be voided, or every later frame would wait for it forever.
+static void
+s_skip(s_self_t *self, uint64_t seq)
+{
+    if (seq == 0) {
+        return;
+    }
+    socp_msg_t m = socp_msg_make(SOCP_MSG_SOCPD_SEND);
+    m.body.socpd_send.seq = seq;
+    (void) socp_actor_send(self->ctx, "socpd_net", &m);
+}
+
 // Builds a frame from us and has it signed and sent to `ids`. Steals payload.
 static void
 s_emit(s_self_t *self,
@@ -164,6 +179,14 @@ s_emit(s_self_t *self,
         socp_error("cannot emit %s: %s", type, socp_strerror(rc));
         return;
     }
+    if (self->buf.len > S_UNSIGNED_MAX) {
+        // E.g. a ~1 MiB user frame wrapped in SERVER_DELIVER (escaped) or
+        // re-wrapped in USER_DELIVER: once signed it would exceed the 1 MiB
+        // frame limit every peer enforces.
+        self->dropped_too_big++;
+        socp_warn("%s would exceed 1 MiB once signed (%zu bytes): dropped", type, self->buf.len);
+        return;
+    }
     socp_msg_t m = socp_msg_make(SOCP_MSG_SOCPD_SIGN);
     m.body.socpd_sign.conns.data = ids ? ids->data : NULL;
     m.body.socpd_sign.conns.len = ids ? ids->len : 0;
@@ -177,6 +200,7 @@ s_emit(s_self_t *self,
     rc = socp_actor_send(self->ctx, name, &m);
     if (rc != 0 && rc != SOCP_ETERM) {
         socp_error("cannot hand %s to %s: %s", type, name, socp_strerror(rc));
+        s_skip(self, m.body.socpd_sign.seq);
     }
 }
 
@@ -212,6 +236,7 @@ s_relay(s_self_t *self, const socp_buf_t *ids, const void *text, size_t len)
     int rc = socp_actor_send(self->ctx, "socpd_net", &m);
     if (rc != 0 && rc != SOCP_ETERM) {
         socp_error("cannot relay a frame: %s", socp_strerror(rc));
+        s_skip(self, m.body.socpd_send.seq);
     }
 }
 
@@ -1462,9 +1487,11 @@ socpd_router_actor(socp_actor_ctx_t *ctx, void *args)
         s_join_next(&self);
         rc = socp_actor_run(ctx, s_on_msg, &self);
     }
-    socp_info("router: %llu delivered, %llu replays dropped, %llu bad server frames dropped",
+    socp_info("router: %llu delivered, %llu replays dropped, %llu bad server frames dropped, "
+              "%llu frames too big once wrapped",
               (unsigned long long) self.delivered, (unsigned long long) self.dropped_replay,
-              (unsigned long long) self.dropped_bad_server_sig);
+              (unsigned long long) self.dropped_bad_server_sig,
+              (unsigned long long) self.dropped_too_big);
     size_t pos = 0;
     const char *k;
     void *v;

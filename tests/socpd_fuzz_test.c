@@ -692,6 +692,24 @@ typedef struct {
     uint64_t conns, frames, bytes, checks;
 } s_fuzz_t;
 
+static socp_tcp_conn_t *s_checker_conn; // the health-check user, read while we wait
+
+static void
+s_checker_read(void)
+{
+    if (!s_checker_conn) {
+        return;
+    }
+    // Keep reading so the checker is never dropped as a slow reader (it may
+    // be sent ~1 MiB frames: fuzzed SERVER_DELIVERs can name it).
+    if (socp_tcp_conn_pump(s_checker_conn, 0) != 0) {
+        return; // closed: the next check reports it
+    }
+    socp_ws_msg_t m;
+    while (socp_tcp_conn_next(s_checker_conn, &m) == 0) {
+    }
+}
+
 static void
 s_drain(int fd)
 {
@@ -724,6 +742,7 @@ s_write_all(int fd, const uint8_t *p, size_t n)
             struct pollfd pf = {.fd = fd, .events = POLLOUT | POLLIN};
             (void) poll(&pf, 1, 50);
             s_drain(fd);
+            s_checker_read();
             continue;
         }
         return false;
@@ -802,16 +821,16 @@ s_slot_open(s_fuzz_t *f, s_slot_t *s)
                 case 1:
                     t.len = s_below(r, t.len + 1);
                     break;
-                case 2: {
+                case 2: { // a long header line
                     const char *h = s_chance(r, 50) ? "X-Long: " : "Sec-WebSocket-Key: ";
-                    s_text_splice(&t, 16, 0, h, strlen(h));
-                    size_t n = s_below(r, 20000);
-                    s_text_reserve(&t, t.len + n + 2);
-                    memmove(t.d + 16 + strlen(h) + n + 2, t.d + 16 + strlen(h),
-                            t.len - 16 - strlen(h));
-                    memset(t.d + 16 + strlen(h), 'k', n);
-                    memcpy(t.d + 16 + strlen(h) + n, "\r\n", 2);
-                    t.len += n + 2;
+                    size_t n = s_below(r, 20000), hl = strlen(h);
+                    char *line = malloc(hl + n + 2);
+                    CHECK(line);
+                    memcpy(line, h, hl);
+                    memset(line + hl, 'k', n);
+                    memcpy(line + hl + n, "\r\n", 2);
+                    s_text_splice(&t, t.len < 16 ? t.len : 16, 0, line, hl + n + 2);
+                    free(line);
                     break;
                 }
                 case 3:
@@ -896,25 +915,14 @@ s_slot_burst(s_fuzz_t *f, s_slot_t *s)
 }
 
 static void
-s_checker_pump(s_fuzz_t *f)
-{
-    // Keep reading so the checker is never a slow reader.
-    if (socp_tcp_conn_pump(f->checker.conn, 0) != 0) {
-        return; // closed: the next check reports it
-    }
-    socp_ws_msg_t m;
-    while (socp_tcp_conn_next(f->checker.conn, &m) == 0) {
-    }
-}
-
-static void
 s_check(s_fuzz_t *f, const char *server_id, uint64_t seed)
 {
     f->checks++;
     sd_send(&f->checker, "LIST_REQUEST", server_id, socp_wall_ms(), json_object(), true);
     socp_envelope_t e;
     int rc = sd_recv(&f->checker, "LIST_RESPONSE", 10000, &e);
-    CHECK_MSG(rc == 0, "socpd stopped answering after %llu connections (seed %llu)",
+    CHECK_MSG(rc == 0, "socpd %s after %llu connections (seed %llu)",
+              rc == SOCP_ECLOSED ? "closed the health-check connection" : "stopped answering",
               (unsigned long long) f->conns, (unsigned long long) seed);
     CHECK(json_is_array(json_object_get(e.payload, "users")));
     socp_envelope_fini(&e);
@@ -948,6 +956,7 @@ SOCP_TEST_T(socpd_fuzz_socket, 90)
     }
     s_corpora_build(&f.k, srv.id, srv.port);
     sd_client_hello(&f.checker, srv.port, S_CHECKER, "rsa4096_2p_a.pem");
+    s_checker_conn = f.checker.conn;
     socp_envelope_t e;
     CHECK_OK(sd_recv(&f.checker, "PUBLIC_CHANNEL_UPDATED", 10000, &e));
     socp_envelope_fini(&e);
@@ -961,7 +970,7 @@ SOCP_TEST_T(socpd_fuzz_socket, 90)
         if (s->fd >= 0) {
             s_slot_burst(&f, s);
         }
-        s_checker_pump(&f);
+        s_checker_read();
         if (socp_now_ms() >= next_check) {
             s_check(&f, srv.id, seed);
             next_check = socp_now_ms() + 500;
@@ -976,6 +985,7 @@ SOCP_TEST_T(socpd_fuzz_socket, 90)
             "%llu health checks\n",
             (unsigned long long) seed, (unsigned long long) f.conns, (unsigned long long) f.frames,
             (unsigned long long) (f.bytes / 1024), secs, (unsigned long long) f.checks);
+    s_checker_conn = NULL;
     sd_client_close(&f.checker);
     s_corpora_free(&f.k);
     sd_server_stop(&srv); // exit status 0: no sanitizer finding, clean shutdown
