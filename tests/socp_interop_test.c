@@ -138,3 +138,26 @@ SOCP_TEST_T(socp_interop_key_change_refused, 60)
     s_expect_verified(&alice, "dave -> you: still-here");
     CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
 }
+
+// Our client emitting the other variants (PEM key, bytes-form content_sig,
+// salt 32) through a real socpd: the other client verifies them.
+SOCP_TEST_T(socp_interop_emit_variants_through_socpd, 60)
+{
+    char port[16];
+    socp_cli_server("srv", NULL, port, sizeof port);
+    socp_cli_t bob = socp_cli_start(port, "bob", "rsa4096_4p_b.pem", NULL);
+    socp_cli_expect(&bob, "connected to", 10000, NULL, 0);
+    const char *variants[] = {"--pub-format", "pem", "--sig-form", "bytes",
+                              "--pss-salt",   "32",  NULL};
+    socp_cli_t alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", variants);
+    socp_cli_expect(&alice, "bob is online", 10000, NULL, 0);
+    socp_cli_expect(&bob, "alice is online", 10000, NULL, 0);
+    socp_cli_say(&alice, "/tell bob pem-bytes-salt32");
+    s_expect_verified(&bob, "alice -> you: pem-bytes-salt32");
+    socp_cli_say(&alice, "/all public-variant");
+    s_expect_verified(&bob, "alice -> all: public-variant");
+    socp_cli_say(&bob, "/tell alice default-form-back");
+    s_expect_verified(&alice, "bob -> you: default-form-back");
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
+    CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 2000), 0);
+}
