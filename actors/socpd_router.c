@@ -1467,7 +1467,14 @@ socpd_router_actor(socp_actor_ctx_t *ctx, void *args)
     if (rc != 0) {
         return rc;
     }
-    self.seen = socp_seen_new(S_SEEN_CAPACITY, SOCP_SEEN_TTL_DEFAULT_MS);
+    // A replay is only refused while its entry lives: a frame first seen at
+    // ts - skew is still within the ts window at ts + skew, so entries must
+    // live 2 x skew (and at least the profile's 5 minutes).
+    int64_t ttl_ms = 2 * (int64_t) self.a.max_skew_ms;
+    if (ttl_ms < SOCP_SEEN_TTL_DEFAULT_MS) {
+        ttl_ms = SOCP_SEEN_TTL_DEFAULT_MS;
+    }
+    self.seen = socp_seen_new(S_SEEN_CAPACITY, ttl_ms);
     self.conns = socpd_map_new();
     self.users = socpd_map_new();
     self.servers = socpd_map_new();
