@@ -10,9 +10,12 @@
 //      store), CLI_CTRL (net: sign a control frame -> CLI_WIRE to net),
 //      CLI_INBOUND (net: verify content_sig in every accepted form, decrypt
 //      -> CLI_PLAIN to store).
-// Order: the ui and net pick the worker by conversation (socp_client_shard),
-// and each worker handles its inbox in order, so one conversation's frames
-// leave in the order they came while conversations run in parallel.
+// Order: net picks the worker by sender (socp_client_shard) and each worker
+// handles its inbox in order, so inbound conversations keep their order. The
+// ui spreads DMs and public pieces over all workers (one conversation uses
+// every core) and numbers them (CLI_SEND.order, copied to CLI_FRAME); the
+// store puts frames in the outbox in that order. File frames stay on their
+// conversation's worker.
 // Blocking calls: RSA operations only (a few ms each); the loop handles at
 // most 8 messages per turn so TERM is seen within ~50 ms.
 // Shutdown: TERM ends the loop; keys are destroyed (OpenSSL clears them).
@@ -141,6 +144,7 @@ s_on_send(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_send_t *s)
     f.body.cli_frame.conv = s->conv;
     f.body.cli_frame.to = s->to;
     f.body.cli_frame.ts = s->ts;
+    f.body.cli_frame.order = s->order;
     f.body.cli_frame.frame = "";
     socp_buf_t out;
     socp_buf_init(&out);

@@ -4,7 +4,9 @@
 // DESIGN
 // Owns: the LMDB database (socp_client_store.c; the only thread touching it)
 // and the files being received (temp files under DATA_DIR/downloads).
-// In:  CLI_FRAME (crypto: a signed outgoing frame -> outbox), CLI_SENT (net:
+// In:  CLI_FRAME (crypto: a signed outgoing frame -> outbox, in CLI_SEND.order:
+//      frames signed in parallel are held until the earlier ones arrive, 5 s at
+//      most), CLI_SENT (net:
 //      written -> mark sent), CLI_LINK (net: up -> replay every unsent frame
 //      with the new link generation), CLI_PLAIN (crypto: a received item ->
 //      pin check, dedupe, history / file assembly), CLI_PRESENCE (net: TOFU
@@ -40,6 +42,7 @@
 #define S_FILES_MAX     16
 #define S_FILE_SIZE_MAX (256ull << 20) // largest file accepted: 256 MiB
 #define S_PROGRESS_STEP (64u * 1024u)
+#define S_HOLD_MS       5000 // longest wait for an earlier outgoing frame
 
 typedef struct {
     char to[SOCP_ACTOR_NAME_MAX + 1];
@@ -71,6 +74,12 @@ typedef struct {
     bool sent_in_batch;
     char downloads[4096];
     s_file_t files[S_FILES_MAX];
+    // Outgoing frames signed in parallel come back out of order: held here
+    // until every earlier CLI_SEND.order has arrived (S_HOLD_MS at most).
+    uint64_t next_order; // the next order to write (starts at 1)
+    socp_msg_cli_frame_t *held;
+    size_t nheld, held_cap;
+    uint64_t held_since_ms;
 } s_store_t;
 
 // ---- deferred replies ----------------------------------------------------------------
@@ -225,6 +234,95 @@ s_on_frame(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_frame_t *f
     if (self->link_up) {
         s_wire(ctx, self, seq, f->frame, true);
     }
+}
+
+// ---- order of outgoing frames --------------------------------------------------------
+
+static void
+s_held_free(socp_msg_cli_frame_t *f)
+{
+    free((void *) f->conv);
+    free((void *) f->to);
+    free((void *) f->frame);
+    if (f->text.data) {
+        sodium_memzero((void *) f->text.data, f->text.len);
+        free((void *) f->text.data);
+    }
+}
+
+// Writes held frames that are next in order; with `force`, skips a gap.
+static void
+s_held_drain(socp_actor_ctx_t *ctx, s_store_t *self, bool force)
+{
+    for (;;) {
+        size_t best = SIZE_MAX;
+        for (size_t i = 0; i < self->nheld; i++) {
+            if (best == SIZE_MAX || self->held[i].order < self->held[best].order) {
+                best = i;
+            }
+        }
+        if (best == SIZE_MAX || (self->held[best].order != self->next_order && !force)) {
+            return;
+        }
+        if (self->held[best].order != self->next_order) {
+            socp_warn("store: outgoing items %llu..%llu never came back from crypto",
+                      (unsigned long long) self->next_order,
+                      (unsigned long long) self->held[best].order - 1);
+        }
+        force = false;
+        socp_msg_cli_frame_t f = self->held[best];
+        self->held[best] = self->held[--self->nheld];
+        self->next_order = f.order + 1;
+        s_on_frame(ctx, self, &f);
+        s_held_free(&f);
+        self->held_since_ms = socp_now_ms();
+    }
+}
+
+static void
+s_on_frame_ordered(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_frame_t *f)
+{
+    if (f->order == 0 || f->order < self->next_order) {
+        s_on_frame(ctx, self, f); // unnumbered (another front end) or already skipped
+        return;
+    }
+    if (f->order == self->next_order) {
+        self->next_order++;
+        s_on_frame(ctx, self, f);
+        s_held_drain(ctx, self, false);
+        return;
+    }
+    if (self->nheld == 0) {
+        self->held_since_ms = socp_now_ms();
+    }
+    if (self->nheld == self->held_cap) {
+        self->held_cap = self->held_cap ? self->held_cap * 2 : 64;
+        self->held = socp_realloc(self->held, self->held_cap * sizeof *self->held);
+    }
+    socp_msg_cli_frame_t c = *f;
+    c.conv = socp_strdup(f->conv ? f->conv : "");
+    c.to = socp_strdup(f->to ? f->to : "");
+    c.frame = socp_strdup(f->frame ? f->frame : "");
+    if (f->text.len) {
+        uint8_t *t = socp_malloc(f->text.len);
+        memcpy(t, f->text.data, f->text.len);
+        c.text = (socp_bin_t){t, f->text.len};
+    } else {
+        c.text = (socp_bin_t){NULL, 0};
+    }
+    self->held[self->nheld++] = c;
+}
+
+// A frame lost between ui and store must not stall the others forever.
+static int
+s_on_hold_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg)
+{
+    SOCP_UNUSED(timer_id);
+    s_store_t *self = arg;
+    if (self->nheld && socp_now_ms() - self->held_since_ms > S_HOLD_MS) {
+        s_held_drain(ctx, self, true);
+    }
+    return 0;
 }
 
 static int
@@ -642,7 +740,7 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
     s_store_t *self = arg;
     switch (msg->type) {
         case SOCP_MSG_CLI_FRAME:
-            s_on_frame(ctx, self, &msg->body.cli_frame);
+            s_on_frame_ordered(ctx, self, &msg->body.cli_frame);
             break;
         case SOCP_MSG_CLI_SENT:
             if (socp_cstore_outbox_mark_sent(self->db, msg->body.cli_sent.seq) == 0) {
@@ -704,6 +802,8 @@ socp_client_store_actor(socp_actor_ctx_t *ctx, void *args)
         free(self);
         return rc;
     }
+    self->next_order = 1;
+    (void) socp_actor_timer_add(ctx, 1000, 1000, s_on_hold_tick, self);
     socp_actor_ready(ctx, 0);
     // Tell the ui the contacts we know, and net our display name.
     if (socp_cstore_contacts_each(self->db, s_peer_row, ctx) != 0) {
@@ -730,6 +830,12 @@ socp_client_store_actor(socp_actor_ctx_t *ctx, void *args)
     for (size_t i = 0; i < self->ndeferred; i++) {
         socp_buf_fini(&self->deferred[i].bytes);
     }
+    // Held frames were never reported accepted: dropping them at exit breaks
+    // no promise (the ui did not echo them).
+    for (size_t i = 0; i < self->nheld; i++) {
+        s_held_free(&self->held[i]);
+    }
+    free(self->held);
     free(self->deferred);
     free(self->batch_ids);
     socp_cstore_destroy(&self->db);

@@ -107,6 +107,8 @@ typedef struct {
     s_group_t groups[S_GROUPS_MAX];
     size_t ngroups;
     uint64_t next_local;
+    uint64_t order;   // last CLI_SEND.order issued
+    uint64_t rr;      // round-robin over crypto workers
     uint64_t pending; // unsent outbox frames (UINT64_MAX: not known yet)
     bool link_up;
     char nick[257];
@@ -343,8 +345,15 @@ s_send(socp_actor_ctx_t *ctx,
        int64_t ts)
 {
     char worker[SOCP_ACTOR_NAME_MAX + 1];
-    socp_client_shard(to->id, self->args->crypto_workers, worker);
+    if (kind == SOCP_CLIENT_KIND_DM || kind == SOCP_CLIENT_KIND_PUBLIC) {
+        // Spread over every worker: the store restores the order (CLI_SEND.order).
+        unsigned w = self->args->crypto_workers ? self->args->crypto_workers : 1;
+        snprintf(worker, sizeof worker, "crypto%u", (unsigned) (self->rr++ % w));
+    } else {
+        socp_client_shard(to->id, self->args->crypto_workers, worker);
+    }
     socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_SEND);
+    m.body.cli_send.order = ++self->order;
     m.body.cli_send.kind = kind;
     m.body.cli_send.local_id = local_id;
     m.body.cli_send.to = to->id;

@@ -475,8 +475,8 @@ main(int argc, char **argv)
            sign1, signall, cores, dec1, decall, enc1, ver1, sign_cpu * 1e3, dec_cpu * 1e3);
     printf("  send:    %.0f DMs/s accepted at alice   bound P/2 = %.0f   ratio %.2f\n", send_rate,
            signall / 2.0, send_rate / (signall / 2.0));
-    printf("           one conversation runs on one crypto worker (order is kept by sharding):\n"
-           "           its bound is sign_1t/2 = %.0f, ratio %.2f\n",
+    printf("           one thread's bound sign_1t/2 = %.0f, ratio %.2f (DMs are signed on every "
+           "worker, the store restores their order)\n",
            sign1 / 2.0, send_rate / (sign1 / 2.0));
     printf("  receive: %.0f DMs/s verified at bob     bound P   = %.0f   ratio %.2f\n", recv_rate,
            decall, recv_rate / decall);

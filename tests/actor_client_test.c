@@ -17,12 +17,15 @@ SOCP_TEST_T(actor_client_session_race_free, 120)
     socp_cli_server("srv", NULL, port, sizeof port);
     socp_cli_t bob = socp_cli_start(port, "bob", "rsa4096_4p_b.pem", NULL);
     socp_cli_expect(&bob, "connected to", 30000, NULL, 0);
-    socp_cli_t alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", NULL);
+    // Four crypto workers: outgoing DMs are signed in parallel and the store
+    // restores their order, checked below.
+    const char *workers[] = {"--workers", "4", NULL};
+    socp_cli_t alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", workers);
     socp_cli_expect(&alice, "bob is online", 30000, NULL, 0);
     socp_cli_expect(&bob, "alice is online", 30000, NULL, 0);
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 20; i++) {
         char cmd[64];
-        snprintf(cmd, sizeof cmd, "/tell bob ping-%d", i);
+        snprintf(cmd, sizeof cmd, "/tell bob ping-%02d", i);
         socp_cli_say(&alice, cmd);
     }
     socp_cli_say(&bob, "/tell alice pong");
@@ -32,7 +35,11 @@ SOCP_TEST_T(actor_client_session_race_free, 120)
     snprintf(cmd, sizeof cmd, "/tell bob %s", longmsg);
     socp_cli_say(&alice, cmd);
     socp_cli_say(&alice, "/all to everyone");
-    socp_cli_expect(&bob, "alice -> you: ping-4", 30000, NULL, 0);
+    for (int i = 0; i < 20; i++) { // in order: a line out of order is skipped and missed
+        char want[64];
+        snprintf(want, sizeof want, "alice -> you: ping-%02d", i);
+        socp_cli_expect(&bob, want, 30000, NULL, 0);
+    }
     char line[8192];
     socp_cli_expect(&bob, "alice -> you: xxx", 30000, line, sizeof line);
     CHECK_STREQ(strstr(line, "alice -> you: ") + strlen("alice -> you: "), longmsg);
