@@ -72,6 +72,10 @@ SOCP_TEST_T(socp_interop_variants_and_bad_input, 90)
     socp_cli_expect(&alice, "refused a frame from the server: frame is not valid JSON", 5000, NULL,
                     0);
     socp_cli_expect(&alice, "refused a frame from the server: missing", 5000, NULL, 0);
+    socp_cli_fake(&fake, "deep", NULL, 0);
+    socp_cli_expect(&alice, "refused a frame from the server: JSON nested too deep", 5000, NULL, 0);
+    socp_cli_fake(&fake, "dm carol string max after-deep", NULL, 0);
+    s_expect_verified(&alice, "carol -> you: after-deep");
     // A forged signature is never shown as verified.
     socp_cli_fake(&fake, "badsig carol forged-text", NULL, 0);
     socp_cli_expect(&alice, "[UNVERIFIED] carol -> you: forged-text", 10000, NULL, 0);
@@ -93,6 +97,14 @@ SOCP_TEST_T(socp_interop_variants_and_bad_input, 90)
     socp_cli_expect(&alice, "connected to", 10000, NULL, 0);
     socp_cli_fake(&fake, "dm dave string 32 still-alive-2", NULL, 0);
     s_expect_verified(&alice, "dave -> you: still-alive-2");
+
+    // Not UTF-8 in a text frame: the WebSocket is failed (1007) and the
+    // client reconnects.
+    socp_cli_fake(&fake, "badutf8", NULL, 0);
+    socp_cli_fake(&fake, "hello", NULL, 0);
+    socp_cli_expect(&alice, "connected to", 10000, NULL, 0);
+    socp_cli_fake(&fake, "dm carol bytes 32 still-alive-3", NULL, 0);
+    s_expect_verified(&alice, "carol -> you: still-alive-3");
 
     uint64_t t0 = socp_now_ms();
     CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);

@@ -20,6 +20,8 @@ reads one command per line on stdin and answers "ok CMD ..." (or
   badsig NAME WORD            a USER_DELIVER whose content_sig is damaged
   garbage                     text frames that are not envelopes, a binary
                               frame, an envelope missing fields
+  deep                        JSON nested 5000 levels deep
+  badutf8                     a text frame that is not UTF-8
   file NAME FILENAME          FILE_START (name FILENAME) + FILE_CHUNK + FILE_END
   big                         one 2 MiB text frame
   count_to NAME               "ok count_to N": frames the client sent to NAME
@@ -245,6 +247,12 @@ class Server:
             self.conn.send_raw(2, b"\x00\x01binary")
             self.conn.send_text('{"type":"USER_DELIVER","from":')
             self.conn.send_text('{"type":"USER_DELIVER","payload":{}}')
+            return ""
+        if c == "deep":  # nesting far past any sane depth
+            self.conn.send_text('{"type":"USER_DELIVER","payload":' + "[" * 5000 + "]" * 5000 + "}")
+            return ""
+        if c == "badutf8":  # a text frame that is not UTF-8 (RFC 6455: fail with 1007)
+            self.conn.send_raw(1, b'{"type":"\xff\xfe"}')
             return ""
         if c == "file":
             uid, _ = self.users[words[1]]
