@@ -317,6 +317,13 @@ s_user_free(s_user_t *u)
 
 static void s_server_unlink_users(s_self_t *self, const char *server_id);
 
+// Ids that name a channel or the broadcast address, never a user.
+static bool
+s_reserved_id(const char *id)
+{
+    return strcmp(id, "public") == 0 || strcmp(id, "*") == 0 || strcmp(id, "system") == 0;
+}
+
 // ---- user connections ---------------------------------------------------------
 
 static void
@@ -329,10 +336,31 @@ s_on_user_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
                 "pubkey is missing or not an RSA-4096 key with e=65537", true);
         return;
     }
+    // Proof of possession: without it anyone could present a user's public
+    // key under that user's id and take the session. Unsigned hellos (the
+    // standard allows them) only with --allow-unsigned.
+    if (!env->sig && self->a.require_user_sig) {
+        socp_rsa_destroy(&key);
+        s_error(self, c, SOCP_ENVELOPE_CODE_INVALID_SIG,
+                "USER_HELLO must be signed with the presented key", true);
+        return;
+    }
     if (env->sig && socp_sig_verify_payload(key, env->payload, env->sig, NULL) != 0) {
         socp_rsa_destroy(&key);
         s_error(self, c, SOCP_ENVELOPE_CODE_INVALID_SIG,
                 "USER_HELLO sig does not verify under the presented key", true);
+        return;
+    }
+    if (env->sig &&
+        (socp_envelope_check_ts(env, socp_wall_ms(), self->a.max_skew_ms, NULL) != 0 ||
+         socp_seen_check_envelope(self->seen, env, (int64_t) socp_now_ms()) == SOCP_EREPLAY)) {
+        socp_rsa_destroy(&key); // a captured hello cannot be replayed
+        s_error(self, c, SOCP_ENVELOPE_CODE_TIMEOUT, "USER_HELLO is stale or replayed", true);
+        return;
+    }
+    if (s_reserved_id(env->from)) {
+        socp_rsa_destroy(&key);
+        s_error(self, c, SOCP_ENVELOPE_CODE_NAME_IN_USE, "this id is reserved", true);
         return;
     }
     if (socpd_map_get(self->users, env->from) || socpd_map_get(self->servers, env->from) ||
@@ -804,7 +832,8 @@ s_on_server_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
         s_error(self, c, SOCP_ENVELOPE_CODE_BAD_KEY, "pubkey is not an RSA-4096 key", true);
         return;
     }
-    bool ok = !env->sig || socp_sig_verify_payload(key, env->payload, env->sig, NULL) == 0;
+    // Proof of possession of the key the newcomer asks us to pin.
+    bool ok = env->sig && socp_sig_verify_payload(key, env->payload, env->sig, NULL) == 0;
     socp_rsa_destroy(&key);
     if (!ok) {
         s_error(self, c, SOCP_ENVELOPE_CODE_INVALID_SIG, "SERVER_HELLO_JOIN sig does not verify",
@@ -1049,7 +1078,34 @@ s_on_server_frame(s_self_t *self,
                 if (!pk && json_is_object(meta)) {
                     pk = json_string_value(json_object_get(meta, "pubkey"));
                 }
-                if (!pk || strlen(pk) > SOCP_RSA_IMPORT_MAX) {
+                if (!pk || strlen(pk) > SOCP_RSA_IMPORT_MAX || s_reserved_id(uid)) {
+                    return;
+                }
+                // Only the hosting server may advertise its users (relays
+                // forward its signed frame unchanged, so from == server_id),
+                // and a user id keeps the key it is known by: here, or bound
+                // to a user of this server in the database.
+                if (strcmp(sid, env->from) != 0) {
+                    socp_warn("USER_ADVERTISE for %.64s by %.64s, not its server %.64s: ignored",
+                              uid, env->from, sid);
+                    return;
+                }
+                char *norm = NULL;
+                socp_rsa_key_t *key = NULL;
+                if (socp_rsa_public_import(pk, strlen(pk), &key) != 0 ||
+                    socp_rsa_public_export(key, SOCP_RSA_PUB_B64_DER, &norm) != 0) {
+                    socp_rsa_destroy(&key);
+                    return;
+                }
+                socp_rsa_destroy(&key);
+                char *bound = NULL;
+                bool clash = (u && u->pubkey && strcmp(u->pubkey, norm) != 0) ||
+                             (socpd_store_user_key(self->store, uid, &bound) == 0 && bound &&
+                              strcmp(bound, norm) != 0);
+                free(bound);
+                if (clash) {
+                    socp_warn("USER_ADVERTISE for %.64s with a different key: refused", uid);
+                    free(norm);
                     return;
                 }
                 if (!u) {
@@ -1059,7 +1115,7 @@ s_on_server_frame(s_self_t *self,
                 }
                 snprintf(u->server_id, sizeof u->server_id, "%s", sid);
                 free(u->pubkey);
-                u->pubkey = socp_strdup(pk);
+                u->pubkey = norm;
                 json_decref(u->meta);
                 u->meta = json_is_object(meta) ? json_deep_copy(meta) : json_object();
                 json_object_del(u->meta, "pubkey");
@@ -1131,11 +1187,33 @@ s_on_server_user_frame(s_self_t *self,
                        const char *text,
                        size_t len)
 {
+    // A user's own frame relayed unchanged by a server: accepted only on a
+    // verified server link, from a user we know, under that user's key, so
+    // no server (or anyone who joined as one) can speak for a user.
+    s_user_t *sender = socpd_map_get(self->users, env->from);
+    if (c->kind != S_SERVER || !socpd_map_get(self->servers, c->peer_id) || !sender ||
+        sender->conn || !sender->pubkey || (!env->sig && self->a.require_user_sig)) {
+        self->dropped_bad_server_sig++;
+        return;
+    }
+    if (env->sig) {
+        socp_rsa_key_t *key = NULL;
+        bool ok = socp_rsa_public_import(sender->pubkey, strlen(sender->pubkey), &key) == 0 &&
+                  socp_sig_verify_payload(key, env->payload, env->sig, NULL) == 0;
+        socp_rsa_destroy(&key);
+        if (!ok) {
+            self->dropped_bad_server_sig++;
+            socp_warn("%s relayed for %.64s does not verify under that user's key: dropped",
+                      env->type, env->from);
+            return;
+        }
+    }
     if (socp_seen_check_envelope(self->seen, env, (int64_t) socp_now_ms()) == SOCP_EREPLAY) {
         return;
     }
     if (env->kind == SOCP_ENVELOPE_TYPE_MSG_PUBLIC_CHANNEL &&
-        !socpd_map_get(self->users, env->to)) {
+        (strcmp(env->to, "public") == 0 || strcmp(env->to, "*") == 0 ||
+         !socpd_map_get(self->users, env->to))) {
         // One hop per server: deliver to our local members only.
         socp_buf_t ids;
         socp_buf_init(&ids);
@@ -1152,7 +1230,6 @@ s_on_server_user_frame(s_self_t *self,
         s_relay(self, &ids, text, len);
         socp_buf_fini(&ids);
     }
-    (void) c;
 }
 
 // Removes every user hosted by a server (link lost) and tells local users.

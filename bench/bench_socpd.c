@@ -211,17 +211,22 @@ s_drain_all(s_user_t *all, size_t nall, const s_user_t *except)
     }
 }
 
-// Connects and says hello (unsigned hello: the sig is optional); waits for
-// PUBLIC_CHANNEL_UPDATED while draining the others.
+// Connects and says a signed hello (socpd requires proof of possession of
+// the key); waits for PUBLIC_CHANNEL_UPDATED while draining the others.
 static void
-s_hello(s_user_t *u, uint16_t port, const char *pub, s_user_t *all, size_t nall)
+s_hello(s_user_t *u,
+        uint16_t port,
+        socp_rsa_key_t *key,
+        const char *pub,
+        s_user_t *all,
+        size_t nall)
 {
     socp_uuid_generate(u->id);
     if (socp_tcp_ws_connect("127.0.0.1", port, NULL, 10000, &u->conn) != 0) {
         fprintf(stderr, "bench_socpd: connect failed\n");
         exit(2);
     }
-    char *f = s_frame(NULL, false, "USER_HELLO", u->id, u->id, socp_wall_ms(),
+    char *f = s_frame(key, true, "USER_HELLO", u->id, u->id, socp_wall_ms(),
                       json_pack("{s:s, s:s}", "client", "bench", "pubkey", pub));
     if (socp_tcp_conn_send_text(u->conn, f, strlen(f)) != 0) {
         exit(2);
@@ -301,7 +306,7 @@ main(int argc, char **argv)
     }
     s_user_t *users = calloc(n_recv + 1, sizeof *users);
     for (size_t i = 0; i <= n_recv; i++) {
-        s_hello(&users[i], port, pub, users, n_recv + 1);
+        s_hello(&users[i], port, ukey, pub, users, n_recv + 1);
     }
     // Let presence settle, drain it.
     uint64_t settle = socp_now_ms() + 300;
@@ -412,7 +417,7 @@ main(int argc, char **argv)
     s_user_t *many = calloc(n_users, sizeof *many);
     uint64_t c0 = socp_now_ms();
     for (size_t i = 0; i < n_users; i++) {
-        s_hello(&many[i], port, pub, many, i);
+        s_hello(&many[i], port, ukey, pub, many, i);
     }
     uint64_t c1 = socp_now_ms();
     // Heartbeats from everyone for 2 s (every 500 ms), draining everything.
