@@ -282,7 +282,10 @@ s_on_inbound(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_inbound
             socp_envelope_fini(&env);
             return;
     }
-    const char *sender = s_str(pay, "sender");
+    // payload.sender is the server's word about a frame the server built
+    // (USER_DELIVER). Frames relayed unchanged from a user are from env.from:
+    // a user cannot speak for another by writing "sender".
+    const char *sender = env.kind == SOCP_ENVELOPE_TYPE_USER_DELIVER ? s_str(pay, "sender") : NULL;
     pl->from = sender && socp_uuid_is_peer_id(sender, strlen(sender)) ? sender : env.from;
     const char *pto = s_str(pay, "to");
     pl->to = pto && socp_uuid_is_peer_id(pto, strlen(pto)) ? pto : env.to;
@@ -369,10 +372,13 @@ s_on_inbound(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_inbound
         goto out;
     }
     // Verify content_sig with sender_pub (or the key from presence).
+    // The key we know the sender by (pinned / from presence) comes first:
+    // a frame must not bring the key it is checked against. sender_pub is
+    // used only for a sender we know no key for yet.
     const char *sender_pub = s_str(pay, "sender_pub");
-    s_cached_t *key = s_pub(self, sender_pub);
+    s_cached_t *key = s_pub(self, in->known_pub);
     if (!key) {
-        key = s_pub(self, in->known_pub);
+        key = s_pub(self, sender_pub);
     }
     const char *csig = s_str(pay, "content_sig");
     pl->status = SOCP_CLIENT_TRUST_UNVERIFIED;

@@ -370,7 +370,10 @@ s_inbound(socp_actor_ctx_t *ctx, s_net_t *self, const char *data, size_t len)
         case SOCP_ENVELOPE_TYPE_USER_DELIVER:
         case SOCP_ENVELOPE_TYPE_MSG_DIRECT:
         case SOCP_ENVELOPE_TYPE_MSG_PUBLIC_CHANNEL: {
-            const char *sender = json_string_value(json_object_get(pay, "sender"));
+            // Only a server-built USER_DELIVER may name another sender.
+            const char *sender = env.kind == SOCP_ENVELOPE_TYPE_USER_DELIVER
+                                     ? json_string_value(json_object_get(pay, "sender"))
+                                     : NULL;
             if (!sender || !socp_uuid_is_peer_id(sender, strlen(sender))) {
                 sender = env.from;
             }
