@@ -520,7 +520,8 @@ s_zmq_case(bool mp)
     s_zsend_json(dealer, mp,
                  "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"send\",\"params\":{\"to\":\"bob\","
                  "\"text\":\"over zmq\"}}");
-    json_t *r = s_zrecv(dealer, mp, 15000, NULL, 0);
+    json_t *r = s_zrecv(dealer, mp, 30000, NULL,
+                        0); // durable before the reply: generous under ASan on a busy box
     CHECK_EQ(json_integer_value(json_object_get(r, "id")), 2);
     CHECK(json_is_true(json_object_get(json_object_get(r, "result"), "accepted")));
     json_decref(r);
