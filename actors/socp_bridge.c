@@ -120,7 +120,6 @@ typedef struct {
     bool out_watched;
     // zeromq
     void *router, *xpub;
-    int router_fd, xpub_fd;
     bool json_wire;
     // counters
     uint64_t n_requests, n_errors, n_events, ev_dropped_zmq, ev_dropped_stdio, replies_dropped,
@@ -1276,22 +1275,13 @@ s_zmq_drain(s_bridge_t *self)
     }
 }
 
+// The ROUTER and XPUB are polled by the actor loop itself (level-triggered).
 static int
-s_on_zmq_fd(socp_actor_ctx_t *ctx, int fd, short revents, void *arg)
+s_on_zmq_sock(socp_actor_ctx_t *ctx, void *sock, short revents, void *arg)
 {
     SOCP_UNUSED(ctx);
-    SOCP_UNUSED(fd);
+    SOCP_UNUSED(sock);
     SOCP_UNUSED(revents);
-    s_zmq_drain(arg);
-    return 0;
-}
-
-// ZMQ_FD is edge-like: sends can swallow its signal. The timer catches that.
-static int
-s_on_zmq_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg)
-{
-    SOCP_UNUSED(ctx);
-    SOCP_UNUSED(timer_id);
     s_zmq_drain(arg);
     return 0;
 }
@@ -1352,17 +1342,8 @@ s_zmq_open(s_bridge_t *self)
         socp_error("bridge: cannot bind %s: %s", pub_ep, zmq_strerror(errno));
         return SOCP_EIO;
     }
-    size_t sz = sizeof self->router_fd;
-    if (zmq_getsockopt(self->router, ZMQ_FD, &self->router_fd, &sz) != 0) {
-        return SOCP_EINIT;
-    }
-    sz = sizeof self->xpub_fd;
-    if (zmq_getsockopt(self->xpub, ZMQ_FD, &self->xpub_fd, &sz) != 0) {
-        return SOCP_EINIT;
-    }
-    socp_actor_watch_fd(self->ctx, self->router_fd, ZMQ_POLLIN, s_on_zmq_fd, self);
-    socp_actor_watch_fd(self->ctx, self->xpub_fd, ZMQ_POLLIN, s_on_zmq_fd, self);
-    (void) socp_actor_timer_add(self->ctx, 5, 5, s_on_zmq_tick, self);
+    socp_actor_watch_sock(self->ctx, self->router, ZMQ_POLLIN, s_on_zmq_sock, self);
+    socp_actor_watch_sock(self->ctx, self->xpub, ZMQ_POLLIN, s_on_zmq_sock, self);
     socp_info("bridge: requests on %s, events on %s (%s)", self->args->zmq_bind, pub_ep,
               self->json_wire ? "json" : "msgpack");
     return 0;
@@ -1414,7 +1395,7 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
             break;
     }
     if (self->router) {
-        s_zmq_drain(self); // replies sent above may have swallowed ZMQ_FD's signal
+        s_zmq_drain(self); // take what waits now rather than after the next poll
     }
     return 0;
 }
@@ -1424,10 +1405,10 @@ s_destroy(s_bridge_t *self)
 {
     socp_bus_t *bus = socp_actor_bus(self->ctx);
     if (self->router) {
-        socp_actor_unwatch_fd(self->ctx, self->router_fd);
+        socp_actor_unwatch_sock(self->ctx, self->router);
     }
     if (self->xpub) {
-        socp_actor_unwatch_fd(self->ctx, self->xpub_fd);
+        socp_actor_unwatch_sock(self->ctx, self->xpub);
     }
     socp_sock_close(bus, &self->router);
     socp_sock_close(bus, &self->xpub);

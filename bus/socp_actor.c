@@ -68,9 +68,11 @@ typedef struct {
 #define S_BATCH_BYTES (64 * 1024) // a batch is handed to zmq at this size
 
 typedef struct {
-    int fd;
-    short events;
-    socp_fd_handler_fn *fn;
+    int fd;                        // watched fd, or -1 for a zmq socket
+    void *sock;                    // watched zmq socket, or NULL for an fd
+    short events;                  // ZMQ_POLLIN / ZMQ_POLLOUT
+    socp_fd_handler_fn *fn;        // handler of an fd
+    socp_sock_handler_fn *sock_fn; // handler of a socket
     void *arg;
 } s_watch_t;
 
@@ -433,22 +435,56 @@ socp_actor_watch_fd(socp_actor_ctx_t *ctx, int fd, short events, socp_fd_handler
     if (fd < 0 || !fn) {
         return SOCP_EINVAL;
     }
+    s_watch_t w = {fd, NULL, events, fn, NULL, arg};
     for (size_t i = 0; i < ctx->nwatches; i++) {
         if (ctx->watches[i].fd == fd) {
-            ctx->watches[i] = (s_watch_t){fd, events, fn, arg};
+            ctx->watches[i] = w;
             return 0;
         }
     }
     ctx->watches = socp_realloc(ctx->watches, (ctx->nwatches + 1) * sizeof *ctx->watches);
-    ctx->watches[ctx->nwatches++] = (s_watch_t){fd, events, fn, arg};
+    ctx->watches[ctx->nwatches++] = w;
     return 0;
+}
+
+int
+socp_actor_watch_sock(socp_actor_ctx_t *ctx,
+                      void *sock,
+                      short events,
+                      socp_sock_handler_fn *fn,
+                      void *arg)
+{
+    if (!sock || !fn) {
+        return SOCP_EINVAL;
+    }
+    s_watch_t w = {-1, sock, events, NULL, fn, arg};
+    for (size_t i = 0; i < ctx->nwatches; i++) {
+        if (ctx->watches[i].sock == sock) {
+            ctx->watches[i] = w;
+            return 0;
+        }
+    }
+    ctx->watches = socp_realloc(ctx->watches, (ctx->nwatches + 1) * sizeof *ctx->watches);
+    ctx->watches[ctx->nwatches++] = w;
+    return 0;
+}
+
+void
+socp_actor_unwatch_sock(socp_actor_ctx_t *ctx, void *sock)
+{
+    for (size_t i = 0; i < ctx->nwatches; i++) {
+        if (ctx->watches[i].sock == sock) {
+            ctx->watches[i] = ctx->watches[--ctx->nwatches];
+            return;
+        }
+    }
 }
 
 void
 socp_actor_unwatch_fd(socp_actor_ctx_t *ctx, int fd)
 {
     for (size_t i = 0; i < ctx->nwatches; i++) {
-        if (ctx->watches[i].fd == fd) {
+        if (ctx->watches[i].fd == fd && !ctx->watches[i].sock) {
             ctx->watches[i] = ctx->watches[--ctx->nwatches];
             return;
         }
@@ -627,7 +663,9 @@ socp_actor_run(socp_actor_ctx_t *ctx, socp_msg_handler_fn *on_msg, void *arg)
         size_t first_fd = k;
         size_t nw = ctx->nwatches;
         for (size_t i = 0; i < nw; i++) {
-            it[k++] = (zmq_pollitem_t){NULL, ctx->watches[i].fd, ctx->watches[i].events, 0};
+            // zmq sockets are polled natively (level-triggered), never via ZMQ_FD.
+            it[k++] = (zmq_pollitem_t){ctx->watches[i].sock, ctx->watches[i].fd,
+                                       ctx->watches[i].events, 0};
         }
         rc = zmq_poll(it, (int) k, s_poll_timeout(ctx));
         if (rc < 0) {
@@ -656,15 +694,18 @@ socp_actor_run(socp_actor_ctx_t *ctx, socp_msg_handler_fn *on_msg, void *arg)
             if (!p->revents) {
                 continue;
             }
-            // Look the fd up again: an earlier handler may have removed it.
+            // Look the watch up again: an earlier handler may have removed it.
             for (size_t w = 0; w < ctx->nwatches; w++) {
-                if (ctx->watches[w].fd == p->fd) {
-                    s_watch_t watch = ctx->watches[w];
-                    if ((rc = watch.fn(ctx, watch.fd, p->revents, watch.arg)) != 0) {
-                        return rc == SOCP_ACTOR_STOP ? 0 : rc;
-                    }
-                    break;
+                s_watch_t watch = ctx->watches[w];
+                if (p->socket ? watch.sock != p->socket : (watch.sock || watch.fd != p->fd)) {
+                    continue;
                 }
+                rc = watch.sock ? watch.sock_fn(ctx, watch.sock, p->revents, watch.arg)
+                                : watch.fn(ctx, watch.fd, p->revents, watch.arg);
+                if (rc != 0) {
+                    return rc == SOCP_ACTOR_STOP ? 0 : rc;
+                }
+                break;
             }
         }
         if (it[1].revents & ZMQ_POLLIN) {

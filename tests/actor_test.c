@@ -600,3 +600,62 @@ SOCP_TEST(actor_supervisor_reports_faults_and_exits)
     socp_sup_destroy(&sup);
     CHECK_OK(socp_bus_destroy(&bus));
 }
+
+// ---- zmq sockets in the actor's poll -------------------------------------------------
+
+// side: owns a PULL socket of its own and reads ONE frame per wake-up. With
+// level-triggered polling every frame is still read; with ZMQ_FD's edge-like
+// signal the later ones would wait for a wake-up that never comes.
+static int
+s_side_on_sock(socp_actor_ctx_t *ctx, void *sock, short revents, void *arg)
+{
+    (void) revents;
+    uint64_t *count = arg;
+    char b[16];
+    if (zmq_recv(sock, b, sizeof b, ZMQ_DONTWAIT) >= 0) {
+        socp_msg_t m = socp_msg_make(SOCP_MSG_PONG);
+        m.body.pong.seq = ++*count;
+        return socp_actor_send(ctx, "test", &m);
+    }
+    return 0;
+}
+
+static int
+s_side(socp_actor_ctx_t *ctx, void *args)
+{
+    (void) args;
+    uint64_t count = 0;
+    void *pull = socp_sock_new(socp_actor_bus(ctx), ZMQ_PULL, 0, "side");
+    if (!pull || zmq_bind(pull, "inproc://side-channel") != 0) {
+        socp_sock_close(socp_actor_bus(ctx), &pull);
+        return SOCP_EINIT;
+    }
+    socp_actor_watch_sock(ctx, pull, ZMQ_POLLIN, s_side_on_sock, &count);
+    socp_actor_ready(ctx, 0);
+    int rc = socp_actor_run(ctx, NULL, NULL);
+    socp_actor_unwatch_sock(ctx, pull);
+    socp_sock_close(socp_actor_bus(ctx), &pull);
+    return rc;
+}
+
+SOCP_TEST(actor_watched_zmq_socket_is_level_triggered)
+{
+    s_env_t env;
+    s_env_init(&env);
+    socp_actor_t *a;
+    CHECK_OK(socp_actor_start(env.bus, "side", s_side, NULL, NULL, &a));
+    void *push = socp_sock_new(env.bus, ZMQ_PUSH, 0, "test");
+    CHECK(zmq_connect(push, "inproc://side-channel") == 0);
+    for (int i = 0; i < 5; i++) { // all at once: one wake-up may cover several
+        CHECK(zmq_send(push, "x", 1, 0) == 1);
+    }
+    for (uint64_t i = 1; i <= 5; i++) {
+        socp_msg_t r;
+        s_expect(&env, SOCP_MSG_PONG, 5000, &r);
+        CHECK_EQ(r.body.pong.seq, i);
+        socp_msg_fini(&r);
+    }
+    socp_sock_close(env.bus, &push);
+    CHECK_EQ(socp_actor_stop(&a, 1000), 0);
+    s_env_fini(&env);
+}

@@ -43,6 +43,7 @@ typedef int(socp_actor_fn)(socp_actor_ctx_t *ctx, void *args);
 #define SOCP_ACTOR_STOP 1
 typedef int(socp_msg_handler_fn)(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg);
 typedef int(socp_fd_handler_fn)(socp_actor_ctx_t *ctx, int fd, short revents, void *arg);
+typedef int(socp_sock_handler_fn)(socp_actor_ctx_t *ctx, void *sock, short revents, void *arg);
 typedef int(socp_timer_fn)(socp_actor_ctx_t *ctx, int timer_id, void *arg);
 typedef int(socp_drain_fn)(socp_actor_ctx_t *ctx, const char *peer, void *arg);
 
@@ -136,6 +137,16 @@ void socp_actor_fault(socp_actor_ctx_t *ctx, int code, const char *peer, const c
 int
 socp_actor_watch_fd(socp_actor_ctx_t *ctx, int fd, short events, socp_fd_handler_fn *fn, void *arg);
 void socp_actor_unwatch_fd(socp_actor_ctx_t *ctx, int fd);
+
+// Watches a zmq socket the actor owns (e.g. a bridge's ROUTER) in the same
+// zmq_poll, level-triggered. Never hand a socket's ZMQ_FD to watch_fd: that
+// fd is edge-like and misses messages after sends.
+int socp_actor_watch_sock(socp_actor_ctx_t *ctx,
+                          void *sock,
+                          short events,
+                          socp_sock_handler_fn *fn,
+                          void *arg);
+void socp_actor_unwatch_sock(socp_actor_ctx_t *ctx, void *sock);
 
 // Adds a timer firing after delay_ms, then every interval_ms (0: once).
 // Returns its id (> 0). The loop's poll timeout comes from the nearest timer.
