@@ -1011,7 +1011,13 @@ s_on_server_frame(s_self_t *self,
         return;
     }
     if (env->kind == SOCP_ENVELOPE_TYPE_SERVER_ANNOUNCE) {
-        // Trusted because a pinned server relays it; self-signed by the newcomer.
+        // Trusted because a pinned server relays it (so only on an
+        // established server link); self-signed by the newcomer.
+        if (c->kind != S_SERVER || !link) {
+            self->dropped_bad_server_sig++;
+            socp_warn("SERVER_ANNOUNCE on a connection that is not a server link: dropped");
+            return;
+        }
         const char *pk = json_string_value(json_object_get(env->payload, "pubkey"));
         const char *h = json_string_value(json_object_get(env->payload, "host"));
         json_int_t p = json_integer_value(json_object_get(env->payload, "port"));
