@@ -1266,11 +1266,29 @@ s_zmq_drain(s_bridge_t *self)
             zmq_msg_close(&parts[i]);
         }
     }
-    // Subscriptions arrive on XPUB as messages: read and discard them.
+    // Subscriptions arrive on XPUB as messages. Each new one is answered
+    // with a "subscribed" event, so a subscriber knows from when on it
+    // receives everything (no slow-joiner guesswork).
     for (int turn = 0; self->xpub && turn < S_ZMQ_TURN; turn++) {
         char sub[256];
-        if (zmq_recv(self->xpub, sub, sizeof sub, ZMQ_DONTWAIT) < 0) {
+        int n = zmq_recv(self->xpub, sub, sizeof sub, ZMQ_DONTWAIT);
+        if (n < 0) {
             break;
+        }
+        if (n >= 1 && sub[0] == 1) {
+            size_t tlen = (size_t) n - 1 < sizeof sub - 1 ? (size_t) n - 1 : sizeof sub - 1;
+            json_t *ev = json_pack("{s:s, s:s, s:{s:s%}}", "jsonrpc", "2.0", "method", "subscribed",
+                                   "params", "topic", sub + 1, tlen);
+            char *data = NULL;
+            size_t len = 0;
+            if (ev && s_wire_encode(self, ev, &data, &len) == 0) {
+                if (zmq_send(self->xpub, "subscribed", 10, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+                    zmq_send(self->xpub, data, len, ZMQ_DONTWAIT) < 0) {
+                    self->ev_dropped_zmq++;
+                }
+                free(data);
+            }
+            json_decref(ev);
         }
     }
 }
