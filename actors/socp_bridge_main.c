@@ -17,6 +17,7 @@
 
 #include "socp/socp_bridge.h"
 #include "socp/socp_client.h"
+#include "socp/socp_client_identity.h"
 #include "socp/socp_err.h"
 #include "socp/socp_keyfile.h"
 #include "socp/socp_log.h"
@@ -134,103 +135,17 @@ s_parse(int argc, char **argv, s_opts_t *o)
     return 0;
 }
 
-static int
-s_read_small(const char *path, char *buf, size_t size, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return errno == ENOENT ? SOCP_ENOTFOUND : SOCP_EIO;
-    }
-    ssize_t n = read(fd, buf, size - 1);
-    close(fd);
-    if (n < 0) {
-        return SOCP_EIO;
-    }
-    buf[n] = '\0';
-    *len = (size_t) n;
-    return 0;
-}
-
 // Loads the identity of the data directory, or creates one (same files as
-// the terminal client: user_id, key).
+// the terminal client; the passphrase only from SOCP_PASSPHRASE).
 static int
 s_identity(const s_opts_t *o, char user_id[SOCP_UUID_BUF], socp_rsa_key_t **key)
 {
-    char id_path[4200], key_path[4200], buf[256];
-    snprintf(id_path, sizeof id_path, "%s/user_id", o->data_dir);
-    snprintf(key_path, sizeof key_path, "%s/key", o->data_dir);
-    const char *env = getenv("SOCP_PASSPHRASE");
-    const char *pass = env ? env : "";
-    size_t len = 0;
-    int rc = s_read_small(id_path, buf, sizeof buf, &len);
-    if (rc == 0) {
-        while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' ')) {
-            buf[--len] = '\0';
-        }
-        if (!socp_uuid_is_v4(buf, len)) {
-            return s_die(3, "%s is damaged (not a UUID v4)", id_path);
-        }
-        memcpy(user_id, buf, SOCP_UUID_BUF);
-        bool enc = false;
-        const char *why = "";
-        if (socp_keyfile_is_encrypted(key_path, &enc, &why) != 0) {
-            return s_die(3, "%s: %s", key_path, why);
-        }
-        if (enc && !*pass) {
-            return s_die(3, "%s", "the key is encrypted: set SOCP_PASSPHRASE");
-        }
-        if (socp_keyfile_load(key_path, pass, strlen(pass), key, &why) != 0) {
-            return s_die(3, "%s: %s", key_path, why);
-        }
-        return 0;
-    }
-    if (rc != SOCP_ENOTFOUND) {
-        return s_die(3, "cannot read %s", id_path);
-    }
-    if (!o->plain && !*pass) {
-        return s_die(3, "%s",
-                     "no identity yet: set SOCP_PASSPHRASE, or use --plain-key for an "
-                     "unencrypted key");
-    }
-    if (o->import_key) {
-        char *pem = sodium_malloc(65536);
-        size_t n = 0;
-        if (!pem || s_read_small(o->import_key, pem, 65536, &n) != 0) {
-            sodium_free(pem);
-            return s_die(3, "cannot read the key to import: %s", o->import_key);
-        }
-        rc = socp_rsa_private_import((const uint8_t *) pem, n, key);
-        sodium_memzero(pem, 65536);
-        sodium_free(pem);
-        if (rc != 0) {
-            return s_die(3, "%s is not an RSA-4096 private key with e=65537", o->import_key);
-        }
-    } else {
-        fprintf(stderr, "socp bridge: generating an RSA-4096 key (takes a few seconds)\n");
-        if ((rc = socp_rsa_generate(o->primes, NULL, NULL, key)) != 0) {
-            return s_die(1, "key generation failed: %s", socp_strerror(rc));
-        }
-    }
-    rc = o->plain ? socp_keyfile_save_plain(key_path, *key)
-                  : socp_keyfile_save(key_path, *key, pass, strlen(pass), NULL);
-    if (rc != 0) {
-        socp_rsa_destroy(key);
-        return s_die(3, "cannot save the key: %s", socp_strerror(rc));
-    }
-    socp_uuid_generate(user_id);
-    char line[SOCP_UUID_BUF + 1];
-    snprintf(line, sizeof line, "%s\n", user_id);
-    int fd = open(id_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    bool ok = fd >= 0 && write(fd, line, strlen(line)) == (ssize_t) strlen(line) && fsync(fd) == 0;
-    if (fd >= 0) {
-        close(fd);
-    }
-    if (!ok) {
-        socp_rsa_destroy(key);
-        return s_die(3, "cannot write %s", id_path);
-    }
-    fprintf(stderr, "socp bridge: new identity %s in %s\n", user_id, o->data_dir);
-    return 0;
+    socp_identity_opts_t io = {.who = "socp bridge",
+                               .data_dir = o->data_dir,
+                               .import_key = o->import_key,
+                               .primes = o->primes,
+                               .plain = o->plain};
+    return socp_client_identity(&io, user_id, key);
 }
 
 int

@@ -21,6 +21,7 @@
 #include "socp/socp_bench.h"
 #include "socp/socp_bridge.h"
 #include "socp/socp_client.h"
+#include "socp/socp_client_identity.h"
 #include "socp/socp_err.h"
 #include "socp/socp_keyfile.h"
 #include "socp/socp_log.h"
@@ -197,131 +198,27 @@ s_progress(int phase, int n, void *arg)
 }
 
 static int
-s_read_small(const char *path, char *buf, size_t size, size_t *len)
+s_pass_prompt(const char *prompt, char *out, size_t size, void *arg)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return errno == ENOENT ? SOCP_ENOTFOUND : SOCP_EIO;
-    }
-    ssize_t n = read(fd, buf, size - 1);
-    close(fd);
-    if (n < 0) {
-        return SOCP_EIO;
-    }
-    buf[n] = '\0';
-    *len = (size_t) n;
-    return 0;
-}
-
-static int
-s_write_file(const char *path, const char *data)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        return SOCP_EIO;
-    }
-    size_t len = strlen(data);
-    bool ok = write(fd, data, len) == (ssize_t) len && fsync(fd) == 0;
-    close(fd);
-    return ok ? 0 : SOCP_EIO;
+    (void) arg;
+    return s_passphrase(prompt, out, size);
 }
 
 // Loads or creates the identity: user id and private key.
 static int
 s_identity(const s_opts_t *o, char user_id[SOCP_UUID_BUF], socp_rsa_key_t **key)
 {
-    char id_path[4200], key_path[4200], buf[256];
-    snprintf(id_path, sizeof id_path, "%s/user_id", o->data_dir);
-    snprintf(key_path, sizeof key_path, "%s/key", o->data_dir);
-    size_t len = 0;
-    int rc = s_read_small(id_path, buf, sizeof buf, &len);
-    if (rc == 0) {
-        while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' ')) {
-            buf[--len] = '\0';
-        }
-        if (!socp_uuid_is_v4(buf, len)) {
-            return s_die(3, "%s is damaged (not a UUID v4)", id_path);
-        }
-        memcpy(user_id, buf, SOCP_UUID_BUF);
-        bool enc = false;
-        const char *why = "";
-        if ((rc = socp_keyfile_is_encrypted(key_path, &enc, &why)) != 0) {
-            fprintf(stderr, "socp: %s: %s\n", key_path, why);
-            return 3;
-        }
-        char pass[1024] = "";
-        if (enc && s_passphrase("passphrase for your key: ", pass, sizeof pass) != 0) {
-            return s_die(3, "%s",
-                         "the key is encrypted: type the passphrase or set SOCP_PASSPHRASE");
-        }
-        rc = socp_keyfile_load(key_path, pass, strlen(pass), key, &why);
-        sodium_memzero(pass, sizeof pass);
-        if (rc != 0) {
-            fprintf(stderr, "socp: %s: %s\n", key_path, why);
-            return 3;
-        }
-        return 0;
-    }
-    if (rc != SOCP_ENOTFOUND) {
-        return s_die(3, "cannot read %s", id_path);
-    }
-    // First run.
-    if (o->import_key) {
-        char *pem = sodium_malloc(65536);
-        size_t n = 0;
-        if (!pem || s_read_small(o->import_key, pem, 65536, &n) != 0) {
-            sodium_free(pem);
-            return s_die(3, "cannot read the key to import: %s", o->import_key);
-        }
-        rc = socp_rsa_private_import((const uint8_t *) pem, n, key);
-        sodium_memzero(pem, 65536);
-        sodium_free(pem);
-        if (rc != 0) {
-            return s_die(3, "%s is not an RSA-4096 private key with e=65537 (PKCS#8/PKCS#1 PEM)",
-                         o->import_key);
-        }
-    } else {
-        unsigned state[3] = {o->primes, 0, 0};
-        rc = socp_rsa_generate(o->primes, s_progress, state, key);
-        fprintf(stderr, "\n");
-        if (rc != 0) {
-            return s_die(1, "key generation failed: %s", socp_strerror(rc));
-        }
-    }
-    if (o->plain) {
-        rc = socp_keyfile_save_plain(key_path, *key);
-    } else {
-        char pass[1024], again[1024];
-        if (s_passphrase("choose a passphrase for your key: ", pass, sizeof pass) != 0) {
-            socp_rsa_destroy(key);
-            return s_die(
-                3, "%s",
-                "no passphrase: set SOCP_PASSPHRASE, or use --plain-key for an unencrypted key");
-        }
-        if (!getenv("SOCP_PASSPHRASE") &&
-            (s_passphrase("again: ", again, sizeof again) != 0 || strcmp(pass, again) != 0)) {
-            sodium_memzero(pass, sizeof pass);
-            sodium_memzero(again, sizeof again);
-            socp_rsa_destroy(key);
-            return s_die(3, "%s", "the passphrases differ");
-        }
-        rc = socp_keyfile_save(key_path, *key, pass, strlen(pass), NULL);
-        sodium_memzero(pass, sizeof pass);
-        sodium_memzero(again, sizeof again);
-    }
-    if (rc != 0) {
-        socp_rsa_destroy(key);
-        return s_die(3, "cannot save the key: %s", socp_strerror(rc));
-    }
-    socp_uuid_generate(user_id);
-    char line[SOCP_UUID_BUF + 1];
-    snprintf(line, sizeof line, "%s\n", user_id);
-    if (s_write_file(id_path, line) != 0) {
-        socp_rsa_destroy(key);
-        return s_die(3, "cannot write %s", id_path);
-    }
-    fprintf(stderr, "socp: new identity %s in %s\n", user_id, o->data_dir);
-    return 0;
+    unsigned state[3] = {o->primes, 0, 0};
+    socp_identity_opts_t io = {.who = "socp",
+                               .data_dir = o->data_dir,
+                               .import_key = o->import_key,
+                               .primes = o->primes,
+                               .plain = o->plain,
+                               .pass = s_pass_prompt,
+                               .confirm = true,
+                               .progress = s_progress,
+                               .progress_arg = state};
+    return socp_client_identity(&io, user_id, key);
 }
 
 int
