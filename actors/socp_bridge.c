@@ -101,8 +101,9 @@ typedef struct {
     s_group_t groups[S_GROUPS_MAX];
     size_t ngroups;
     uint64_t next_local;
-    uint64_t inflight; // pieces not yet durable
-    uint64_t pending;  // unsent outbox frames (UINT64_MAX: unknown)
+    uint64_t order, rr; // CLI_SEND.order issued last; round robin over the workers
+    uint64_t inflight;  // pieces not yet durable
+    uint64_t pending;   // unsent outbox frames (UINT64_MAX: unknown)
     bool link_up;
     char nick[257];
     // history requests answered in order by the store
@@ -464,9 +465,11 @@ s_send_piece(s_bridge_t *self,
              uint64_t index,
              int64_t ts)
 {
+    // Every core signs, even for one recipient: the store restores the order.
     char worker[SOCP_ACTOR_NAME_MAX + 1];
-    socp_client_shard(to, self->args->crypto_workers, worker);
     socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_SEND);
+    m.body.cli_send.order =
+        socp_client_route(kind, to, self->args->crypto_workers, &self->rr, &self->order, worker);
     m.body.cli_send.kind = kind;
     m.body.cli_send.local_id = local_id;
     m.body.cli_send.to = to;

@@ -10,12 +10,15 @@
 //      store), CLI_CTRL (net: sign a control frame -> CLI_WIRE to net),
 //      CLI_INBOUND (net: verify content_sig in every accepted form, decrypt
 //      -> CLI_PLAIN to store).
-// Order: net picks the worker by sender (socp_client_shard) and each worker
-// handles its inbox in order, so inbound conversations keep their order. The
-// ui spreads DMs and public pieces over all workers (one conversation uses
-// every core) and numbers them (CLI_SEND.order, copied to CLI_FRAME); the
-// store puts frames in the outbox in that order. File frames stay on their
-// conversation's worker.
+// Order: the ui spreads DMs and public pieces over all workers (one
+// conversation uses every core) and numbers them (CLI_SEND.order, copied to
+// CLI_FRAME); the store puts frames in the outbox in that order. File frames
+// stay on their conversation's worker. Net spreads received frames the same
+// way (CLI_INBOUND.order, copied to CLI_PLAIN) and every numbered frame gets
+// a CLI_PLAIN, kind NONE when refused, so the store's order has no gaps,
+// and a CLI_DONE to net, which hands each worker a few frames at a time (so
+// a worker that gets less CPU is given less work, and no worker idles while
+// another has a queue).
 // Blocking calls: RSA operations only (a few ms each); the loop handles at
 // most 8 messages per turn so TERM is seen within ~50 ms.
 // Shutdown: TERM ends the loop; keys are destroyed (OpenSSL clears them).
@@ -39,6 +42,7 @@
 typedef struct {
     char *text;          // the key text as received (cache key)
     socp_rsa_key_t *key; // public key
+    char *norm;          // the key as base64url DER (what the store pins), or NULL
     char fp[65];         // fingerprint
 } s_cached_t;
 
@@ -48,6 +52,7 @@ typedef struct {
     char *pub;           // our public key as published
     s_cached_t cache[S_CACHE];
     unsigned next_slot;
+    uint8_t index; // N of our name, cryptoN
 } s_crypto_t;
 
 // Imports (or finds) a peer key; NULL if it is not acceptable.
@@ -68,9 +73,14 @@ s_pub(s_crypto_t *self, const char *text)
     }
     s_cached_t *c = &self->cache[self->next_slot++ % S_CACHE];
     free(c->text);
+    free(c->norm);
     socp_rsa_destroy(&c->key);
     c->text = socp_strdup(text);
     c->key = key;
+    // Exported once per key: OpenSSL's encoder costs ~5% of a DM's receive.
+    if (socp_rsa_public_export(key, SOCP_RSA_PUB_B64_DER, &c->norm) != 0) {
+        c->norm = NULL;
+    }
     if (socp_client_key_fp(key, c->fp) != 0) {
         c->fp[0] = '\0';
     }
@@ -251,15 +261,18 @@ s_payload_ts(json_t *payload, int64_t fallback)
     return fallback;
 }
 
-static void
-s_on_inbound(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_inbound_t *in)
+// Returns true when it sent the store a CLI_PLAIN.
+static bool
+s_inbound(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_inbound_t *in)
 {
     socp_envelope_t env = {0};
     if (socp_envelope_parse(in->frame, strlen(in->frame), &env, NULL) != 0) {
-        return; // net validated it already
+        return false; // net validated it already
     }
+    bool sent = false;
     socp_msg_t p = socp_msg_make(SOCP_MSG_CLI_PLAIN);
     socp_msg_cli_plain_t *pl = &p.body.cli_plain;
+    pl->order = in->order;
     json_t *pay = env.payload;
     switch (env.kind) {
         case SOCP_ENVELOPE_TYPE_USER_DELIVER:
@@ -280,7 +293,7 @@ s_on_inbound(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_inbound
             break;
         default:
             socp_envelope_fini(&env);
-            return;
+            return false;
     }
     // payload.sender is the server's word about a frame the server built
     // (USER_DELIVER). Frames relayed unchanged from a user are from env.from:
@@ -296,7 +309,6 @@ s_on_inbound(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_inbound
     pl->sender_pub = "";
     pl->meta = "";
     char *meta = NULL;
-    char *norm_pub = NULL;
     uint8_t plain[SOCP_RSA_OAEP_MAX];
     size_t plain_len = 0;
     uint8_t dedupe[32];
@@ -313,7 +325,7 @@ s_on_inbound(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_inbound
                 goto out;
             }
             pl->meta = meta;
-            (void) socp_actor_send(ctx, "store", &p);
+            sent = socp_actor_send(ctx, "store", &p) == 0;
             goto out;
         }
         pl->meta = fid;
@@ -324,7 +336,7 @@ s_on_inbound(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_inbound
             }
             pl->index = (uint64_t) json_integer_value(idx);
         } else {
-            (void) socp_actor_send(ctx, "store", &p);
+            sent = socp_actor_send(ctx, "store", &p) == 0;
             goto out;
         }
     }
@@ -340,7 +352,7 @@ s_on_inbound(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_inbound
             crypto_hash_sha256(dedupe, (const uint8_t *) text, strlen(text));
             pl->dedupe = (socp_bin_t){dedupe, 32};
             pl->detail = "not end-to-end encrypted";
-            (void) socp_actor_send(ctx, "store", &p);
+            sent = socp_actor_send(ctx, "store", &p) == 0;
         }
         goto out;
     }
@@ -349,7 +361,7 @@ s_on_inbound(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_inbound
     if (json_object_get(pay, "iv") || json_object_get(pay, "wrapped_key")) {
         pl->status = SOCP_CLIENT_TRUST_UNREADABLE;
         pl->detail = "v1.2 AES-GCM message: no group key (not end-to-end decryptable here)";
-        (void) socp_actor_send(ctx, "store", &p);
+        sent = socp_actor_send(ctx, "store", &p) == 0;
         goto out;
     }
     // Decrypt.
@@ -362,13 +374,13 @@ s_on_inbound(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_inbound
     if (rc != 0) {
         pl->status = SOCP_CLIENT_TRUST_UNREADABLE;
         pl->detail = "cannot decrypt (not for our key, or damaged)";
-        (void) socp_actor_send(ctx, "store", &p);
+        sent = socp_actor_send(ctx, "store", &p) == 0;
         goto out;
     }
     pl->text = (socp_bin_t){plain, plain_len};
     if (pl->kind == SOCP_CLIENT_KIND_FILE_CHUNK) {
         pl->status = SOCP_CLIENT_TRUST_UNVERIFIED;
-        (void) socp_actor_send(ctx, "store", &p);
+        sent = socp_actor_send(ctx, "store", &p) == 0;
         goto out;
     }
     // Verify content_sig with sender_pub (or the key from presence).
@@ -387,9 +399,7 @@ s_on_inbound(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_inbound
         pl->detail = "no usable sender key";
     } else if (csig) {
         pl->sender_fp = key->fp;
-        if (socp_rsa_public_export(key->key, SOCP_RSA_PUB_B64_DER, &norm_pub) == 0) {
-            pl->sender_pub = norm_pub;
-        }
+        pl->sender_pub = key->norm ? key->norm : "";
         const char *to = pl->kind == SOCP_CLIENT_KIND_DM ? pl->to : NULL;
         socp_sig_content_t content = {ct, pl->from, to, pl->ts};
         socp_sig_form_t form = SOCP_SIG_FORM_NONE;
@@ -411,12 +421,27 @@ s_on_inbound(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_inbound
     } else {
         pl->detail = "no content signature";
     }
-    (void) socp_actor_send(ctx, "store", &p);
+    sent = socp_actor_send(ctx, "store", &p) == 0;
 out:
     sodium_memzero(plain, sizeof plain);
     free(meta);
-    free(norm_pub);
     socp_envelope_fini(&env);
+    return sent;
+}
+
+// Every numbered frame is answered, so the store's order has no gaps.
+static void
+s_on_inbound(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_inbound_t *in)
+{
+    if (!s_inbound(ctx, self, in) && in->order) {
+        socp_msg_t p = socp_msg_make(SOCP_MSG_CLI_PLAIN);
+        p.body.cli_plain.kind = SOCP_CLIENT_KIND_NONE;
+        p.body.cli_plain.order = in->order;
+        p.body.cli_plain.from = p.body.cli_plain.to = p.body.cli_plain.form = "";
+        p.body.cli_plain.sender_fp = p.body.cli_plain.sender_pub = "";
+        p.body.cli_plain.meta = p.body.cli_plain.detail = "";
+        (void) socp_actor_send(ctx, "store", &p);
+    }
 }
 
 static int
@@ -430,9 +455,13 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
         case SOCP_MSG_CLI_CTRL:
             s_on_ctrl(ctx, self, &msg->body.cli_ctrl);
             break;
-        case SOCP_MSG_CLI_INBOUND:
+        case SOCP_MSG_CLI_INBOUND: {
             s_on_inbound(ctx, self, &msg->body.cli_inbound);
+            socp_msg_t done = socp_msg_make(SOCP_MSG_CLI_DONE);
+            done.body.cli_done.worker = self->index;
+            (void) socp_actor_send(ctx, "net", &done);
             break;
+        }
         default:
             socp_warn("crypto: unexpected %s", socp_msg_name(msg->type));
             break;
@@ -445,6 +474,10 @@ socp_client_crypto_actor(socp_actor_ctx_t *ctx, void *args)
 {
     s_crypto_t *self = socp_calloc(1, sizeof *self);
     self->args = args;
+    unsigned index = 0;
+    if (sscanf(socp_actor_name(ctx), "crypto%u", &index) == 1 && index < SOCP_CLIENT_CRYPTO_MAX) {
+        self->index = (uint8_t) index;
+    }
     int rc = socp_rsa_private_import(self->args->key_der, self->args->key_der_len, &self->key);
     sodium_memzero(self->args->key_der, self->args->key_der_len);
     sodium_free(self->args->key_der);
@@ -461,6 +494,7 @@ socp_client_crypto_actor(socp_actor_ctx_t *ctx, void *args)
     rc = socp_actor_run(ctx, s_on_msg, self);
     for (size_t i = 0; i < S_CACHE; i++) {
         free(self->cache[i].text);
+        free(self->cache[i].norm);
         socp_rsa_destroy(&self->cache[i].key);
     }
     socp_rsa_destroy(&self->key);

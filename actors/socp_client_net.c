@@ -12,8 +12,10 @@
 // backoff (0.5 s doubling to backoff_max) and full jitter.
 // In:  CLI_WIRE (a signed frame: written only if its link generation is the
 //      current one, so a frame queued for a dead link is never sent twice),
+//      CLI_DONE (a crypto worker finished a received frame: hand it another),
 //      CLI_SETTING (nick: reconnect so USER_HELLO carries it).
-// Out: CLI_CTRL (crypto0), CLI_INBOUND (cryptoN by sender), CLI_PRESENCE,
+// Out: CLI_CTRL (crypto0), CLI_INBOUND (numbered, round robin over the
+//      workers: the store restores the order), CLI_PRESENCE,
 //      CLI_SENT, CLI_LINK (store), CLI_LINK, CLI_NOTE (ui).
 // Edge validation: every frame is parsed with socp_envelope_parse (1 MiB,
 // UTF-8, depth, duplicates); refused frames produce one line for the user
@@ -43,6 +45,8 @@
 #define S_DIR_MAX         4096
 #define S_CONNECT_TIMEOUT 5000
 #define S_NOTES_PER_10S   10
+#define S_INFLIGHT_MAX    12   // received frames handed to one crypto worker at a time
+#define S_PENDING_MAX     4096 // received frames waiting here: past this, stop reading
 
 typedef enum { S_IDLE, S_CONNECTING, S_HANDSHAKE, S_HELLO, S_UP } s_state_t;
 
@@ -52,12 +56,23 @@ typedef struct {
 } s_dir_t;
 
 typedef struct {
+    char *frame;  // JSON text as received
+    char *sender; // whose key to attach
+    uint64_t order;
+} s_pending_t;
+
+typedef struct {
     socp_client_net_args_t *args;
     s_state_t state;
     int fd;
     socp_tcp_conn_t *conn;
     uint64_t gen;
     uint64_t last_rx_ms, started_ms, pongs, up_ms;
+    uint64_t in_order; // CLI_INBOUND.order of the last received item
+    // Received frames wait here until a worker has room (CLI_DONE).
+    s_pending_t *pending;
+    size_t phead, pn, pcap;
+    unsigned inflight[SOCP_CLIENT_CRYPTO_MAX];
     unsigned attempts;
     int reconnect_timer, tick_timer;
     uint64_t *sent_seqs; // written into the session, awaiting a full flush
@@ -157,6 +172,12 @@ s_dir_set(s_net_t *self, const char *user_id, const char *pub)
 
 // ---- connection ----------------------------------------------------------------------
 
+static size_t
+s_pending_count(const s_net_t *self)
+{
+    return self->pn - self->phead;
+}
+
 static int s_on_fd(socp_actor_ctx_t *ctx, int fd, short revents, void *arg);
 
 static void
@@ -165,7 +186,8 @@ s_watch(socp_actor_ctx_t *ctx, s_net_t *self)
     if (self->fd < 0) {
         return;
     }
-    short ev = ZMQ_POLLIN;
+    // A backlog for the crypto workers stops reading (TCP pushes back on the server).
+    short ev = s_pending_count(self) < S_PENDING_MAX ? ZMQ_POLLIN : 0;
     if (self->state == S_CONNECTING || (self->conn && socp_tcp_conn_want_write(self->conn))) {
         ev |= ZMQ_POLLOUT;
     }
@@ -339,6 +361,80 @@ s_presence(socp_actor_ctx_t *ctx, s_net_t *self, json_t *entry)
     free(norm);
 }
 
+// ---- received frames to the crypto workers -----------------------------------------
+// Every worker takes a share, whatever the conversation (the store restores
+// the order by CLI_INBOUND.order). Each worker holds at most S_INFLIGHT_MAX
+// frames and the next goes to the one with the fewest, so a worker that gets
+// less CPU gets less work and a backlog finishes on every core at once.
+
+static void
+s_dispatch(socp_actor_ctx_t *ctx, s_net_t *self)
+{
+    unsigned workers = self->args->crypto_workers ? self->args->crypto_workers : 1;
+    workers = workers > SOCP_CLIENT_CRYPTO_MAX ? SOCP_CLIENT_CRYPTO_MAX : workers;
+    while (self->phead < self->pn) {
+        unsigned best = 0;
+        for (unsigned w = 1; w < workers; w++) {
+            if (self->inflight[w] < self->inflight[best]) {
+                best = w;
+            }
+        }
+        if (self->inflight[best] >= S_INFLIGHT_MAX) {
+            break;
+        }
+        s_pending_t *p = &self->pending[self->phead++];
+        const char *known = s_dir_get(self, p->sender);
+        socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_INBOUND);
+        m.body.cli_inbound.order = p->order;
+        m.body.cli_inbound.frame = p->frame;
+        m.body.cli_inbound.known_pub = known ? known : "";
+        char worker[SOCP_ACTOR_NAME_MAX + 1];
+        snprintf(worker, sizeof worker, "crypto%u", best);
+        if (socp_actor_send(ctx, worker, &m) == 0) {
+            self->inflight[best]++;
+        }
+        free(p->frame);
+        free(p->sender);
+    }
+    if (self->phead == self->pn) {
+        self->phead = self->pn = 0;
+    }
+}
+
+static void
+s_enqueue(socp_actor_ctx_t *ctx, s_net_t *self, const char *data, size_t len, const char *sender)
+{
+    if (self->pn == self->pcap) {
+        if (self->phead > 0) { // reuse the consumed front
+            memmove(self->pending, self->pending + self->phead,
+                    s_pending_count(self) * sizeof *self->pending);
+            self->pn -= self->phead;
+            self->phead = 0;
+        } else {
+            self->pcap = self->pcap ? self->pcap * 2 : 64;
+            self->pending = socp_realloc(self->pending, self->pcap * sizeof *self->pending);
+        }
+    }
+    char *copy = socp_malloc(len + 1);
+    memcpy(copy, data, len);
+    copy[len] = '\0';
+    self->pending[self->pn++] = (s_pending_t){copy, socp_strdup(sender), ++self->in_order};
+    s_dispatch(ctx, self);
+}
+
+static void
+s_on_done(socp_actor_ctx_t *ctx, s_net_t *self, unsigned worker)
+{
+    if (worker < SOCP_CLIENT_CRYPTO_MAX && self->inflight[worker] > 0) {
+        self->inflight[worker]--;
+    }
+    bool was_full = s_pending_count(self) >= S_PENDING_MAX;
+    s_dispatch(ctx, self);
+    if (was_full && s_pending_count(self) < S_PENDING_MAX) {
+        s_watch(ctx, self); // read the socket again
+    }
+}
+
 static void
 s_inbound(socp_actor_ctx_t *ctx, s_net_t *self, const char *data, size_t len)
 {
@@ -381,17 +477,7 @@ s_inbound(socp_actor_ctx_t *ctx, s_net_t *self, const char *data, size_t len)
                 env.kind == SOCP_ENVELOPE_TYPE_MSG_PUBLIC_CHANNEL) {
                 break; // our own public message echoed back
             }
-            char worker[SOCP_ACTOR_NAME_MAX + 1];
-            socp_client_shard(sender, self->args->crypto_workers, worker);
-            const char *known = s_dir_get(self, sender);
-            socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_INBOUND);
-            char *copy = socp_malloc(len + 1);
-            memcpy(copy, data, len);
-            copy[len] = '\0';
-            m.body.cli_inbound.frame = copy;
-            m.body.cli_inbound.known_pub = known ? known : "";
-            (void) socp_actor_send(ctx, worker, &m);
-            free(copy);
+            s_enqueue(ctx, self, data, len, sender);
             break;
         }
         case SOCP_ENVELOPE_TYPE_USER_ADVERTISE:
@@ -547,6 +633,9 @@ s_on_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg)
         self->pongs = pongs;
         self->last_rx_ms = now;
     }
+    if (s_pending_count(self) >= S_PENDING_MAX) {
+        self->last_rx_ms = now; // not reading (crypto is behind) is not a silent server
+    }
     if (now - self->last_rx_ms > self->args->dead_ms) {
         s_note(ctx, self, 1, "the server has been silent for %llu s: reconnecting",
                (unsigned long long) (self->args->dead_ms / 1000));
@@ -607,6 +696,9 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
         case SOCP_MSG_CLI_WIRE:
             s_on_wire(ctx, self, &msg->body.cli_wire);
             break;
+        case SOCP_MSG_CLI_DONE:
+            s_on_done(ctx, self, msg->body.cli_done.worker);
+            break;
         case SOCP_MSG_CLI_SETTING:
             if (strcmp(msg->body.cli_setting.key, "nick") == 0 &&
                 strcmp(self->nick, msg->body.cli_setting.value) != 0) {
@@ -650,6 +742,11 @@ socp_client_net_actor(socp_actor_ctx_t *ctx, void *args)
         free(self->dir[i].user_id);
         free(self->dir[i].pub);
     }
+    for (size_t i = self->phead; i < self->pn; i++) {
+        free(self->pending[i].frame);
+        free(self->pending[i].sender);
+    }
+    free(self->pending);
     free(self->sent_seqs);
     free(self);
     return rc;

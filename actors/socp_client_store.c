@@ -30,6 +30,11 @@ struct socp_cstore {
     uint64_t batch_outbox;  // next_outbox as of the last commit
     uint64_t batch_history; // next_history as of the last commit
     char *scratch;          // contact_get strings
+    // The last contact read (its strings in scratch): every received message
+    // checks its sender's pin, and a burst comes from few senders. Dropped
+    // on any contact write and when a batch is abandoned.
+    socp_cstore_contact_t last_contact;
+    bool last_contact_ok;
 };
 
 static void
@@ -292,6 +297,7 @@ socp_cstore_commit(socp_cstore_t *self)
     int rc = mdb_txn_commit(self->txn);
     self->txn = NULL;
     if (rc != 0) {
+        self->last_contact_ok = false;
         self->pending = self->batch_pending;
         self->next_outbox = self->batch_outbox;
         self->next_history = self->batch_history;
@@ -306,6 +312,7 @@ socp_cstore_abort(socp_cstore_t *self)
     if (self->txn) {
         mdb_txn_abort(self->txn);
         self->txn = NULL;
+        self->last_contact_ok = false;
         self->pending = self->batch_pending;
         self->next_outbox = self->batch_outbox;
         self->next_history = self->batch_history;
@@ -671,6 +678,7 @@ s_contact_write(socp_cstore_t *self,
         return SOCP_ENOMEM;
     }
     MDB_val k = {strlen(user_id), (void *) user_id}, v = {strlen(text), text};
+    self->last_contact_ok = false;
     int rc = s_put(self, self->contacts, &k, &v, "contact put");
     free(text);
     return rc;
@@ -723,6 +731,10 @@ socp_cstore_contact_get(socp_cstore_t *self, const char *user_id, socp_cstore_co
     if (!user_id || !*user_id || strlen(user_id) > 128) {
         return SOCP_ENOTFOUND;
     }
+    if (self->last_contact_ok && strcmp(self->last_contact.user_id, user_id) == 0) {
+        *out = self->last_contact;
+        return 0;
+    }
     MDB_txn *txn;
     bool owned;
     int rc = s_rtxn(self, &txn, &owned);
@@ -755,6 +767,8 @@ socp_cstore_contact_get(socp_cstore_t *self, const char *user_id, socp_cstore_co
             memcpy(p + a + b + d, c.fp, e);
             *out = (socp_cstore_contact_t){
                 p, p + a, p + a + b, p + a + b + d, c.first_seen, c.last_seen};
+            self->last_contact = *out;
+            self->last_contact_ok = true;
             json_decref(holder);
         }
     }

@@ -9,18 +9,21 @@
 //      most), CLI_SENT (net:
 //      written -> mark sent), CLI_LINK (net: up -> replay every unsent frame
 //      with the new link generation), CLI_PLAIN (crypto: a received item ->
-//      pin check, dedupe, history / file assembly), CLI_PRESENCE (net: TOFU
+//      pin check, dedupe, history / file assembly; in CLI_INBOUND.order, held
+//      like frames, since net spreads received frames over every worker;
+//      kind NONE only fills a number), CLI_PRESENCE (net: TOFU
 //      pinning), CLI_HISTORY_REQ, CLI_SETTING (ui).
 // Out: CLI_ACCEPTED, CLI_SHOW, CLI_PEER, CLI_NOTE, CLI_FILE (ui); CLI_WIRE,
 //      CLI_SETTING (net).
-// Group commit: every write goes into one open transaction; a 0 ms timer
-// commits it after the current inbox batch, and only then are the replies
+// Group commit: every write goes into one open transaction; a timer commits
+// it S_COMMIT_MS after the first write, and only then are the replies
 // that depend on it (ACCEPTED, WIRE, SHOW...) sent: what the ui reports as
 // accepted is durable, and a frame reaches the wire only once it is stored.
 // Blocking calls: LMDB commits (fsync, bounded by the batch size of the
 // actor loop) and file writes of at most 446 bytes per chunk.
-// Shutdown: TERM ends the loop; the open batch is committed (its replies are
-// dropped with the bus), partial downloads are deleted.
+// Shutdown: TERM ends the loop; received items held for order are handed on,
+// the open batch is committed (its replies are dropped with the bus), partial
+// downloads are deleted.
 #include "socp/socp_client.h"
 #include "socp/socp_client_store.h"
 
@@ -37,12 +40,16 @@
 
 #include "socp/socp_err.h"
 #include "socp/socp_log.h"
+#include "socp/socp_reorder.h"
 #include "socp/socp_text.h"
 
 #define S_FILES_MAX     16
 #define S_FILE_SIZE_MAX (256ull << 20) // largest file accepted: 256 MiB
 #define S_PROGRESS_STEP (64u * 1024u)
-#define S_HOLD_MS       5000 // longest wait for an earlier outgoing frame
+#define S_HOLD_MS       5000 // longest wait for an earlier item from crypto
+// A batch stays open this long after its first write, so a burst shares one
+// commit (one fsync) instead of one per inbox turn; invisible to a person.
+#define S_COMMIT_MS 10
 
 typedef struct {
     char to[SOCP_ACTOR_NAME_MAX + 1];
@@ -74,12 +81,10 @@ typedef struct {
     bool sent_in_batch;
     char downloads[4096];
     s_file_t files[S_FILES_MAX];
-    // Outgoing frames signed in parallel come back out of order: held here
-    // until every earlier CLI_SEND.order has arrived (S_HOLD_MS at most).
-    uint64_t next_order; // the next order to write (starts at 1)
-    socp_msg_cli_frame_t *held;
-    size_t nheld, held_cap;
-    uint64_t held_since_ms;
+    // Work done by the crypto workers in parallel comes back out of order:
+    // held until every earlier number has arrived (S_HOLD_MS at most).
+    socp_reorder_t out_order; // CLI_FRAME by CLI_SEND.order
+    socp_reorder_t in_order;  // CLI_PLAIN by CLI_INBOUND.order
 } s_store_t;
 
 // ---- deferred replies ----------------------------------------------------------------
@@ -90,7 +95,7 @@ static void
 s_schedule(socp_actor_ctx_t *ctx, s_store_t *self)
 {
     if (!self->commit_timer) {
-        self->commit_timer = socp_actor_timer_add(ctx, 0, 0, s_on_commit, self);
+        self->commit_timer = socp_actor_timer_add(ctx, S_COMMIT_MS, 0, s_on_commit, self);
     }
 }
 
@@ -236,91 +241,64 @@ s_on_frame(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_frame_t *f
     }
 }
 
-// ---- order of outgoing frames --------------------------------------------------------
+// ---- order of work done in parallel ---------------------------------------------------
+
+typedef struct {
+    socp_actor_ctx_t *ctx;
+    s_store_t *self;
+} s_order_ctx_t;
+
+static void s_on_plain(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_plain_t *p);
 
 static void
-s_held_free(socp_msg_cli_frame_t *f)
+s_frame_in_order(socp_msg_t *msg, void *arg)
 {
-    free((void *) f->conv);
-    free((void *) f->to);
-    free((void *) f->frame);
-    if (f->text.data) {
-        sodium_memzero((void *) f->text.data, f->text.len);
-        free((void *) f->text.data);
-    }
-}
-
-// Writes held frames that are next in order; with `force`, skips a gap.
-static void
-s_held_drain(socp_actor_ctx_t *ctx, s_store_t *self, bool force)
-{
-    for (;;) {
-        size_t best = SIZE_MAX;
-        for (size_t i = 0; i < self->nheld; i++) {
-            if (best == SIZE_MAX || self->held[i].order < self->held[best].order) {
-                best = i;
-            }
-        }
-        if (best == SIZE_MAX || (self->held[best].order != self->next_order && !force)) {
-            return;
-        }
-        if (self->held[best].order != self->next_order) {
-            socp_warn("store: outgoing items %llu..%llu never came back from crypto",
-                      (unsigned long long) self->next_order,
-                      (unsigned long long) self->held[best].order - 1);
-        }
-        force = false;
-        socp_msg_cli_frame_t f = self->held[best];
-        self->held[best] = self->held[--self->nheld];
-        self->next_order = f.order + 1;
-        s_on_frame(ctx, self, &f);
-        s_held_free(&f);
-        self->held_since_ms = socp_now_ms();
-    }
+    s_order_ctx_t *o = arg;
+    s_on_frame(o->ctx, o->self, &msg->body.cli_frame);
 }
 
 static void
-s_on_frame_ordered(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_frame_t *f)
+s_plain_in_order(socp_msg_t *msg, void *arg)
 {
-    if (f->order == 0 || f->order < self->next_order) {
-        s_on_frame(ctx, self, f); // unnumbered (another front end) or already skipped
-        return;
-    }
-    if (f->order == self->next_order) {
-        self->next_order++;
-        s_on_frame(ctx, self, f);
-        s_held_drain(ctx, self, false);
-        return;
-    }
-    if (self->nheld == 0) {
-        self->held_since_ms = socp_now_ms();
-    }
-    if (self->nheld == self->held_cap) {
-        self->held_cap = self->held_cap ? self->held_cap * 2 : 64;
-        self->held = socp_realloc(self->held, self->held_cap * sizeof *self->held);
-    }
-    socp_msg_cli_frame_t c = *f;
-    c.conv = socp_strdup(f->conv ? f->conv : "");
-    c.to = socp_strdup(f->to ? f->to : "");
-    c.frame = socp_strdup(f->frame ? f->frame : "");
-    if (f->text.len) {
-        uint8_t *t = socp_malloc(f->text.len);
-        memcpy(t, f->text.data, f->text.len);
-        c.text = (socp_bin_t){t, f->text.len};
-    } else {
-        c.text = (socp_bin_t){NULL, 0};
-    }
-    self->held[self->nheld++] = c;
+    s_order_ctx_t *o = arg;
+    s_on_plain(o->ctx, o->self, &msg->body.cli_plain);
 }
 
-// A frame lost between ui and store must not stall the others forever.
+// Frames and received items come back from the crypto workers out of
+// order; they are handled in the order the ui (CLI_SEND.order) and net
+// (CLI_INBOUND.order) gave them.
+static void
+s_on_ordered(socp_actor_ctx_t *ctx, s_store_t *self, socp_msg_t *msg)
+{
+    s_order_ctx_t o = {ctx, self};
+    bool out = msg->type == SOCP_MSG_CLI_FRAME;
+    int rc = out ? socp_reorder_push(&self->out_order, msg->body.cli_frame.order, msg,
+                                     s_frame_in_order, &o)
+                 : socp_reorder_push(&self->in_order, msg->body.cli_plain.order, msg,
+                                     s_plain_in_order, &o);
+    if (rc != 0) {
+        socp_error("store: cannot hold a %s: %s", socp_msg_name(msg->type), socp_strerror(rc));
+    }
+}
+
+// An item lost between the ui or net and the store must not stall the
+// others forever.
 static int
 s_on_hold_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg)
 {
     SOCP_UNUSED(timer_id);
     s_store_t *self = arg;
-    if (self->nheld && socp_now_ms() - self->held_since_ms > S_HOLD_MS) {
-        s_held_drain(ctx, self, true);
+    s_order_ctx_t o = {ctx, self};
+    uint64_t now = socp_now_ms();
+    uint64_t lost = socp_reorder_expire(&self->out_order, now, S_HOLD_MS, s_frame_in_order, &o);
+    if (lost) {
+        socp_warn("store: %llu outgoing item(s) never came back from crypto",
+                  (unsigned long long) lost);
+    }
+    lost = socp_reorder_expire(&self->in_order, now, S_HOLD_MS, s_plain_in_order, &o);
+    if (lost) {
+        socp_warn("store: %llu received item(s) never came back from crypto",
+                  (unsigned long long) lost);
     }
     return 0;
 }
@@ -597,6 +575,9 @@ s_file_end(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_plain_t *p
 static void
 s_on_plain(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_plain_t *p)
 {
+    if (p->kind == SOCP_CLIENT_KIND_NONE) {
+        return; // crypto refused the frame; it only keeps the numbering whole
+    }
     // A key other than the pinned one is refused, loudly.
     if (p->sender_fp && *p->sender_fp) {
         socp_cstore_contact_t c;
@@ -740,7 +721,7 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
     s_store_t *self = arg;
     switch (msg->type) {
         case SOCP_MSG_CLI_FRAME:
-            s_on_frame_ordered(ctx, self, &msg->body.cli_frame);
+            s_on_ordered(ctx, self, msg);
             break;
         case SOCP_MSG_CLI_SENT:
             if (socp_cstore_outbox_mark_sent(self->db, msg->body.cli_sent.seq) == 0) {
@@ -752,7 +733,7 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
             s_on_link(ctx, self, &msg->body.cli_link);
             break;
         case SOCP_MSG_CLI_PLAIN:
-            s_on_plain(ctx, self, &msg->body.cli_plain);
+            s_on_ordered(ctx, self, msg);
             break;
         case SOCP_MSG_CLI_PRESENCE:
             s_on_presence(ctx, self, &msg->body.cli_presence);
@@ -802,7 +783,8 @@ socp_client_store_actor(socp_actor_ctx_t *ctx, void *args)
         free(self);
         return rc;
     }
-    self->next_order = 1;
+    socp_reorder_init(&self->out_order);
+    socp_reorder_init(&self->in_order);
     (void) socp_actor_timer_add(ctx, 1000, 1000, s_on_hold_tick, self);
     socp_actor_ready(ctx, 0);
     // Tell the ui the contacts we know, and net our display name.
@@ -819,6 +801,13 @@ socp_client_store_actor(socp_actor_ctx_t *ctx, void *args)
     }
     s_send_pending(ctx, self);
     rc = socp_actor_run(ctx, s_on_msg, self);
+    {
+        // Received items still waiting for an earlier one are kept, not lost.
+        s_order_ctx_t o = {ctx, self};
+        while (socp_reorder_held(&self->in_order)) {
+            (void) socp_reorder_expire(&self->in_order, UINT64_MAX, 0, s_plain_in_order, &o);
+        }
+    }
     if (socp_cstore_commit(self->db) != 0) {
         socp_warn("store: the last batch could not be saved");
     }
@@ -832,10 +821,8 @@ socp_client_store_actor(socp_actor_ctx_t *ctx, void *args)
     }
     // Held frames were never reported accepted: dropping them at exit breaks
     // no promise (the ui did not echo them).
-    for (size_t i = 0; i < self->nheld; i++) {
-        s_held_free(&self->held[i]);
-    }
-    free(self->held);
+    socp_reorder_fini(&self->out_order);
+    socp_reorder_fini(&self->in_order);
     free(self->deferred);
     free(self->batch_ids);
     socp_cstore_destroy(&self->db);

@@ -345,15 +345,9 @@ s_send(socp_actor_ctx_t *ctx,
        int64_t ts)
 {
     char worker[SOCP_ACTOR_NAME_MAX + 1];
-    if (kind == SOCP_CLIENT_KIND_DM || kind == SOCP_CLIENT_KIND_PUBLIC) {
-        // Spread over every worker: the store restores the order (CLI_SEND.order).
-        unsigned w = self->args->crypto_workers ? self->args->crypto_workers : 1;
-        snprintf(worker, sizeof worker, "crypto%u", (unsigned) (self->rr++ % w));
-    } else {
-        socp_client_shard(to->id, self->args->crypto_workers, worker);
-    }
     socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_SEND);
-    m.body.cli_send.order = ++self->order;
+    m.body.cli_send.order = socp_client_route(kind, to->id, self->args->crypto_workers, &self->rr,
+                                              &self->order, worker);
     m.body.cli_send.kind = kind;
     m.body.cli_send.local_id = local_id;
     m.body.cli_send.to = to->id;

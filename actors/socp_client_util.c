@@ -24,6 +24,23 @@ socp_client_shard(const char *conv, unsigned workers, char name[SOCP_ACTOR_NAME_
     return n;
 }
 
+uint64_t
+socp_client_route(uint8_t kind,
+                  const char *conv,
+                  unsigned workers,
+                  uint64_t *rr,
+                  uint64_t *order,
+                  char name[SOCP_ACTOR_NAME_MAX + 1])
+{
+    if (kind == SOCP_CLIENT_KIND_DM || kind == SOCP_CLIENT_KIND_PUBLIC) {
+        unsigned w = workers ? workers : 1;
+        snprintf(name, SOCP_ACTOR_NAME_MAX + 1, "crypto%u", (unsigned) ((*rr)++ % w));
+    } else {
+        socp_client_shard(conv, workers, name);
+    }
+    return ++*order;
+}
+
 int
 socp_client_key_fp(const socp_rsa_key_t *key, char out[65])
 {

@@ -3,26 +3,26 @@
 // same run.
 //
 //   build/<dir>/bench_socp [N [KEY_FIXTURE]]     (default 1000 DMs, rsa4096_4p_a.pem)
+//   SOCP_BENCH_KEEP=1 keeps the temp dir (logs, databases, perf data).
 //
 // Starts socpd (rate limit off) and two `socp` processes in script mode on
 // loopback (alice sends, bob receives; programs from the bench's own build
-// directory, keys from tests/fixtures), then:
-// 1. measures RSA-4096 sign (PSS, max salt) and OAEP decrypt rates with the
-//    key type, on one thread and on every core (one thread per core), plus
-//    the public operations (encrypt, verify) on one thread;
-// 2. writes N "/tell bob" lines to alice as fast as she reads them and
-//    times (a) send: N acceptances at alice (encrypted, content-signed,
-//    transport-signed, durable in the outbox), (b) receive: N verified
-//    deliveries at bob, (c) end to end.
-// Bounds: a DM costs the sender two private ops (content_sig + transport
-// sig) and the receiver one (decrypt): send bound = P/2, receive bound = P,
-// where P is the all-core private-op rate; everything here shares the same
-// cores (and socpd signs each USER_DELIVER too), so the end-to-end bound on
-// one machine is P/(2 + 1 + 1).
-// CPU outside libcrypto: each client's CPU time during the run (from
-// /proc/PID/stat) against the time its RSA calls need at the measured
-// single-thread cost; the difference is the client's own work (JSON, bus,
-// LMDB, WebSocket, terminal output). An estimate, not a profile.
+// directory, keys from tests/fixtures), measures RSA-4096 sign (PSS, max
+// salt) and OAEP decrypt rates of the key type on one thread and on every
+// core (P = the all-core rate), then runs three phases of N DMs each:
+// 1. together: alice, socpd and bob share the cores. Bound P/4: alice signs
+//    twice per DM (content_sig, transport sig), socpd signs USER_DELIVER,
+//    bob decrypts once.
+// 2. send alone: socpd and bob are paused (SIGSTOP), so alice has every
+//    core; a DM counts when alice reports it accepted (encrypted, signed
+//    twice, durable in the outbox). Bound P/2.
+// 3. receive alone: socpd resumes and relays everything to bob's connection
+//    while bob is still paused; then bob resumes and decrypts and verifies
+//    the backlog with every core. Bound P (one decryption per DM).
+// CPU outside libcrypto: perf samples alice (phase 2) and bob (phase 3)
+// with DWARF call graphs; a sample counts as libcrypto's when libcrypto is
+// anywhere on its stack (so the locks and copies libcrypto calls in libc are
+// libcrypto's). Without /usr/bin/perf that line is skipped.
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -294,15 +294,24 @@ s_cpu(pid_t pid)
 }
 
 typedef struct {
+    char sent_tag[32], got_tag[32]; // "you -> bob: a-", "alice -> you: a-"
     unsigned long sent, got;
-    double first_got, last_got, last_sent;
+    double last_got, last_sent;
 } s_count_t;
+
+static void
+s_count_init(s_count_t *c, char phase)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->sent_tag, sizeof c->sent_tag, "you -> bob: %c-", phase);
+    snprintf(c->got_tag, sizeof c->got_tag, "alice -> you: %c-", phase);
+}
 
 static void
 s_on_alice(const char *line, void *arg)
 {
     s_count_t *c = arg;
-    if (strstr(line, "you -> bob: m-")) {
+    if (strstr(line, c->sent_tag)) {
         c->sent++;
         c->last_sent = s_now();
     }
@@ -312,15 +321,150 @@ static void
 s_on_bob(const char *line, void *arg)
 {
     s_count_t *c = arg;
-    if (strstr(line, "alice -> you: m-")) {
+    if (strstr(line, c->got_tag)) {
         if (strstr(line, "] [")) {
             fprintf(stderr, "bench_socp: not verified: %s\n", line);
             exit(1);
         }
-        if (c->got++ == 0) {
-            c->first_got = s_now();
-        }
+        c->got++;
         c->last_got = s_now();
+    }
+}
+
+// Feeds alice `n` "/tell bob <phase>-NNNNNN" lines as fast as she reads them
+// and counts her acceptances and bob's verified deliveries until
+// `sent_goal` and `got_goal` are reached (or the deadline passes). A stopped
+// process's pipe is simply not read.
+static void
+s_drive(s_proc_t *alice,
+        s_proc_t *bob,
+        s_count_t *c,
+        char phase,
+        unsigned long n,
+        unsigned long sent_goal,
+        unsigned long got_goal,
+        double deadline)
+{
+    unsigned long written = 0;
+    char line[128];
+    size_t off = 0, llen = 0;
+    while ((c->sent < sent_goal || c->got < got_goal) && s_now() < deadline) {
+        struct pollfd pfd[3] = {{alice->out, POLLIN, 0},
+                                {bob->out, POLLIN, 0},
+                                {alice->in, written < n ? POLLOUT : 0, 0}};
+        if (poll(pfd, 3, 100) <= 0) {
+            continue;
+        }
+        if (pfd[0].revents & (POLLIN | POLLHUP)) {
+            (void) s_pump(alice, s_on_alice, c);
+        }
+        if (pfd[1].revents & (POLLIN | POLLHUP)) {
+            (void) s_pump(bob, s_on_bob, c);
+        }
+        while ((pfd[2].revents & POLLOUT) && written < n) {
+            if (off == llen) {
+                llen = (size_t) snprintf(line, sizeof line, "/tell bob %c-%06lu\n", phase, written);
+                off = 0;
+            }
+            ssize_t w = write(alice->in, line + off, llen - off);
+            if (w <= 0) {
+                break;
+            }
+            off += (size_t) w;
+            if (off == llen) {
+                written++;
+            }
+        }
+    }
+}
+
+// ---- profile: the share of a process's CPU inside libcrypto -------------------------
+// Sampled with perf (Debian's linux-perf) with DWARF call graphs, so time in
+// libc called by libcrypto (locks, memcpy) counts as libcrypto's: the
+// "children" share of libcrypto.so. The bench runs perf; the client never
+// spawns anything.
+
+static pid_t
+s_perf_start(pid_t target, const char *out)
+{
+    if (access("/usr/bin/perf", X_OK) != 0) {
+        return -1;
+    }
+    char pidtxt[32];
+    snprintf(pidtxt, sizeof pidtxt, "%d", (int) target);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, STDIN_FILENO);
+        dup2(devnull, STDOUT_FILENO);
+        dup2(devnull, STDERR_FILENO);
+        execl("/usr/bin/perf", "perf", "record", "-q", "-F", "499", "--call-graph", "dwarf,8192",
+              "-o", out, "-p", pidtxt, (char *) NULL);
+        _exit(127);
+    }
+    // perf needs a moment to attach; the phase is seconds long, so the
+    // first samples missed do not matter, but wait until the file exists.
+    double end = s_now() + 5;
+    while (access(out, F_OK) != 0 && s_now() < end) {
+        poll(NULL, 0, 20);
+    }
+    return pid;
+}
+
+// Stops perf and returns the share of samples with libcrypto on the stack,
+// or -1 when there is no profile.
+static double
+s_perf_stop(pid_t perf, const char *data)
+{
+    if (perf <= 0) {
+        return -1;
+    }
+    kill(perf, SIGINT);
+    int status = 0;
+    waitpid(perf, &status, 0);
+    char report[8400];
+    snprintf(report, sizeof report, "%s.txt", data);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(report, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, STDIN_FILENO);
+        dup2(fd, STDOUT_FILENO);
+        dup2(devnull, STDERR_FILENO);
+        execl("/usr/bin/perf", "perf", "report", "-i", data, "--children", "--sort", "dso",
+              "--stdio", "-g", "none", (char *) NULL);
+        _exit(127);
+    }
+    waitpid(pid, &status, 0);
+    FILE *f = fopen(report, "r");
+    if (!f) {
+        return -1;
+    }
+    char line[512];
+    double share = -1;
+    while (fgets(line, sizeof line, f)) {
+        double children;
+        if (line[0] != '#' && strstr(line, "libcrypto") && sscanf(line, " %lf%%", &children) == 1) {
+            share = children / 100.0;
+        }
+    }
+    fclose(f);
+    return share;
+}
+
+// Waits until `pid` has used no CPU for half a second (60 s at most).
+static void
+s_wait_idle(pid_t pid)
+{
+    double end = s_now() + 60, last = s_cpu(pid);
+    int quiet = 0;
+    while (quiet < 5 && s_now() < end) {
+        poll(NULL, 0, 100);
+        double now = s_cpu(pid);
+        quiet = now == last ? quiet + 1 : 0;
+        last = now;
     }
 }
 
@@ -350,11 +494,10 @@ main(int argc, char **argv)
     cores = cores < 1 ? 1 : cores;
 
     // 1. RSA rates of the client's key type, in this run.
-    double sign_cpu, dec_cpu, enc_cpu, ver_cpu;
-    double sign1 = s_rsa_rate(fixture, 0, 1, 1.0, &sign_cpu);
-    double dec1 = s_rsa_rate(fixture, 1, 1, 1.0, &dec_cpu);
-    double enc1 = s_rsa_rate(fixture, 2, 1, 0.5, &enc_cpu);
-    double ver1 = s_rsa_rate(fixture, 3, 1, 0.5, &ver_cpu);
+    double sign1 = s_rsa_rate(fixture, 0, 1, 1.0, NULL);
+    double dec1 = s_rsa_rate(fixture, 1, 1, 1.0, NULL);
+    double enc1 = s_rsa_rate(fixture, 2, 1, 0.5, NULL);
+    double ver1 = s_rsa_rate(fixture, 3, 1, 0.5, NULL);
     double signall = s_rsa_rate(fixture, 0, (unsigned) cores, 1.0, NULL);
     double decall = s_rsa_rate(fixture, 1, (unsigned) cores, 1.0, NULL);
     double priv_all = 2.0 / (1.0 / signall + 1.0 / decall); // mixed sign/decrypt
@@ -368,9 +511,9 @@ main(int argc, char **argv)
     snprintf(bkey, sizeof bkey, "%s/tests/fixtures/%s", SOCP_SRCDIR, fixture_b);
     s_proc_t *srv = calloc(1, sizeof *srv), *alice = calloc(1, sizeof *alice),
              *bob = calloc(1, sizeof *bob);
-    const char *sargs[] = {"socpd",       "--port",       "0", "--data-dir",  srvdir,
-                           "--plain-key", "--rate-limit", "0", "--log-level", "error",
-                           NULL};
+    const char *sargs[] = {"socpd",           "--port",       "0", "--data-dir",  srvdir,
+                           "--plain-key",     "--rate-limit", "0", "--log-level", "error",
+                           "--max-output-kb", "1048576",      NULL};
     s_spawn(srv, "socpd", sargs);
     // socpd prints "listening ws://127.0.0.1:PORT id=..." first.
     char port[16] = "";
@@ -414,89 +557,95 @@ main(int argc, char **argv)
         return 1;
     }
 
-    // 3. The timed run.
-    s_count_t c = {0};
-    double acpu0 = s_cpu(alice->pid), bcpu0 = s_cpu(bob->pid), scpu0 = s_cpu(srv->pid);
+    // 3. Together: alice, socpd and bob share the cores (the end-to-end rate).
+    s_count_t c;
+    s_count_init(&c, 'a');
     double t0 = s_now();
-    unsigned long written = 0;
-    char line[128];
-    size_t off = 0, llen = 0;
-    double deadline = t0 + 60.0 + (double) n / 20.0;
-    while ((c.sent < n || c.got < n) && s_now() < deadline) {
-        struct pollfd pfd[3] = {{alice->out, POLLIN, 0},
-                                {bob->out, POLLIN, 0},
-                                {alice->in, written < n ? POLLOUT : 0, 0}};
-        if (poll(pfd, 3, 100) <= 0) {
-            continue;
-        }
-        if (pfd[0].revents & (POLLIN | POLLHUP)) {
-            (void) s_pump(alice, s_on_alice, &c);
-        }
-        if (pfd[1].revents & (POLLIN | POLLHUP)) {
-            (void) s_pump(bob, s_on_bob, &c);
-        }
-        while ((pfd[2].revents & POLLOUT) && written < n) {
-            if (off == llen) {
-                llen = (size_t) snprintf(line, sizeof line, "/tell bob m-%06lu\n", written);
-                off = 0;
-            }
-            ssize_t w = write(alice->in, line + off, llen - off);
-            if (w <= 0) {
-                break;
-            }
-            off += (size_t) w;
-            if (off == llen) {
-                written++;
-            }
-        }
+    s_drive(alice, bob, &c, 'a', n, n, n, t0 + 60.0 + (double) n / 20.0);
+    double e2e_rate = (double) c.got / (c.last_got - t0);
+    if (c.sent < n || c.got < n) {
+        fprintf(stderr, "bench_socp: together: only %lu accepted, %lu received of %lu\n", c.sent,
+                c.got, n);
+        return 1;
     }
-    double acpu = s_cpu(alice->pid) - acpu0, bcpu = s_cpu(bob->pid) - bcpu0,
-           scpu = s_cpu(srv->pid) - scpu0;
-    double send_s = c.last_sent - t0, recv_s = c.last_got - t0;
+
+    // 4. Send alone: socpd and bob are stopped, so alice has every core; her
+    // frames wait in her durable outbox and the socket buffers.
+    char adata[4300], bdata[4300];
+    snprintf(adata, sizeof adata, "%s/alice.perf", s_tmp);
+    snprintf(bdata, sizeof bdata, "%s/bob.perf", s_tmp);
+    kill(srv->pid, SIGSTOP);
+    kill(bob->pid, SIGSTOP);
+    pid_t perf = s_perf_start(alice->pid, adata);
+    double acpu0 = s_cpu(alice->pid);
+    s_count_init(&c, 'b');
+    t0 = s_now();
+    s_drive(alice, bob, &c, 'b', n, n, 0, t0 + 60.0 + (double) n / 20.0);
+    double send_rate = (double) c.sent / (c.last_sent - t0);
+    double acpu = s_cpu(alice->pid) - acpu0;
+    double a_in = s_perf_stop(perf, adata);
+    unsigned long sent_alone = c.sent;
+
+    // 5. socpd relays it all to bob's connection (bob still stopped).
+    kill(srv->pid, SIGCONT);
+    s_wait_idle(srv->pid);
+
+    // 6. Receive alone: bob decrypts and verifies with every core.
+    perf = s_perf_start(bob->pid, bdata);
+    double bcpu0 = s_cpu(bob->pid);
+    t0 = s_now();
+    kill(bob->pid, SIGCONT);
+    s_drive(alice, bob, &c, 'b', 0, 0, n, t0 + 60.0 + (double) n / 20.0);
+    double recv_rate = (double) c.got / (c.last_got - t0);
+    double bcpu = s_cpu(bob->pid) - bcpu0;
+    double b_in = s_perf_stop(perf, bdata);
+
     kill(alice->pid, SIGTERM);
     kill(bob->pid, SIGTERM);
     kill(srv->pid, SIGTERM);
     waitpid(alice->pid, NULL, 0);
     waitpid(bob->pid, NULL, 0);
     waitpid(srv->pid, NULL, 0);
-    if (c.sent < n || c.got < n) {
-        fprintf(stderr, "bench_socp: only %lu accepted, %lu received of %lu\n", c.sent, c.got, n);
+    if (sent_alone < n || c.got < n) {
+        fprintf(stderr, "bench_socp: alone: only %lu accepted, %lu received of %lu\n", sent_alone,
+                c.got, n);
         return 1;
     }
 
-    double send_rate = (double) n / send_s, recv_rate = (double) n / recv_s;
-    // CPU (not wall) seconds per operation: right even on a busy machine.
-    double a_rsa = (double) n * (2.0 * sign_cpu + enc_cpu);
-    double b_rsa = (double) n * (dec_cpu + ver_cpu);
-    printf("bench_socp: %lu DMs, key %s, %ld cores\n", n, fixture, cores);
-    printf("  RSA private ops/s: sign %.0f (1 thread) %.0f (%ld threads); decrypt %.0f / %.0f; "
-           "public: encrypt %.0f, verify %.0f (1 thread); CPU per op: sign %.2f ms, decrypt "
-           "%.2f ms\n",
-           sign1, signall, cores, dec1, decall, enc1, ver1, sign_cpu * 1e3, dec_cpu * 1e3);
-    printf("  send:    %.0f DMs/s accepted at alice   bound P/2 = %.0f   ratio %.2f\n", send_rate,
-           signall / 2.0, send_rate / (signall / 2.0));
-    printf("           one thread's bound sign_1t/2 = %.0f, ratio %.2f (DMs are signed on every "
-           "worker, the store restores their order)\n",
-           sign1 / 2.0, send_rate / (sign1 / 2.0));
-    printf("  receive: %.0f DMs/s verified at bob     bound P   = %.0f   ratio %.2f\n", recv_rate,
-           decall, recv_rate / decall);
-    printf("  end to end on one machine: %.0f DMs/s   bound P/4 = %.0f   ratio %.2f "
-           "(alice 2 + bob 1 + socpd 1 private ops per DM, same cores)\n",
-           recv_rate, priv_all / 4.0, recv_rate / (priv_all / 4.0));
-    printf("  CPU: alice %.2f s (RSA est. %.2f s, outside libcrypto %.1f%%), bob %.2f s (RSA est. "
-           "%.2f s, outside %.1f%%), socpd %.2f s\n",
-           acpu, a_rsa, acpu > 0 ? 100.0 * (1.0 - a_rsa / acpu) : 0.0, bcpu, b_rsa,
-           bcpu > 0 ? 100.0 * (1.0 - b_rsa / bcpu) : 0.0, scpu);
+    printf("bench_socp: %lu DMs per phase, key %s, %ld cores\n", n, fixture, cores);
+    printf("  RSA ops/s: sign %.0f (1 thread) %.0f (%ld threads); decrypt %.0f / %.0f; "
+           "public: encrypt %.0f, verify %.0f (1 thread)\n",
+           sign1, signall, cores, dec1, decall, enc1, ver1);
+    printf("  send alone (socpd, bob paused): %.0f DMs/s accepted   bound P/2 = %.0f   ratio %.2f"
+           "   (2 signatures per DM)\n",
+           send_rate, signall / 2.0, send_rate / (signall / 2.0));
+    printf("  receive alone (after socpd relayed): %.0f DMs/s verified   bound P = %.0f   ratio "
+           "%.2f   (1 decryption per DM)\n",
+           recv_rate, decall, recv_rate / decall);
+    printf("  together on one machine: %.0f DMs/s   bound P/4 = %.0f   ratio %.2f   (alice 2 + "
+           "socpd 1 + bob 1 private ops per DM)\n",
+           e2e_rate, priv_all / 4.0, e2e_rate / (priv_all / 4.0));
+    if (a_in >= 0 && b_in >= 0) {
+        printf("  CPU outside libcrypto (perf samples, libcrypto's callees count as libcrypto): "
+               "alice %.1f%% of %.2f s, bob %.1f%% of %.2f s\n",
+               100.0 * (1.0 - a_in), acpu, 100.0 * (1.0 - b_in), bcpu);
+    } else {
+        printf("  CPU outside libcrypto: not measured (/usr/bin/perf missing or unable to "
+               "sample: apt-get install linux-perf)\n");
+    }
     printf("{\"bench\":\"socp\",\"dms\":%lu,\"cores\":%ld,\"sign_1t\":%.0f,\"sign_all\":%.0f,"
            "\"decrypt_1t\":%.0f,\"decrypt_all\":%.0f,\"send_dms_s\":%.1f,\"recv_dms_s\":%.1f,"
-           "\"send_ratio\":%.3f,\"send_ratio_1conv\":%.3f,\"recv_ratio\":%.3f,\"e2e_ratio\":%.3f,"
-           "\"alice_cpu_s\":%.3f,"
-           "\"alice_outside_crypto\":%.3f,\"bob_cpu_s\":%.3f,\"bob_outside_crypto\":%.3f}\n",
-           n, cores, sign1, signall, dec1, decall, send_rate, recv_rate,
-           send_rate / (signall / 2.0), send_rate / (sign1 / 2.0), recv_rate / decall,
-           recv_rate / (priv_all / 4.0), acpu, acpu > 0 ? 1.0 - a_rsa / acpu : 0.0, bcpu,
-           bcpu > 0 ? 1.0 - b_rsa / bcpu : 0.0);
-    s_rmtree(s_tmp);
+           "\"e2e_dms_s\":%.1f,\"send_ratio\":%.3f,\"recv_ratio\":%.3f,\"e2e_ratio\":%.3f,"
+           "\"alice_cpu_s\":%.3f,\"alice_outside_crypto\":%.3f,\"bob_cpu_s\":%.3f,"
+           "\"bob_outside_crypto\":%.3f}\n",
+           n, cores, sign1, signall, dec1, decall, send_rate, recv_rate, e2e_rate,
+           send_rate / (signall / 2.0), recv_rate / decall, e2e_rate / (priv_all / 4.0), acpu,
+           a_in >= 0 ? 1.0 - a_in : -1.0, bcpu, b_in >= 0 ? 1.0 - b_in : -1.0);
+    if (getenv("SOCP_BENCH_KEEP")) {
+        printf("  kept %s (perf data: alice.perf, bob.perf)\n", s_tmp);
+    } else {
+        s_rmtree(s_tmp);
+    }
     free(srv);
     free(alice);
     free(bob);

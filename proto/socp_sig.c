@@ -207,13 +207,10 @@ socp_sig_verify_content(socp_rsa_key_t *key,
         return SOCP_EBADSIG;
     }
     // Ciphertexts are one RSA block in practice; allow a few for multi-block
-    // peers. A ciphertext that does not decode just skips the RAW forms.
+    // peers. Decoded only when the STRING form (ours, tried first) fails; a
+    // ciphertext that does not decode just skips the RAW forms.
     uint8_t *raw = NULL;
     size_t raw_len = 0;
-    if (socp_b64_decode(content->ciphertext, strlen(content->ciphertext), 64 * 1024, &raw,
-                        &raw_len) != 0) {
-        raw = NULL;
-    }
     static const socp_sig_form_t order[] = {
         SOCP_SIG_FORM_STRING,     SOCP_SIG_FORM_RAW,   SOCP_SIG_FORM_STRING_SHA256,
         SOCP_SIG_FORM_RAW_SHA256, SOCP_SIG_FORM_PIPES, SOCP_SIG_FORM_FIELDS_JSON,
@@ -222,6 +219,10 @@ socp_sig_verify_content(socp_rsa_key_t *key,
     socp_buf_init(&msg);
     int rc = SOCP_EBADSIG;
     for (size_t i = 0; i < SOCP_ARRAY_LEN(order) && rc != 0; i++) {
+        if (i == 1 && socp_b64_decode(content->ciphertext, strlen(content->ciphertext), 64 * 1024,
+                                      &raw, &raw_len) != 0) {
+            raw = NULL;
+        }
         if (s_content_preimage(content, raw, raw_len, order[i], &msg) &&
             socp_rsa_verify(key, msg.data, msg.len, sig, sizeof sig) == 0) {
             s_set_matched(matched, order[i]);

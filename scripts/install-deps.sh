@@ -10,7 +10,7 @@ PACKAGES=(
     libclang-rt-14-dev clang-format
     python3 python3-cryptography
     python3-zmq python3-msgpack python3-matplotlib
-    tmux
+    tmux linux-perf
 )
 
 missing=()

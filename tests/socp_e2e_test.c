@@ -195,3 +195,39 @@ SOCP_TEST_T(socp_e2e_key_change_refused, 60)
     socp_cli_say(&alice, "/list");
     socp_cli_expect(&alice, "1 user online", 5000, NULL, 0);
 }
+
+// A burst from one sender uses every crypto worker on both sides (more
+// workers than cores, so they finish out of step), and still arrives in the
+// order it was typed, each message once.
+SOCP_TEST_T(socp_e2e_burst_keeps_its_order_across_workers, 90)
+{
+    char port[16];
+    socp_cli_server("srv", NULL, port, sizeof port);
+    const char *const four[] = {"--workers", "4", NULL};
+    socp_cli_t bob = socp_cli_start(port, "bob", "rsa4096_4p_b.pem", four);
+    socp_cli_expect(&bob, "connected to", 10000, NULL, 0);
+    socp_cli_t alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", four);
+    socp_cli_expect(&alice, "bob is online", 10000, NULL, 0);
+    enum { N = 80 };
+    for (int i = 0; i < N; i++) {
+        char cmd[64];
+        snprintf(cmd, sizeof cmd, "/tell bob seq-%03d", i);
+        socp_cli_say(&alice, cmd);
+    }
+    char line[8192];
+    for (int i = 0; i < N; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "you -> bob: seq-%03d", i);
+        socp_cli_expect(&alice, "you -> bob: seq-", 20000, line, sizeof line);
+        CHECK_MSG(strstr(line, want), "alice accepted out of order: wanted %s, got %s", want, line);
+    }
+    for (int i = 0; i < N; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "alice -> you: seq-%03d", i);
+        socp_cli_expect(&bob, "alice -> you: seq-", 20000, line, sizeof line);
+        CHECK_MSG(strstr(line, want), "bob got it out of order: wanted %s, got %s", want, line);
+        CHECK_MSG(!strstr(line, "] ["), "not shown as verified: %s", line);
+    }
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
+    CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 2000), 0);
+}

@@ -76,6 +76,14 @@ SOCP_TEST_T(socp_interop_variants_and_bad_input, 90)
     socp_cli_expect(&alice, "refused a frame from the server: JSON nested too deep", 5000, NULL, 0);
     socp_cli_fake(&fake, "dm carol string max after-deep", NULL, 0);
     s_expect_verified(&alice, "carol -> you: after-deep");
+    // A frame refused inside the client (after the edge) must not hold up
+    // the next one: the store waits for every numbered item, for 5 s at most.
+    socp_cli_fake(&fake, "badchunk carol", NULL, 0);
+    socp_cli_fake(&fake, "dm carol string max after-badchunk", NULL, 0);
+    uint64_t t_bad = socp_now_ms();
+    s_expect_verified(&alice, "carol -> you: after-badchunk");
+    CHECK_MSG(socp_now_ms() - t_bad < 4000, "a refused frame held up the next for %llu ms",
+              (unsigned long long) (socp_now_ms() - t_bad));
     // A forged signature is never shown as verified.
     socp_cli_fake(&fake, "badsig carol forged-text", NULL, 0);
     socp_cli_expect(&alice, "[UNVERIFIED] carol -> you: forged-text", 10000, NULL, 0);

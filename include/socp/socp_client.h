@@ -10,9 +10,12 @@
 //   net --CLI_PRESENCE--> store (TOFU pinning) --CLI_PEER--> ui
 //   net --CLI_CTRL--> crypto0 --CLI_WIRE(seq 0)--> net   (USER_HELLO, HEARTBEAT)
 //
-// Crypto work is sharded by conversation (socp_client_shard), and every hop
-// is one FIFO PUSH/PULL pair, so the frames of one conversation keep their
-// order end to end while different conversations run in parallel.
+// RSA work is spread over every crypto worker, so even one conversation
+// uses all cores: the ui numbers what it sends (CLI_SEND.order) and net
+// numbers what it receives (CLI_INBOUND.order), and the store handles the
+// workers' results in those orders (socp_reorder), so messages keep their
+// order end to end. File frames the ui sends stay on their conversation's
+// worker (socp_client_shard), and every hop is one FIFO PUSH/PULL pair.
 //
 // Each actor function is started by cmd/socp.c under the supervisor; the
 // args structs are borrowed for the actor's lifetime (the crypto key blob is
@@ -28,6 +31,7 @@
 
 // What an item is (CLI_SEND / CLI_FRAME / CLI_PLAIN / CLI_SHOW kind).
 enum {
+    SOCP_CLIENT_KIND_NONE = 0, // CLI_PLAIN of a refused frame: keeps the numbering whole
     SOCP_CLIENT_KIND_DM = 1,
     SOCP_CLIENT_KIND_PUBLIC = 2,
     SOCP_CLIENT_KIND_FILE_START = 3,
@@ -100,6 +104,18 @@ int socp_client_ui_actor(socp_actor_ctx_t *ctx, void *args);
 // The crypto worker for a conversation: a stable hash of `conv` modulo
 // `workers`. Writes its actor name ("crypto<N>") into name.
 unsigned socp_client_shard(const char *conv, unsigned workers, char name[SOCP_ACTOR_NAME_MAX + 1]);
+
+// Numbers an outgoing item and picks its crypto worker, for a front end
+// (ui, bridge) that sends CLI_SEND: DM and public pieces go round robin
+// over every worker (*rr advances), since the store restores the order by
+// the number; file frames stay on their conversation's worker. Returns the
+// number for CLI_SEND.order (*order advances).
+uint64_t socp_client_route(uint8_t kind,
+                           const char *conv,
+                           unsigned workers,
+                           uint64_t *rr,
+                           uint64_t *order,
+                           char name[SOCP_ACTOR_NAME_MAX + 1]);
 
 // Hex SHA-256 of a public key's DER SubjectPublicKeyInfo (65 bytes with NUL).
 // @return 0 or SOCP_ECRYPTO.

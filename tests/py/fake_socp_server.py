@@ -18,6 +18,8 @@ reads one command per line on stdin and answers "ok CMD ..." (or
                               WORD, content_sig FORM string|bytes, PSS salt
                               max|32, payload.ts != envelope ts
   badsig NAME WORD            a USER_DELIVER whose content_sig is damaged
+  badchunk NAME               a FILE_CHUNK whose file_id is not a UUID (the
+                              client refuses it after the edge, in crypto)
   garbage                     text frames that are not envelopes, a binary
                               frame, an envelope missing fields
   deep                        JSON nested 5000 levels deep
@@ -241,6 +243,11 @@ class Server:
             return ""
         if c == "badsig":
             self.deliver(words[1], words[2], "string", "max", damage=True)
+            return ""
+        if c == "badchunk":
+            uid, _ = self.users[words[1]]
+            chunk = {"file_id": "not-a-uuid", "index": 0, "ciphertext": b64url(b"x" * 512)}
+            self.send("FILE_CHUNK", uid, self.client_id, chunk)
             return ""
         if c == "garbage":
             self.conn.send_text("this is not json")
