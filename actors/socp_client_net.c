@@ -84,6 +84,7 @@ typedef struct {
     unsigned notes_in_window;
     unsigned notes_dropped; // refused-frame lines not shown in the last window
     bool announced_down;
+    bool told_resent; // "already reached the server" shown on this link
 } s_net_t;
 
 static void s_fail(socp_actor_ctx_t *ctx, s_net_t *self, const char *why);
@@ -520,6 +521,19 @@ s_inbound(socp_actor_ctx_t *ctx, s_net_t *self, const char *data, size_t len)
                 ccode[i] =
                     (c >= 'A' && c <= 'Z') || c == '_' || (c >= '0' && c <= '9') ? (char) c : '?';
             }
+            if (strstr(clean, "already seen") || strstr(clean, "replayed frame")) {
+                // Only the outbox re-sends a frame of ours: after a crash or a
+                // lost link it cannot know which of its last frames got out.
+                // The server has this one, so nothing is wrong: say so once.
+                if (!self->told_resent) {
+                    self->told_resent = true;
+                    s_note(ctx, self, 0,
+                           "messages re-sent after a restart or reconnect had already reached "
+                           "the server (they are not delivered twice)");
+                }
+                socp_debug("net: server: %s %s", ccode, clean);
+                break;
+            }
             s_note(ctx, self, 2, "server error %s%s%s", ccode[0] ? ccode : "(no code)",
                    clean[0] ? ": " : "", clean);
             if (strstr(clean, "rate limit")) { // socpd: TIMEOUT "rate limit: ..."
@@ -679,6 +693,7 @@ s_on_wire(socp_actor_ctx_t *ctx, s_net_t *self, const socp_msg_cli_wire_t *w)
         self->state = S_UP; // USER_HELLO is on its way
         self->up_ms = socp_now_ms();
         self->announced_down = false;
+        self->told_resent = false;
         self->last_rx_ms = socp_now_ms();
         char url[300];
         snprintf(url, sizeof url, "ws://%s:%u", self->args->host, (unsigned) self->args->port);
