@@ -648,17 +648,25 @@ s_worker(void *arg)
 static double
 s_sign_rate(socp_rsa_key_t *k)
 {
+    // The best of four 0.4 s samples: on a shared machine a single sample
+    // can come out far below what the core does, which would flatter every
+    // ratio to this bound.
     uint8_t sig[SOCP_RSA_BYTES];
     const char msg[] = "{\"ciphertext\":\"x\",\"from\":\"y\"}";
-    uint64_t t0 = socp_now_ns();
-    int n = 0;
-    while (socp_now_ns() - t0 < 1000000000ull) {
-        if (socp_rsa_sign(k, SOCP_RSA_SALT_MAX, msg, sizeof msg, sig) != 0) {
-            return 0;
+    double best = 0;
+    for (int sample = 0; sample < 4; sample++) {
+        uint64_t t0 = socp_now_ns();
+        int n = 0;
+        while (socp_now_ns() - t0 < 400000000ull) {
+            if (socp_rsa_sign(k, SOCP_RSA_SALT_MAX, msg, sizeof msg, sig) != 0) {
+                return 0;
+            }
+            n++;
         }
-        n++;
+        double rate = n / ((double) (socp_now_ns() - t0) / 1e9);
+        best = rate > best ? rate : best;
     }
-    return n / ((double) (socp_now_ns() - t0) / 1e9);
+    return best;
 }
 
 static int

@@ -11,14 +11,20 @@
 //        SOCPD_KICK {conn, code, reason}; SOCPD_DIAL {host, port, link}.
 //   Out: SOCPD_OPEN when a handshake completes, SOCPD_FRAME per admitted text
 //        message, SOCPD_GONE when a connection is destroyed, SOCPD_DIAL_FAIL,
-//        SOCPD_RATE when a user exceeds the rate limit (once per second).
+//        SOCPD_RATE when a user exceeds the rate limit (once per second;
+//        dropped = 0 while its frames are only delayed).
 //   Blocking: none. Sockets are non-blocking; each readable event reads at
 //   most 256 KiB so one peer cannot starve the others; at most 64 accepts
 //   per turn. A 100 ms sweep timer enforces the handshake deadline and the
 //   close linger (1 s), and logs rate-limit drops once per second.
 //   Bounds: frames over 1 MiB close with 1009 (socp_ws); output over
-//   max_output drops the connection ("slow reader"); excess frames beyond
-//   the token bucket are dropped and counted.
+//   max_output drops the connection ("slow reader"). Rate limit (token
+//   bucket per user): a frame that finds no token is held and the user's
+//   socket is not read until the next token is due (a one-shot timer), so
+//   TCP slows the client down and nothing is lost; a backlog that is not
+//   gone (nothing held or unread, FIONREAD) after S_SHAPE_MS has its excess
+//   frames dropped (counted) until the bucket is full again. Either way the
+//   router sends one ERROR per second.
 //   Shutdown: TERM; every connection is closed (no close handshake wait).
 #include "socp/socpd_net.h"
 #include "socp/socp_err.h"
@@ -30,12 +36,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 #include <zmq.h>
 
 #define S_CLOSE_LINGER_MS 1000
 #define S_ACCEPT_BATCH    64
-#define S_RATE_TELL_MS    1000 // at most one SOCPD_RATE (-> one ERROR) per connection per window
+#define S_RATE_TELL_MS    1000  // at most one SOCPD_RATE (-> one ERROR) per connection per window
+#define S_SHAPE_MS        10000 // a user's backlog is slowed this long before frames are dropped
 
 typedef struct {
     uint64_t id;
@@ -55,6 +63,16 @@ typedef struct {
     uint64_t rate_dropped_total; // for the final log
     uint64_t rate_log_ms;        // last rate-limit log line
     uint64_t rate_told_ms;       // last SOCPD_RATE to the router (one per window)
+    // Over the limit, a user's next frame waits here and its socket is not
+    // read (TCP pushes back): frames are delayed, not lost. A backlog that
+    // lasts S_SHAPE_MS (a client that ignores the ERROR) has its excess
+    // frames dropped until the bucket has refilled.
+    socp_buf_t held;       // the frame waiting for a token
+    bool has_held;         // held holds a frame
+    uint64_t throttled_ms; // when the current backlog began (0: none)
+    bool dropping;         // shaping gave up: drop until the bucket is full
+    int resume_timer;      // one-shot timer that releases the held frame
+    uint64_t rate_delayed; // frames delayed since the last tell
     char dial_host[256];
     uint16_t dial_port;
     void *owner; // the actor's s_self_t
@@ -82,6 +100,7 @@ typedef struct {
     socp_ws_opts_t ws_opts;
     uint64_t frames_in;
     uint64_t rate_dropped;
+    uint64_t rate_delayed;
     uint64_t slow_dropped;
 } s_self_t;
 
@@ -109,6 +128,10 @@ s_destroy(s_self_t *self, s_conn_t *c, const char *reason)
     s_key(c->id, k);
     socpd_map_remove(self->conns, k);
     socp_actor_unwatch_fd(self->ctx, c->fd);
+    if (c->resume_timer > 0) {
+        socp_actor_timer_cancel(self->ctx, c->resume_timer);
+    }
+    socp_buf_fini(&c->held);
     if (c->tcp) {
         if (socp_tcp_conn_flush(c->tcp) != 0) {
             socp_debug("conn %llu: final flush failed", (unsigned long long) c->id);
@@ -156,7 +179,7 @@ s_add(s_self_t *self, int fd, const char *peer)
 static void
 s_watch(s_self_t *self, s_conn_t *c)
 {
-    short ev = ZMQ_POLLIN;
+    short ev = c->has_held ? 0 : ZMQ_POLLIN; // a throttled user is not read
     if (c->connecting || (c->tcp && socp_tcp_conn_want_write(c->tcp))) {
         ev |= ZMQ_POLLOUT;
     }
@@ -187,36 +210,121 @@ s_start_close(s_self_t *self, s_conn_t *c, uint16_t code, const char *reason)
     s_watch(self, c);
 }
 
-static bool
-s_rate_ok(s_self_t *self, s_conn_t *c)
+typedef enum { S_RATE_PASS, S_RATE_WAIT, S_RATE_DROP } s_rate_t;
+
+// Tells the router (one ERROR per window) that this user is over the limit.
+static void
+s_rate_tell(s_self_t *self, s_conn_t *c, uint64_t now)
 {
-    if (self->args.rate <= 0 || c->outbound) {
-        return true;
-    }
-    uint64_t now = socp_now_ms();
-    if (now > c->refill_ms) {
-        c->tokens += (double) (now - c->refill_ms) * self->args.rate / 1000.0;
-        if (c->tokens > self->args.burst) {
-            c->tokens = self->args.burst;
-        }
-        c->refill_ms = now;
-    }
-    if (c->tokens >= 1.0) {
-        c->tokens -= 1.0;
-        return true;
-    }
-    c->rate_dropped++;
-    c->rate_dropped_total++;
-    self->rate_dropped++;
     if (c->opened && (c->rate_told_ms == 0 || now - c->rate_told_ms >= S_RATE_TELL_MS)) {
-        // The router answers with one ERROR per window, not one per frame.
         c->rate_told_ms = now;
         socp_msg_t m = socp_msg_make(SOCP_MSG_SOCPD_RATE);
         m.body.socpd_rate.conn = c->id;
         m.body.socpd_rate.dropped = c->rate_dropped;
         (void) socp_actor_send(self->ctx, "socpd_router", &m);
     }
-    return false;
+}
+
+// The token bucket: PASS (a token taken), WAIT (none: hold the frame and
+// stop reading), DROP (none, and the user has been slowed for S_SHAPE_MS).
+static s_rate_t
+s_rate(s_self_t *self, s_conn_t *c)
+{
+    if (self->args.rate <= 0 || c->outbound) {
+        return S_RATE_PASS;
+    }
+    uint64_t now = socp_now_ms();
+    if (now > c->refill_ms) {
+        c->tokens += (double) (now - c->refill_ms) * self->args.rate / 1000.0;
+        if (c->tokens >= self->args.burst) {
+            c->tokens = self->args.burst;
+            c->dropping = false; // quiet long enough: shape again next time
+            c->throttled_ms = 0;
+        }
+        c->refill_ms = now;
+    }
+    if (c->tokens >= 1.0) {
+        c->tokens -= 1.0;
+        return S_RATE_PASS;
+    }
+    if (!c->dropping) {
+        if (c->throttled_ms == 0) {
+            c->throttled_ms = now; // a backlog starts; s_caught_up ends it
+        }
+        if (now - c->throttled_ms <= S_SHAPE_MS) {
+            s_rate_tell(self, c, now);
+            return S_RATE_WAIT;
+        }
+        c->dropping = true;
+        socp_info("conn %llu (%s): over the rate limit for %d s: dropping its excess frames",
+                  (unsigned long long) c->id, c->peer, S_SHAPE_MS / 1000);
+    }
+    c->rate_dropped++;
+    c->rate_dropped_total++;
+    self->rate_dropped++;
+    s_rate_tell(self, c, now);
+    return S_RATE_DROP;
+}
+
+static void s_service(s_self_t *self, s_conn_t *c, short revents);
+
+static int
+s_on_resume(socp_actor_ctx_t *ctx, int timer_id, void *arg)
+{
+    (void) ctx;
+    (void) timer_id;
+    s_conn_t *c = arg;
+    c->resume_timer = 0;
+    s_service(c->owner, c, 0);
+    return 0;
+}
+
+// Arms the timer that retries the held frame when the next token is due.
+static void
+s_arm_resume(s_self_t *self, s_conn_t *c)
+{
+    if (c->resume_timer > 0) {
+        return;
+    }
+    double due_ms = (1.0 - c->tokens) * 1000.0 / self->args.rate;
+    int delay = due_ms < 1 ? 1 : (int) due_ms + 1;
+    c->resume_timer = socp_actor_timer_add(self->ctx, delay, 0, s_on_resume, c);
+}
+
+// Holds a frame that found no token.
+static void
+s_hold(s_self_t *self, s_conn_t *c, const void *data, size_t len)
+{
+    socp_buf_reset(&c->held);
+    socp_buf_append(&c->held, data, len);
+    c->has_held = true;
+    c->rate_delayed++;
+    self->rate_delayed++;
+    s_arm_resume(self, c);
+}
+
+// A throttled user whose backlog is gone (nothing held, nothing unread in
+// the session or the kernel) is back under the limit.
+static void
+s_caught_up(s_conn_t *c)
+{
+    int unread = 0;
+    if (c->throttled_ms && !c->dropping && !c->has_held && ioctl(c->fd, FIONREAD, &unread) == 0 &&
+        unread == 0) {
+        c->throttled_ms = 0;
+    }
+}
+
+// Hands a user frame to the router.
+static void
+s_admit(s_self_t *self, s_conn_t *c, const void *data, size_t len)
+{
+    self->frames_in++;
+    socp_msg_t f = socp_msg_make(SOCP_MSG_SOCPD_FRAME);
+    f.body.socpd_frame.conn = c->id;
+    f.body.socpd_frame.text.data = data;
+    f.body.socpd_frame.text.len = len;
+    (void) socp_actor_send(self->ctx, "socpd_router", &f);
 }
 
 static void
@@ -267,24 +375,37 @@ s_service(s_self_t *self, s_conn_t *c, short revents)
         rrc = socp_tcp_conn_read(c->tcp, 0);
     }
     s_report_open(self, c);
+    if (c->has_held) { // a frame waiting for a token goes first
+        s_rate_t r = c->closing ? S_RATE_DROP : s_rate(self, c);
+        if (r != S_RATE_WAIT) {
+            c->has_held = false;
+            if (r == S_RATE_PASS) {
+                s_admit(self, c, c->held.data, c->held.len);
+            }
+        } else {
+            s_arm_resume(self, c);
+        }
+    }
     socp_ws_msg_t m;
-    while (socp_tcp_conn_next(c->tcp, &m) == 0) {
+    while (!c->has_held && socp_tcp_conn_next(c->tcp, &m) == 0) {
         if (c->closing || !c->opened) {
             continue;
         }
         if (m.kind != SOCP_WS_TEXT) {
             continue; // SOCP is text only; binary messages are ignored
         }
-        if (!s_rate_ok(self, c)) {
-            continue;
+        switch (s_rate(self, c)) {
+            case S_RATE_PASS:
+                s_admit(self, c, m.data, m.len);
+                break;
+            case S_RATE_WAIT:
+                s_hold(self, c, m.data, m.len);
+                break;
+            case S_RATE_DROP:
+                break;
         }
-        self->frames_in++;
-        socp_msg_t f = socp_msg_make(SOCP_MSG_SOCPD_FRAME);
-        f.body.socpd_frame.conn = c->id;
-        f.body.socpd_frame.text.data = m.data;
-        f.body.socpd_frame.text.len = m.len;
-        (void) socp_actor_send(self->ctx, "socpd_router", &f);
     }
+    s_caught_up(c);
     if (rrc != 0) {
         const char *why = rrc == SOCP_ECLOSED     ? "peer closed"
                           : rrc == SOCP_ETOOBIG   ? "frame over 1 MiB (1009)"
@@ -572,9 +693,10 @@ socpd_net_actor(socp_actor_ctx_t *ctx, void *args)
     }
     free(self.pend);
     close(self.args.listen_fd);
-    socp_info("net: %llu frames in, %llu refused by rate limit, %llu slow readers dropped, "
-              "at most %zu frames waited for an earlier one",
-              (unsigned long long) self.frames_in, (unsigned long long) self.rate_dropped,
-              (unsigned long long) self.slow_dropped, self.pend_max);
+    socp_info("net: %llu frames in, %llu delayed and %llu refused by the rate limit, %llu slow "
+              "readers dropped, at most %zu frames waited for an earlier one",
+              (unsigned long long) self.frames_in, (unsigned long long) self.rate_delayed,
+              (unsigned long long) self.rate_dropped, (unsigned long long) self.slow_dropped,
+              self.pend_max);
     return rc;
 }

@@ -1458,7 +1458,10 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
             s_conn_t *c = s_conn(self, msg->body.socpd_rate.conn);
             if (c && c->kind == S_USER) {
                 s_error(self, c, SOCP_ENVELOPE_CODE_TIMEOUT,
-                        "rate limit: frames are being dropped, slow down", false);
+                        msg->body.socpd_rate.dropped
+                            ? "rate limit: frames are being dropped, slow down"
+                            : "rate limit: slow down (your frames are being delayed)",
+                        false);
             }
             break;
         }
