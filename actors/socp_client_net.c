@@ -47,6 +47,7 @@
 #define S_NOTES_PER_10S   10
 #define S_INFLIGHT_MAX    12   // received frames handed to one crypto worker at a time
 #define S_PENDING_MAX     4096 // received frames waiting here: past this, stop reading
+#define S_PENDING_BYTES   (16u << 20) // ... or past this many bytes of them
 
 typedef enum { S_IDLE, S_CONNECTING, S_HANDSHAKE, S_HELLO, S_UP } s_state_t;
 
@@ -57,6 +58,7 @@ typedef struct {
 
 typedef struct {
     char *frame;  // JSON text as received
+    size_t len;   // its length
     char *sender; // whose key to attach
     uint64_t order;
 } s_pending_t;
@@ -72,6 +74,7 @@ typedef struct {
     // Received frames wait here until a worker has room (CLI_DONE).
     s_pending_t *pending;
     size_t phead, pn, pcap;
+    size_t pbytes; // frame bytes in pending
     unsigned inflight[SOCP_CLIENT_CRYPTO_MAX];
     unsigned attempts;
     int reconnect_timer, tick_timer;
@@ -179,6 +182,13 @@ s_pending_count(const s_net_t *self)
     return self->pn - self->phead;
 }
 
+// Too much is waiting for the crypto workers: stop reading the socket.
+static bool
+s_pending_full(const s_net_t *self)
+{
+    return s_pending_count(self) >= S_PENDING_MAX || self->pbytes >= S_PENDING_BYTES;
+}
+
 static int s_on_fd(socp_actor_ctx_t *ctx, int fd, short revents, void *arg);
 
 static void
@@ -188,7 +198,7 @@ s_watch(socp_actor_ctx_t *ctx, s_net_t *self)
         return;
     }
     // A backlog for the crypto workers stops reading (TCP pushes back on the server).
-    short ev = s_pending_count(self) < S_PENDING_MAX ? ZMQ_POLLIN : 0;
+    short ev = s_pending_full(self) ? 0 : ZMQ_POLLIN;
     if (self->state == S_CONNECTING || (self->conn && socp_tcp_conn_want_write(self->conn))) {
         ev |= ZMQ_POLLOUT;
     }
@@ -394,6 +404,7 @@ s_dispatch(socp_actor_ctx_t *ctx, s_net_t *self)
         if (socp_actor_send(ctx, worker, &m) == 0) {
             self->inflight[best]++;
         }
+        self->pbytes -= p->len;
         free(p->frame);
         free(p->sender);
     }
@@ -419,7 +430,8 @@ s_enqueue(socp_actor_ctx_t *ctx, s_net_t *self, const char *data, size_t len, co
     char *copy = socp_malloc(len + 1);
     memcpy(copy, data, len);
     copy[len] = '\0';
-    self->pending[self->pn++] = (s_pending_t){copy, socp_strdup(sender), ++self->in_order};
+    self->pending[self->pn++] = (s_pending_t){copy, len, socp_strdup(sender), ++self->in_order};
+    self->pbytes += len;
     s_dispatch(ctx, self);
 }
 
@@ -429,9 +441,9 @@ s_on_done(socp_actor_ctx_t *ctx, s_net_t *self, unsigned worker)
     if (worker < SOCP_CLIENT_CRYPTO_MAX && self->inflight[worker] > 0) {
         self->inflight[worker]--;
     }
-    bool was_full = s_pending_count(self) >= S_PENDING_MAX;
+    bool was_full = s_pending_full(self);
     s_dispatch(ctx, self);
-    if (was_full && s_pending_count(self) < S_PENDING_MAX) {
+    if (was_full && !s_pending_full(self)) {
         s_watch(ctx, self); // read the socket again
     }
 }
@@ -647,7 +659,7 @@ s_on_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg)
         self->pongs = pongs;
         self->last_rx_ms = now;
     }
-    if (s_pending_count(self) >= S_PENDING_MAX) {
+    if (s_pending_full(self)) {
         self->last_rx_ms = now; // not reading (crypto is behind) is not a silent server
     }
     if (now - self->last_rx_ms > self->args->dead_ms) {
