@@ -9,7 +9,8 @@
 // loopback (alice sends, bob receives; programs from the bench's own build
 // directory, keys from tests/fixtures), measures RSA-4096 sign (PSS, max
 // salt) and OAEP decrypt rates of the key type on one thread and on every
-// core (P = the all-core rate), then runs three phases of N DMs each:
+// core (P = the all-core rate; measured again after the phases, the better
+// sample is the bound), then runs three phases of N DMs each:
 // 1. together: alice, socpd and bob share the cores. Bound P/4: alice signs
 //    twice per DM (content_sig, transport sig), socpd signs USER_DELIVER,
 //    bob decrypts once.
@@ -606,6 +607,14 @@ main(int argc, char **argv)
     waitpid(alice->pid, NULL, 0);
     waitpid(bob->pid, NULL, 0);
     waitpid(srv->pid, NULL, 0);
+    // The limit again, now that the cores are free: a VM's speed drifts
+    // over tens of seconds, and the better of the two samples is the bound
+    // (the lower one would flatter the ratios).
+    double sign_after = s_rsa_rate(fixture, 0, (unsigned) cores, 1.0, NULL);
+    double dec_after = s_rsa_rate(fixture, 1, (unsigned) cores, 1.0, NULL);
+    signall = sign_after > signall ? sign_after : signall;
+    decall = dec_after > decall ? dec_after : decall;
+    priv_all = 2.0 / (1.0 / signall + 1.0 / decall);
     if (sent_alone < n || c.got < n) {
         fprintf(stderr, "bench_socp: alone: only %lu accepted, %lu received of %lu\n", sent_alone,
                 c.got, n);
