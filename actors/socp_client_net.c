@@ -45,8 +45,8 @@
 #define S_DIR_MAX         4096
 #define S_CONNECT_TIMEOUT 5000
 #define S_NOTES_PER_10S   10
-#define S_INFLIGHT_MAX    12   // received frames handed to one crypto worker at a time
-#define S_PENDING_MAX     4096 // received frames waiting here: past this, stop reading
+#define S_INFLIGHT_MAX    12          // received frames handed to one crypto worker at a time
+#define S_PENDING_MAX     4096        // received frames waiting here: past this, stop reading
 #define S_PENDING_BYTES   (16u << 20) // ... or past this many bytes of them
 
 typedef enum { S_IDLE, S_CONNECTING, S_HANDSHAKE, S_HELLO, S_UP } s_state_t;

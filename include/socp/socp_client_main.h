@@ -1,0 +1,95 @@
+// socp_client_main.h: what every client front end's main() shares (the
+// terminal client `socp` and `socp bridge`): the common options, the data
+// directory, and running the actor set (store, crypto0..N-1, net and the
+// front end) under the supervisor until a signal or an actor ends.
+// Part of socp, a SOCP v1.3 client and server.
+//
+// Thread affinity: the main thread, before and while the actors run.
+#ifndef SOCP_CLIENT_MAIN_H
+#define SOCP_CLIENT_MAIN_H
+
+#include "socp/socp_actor.h"
+#include "socp/socp_client.h"
+#include "socp/socp_common.h"
+#include "socp/socp_ws.h"
+
+// --help text of the options socp_client_opts_take() knows.
+#define SOCP_CLIENT_OPTS_USAGE                                                                \
+    "  --server URL          server to connect to (default ws://127.0.0.1:8765)\n"            \
+    "  --data-dir DIR        data directory (default $SOCP_HOME, else ./.socp)\n"             \
+    "  --name NAME           display name (saved; /nick or setDisplayName changes it)\n"      \
+    "  --plain-key           keep the private key unencrypted (or SOCP_PLAIN_KEY=1)\n"        \
+    "  --import-key PATH     create the identity from an RSA-4096 PKCS#8 PEM key\n"           \
+    "  --primes 2|4          primes of a new key (default 4)\n"                               \
+    "  --pub-format der|pem  how our key is published (default der)\n"                        \
+    "  --sig-form string|bytes  content_sig form we emit (default string)\n"                  \
+    "  --pss-salt max|32     PSS salt when signing (default max)\n"                           \
+    "  --heartbeat MS        heartbeat interval (default 15000)\n"                            \
+    "  --dead MS             silence before the link is dead (default 45000)\n"               \
+    "  --workers N           crypto workers (default: number of cores)\n"                     \
+    "  --file-rate N         file frames per second at most (default 190, halved while the\n" \
+    "                        server reports its rate limit; 0: no limit)\n"
+
+typedef struct {
+    const char *who; // "socp", "socp bridge": the prefix of error lines
+    const char *server, *data_dir, *name, *import_key;
+    bool plain;
+    unsigned primes, workers, file_rate;
+    socp_client_wire_t wire;
+    uint64_t heartbeat, dead;
+    // Set by socp_client_opts_check from server:
+    char host[SOCP_WS_HOST_MAX];
+    uint16_t port;
+} socp_client_opts_t;
+
+// The defaults (server ws://127.0.0.1:8765, 4 primes, 190 file frames/s).
+void socp_client_opts_init(socp_client_opts_t *o, const char *who);
+
+// Takes argument `a` (with `v`, the next argument or NULL) if it is a common
+// option. Returns 0: not one of ours; 1: taken, a flag without value; 2:
+// taken with its value (skip v); -1: ours but v is missing or bad.
+int socp_client_opts_take(socp_client_opts_t *o, const char *a, const char *v);
+
+// After parsing: environment defaults (SOCP_HOME, SOCP_PLAIN_KEY), the
+// display name, the server URL, libsodium, and the data directory (created
+// 0700, or tightened to it). Returns 0, or an exit code (2: usage or
+// configuration, 1: runtime) after one line "<who>: <reason>" on stderr.
+int socp_client_opts_check(socp_client_opts_t *o);
+
+// Prints "<who>: <message>" on stderr and returns `code`.
+int socp_client_die(const char *who, int code, const char *fmt, ...) SOCP_PRINTF(3, 4);
+
+// The front end the actor set runs with (the actor named "ui").
+typedef struct {
+    socp_actor_fn *fn;
+    void *args;
+    bool before_net;    // start it before net (the bridge: no presence missed)
+    const char *banner; // logged (info) once everything runs, or NULL
+} socp_client_front_t;
+
+// The identity as the actors need it.
+typedef struct {
+    const char *user_id;
+    char fp[65]; // hex SHA-256 of the public key DER
+    char *pub;   // our key as published (o->wire.pub_format); owned
+    unsigned workers;
+    socp_rsa_key_t *key; // consumed by socp_client_run
+} socp_client_self_t;
+
+// Fills `self` from the loaded key (which it takes over). Returns 0 or an
+// exit code after one line on stderr; on failure the key is destroyed.
+int socp_client_self_init(const socp_client_opts_t *o,
+                          const char *user_id,
+                          socp_rsa_key_t **key,
+                          socp_client_self_t *self);
+
+// Hands each crypto worker its own copy of the key (the key itself is
+// destroyed here), starts store, crypto0..N-1, net and the front end, waits
+// for a signal or an actor's end, and stops them in reverse order. Frees
+// what `self` owns. Returns the process exit code (0, or 1 after a line on
+// stderr).
+int socp_client_run(const socp_client_opts_t *o,
+                    socp_client_self_t *self,
+                    const socp_client_front_t *front);
+
+#endif
