@@ -843,3 +843,37 @@ SOCP_TEST_T(bridge_zmq_slow_subscriber_counted, 90)
     CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 5000), 0);
     CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 5000), 0);
 }
+
+// The bridge takes the client's interop settings: a bridge that publishes a
+// PEM key and signs the bytes form with a 32-byte salt is still verified by
+// another bridge with the defaults, and the other way round.
+SOCP_TEST_T(bridge_interop_flags, 60)
+{
+    char port[16];
+    s_server(port, sizeof port);
+    s_br_t bob = s_bridge(port, "bob", "rsa4096_4p_b.pem", NULL, false);
+    json_decref(s_event(&bob, "link", NULL, NULL, 15000));
+    s_extra[0] = "--pub-format";
+    s_extra[1] = "pem";
+    s_extra[2] = "--sig-form";
+    s_extra[3] = "bytes";
+    s_extra[4] = "--pss-salt";
+    s_extra[5] = "32";
+    s_br_t alice = s_bridge(port, "alice", "rsa4096_4p_a.pem", NULL, false);
+    s_extra[0] = NULL;
+    char bob_id[64], alice_id[64];
+    s_wait_peer(&alice, "bob", bob_id);
+    s_wait_peer(&bob, "alice", alice_id);
+    json_decref(s_call(&alice, 1, "send", "{\"to\":\"bob\",\"text\":\"variant forms\"}"));
+    json_t *m = s_event(&bob, "message", "text", "variant forms", 15000);
+    CHECK(json_is_true(json_object_get(json_object_get(m, "params"), "verified")));
+    CHECK_STREQ(json_string_value(json_object_get(json_object_get(m, "params"), "form")), "raw");
+    json_decref(m);
+    json_decref(s_call(&bob, 2, "send", "{\"to\":\"alice\",\"text\":\"default forms\"}"));
+    m = s_event(&alice, "message", "text", "default forms", 15000);
+    CHECK(json_is_true(json_object_get(json_object_get(m, "params"), "verified")));
+    CHECK_STREQ(json_string_value(json_object_get(json_object_get(m, "params"), "form")), "string");
+    json_decref(m);
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 5000), 0);
+    CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 5000), 0);
+}
