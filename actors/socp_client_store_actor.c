@@ -49,7 +49,9 @@
 #define S_HOLD_MS       5000 // longest wait for an earlier item from crypto
 // A batch stays open this long after its first write, so a burst shares one
 // commit (one fsync) instead of one per inbox turn; invisible to a person.
-#define S_COMMIT_MS 10
+// Received-only batches wait longer: nobody waits for their echo.
+#define S_COMMIT_MS    10
+#define S_COMMIT_RX_MS 25
 
 typedef struct {
     char to[SOCP_ACTOR_NAME_MAX + 1];
@@ -74,6 +76,7 @@ typedef struct {
     bool link_up;
     uint64_t gen;
     int commit_timer;
+    uint64_t commit_due_ms; // when the armed commit fires
     s_deferred_t *deferred;
     size_t ndeferred, cap;
     uint64_t *batch_ids; // local ids accepted in this batch
@@ -94,8 +97,17 @@ static int s_on_commit(socp_actor_ctx_t *ctx, int timer_id, void *arg);
 static void
 s_schedule(socp_actor_ctx_t *ctx, s_store_t *self)
 {
+    // Someone waits for an accepted message's echo: the short window. A
+    // batch of received items only (nobody waits) can gather longer.
+    uint64_t wait = self->nbatch ? S_COMMIT_MS : S_COMMIT_RX_MS;
+    uint64_t due = socp_now_ms() + wait;
+    if (self->commit_timer && due < self->commit_due_ms) {
+        socp_actor_timer_cancel(ctx, self->commit_timer); // an outgoing item joined
+        self->commit_timer = 0;
+    }
     if (!self->commit_timer) {
-        self->commit_timer = socp_actor_timer_add(ctx, S_COMMIT_MS, 0, s_on_commit, self);
+        self->commit_timer = socp_actor_timer_add(ctx, (int) wait, 0, s_on_commit, self);
+        self->commit_due_ms = due;
     }
 }
 
