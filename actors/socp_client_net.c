@@ -74,7 +74,8 @@ typedef struct {
     // Received frames wait here until a worker has room (CLI_DONE).
     s_pending_t *pending;
     size_t phead, pn, pcap;
-    size_t pbytes; // frame bytes in pending
+    size_t pbytes;         // frame bytes in pending
+    uint64_t last_done_ms; // last CLI_DONE: crypto is making progress
     unsigned inflight[SOCP_CLIENT_CRYPTO_MAX];
     unsigned attempts;
     int reconnect_timer, tick_timer;
@@ -198,7 +199,7 @@ s_watch(socp_actor_ctx_t *ctx, s_net_t *self)
         return;
     }
     // A backlog for the crypto workers stops reading (TCP pushes back on the server).
-    short ev = s_pending_full(self) ? 0 : ZMQ_POLLIN;
+    short ev = self->state == S_UP && s_pending_full(self) ? 0 : ZMQ_POLLIN;
     if (self->state == S_CONNECTING || (self->conn && socp_tcp_conn_want_write(self->conn))) {
         ev |= ZMQ_POLLOUT;
     }
@@ -441,6 +442,7 @@ s_on_done(socp_actor_ctx_t *ctx, s_net_t *self, unsigned worker)
     if (worker < SOCP_CLIENT_CRYPTO_MAX && self->inflight[worker] > 0) {
         self->inflight[worker]--;
     }
+    self->last_done_ms = socp_now_ms();
     bool was_full = s_pending_full(self);
     s_dispatch(ctx, self);
     if (was_full && !s_pending_full(self)) {
@@ -659,7 +661,7 @@ s_on_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg)
         self->pongs = pongs;
         self->last_rx_ms = now;
     }
-    if (s_pending_full(self)) {
+    if (s_pending_full(self) && now - self->last_done_ms < self->args->dead_ms) {
         self->last_rx_ms = now; // not reading (crypto is behind) is not a silent server
     }
     if (now - self->last_rx_ms > self->args->dead_ms) {

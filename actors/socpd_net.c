@@ -8,7 +8,8 @@
 //        a frame that overtook an earlier one (another worker) waits, copied,
 //        until the gap closes, so every connection sees frames in the order
 //        the router decided them;
-//        SOCPD_KICK {conn, code, reason}; SOCPD_DIAL {host, port, link}.
+//        SOCPD_KICK {conn, code, reason}; SOCPD_DIAL {host, port, link};
+//        SOCPD_TRUST {conn} (an authenticated server link: no rate limit).
 //   Out: SOCPD_OPEN when a handshake completes, SOCPD_FRAME per admitted text
 //        message, SOCPD_GONE when a connection is destroyed, SOCPD_DIAL_FAIL,
 //        SOCPD_RATE when a user exceeds the rate limit (once per second;
@@ -21,10 +22,13 @@
 //   max_output drops the connection ("slow reader"). Rate limit (token
 //   bucket per user): a frame that finds no token is held and the user's
 //   socket is not read until the next token is due (a one-shot timer), so
-//   TCP slows the client down and nothing is lost; a backlog that is not
-//   gone (nothing held or unread, FIONREAD) after S_SHAPE_MS has its excess
-//   frames dropped (counted) until the bucket is full again. Either way the
-//   router sends one ERROR per second.
+//   TCP slows the client down and nothing is lost (frames already read when
+//   the peer closes are handed on too); a backlog that is not gone (nothing
+//   held or unread, FIONREAD) after S_SHAPE_MS, a client that ignored a
+//   minute of ERRORs, has its excess frames dropped (counted) until the
+//   bucket is full again. Either way the router sends one ERROR per second.
+//   Authenticated server links (SOCPD_TRUST from the router) and links we
+//   dialled are not limited.
 //   Shutdown: TERM; every connection is closed (no close handshake wait).
 #include "socp/socpd_net.h"
 #include "socp/socp_err.h"
@@ -43,7 +47,7 @@
 #define S_CLOSE_LINGER_MS 1000
 #define S_ACCEPT_BATCH    64
 #define S_RATE_TELL_MS    1000  // at most one SOCPD_RATE (-> one ERROR) per connection per window
-#define S_SHAPE_MS        10000 // a user's backlog is slowed this long before frames are dropped
+#define S_SHAPE_MS        60000 // a user's backlog is slowed this long before frames are dropped
 
 typedef struct {
     uint64_t id;
@@ -51,6 +55,7 @@ typedef struct {
     int fd;
     char peer[SOCP_TCP_ADDR_MAX];
     bool outbound;
+    bool trusted; // an authenticated server link (SOCPD_TRUST): no user rate limit
     char link[129];
     bool connecting; // outgoing TCP connect in progress
     bool opened;     // SOCPD_OPEN sent
@@ -230,7 +235,7 @@ s_rate_tell(s_self_t *self, s_conn_t *c, uint64_t now)
 static s_rate_t
 s_rate(s_self_t *self, s_conn_t *c)
 {
-    if (self->args.rate <= 0 || c->outbound) {
+    if (self->args.rate <= 0 || c->outbound || c->trusted) {
         return S_RATE_PASS;
     }
     uint64_t now = socp_now_ms();
@@ -327,6 +332,26 @@ s_admit(s_self_t *self, s_conn_t *c, const void *data, size_t len)
     (void) socp_actor_send(self->ctx, "socpd_router", &f);
 }
 
+// The peer is gone or going: what it sent before the end is handed on, not
+// lost to the rate limit (at most one read and the session's buffer).
+static void
+s_drain_closing(s_self_t *self, s_conn_t *c)
+{
+    bool wanted = c->opened && !c->closing && c->tcp;
+    if (c->has_held) {
+        c->has_held = false;
+        if (wanted) {
+            s_admit(self, c, c->held.data, c->held.len);
+        }
+    }
+    socp_ws_msg_t m;
+    while (wanted && socp_tcp_conn_next(c->tcp, &m) == 0) {
+        if (m.kind == SOCP_WS_TEXT) {
+            s_admit(self, c, m.data, m.len);
+        }
+    }
+}
+
 static void
 s_report_open(s_self_t *self, s_conn_t *c)
 {
@@ -407,6 +432,7 @@ s_service(s_self_t *self, s_conn_t *c, short revents)
     }
     s_caught_up(c);
     if (rrc != 0) {
+        s_drain_closing(self, c);
         const char *why = rrc == SOCP_ECLOSED     ? "peer closed"
                           : rrc == SOCP_ETOOBIG   ? "frame over 1 MiB (1009)"
                           : rrc == SOCP_EPROTO    ? "WebSocket protocol error"
@@ -419,6 +445,7 @@ s_service(s_self_t *self, s_conn_t *c, short revents)
         return;
     }
     if (socp_tcp_conn_flush(c->tcp) != 0 || socp_tcp_conn_done(c->tcp)) {
+        s_drain_closing(self, c);
         s_destroy(self, c, "closed");
         return;
     }
@@ -648,6 +675,15 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
         case SOCP_MSG_SOCPD_DIAL:
             s_on_dial(self, &msg->body.socpd_dial);
             break;
+        case SOCP_MSG_SOCPD_TRUST: {
+            s_conn_t *c = s_find(self, msg->body.socpd_trust.conn);
+            if (c) {
+                c->trusted = true;
+                c->dropping = false;
+                c->throttled_ms = 0;
+            }
+            break;
+        }
         default:
             break;
     }
@@ -684,6 +720,7 @@ socpd_net_actor(socp_actor_ctx_t *ctx, void *args)
         } else if (c->fd >= 0) {
             close(c->fd);
         }
+        socp_buf_fini(&c->held);
         free(c);
     }
     socpd_map_destroy(&self.conns);

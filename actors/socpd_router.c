@@ -752,6 +752,9 @@ s_link_up(s_self_t *self, s_server_t *s, s_conn_t *c)
     s->backoff_ms = S_BACKOFF_MIN_MS;
     c->kind = S_SERVER;
     snprintf(c->peer_id, sizeof c->peer_id, "%s", s->id);
+    socp_msg_t trust = socp_msg_make(SOCP_MSG_SOCPD_TRUST); // no user rate limit on a link
+    trust.body.socpd_trust.conn = c->id;
+    (void) socp_actor_send(self->ctx, "socpd_net", &trust);
     socp_info("link to server %s up (conn %llu, %s)", s->id, (unsigned long long) c->id,
               c->outbound ? "outbound" : "inbound");
     socp_buf_t one;

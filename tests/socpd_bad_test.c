@@ -1,6 +1,7 @@
 // socpd_bad_test.c: hostile input against a real socpd; after each, another
 // user must still be served (a DM round trip through the same server).
 #include "socpd_test.h"
+#include "socp/socp_b64.h"
 #include "socp/socp_sig.h"
 
 #include <netinet/in.h>
@@ -74,7 +75,8 @@ SOCP_TEST_T(socpd_bad_big_frame, 60)
 
 SOCP_TEST_T(socpd_bad_flood, 60)
 {
-    const char *extra[] = {"--rate-limit", "100", "--rate-burst", "100", NULL};
+    // 10,000 frames at 1,000/s: a 10 s backlog, slowed (not read), not dropped.
+    const char *extra[] = {"--rate-limit", "1000", "--rate-burst", "100", NULL};
     sd_server_t s;
     sd_server_start(&s, "s", "rsa4096_4p_a.pem", extra);
     sd_client_t a, b, x;
@@ -271,6 +273,37 @@ SOCP_TEST_T(socpd_bad_server_frames, 60)
     s_still_served(&a, &b, "c2VydmVy");
     sd_client_close(&srv);
     sd_client_close(&a);
+    sd_client_close(&b);
+    sd_server_stop(&s);
+}
+
+// A user over the rate limit who sends a burst and leaves at once: every
+// frame it sent before closing is delivered (the one held for a token and
+// those read with the end of the stream), none lost to the limit.
+SOCP_TEST_T(socpd_bad_rate_close_delivers_all, 60)
+{
+    const char *extra[] = {"--rate-limit", "5", "--rate-burst", "5", NULL};
+    sd_server_t s;
+    sd_server_start(&s, "s", "rsa4096_4p_a.pem", extra);
+    sd_client_t a, b;
+    s_hello_ok(&a, s.port, ALICE, "rsa4096_2p_a.pem");
+    s_hello_ok(&b, s.port, BOB, "rsa4096_2p_b.pem");
+    enum { N = 20 };
+    char ct[N][32];
+    for (int i = 0; i < N; i++) {
+        char raw[16];
+        snprintf(raw, sizeof raw, "burst-%02d", i);
+        CHECK_OK(socp_b64_encode_to(raw, strlen(raw), ct[i], sizeof ct[i]));
+        int64_t ts = socp_wall_ms();
+        sd_send(&a, "MSG_DIRECT", b.id, ts, sd_dm_payload(&a, b.id, ts, ct[i]), true);
+    }
+    sd_client_close(&a); // at 5 frames/s most of the burst is still unread
+    for (int i = 0; i < N; i++) {
+        socp_envelope_t e;
+        CHECK_MSG(sd_recv(&b, "USER_DELIVER", 10000, &e) == 0, "only %d of %d delivered", i, N);
+        CHECK_STREQ(json_string_value(json_object_get(e.payload, "ciphertext")), ct[i]);
+        socp_envelope_fini(&e);
+    }
     sd_client_close(&b);
     sd_server_stop(&s);
 }
