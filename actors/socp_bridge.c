@@ -30,6 +30,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1493,18 +1494,25 @@ socp_bridge_actor(socp_actor_ctx_t *ctx, void *args)
     }
     int rc = socp_actor_run(ctx, s_on_msg, self);
     if (self->args->use_stdio) {
-        // Best effort: what is still buffered for stdout.
+        // Best effort, for 200 ms at most (the supervisor waits 300 ms): what
+        // is still buffered for stdout. A reader that stopped reading must
+        // not keep us from exiting.
+        uint64_t end = socp_now_ms() + 200;
+        while (self->out_off < self->out.len && socp_now_ms() < end) {
+            ssize_t w = write(self->args->out_fd, self->out.data + self->out_off,
+                              self->out.len - self->out_off);
+            if (w > 0) {
+                self->out_off += (size_t) w;
+            } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                struct pollfd p = {self->args->out_fd, POLLOUT, 0};
+                (void) poll(&p, 1, 20);
+            } else if (!(w < 0 && errno == EINTR)) {
+                break;
+            }
+        }
         int fl = fcntl(self->args->out_fd, F_GETFL);
         if (fl >= 0) {
             (void) fcntl(self->args->out_fd, F_SETFL, fl & ~O_NONBLOCK);
-        }
-        while (self->out_off < self->out.len) {
-            ssize_t w = write(self->args->out_fd, self->out.data + self->out_off,
-                              self->out.len - self->out_off);
-            if (w <= 0 && !(w < 0 && errno == EINTR)) {
-                break;
-            }
-            self->out_off += w > 0 ? (size_t) w : 0;
         }
     }
     s_destroy(self);

@@ -17,7 +17,7 @@ import tempfile
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 USERS = 4
 DURATION = "3"
-RATES = [50, 100, 200, 300, 400, 600]
+RATES = [50, 100, 200, 300, 400, 600, 800, 1000]
 
 
 def run_bench(socp, url, data, pid, extra):
