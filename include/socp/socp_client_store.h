@@ -25,7 +25,7 @@
 
 #include "socp/socp_common.h"
 
-#define SOCP_CSTORE_SCHEMA   1
+#define SOCP_CSTORE_SCHEMA   2
 #define SOCP_CSTORE_MAP_SIZE (1024ull << 20) // default LMDB map: 1 GiB
 
 typedef struct socp_cstore socp_cstore_t;
