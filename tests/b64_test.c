@@ -138,3 +138,60 @@ SOCP_TEST(b64_random_round_trips)
     // 512 bytes (a signature or ciphertext) are 683 characters.
     CHECK_EQ(socp_b64_encoded_len(512), 683);
 }
+
+// The table-driven fast path and libsodium agree on every input: random
+// strings over both alphabets, padding and a stray character, decoded by
+// socp_b64_decode_to and by libsodium in each of its four variants (an
+// input is good when exactly the variant its characters call for takes it
+// whole, with no trailing bits).
+SOCP_TEST(b64_fast_path_agrees_with_libsodium)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/=!";
+    uint32_t seed = 12345;
+    int accepted = 0;
+    for (int round = 0; round < 200000; round++) {
+        char text[80];
+        seed = seed * 1103515245u + 12345u;
+        size_t len = (seed >> 16) % 40;
+        bool url_only = (seed >> 8) & 1, std_only = (seed >> 9) & 1;
+        for (size_t i = 0; i < len; i++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t n = (seed >> 16) % 200 == 0 ? sizeof alphabet - 1 : 62; // rarely exotic
+            char c = alphabet[(seed >> 8) % n];
+            if (n == 62 && (seed >> 20) % 8 == 0) {
+                c = url_only   ? "-_"[(seed >> 4) & 1]
+                    : std_only ? "+/"[(seed >> 4) & 1]
+                               : "-_+/"[(seed >> 4) & 3];
+            }
+            text[i] = c;
+        }
+        if (len >= 2 && (seed >> 24) % 16 == 0) { // sometimes padded
+            text[len - 1] = '=';
+            if ((seed >> 28) & 1) {
+                text[len - 2] = '=';
+            }
+        }
+        text[len] = '\0';
+        uint8_t a[64], b[64];
+        size_t alen = 0;
+        int rc = socp_b64_decode_to(text, len, a, sizeof a, &alen);
+        // Reference: the variant the characters call for, then libsodium.
+        bool url = strpbrk(text, "-_"), std = strpbrk(text, "+/"), pad = strchr(text, '=');
+        int variant =
+            std ? (pad ? sodium_base64_VARIANT_ORIGINAL : sodium_base64_VARIANT_ORIGINAL_NO_PADDING)
+                : (pad ? sodium_base64_VARIANT_URLSAFE : sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        size_t blen = 0;
+        bool ref_ok = len == 0 ||
+                      (!(url && std) && !strchr(text, '!') &&
+                       sodium_base642bin(b, sizeof b, text, len, NULL, &blen, NULL, variant) == 0 &&
+                       blen == socp_b64_decoded_len(text, len));
+        CHECK_MSG((rc == 0) == ref_ok, "\"%s\": socp %s, libsodium %s", text, socp_errname(rc),
+                  ref_ok ? "accepts" : "refuses");
+        if (rc == 0 && len) {
+            CHECK_MSG(alen == blen && memcmp(a, b, alen) == 0, "\"%s\" decoded differently", text);
+            accepted++;
+        }
+    }
+    CHECK(accepted > 20000); // the random inputs do reach the fast path
+}
