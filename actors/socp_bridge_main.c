@@ -46,19 +46,6 @@ typedef struct {
     uint64_t max_inflight, event_hwm;
 } s_opts_t;
 
-static bool
-s_num(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (!*s || *end || errno || v < min || v > max) {
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
 // The bridge's own options; the rest go to socp_client_opts_take.
 static int
 s_parse(int argc, char **argv, s_opts_t *o)
@@ -87,9 +74,11 @@ s_parse(int argc, char **argv, s_opts_t *o)
         } else if (ours && strcmp(a, "--zmq-format") == 0 &&
                    (strcmp(v, "msgpack") == 0 || strcmp(v, "json") == 0)) {
             o->zmq_json = v[0] == 'j';
-        } else if (ours && strcmp(a, "--max-inflight") == 0 && s_num(v, 1, 1000000, &n)) {
+        } else if (ours && strcmp(a, "--max-inflight") == 0 &&
+                   socp_client_parse_u64(v, 1, 1000000, &n)) {
             o->max_inflight = n;
-        } else if (ours && strcmp(a, "--event-hwm") == 0 && s_num(v, 1, 10000000, &n)) {
+        } else if (ours && strcmp(a, "--event-hwm") == 0 &&
+                   socp_client_parse_u64(v, 1, 10000000, &n)) {
             o->event_hwm = n;
         } else {
             return socp_client_die("socp bridge", 2,

@@ -38,8 +38,8 @@ socp_client_opts_init(socp_client_opts_t *o, const char *who)
     o->file_rate = 190;
 }
 
-static bool
-s_num(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+bool
+socp_client_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
     char *end;
     errno = 0;
@@ -97,13 +97,14 @@ socp_client_opts_take(socp_client_opts_t *o, const char *a, const char *v)
         o->wire.sig_emit = first ? SOCP_SIG_EMIT_STRING : SOCP_SIG_EMIT_RAW;
     } else if (strcmp(a, "--pss-salt") == 0 && s_pick(v, "max", "32", &first)) {
         o->wire.salt = first ? SOCP_RSA_SALT_MAX : SOCP_RSA_SALT_32;
-    } else if (strcmp(a, "--heartbeat") == 0 && s_num(v, 100, 3600000, &n)) {
+    } else if (strcmp(a, "--heartbeat") == 0 && socp_client_parse_u64(v, 100, 3600000, &n)) {
         o->heartbeat = n;
-    } else if (strcmp(a, "--dead") == 0 && s_num(v, 300, 3600000, &n)) {
+    } else if (strcmp(a, "--dead") == 0 && socp_client_parse_u64(v, 300, 3600000, &n)) {
         o->dead = n;
-    } else if (strcmp(a, "--file-rate") == 0 && s_num(v, 0, 1000000, &n)) {
+    } else if (strcmp(a, "--file-rate") == 0 && socp_client_parse_u64(v, 0, 1000000, &n)) {
         o->file_rate = (unsigned) n;
-    } else if (strcmp(a, "--workers") == 0 && s_num(v, 1, SOCP_CLIENT_CRYPTO_MAX, &n)) {
+    } else if (strcmp(a, "--workers") == 0 &&
+               socp_client_parse_u64(v, 1, SOCP_CLIENT_CRYPTO_MAX, &n)) {
         o->workers = (unsigned) n;
     } else {
         return -1;

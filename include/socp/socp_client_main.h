@@ -56,6 +56,9 @@ int socp_client_opts_take(socp_client_opts_t *o, const char *a, const char *v);
 // configuration, 1: runtime) after one line "<who>: <reason>" on stderr.
 int socp_client_opts_check(socp_client_opts_t *o);
 
+// A decimal option value in [min, max]; false if it is not one.
+bool socp_client_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
 // Prints "<who>: <message>" on stderr and returns `code`.
 int socp_client_die(const char *who, int code, const char *fmt, ...) SOCP_PRINTF(3, 4);
 
