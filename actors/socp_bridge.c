@@ -69,11 +69,7 @@ typedef struct {
     json_t *id; // owned; NULL: a notification (no reply)
 } s_origin_t;
 
-typedef struct {
-    char *id, *name, *pub;
-    bool online;
-    uint8_t status;
-} s_peer_t;
+typedef socp_client_peer_t s_peer_t;
 
 typedef struct {
     uint64_t first, count, done;
@@ -353,67 +349,22 @@ s_jtext(const void *data, size_t len)
 
 // ---- directory -----------------------------------------------------------------------
 
-static s_peer_t *
-s_peer_by_id(s_bridge_t *self, const char *id)
-{
-    for (size_t i = 0; i < self->npeers; i++) {
-        if (strcmp(self->peers[i].id, id) == 0) {
-            return &self->peers[i];
-        }
-    }
-    return NULL;
-}
 
 // By exact id, exact display name, or unique prefix of either.
 static s_peer_t *
 s_resolve(s_bridge_t *self, const char *who, int *hits_out)
 {
-    s_peer_t *p = s_peer_by_id(self, who);
-    *hits_out = p ? 1 : 0;
-    if (p) {
-        return p;
-    }
-    s_peer_t *hit = NULL;
-    int hits = 0;
-    for (size_t i = 0; i < self->npeers; i++) {
-        if (strcmp(self->peers[i].name, who) == 0) {
-            hit = &self->peers[i];
-            hits++;
-        }
-    }
-    if (hits == 0 && *who) {
-        size_t n = strlen(who);
-        for (size_t i = 0; i < self->npeers; i++) {
-            if (strncmp(self->peers[i].id, who, n) == 0 ||
-                strncmp(self->peers[i].name, who, n) == 0) {
-                hit = &self->peers[i];
-                hits++;
-            }
-        }
-    }
-    *hits_out = hits;
-    return hits == 1 ? hit : NULL;
+    return socp_client_peer_resolve(self->peers, self->npeers, who, hits_out);
 }
 
 static void
 s_on_peer(s_bridge_t *self, const socp_msg_cli_peer_t *p)
 {
-    s_peer_t *e = s_peer_by_id(self, p->user_id);
+    bool was_online = false;
+    s_peer_t *e = socp_client_peer_update(self->peers, &self->npeers, S_PEERS_MAX, p, &was_online);
     if (!e) {
-        if (self->npeers == S_PEERS_MAX) {
-            return;
-        }
-        e = &self->peers[self->npeers++];
-        memset(e, 0, sizeof *e);
-        e->id = socp_strdup(p->user_id);
+        return;
     }
-    bool was_online = e->online;
-    free(e->name);
-    free(e->pub);
-    e->name = socp_strdup(p->name && *p->name ? p->name : p->user_id);
-    e->pub = socp_strdup(p->pub);
-    e->online = p->online;
-    e->status = p->status;
     if (strcmp(p->user_id, self->args->user_id) != 0 && p->online != was_online) {
         s_event(self, "presence",
                 json_pack("{s:s,s:s,s:o,s:b}", "event", p->online ? "joined" : "left", "user",
@@ -1439,11 +1390,7 @@ s_destroy(s_bridge_t *self)
         close(self->file.fd);
         free(self->file.to_pub);
     }
-    for (size_t i = 0; i < self->npeers; i++) {
-        free(self->peers[i].id);
-        free(self->peers[i].name);
-        free(self->peers[i].pub);
-    }
+    socp_client_peers_fini(self->peers, self->npeers);
     for (size_t i = 0; i < self->ngroups; i++) {
         json_decref(self->groups[i].result);
         s_origin_fini(&self->groups[i].origin);

@@ -53,11 +53,7 @@
 #define S_RATE_STEP     20.0  // frames/s regained per second after a slow-down
 #define S_RATE_MIN      20.0  // never slower than this
 
-typedef struct {
-    char *id, *name, *pub;
-    bool online;
-    uint8_t status;
-} s_peer_t;
+typedef socp_client_peer_t s_peer_t;
 
 typedef struct {
     uint64_t first, count, done;
@@ -231,24 +227,13 @@ s_clock(int64_t ts_ms, char out[16])
 
 // ---- directory -----------------------------------------------------------------------
 
-static s_peer_t *
-s_peer_by_id(s_ui_t *self, const char *id)
-{
-    for (size_t i = 0; i < self->npeers; i++) {
-        if (strcmp(self->peers[i].id, id) == 0) {
-            return &self->peers[i];
-        }
-    }
-    return NULL;
-}
-
 static const char *
 s_label(s_ui_t *self, const char *id)
 {
     if (strcmp(id, self->args->user_id) == 0 || strcmp(id, "me") == 0) {
         return "you";
     }
-    s_peer_t *p = s_peer_by_id(self, id);
+    s_peer_t *p = socp_client_peer_find(self->peers, self->npeers, id);
     return p && p->name && *p->name ? p->name : id;
 }
 
@@ -257,29 +242,9 @@ s_label(s_ui_t *self, const char *id)
 static s_peer_t *
 s_resolve(s_ui_t *self, const char *who)
 {
-    s_peer_t *p = s_peer_by_id(self, who);
-    if (p) {
-        return p;
-    }
-    s_peer_t *hit = NULL;
     int hits = 0;
-    for (size_t i = 0; i < self->npeers; i++) {
-        if (strcmp(self->peers[i].name, who) == 0) {
-            hit = &self->peers[i];
-            hits++;
-        }
-    }
-    if (hits == 0) {
-        size_t n = strlen(who);
-        for (size_t i = 0; i < self->npeers; i++) {
-            if (strncmp(self->peers[i].id, who, n) == 0 ||
-                strncmp(self->peers[i].name, who, n) == 0) {
-                hit = &self->peers[i];
-                hits++;
-            }
-        }
-    }
-    if (hits == 1) {
+    s_peer_t *hit = socp_client_peer_resolve(self->peers, self->npeers, who, &hits);
+    if (hit) {
         return hit;
     }
     s_print(self,
@@ -292,22 +257,11 @@ s_resolve(s_ui_t *self, const char *who)
 static void
 s_on_peer(s_ui_t *self, const socp_msg_cli_peer_t *p)
 {
-    s_peer_t *e = s_peer_by_id(self, p->user_id);
+    bool was_online = false;
+    s_peer_t *e = socp_client_peer_update(self->peers, &self->npeers, S_PEERS_MAX, p, &was_online);
     if (!e) {
-        if (self->npeers == S_PEERS_MAX) {
-            return;
-        }
-        e = &self->peers[self->npeers++];
-        memset(e, 0, sizeof *e);
-        e->id = socp_strdup(p->user_id);
+        return;
     }
-    bool was_online = e->online;
-    free(e->name);
-    free(e->pub);
-    e->name = socp_strdup(p->name && *p->name ? p->name : p->user_id);
-    e->pub = socp_strdup(p->pub);
-    e->online = p->online;
-    e->status = p->status;
     bool self_id = strcmp(p->user_id, self->args->user_id) == 0;
     if (!self_id && self->link_up && p->online != was_online) {
         char t[16];
@@ -1364,11 +1318,7 @@ socp_client_ui_actor(socp_actor_ctx_t *ctx, void *args)
         close(self->out.fd);
         free(self->out.to_pub);
     }
-    for (size_t i = 0; i < self->npeers; i++) {
-        free(self->peers[i].id);
-        free(self->peers[i].name);
-        free(self->peers[i].pub);
-    }
+    socp_client_peers_fini(self->peers, self->npeers);
     for (size_t i = 0; i < self->ngroups; i++) {
         free(self->groups[i].line);
     }

@@ -85,3 +85,76 @@ socp_client_sanitize_name(const char *name, char *out, size_t size)
         snprintf(out, size, "file");
     }
 }
+
+socp_client_peer_t *
+socp_client_peer_find(socp_client_peer_t *peers, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(peers[i].id, id) == 0) {
+            return &peers[i];
+        }
+    }
+    return NULL;
+}
+
+socp_client_peer_t *
+socp_client_peer_update(socp_client_peer_t *peers,
+                        size_t *n,
+                        size_t max,
+                        const socp_msg_cli_peer_t *p,
+                        bool *was_online)
+{
+    socp_client_peer_t *e = socp_client_peer_find(peers, *n, p->user_id);
+    if (!e) {
+        if (*n == max) {
+            return NULL;
+        }
+        e = &peers[(*n)++];
+        memset(e, 0, sizeof *e);
+        e->id = socp_strdup(p->user_id);
+    }
+    *was_online = e->online;
+    free(e->name);
+    free(e->pub);
+    e->name = socp_strdup(p->name && *p->name ? p->name : p->user_id);
+    e->pub = socp_strdup(p->pub);
+    e->online = p->online;
+    e->status = p->status;
+    return e;
+}
+
+socp_client_peer_t *
+socp_client_peer_resolve(socp_client_peer_t *peers, size_t n, const char *who, int *hits)
+{
+    socp_client_peer_t *hit = socp_client_peer_find(peers, n, who);
+    *hits = hit ? 1 : 0;
+    if (hit) {
+        return hit;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(peers[i].name, who) == 0) {
+            hit = &peers[i];
+            (*hits)++;
+        }
+    }
+    if (*hits == 0 && *who) {
+        size_t len = strlen(who);
+        for (size_t i = 0; i < n; i++) {
+            if (strncmp(peers[i].id, who, len) == 0 || strncmp(peers[i].name, who, len) == 0) {
+                hit = &peers[i];
+                (*hits)++;
+            }
+        }
+    }
+    return *hits == 1 ? hit : NULL;
+}
+
+void
+socp_client_peers_fini(socp_client_peer_t *peers, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(peers[i].id);
+        free(peers[i].name);
+        free(peers[i].pub);
+    }
+}

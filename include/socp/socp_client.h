@@ -117,6 +117,35 @@ uint64_t socp_client_route(uint8_t kind,
                            uint64_t *order,
                            char name[SOCP_ACTOR_NAME_MAX + 1]);
 
+// The directory a front end (ui, bridge) keeps of the users the store
+// announces (CLI_PEER): an array the front end owns, filled here.
+typedef struct {
+    char *id, *name, *pub; // owned; name falls back to the id
+    bool online;
+    uint8_t status; // SOCP_CLIENT_TRUST_* of the pinned key (2: a changed key, refused)
+} socp_client_peer_t;
+
+// The entry for `id`, or NULL.
+socp_client_peer_t *socp_client_peer_find(socp_client_peer_t *peers, size_t n, const char *id);
+
+// Applies a CLI_PEER (adds the user when new and *n < max). Returns the
+// entry, or NULL when the directory is full; *was_online gets its previous
+// online state (false for a new entry).
+socp_client_peer_t *socp_client_peer_update(socp_client_peer_t *peers,
+                                            size_t *n,
+                                            size_t max,
+                                            const socp_msg_cli_peer_t *p,
+                                            bool *was_online);
+
+// A user by id, exact display name, or else a unique prefix of an id or a
+// name. Returns the entry if exactly one matches, else NULL; *hits gets
+// the number of matches.
+socp_client_peer_t *
+socp_client_peer_resolve(socp_client_peer_t *peers, size_t n, const char *who, int *hits);
+
+// Frees what the entries own.
+void socp_client_peers_fini(socp_client_peer_t *peers, size_t n);
+
 // Hex SHA-256 of a public key's DER SubjectPublicKeyInfo (65 bytes with NUL).
 // @return 0 or SOCP_ECRYPTO.
 SOCP_NODISCARD int socp_client_key_fp(const socp_rsa_key_t *key, char out[65]);
