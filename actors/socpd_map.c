@@ -5,6 +5,7 @@
 #include "socp/socpd_map.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -169,4 +170,35 @@ socpd_map_next(const socpd_map_t *self, size_t *pos, const char **key, void **va
         }
     }
     return false;
+}
+
+// Decimal form of an id: the key the *_id functions use.
+static void
+s_id_key(uint64_t id, char k[24])
+{
+    snprintf(k, 24, "%llu", (unsigned long long) id);
+}
+
+void *
+socpd_map_get_id(const socpd_map_t *self, uint64_t id)
+{
+    char k[24];
+    s_id_key(id, k);
+    return socpd_map_get(self, k);
+}
+
+void *
+socpd_map_put_id(socpd_map_t *self, uint64_t id, void *value)
+{
+    char k[24];
+    s_id_key(id, k);
+    return socpd_map_put(self, k, value);
+}
+
+void *
+socpd_map_remove_id(socpd_map_t *self, uint64_t id)
+{
+    char k[24];
+    s_id_key(id, k);
+    return socpd_map_remove(self, k);
 }

@@ -112,26 +112,16 @@ typedef struct {
 static void s_watch(s_self_t *self, s_conn_t *c);
 static int s_on_fd(socp_actor_ctx_t *ctx, int fd, short revents, void *arg);
 
-static void
-s_key(uint64_t id, char buf[24])
-{
-    snprintf(buf, 24, "%llu", (unsigned long long) id);
-}
-
 static s_conn_t *
 s_find(s_self_t *self, uint64_t id)
 {
-    char k[24];
-    s_key(id, k);
-    return socpd_map_get(self->conns, k);
+    return socpd_map_get_id(self->conns, id);
 }
 
 static void
 s_destroy(s_self_t *self, s_conn_t *c, const char *reason)
 {
-    char k[24];
-    s_key(c->id, k);
-    socpd_map_remove(self->conns, k);
+    socpd_map_remove_id(self->conns, c->id);
     socp_actor_unwatch_fd(self->ctx, c->fd);
     if (c->resume_timer > 0) {
         socp_actor_timer_cancel(self->ctx, c->resume_timer);
@@ -175,9 +165,7 @@ s_add(s_self_t *self, int fd, const char *peer)
     c->created_ms = socp_now_ms();
     c->tokens = self->args.burst;
     c->refill_ms = c->created_ms;
-    char k[24];
-    s_key(c->id, k);
-    socpd_map_put(self->conns, k, c);
+    socpd_map_put_id(self->conns, c->id, c);
     return c;
 }
 

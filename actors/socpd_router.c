@@ -106,18 +106,10 @@ typedef struct {
 
 // ---- helpers ------------------------------------------------------------------
 
-static void
-s_ckey(uint64_t id, char k[24])
-{
-    snprintf(k, 24, "%llu", (unsigned long long) id);
-}
-
 static s_conn_t *
 s_conn(s_self_t *self, uint64_t id)
 {
-    char k[24];
-    s_ckey(id, k);
-    return socpd_map_get(self->conns, k);
+    return socpd_map_get_id(self->conns, id);
 }
 
 static void
@@ -1286,9 +1278,7 @@ s_on_open(s_self_t *self, const socp_msg_socpd_open_t *m)
     c->last_rx_ms = c->opened_ms;
     c->outbound = m->outbound;
     snprintf(c->link, sizeof c->link, "%s", m->link ? m->link : "");
-    char k[24];
-    s_ckey(c->id, k);
-    socpd_map_put(self->conns, k, c);
+    socpd_map_put_id(self->conns, c->id, c);
     if (!m->outbound) {
         return;
     }
@@ -1319,9 +1309,7 @@ s_on_open(s_self_t *self, const socp_msg_socpd_open_t *m)
 static void
 s_on_gone(s_self_t *self, uint64_t id, const char *reason)
 {
-    char k[24];
-    s_ckey(id, k);
-    s_conn_t *c = socpd_map_remove(self->conns, k);
+    s_conn_t *c = socpd_map_remove_id(self->conns, id);
     if (!c) {
         return;
     }

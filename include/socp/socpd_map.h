@@ -18,6 +18,10 @@ void *socpd_map_put(socpd_map_t *self, const char *key, void *value);
 // Removes key; returns its value (or NULL).
 void *socpd_map_remove(socpd_map_t *self, const char *key);
 size_t socpd_map_size(const socpd_map_t *self);
+// The same, keyed by a numeric id (a connection id) in its decimal form.
+void *socpd_map_get_id(const socpd_map_t *self, uint64_t id);
+void *socpd_map_put_id(socpd_map_t *self, uint64_t id, void *value);
+void *socpd_map_remove_id(socpd_map_t *self, uint64_t id);
 // Iteration: pass *pos = 0 first; returns false at the end. Do not modify
 // the map while iterating (collect keys first).
 bool socpd_map_next(const socpd_map_t *self, size_t *pos, const char **key, void **value);
