@@ -100,6 +100,39 @@ s_rtxn(socp_cstore_t *self, MDB_txn **out, bool *owned)
     return 0;
 }
 
+// A cursor on one table, inside the open batch or a read transaction of its
+// own (aborted again by s_reader_close).
+typedef struct {
+    MDB_txn *txn;
+    bool owned;
+    MDB_cursor *cur;
+} s_reader_t;
+
+static int
+s_reader_open(socp_cstore_t *self, MDB_dbi dbi, s_reader_t *r)
+{
+    int rc = s_rtxn(self, &r->txn, &r->owned);
+    if (rc != 0) {
+        return rc;
+    }
+    if ((rc = mdb_cursor_open(r->txn, dbi, &r->cur)) != 0) {
+        if (r->owned) {
+            mdb_txn_abort(r->txn);
+        }
+        return s_lmdb_err(rc, "cursor");
+    }
+    return 0;
+}
+
+static void
+s_reader_close(s_reader_t *r)
+{
+    mdb_cursor_close(r->cur);
+    if (r->owned) {
+        mdb_txn_abort(r->txn);
+    }
+}
+
 static uint64_t
 s_last_seq(MDB_txn *txn, MDB_dbi dbi)
 {
@@ -476,19 +509,12 @@ socp_cstore_outbox_mark_sent(socp_cstore_t *self, uint64_t seq)
 int
 socp_cstore_outbox_each_unsent(socp_cstore_t *self, socp_cstore_outbox_fn *fn, void *arg)
 {
-    MDB_txn *txn;
-    bool owned;
-    int rc = s_rtxn(self, &txn, &owned);
+    s_reader_t r;
+    int rc = s_reader_open(self, self->outbox, &r);
     if (rc != 0) {
         return rc;
     }
-    MDB_cursor *cur;
-    if ((rc = mdb_cursor_open(txn, self->outbox, &cur)) != 0) {
-        if (owned) {
-            mdb_txn_abort(txn);
-        }
-        return s_lmdb_err(rc, "cursor");
-    }
+    MDB_cursor *cur = r.cur;
     MDB_val k, v;
     int result = 0;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && result == 0;
@@ -501,10 +527,7 @@ socp_cstore_outbox_each_unsent(socp_cstore_t *self, socp_cstore_outbox_fn *fn, v
         }
         result = fn(s_get_be64(k.mv_data), frame, len, arg);
     }
-    mdb_cursor_close(cur);
-    if (owned) {
-        mdb_txn_abort(txn);
-    }
+    s_reader_close(&r);
     return result;
 }
 
@@ -598,19 +621,12 @@ socp_cstore_history_last(socp_cstore_t *self,
                          void *arg)
 {
     bool all = !conv || !*conv;
-    MDB_txn *txn;
-    bool owned;
-    int rc = s_rtxn(self, &txn, &owned);
+    s_reader_t r;
+    int rc = s_reader_open(self, self->history, &r);
     if (rc != 0) {
         return rc;
     }
-    MDB_cursor *cur;
-    if ((rc = mdb_cursor_open(txn, self->history, &cur)) != 0) {
-        if (owned) {
-            mdb_txn_abort(txn);
-        }
-        return s_lmdb_err(rc, "cursor");
-    }
+    MDB_cursor *cur = r.cur;
     // Walk back to find the n matching keys, then forward to report them.
     uint64_t *seqs = socp_calloc(n ? n : 1, sizeof *seqs);
     size_t found = 0;
@@ -643,10 +659,7 @@ socp_cstore_history_last(socp_cstore_t *self,
         }
     }
     free(seqs);
-    mdb_cursor_close(cur);
-    if (owned) {
-        mdb_txn_abort(txn);
-    }
+    s_reader_close(&r);
     return result;
 }
 
@@ -842,19 +855,12 @@ socp_cstore_contact_get(socp_cstore_t *self, const char *user_id, socp_cstore_co
 int
 socp_cstore_contacts_each(socp_cstore_t *self, socp_cstore_contact_fn *fn, void *arg)
 {
-    MDB_txn *txn;
-    bool owned;
-    int rc = s_rtxn(self, &txn, &owned);
+    s_reader_t r;
+    int rc = s_reader_open(self, self->contacts, &r);
     if (rc != 0) {
         return rc;
     }
-    MDB_cursor *cur;
-    if ((rc = mdb_cursor_open(txn, self->contacts, &cur)) != 0) {
-        if (owned) {
-            mdb_txn_abort(txn);
-        }
-        return s_lmdb_err(rc, "cursor");
-    }
+    MDB_cursor *cur = r.cur;
     MDB_val k, v;
     int result = 0;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && result == 0;
@@ -867,10 +873,7 @@ socp_cstore_contacts_each(socp_cstore_t *self, socp_cstore_contact_fn *fn, void 
             json_decref(holder);
         }
     }
-    mdb_cursor_close(cur);
-    if (owned) {
-        mdb_txn_abort(txn);
-    }
+    s_reader_close(&r);
     return result;
 }
 
