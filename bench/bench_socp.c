@@ -2,15 +2,18 @@
 // the RSA private-operation rate of the client's key type measured in the
 // same run.
 //
-//   build/<dir>/bench_socp [N [KEY_FIXTURE]]     (default 1000 DMs, rsa4096_4p_a.pem)
-//   SOCP_BENCH_KEEP=1 keeps the temp dir (logs, databases, perf data).
+//   build/<dir>/bench_socp [N [KEY_FIXTURE]]     (default 2000 DMs, rsa4096_4p_a.pem)
+//   SOCP_BENCH_KEEP=1 keeps the temp dir (logs, databases, perf data);
+//   SOCP_BENCH_NOPERF=1 skips the profiled run.
 //
 // Starts socpd (rate limit off) and two `socp` processes in script mode on
 // loopback (alice sends, bob receives; programs from the bench's own build
-// directory, keys from tests/fixtures), measures RSA-4096 sign (PSS, max
-// salt) and OAEP decrypt rates of the key type on one thread and on every
-// core (P = the all-core rate; measured again after the phases, the better
-// sample is the bound), then runs three phases of N DMs each:
+// directory, keys from tests/fixtures). The limit P is the RSA-4096 sign
+// (PSS, max salt) and OAEP decrypt rate of the key type with one thread per
+// core at once, sampled for 1 s just before and just after each phase; the
+// phase is compared with the mean of the two (the VM's speed drifts by
+// 15-30% over tens of seconds). The ratios against the best sample of the
+// whole run are printed too. Phases of N DMs each:
 // 1. together: alice, socpd and bob share the cores. Bound P/4: alice signs
 //    twice per DM (content_sig, transport sig), socpd signs USER_DELIVER,
 //    bob decrypts once.
@@ -20,10 +23,16 @@
 // 3. receive alone: socpd resumes and relays everything to bob's connection
 //    while bob is still paused; then bob resumes and decrypts and verifies
 //    the backlog with every core. Bound P (one decryption per DM).
-// CPU outside libcrypto: perf samples alice (phase 2) and bob (phase 3)
-// with DWARF call graphs; a sample counts as libcrypto's when libcrypto is
-// anywhere on its stack (so the locks and copies libcrypto calls in libc are
-// libcrypto's). Without /usr/bin/perf that line is skipped.
+// Rates are taken over the whole phase (start to last DM); the rate from the
+// (N/10)th DM on is printed beside it. That one is not the measure: in the
+// receive phase bob's net reads and checks the whole backlog early, so part
+// of the work of the later DMs is done before the mark.
+// Phases 2 and 3 run again under perf for the CPU outside libcrypto (perf
+// samples alice, then bob, with DWARF call graphs; a sample counts as
+// libcrypto's when libcrypto is anywhere on its stack, so the locks and copies
+// libcrypto calls in libc are libcrypto's) and for system calls and context
+// switches per DM. The rates never come from the profiled run: perf takes
+// 5-10% of the cores. Without /usr/bin/perf that part is skipped.
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -160,6 +169,30 @@ s_rsa_rate(const char *fixture, int op, unsigned threads, double seconds, double
     return (double) total / (s_now() - t0);
 }
 
+// The limit: all-core sign and decrypt rates, sampled right before and right
+// after each phase (the VM's speed drifts by 15-30% over tens of seconds, so
+// a phase is compared with the cores' speed around it, not with a sample
+// taken a minute earlier). `best` keeps the best sample of the run.
+typedef struct {
+    const char *fixture;
+    unsigned cores;
+    double sign, dec;           // the last sample
+    double best_sign, best_dec; // the best of the run
+} s_limit_t;
+
+static void
+s_limit_sample(s_limit_t *l, bool sign, bool dec)
+{
+    if (sign) {
+        l->sign = s_rsa_rate(l->fixture, 0, l->cores, 1.0, NULL);
+        l->best_sign = l->sign > l->best_sign ? l->sign : l->best_sign;
+    }
+    if (dec) {
+        l->dec = s_rsa_rate(l->fixture, 1, l->cores, 1.0, NULL);
+        l->best_dec = l->dec > l->best_dec ? l->dec : l->best_dec;
+    }
+}
+
 // ---- processes -------------------------------------------------------------------------
 
 typedef struct {
@@ -294,18 +327,22 @@ s_cpu(pid_t pid)
     return (double) (ut + st) / (double) sysconf(_SC_CLK_TCK);
 }
 
+// Counts alice's acceptances and bob's verified deliveries of one phase,
+// with the time the count passed `mark` (a tenth of the phase).
 typedef struct {
     char sent_tag[32], got_tag[32]; // "you -> bob: a-", "alice -> you: a-"
-    unsigned long sent, got;
-    double last_got, last_sent;
+    unsigned long sent, got, mark;
+    double t0, mark_sent, mark_got, last_got, last_sent;
 } s_count_t;
 
 static void
-s_count_init(s_count_t *c, char phase)
+s_count_init(s_count_t *c, char phase, unsigned long n)
 {
     memset(c, 0, sizeof *c);
     snprintf(c->sent_tag, sizeof c->sent_tag, "you -> bob: %c-", phase);
     snprintf(c->got_tag, sizeof c->got_tag, "alice -> you: %c-", phase);
+    c->mark = n / 10 ? n / 10 : 1;
+    c->t0 = s_now();
 }
 
 static void
@@ -315,6 +352,9 @@ s_on_alice(const char *line, void *arg)
     if (strstr(line, c->sent_tag)) {
         c->sent++;
         c->last_sent = s_now();
+        if (c->sent == c->mark) {
+            c->mark_sent = c->last_sent;
+        }
     }
 }
 
@@ -329,7 +369,28 @@ s_on_bob(const char *line, void *arg)
         }
         c->got++;
         c->last_got = s_now();
+        if (c->got == c->mark) {
+            c->mark_got = c->last_got;
+        }
     }
+}
+
+// Sustained rate (from the mark to the last) and whole-phase rate.
+typedef struct {
+    double sustained, whole;
+} s_rate_t;
+
+static s_rate_t
+s_rate(unsigned long count, unsigned long mark, double t0, double t_mark, double t_last)
+{
+    s_rate_t r = {0, 0};
+    if (count > mark && t_last > t_mark) {
+        r.sustained = (double) (count - mark) / (t_last - t_mark);
+    }
+    if (t_last > t0) {
+        r.whole = (double) count / (t_last - t0);
+    }
+    return r;
 }
 
 // Feeds alice `n` "/tell bob <phase>-NNNNNN" lines as fast as she reads them
@@ -455,6 +516,62 @@ s_perf_stop(pid_t perf, const char *data)
     return share;
 }
 
+// perf stat on `target` counting system calls and context switches (every
+// thread), written as CSV to `out`; -1 without perf.
+static pid_t
+s_stat_start(pid_t target, const char *out)
+{
+    if (getenv("SOCP_BENCH_NOPERF") || access("/usr/bin/perf", X_OK) != 0) {
+        return -1;
+    }
+    char pidtxt[32];
+    snprintf(pidtxt, sizeof pidtxt, "%d", (int) target);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, STDIN_FILENO);
+        dup2(devnull, STDOUT_FILENO);
+        dup2(devnull, STDERR_FILENO);
+        execl("/usr/bin/perf", "perf", "stat", "-x", ",", "-e",
+              "raw_syscalls:sys_enter,context-switches", "-o", out, "-p", pidtxt, (char *) NULL);
+        _exit(127);
+    }
+    double end = s_now() + 5;
+    while (access(out, F_OK) != 0 && s_now() < end) {
+        poll(NULL, 0, 20);
+    }
+    return pid;
+}
+
+// Stops perf stat; *syscalls and *switches get the counts (or -1).
+static void
+s_stat_stop(pid_t perf, const char *out, double *syscalls, double *switches)
+{
+    *syscalls = *switches = -1;
+    if (perf <= 0) {
+        return;
+    }
+    kill(perf, SIGINT);
+    waitpid(perf, NULL, 0);
+    FILE *f = fopen(out, "r");
+    if (!f) {
+        return;
+    }
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        double v;
+        if (sscanf(line, "%lf,", &v) == 1) {
+            if (strstr(line, "raw_syscalls:sys_enter")) {
+                *syscalls = v;
+            } else if (strstr(line, "context-switches")) {
+                *switches = v;
+            }
+        }
+    }
+    fclose(f);
+}
+
 // Waits until `pid` has used no CPU for half a second (60 s at most).
 static void
 s_wait_idle(pid_t pid)
@@ -469,10 +586,85 @@ s_wait_idle(pid_t pid)
     }
 }
 
+// One send-alone and one receive-alone phase of `n` DMs tagged `phase`.
+typedef struct {
+    s_rate_t send, recv;
+    double alice_cpu, bob_cpu, bob_util;           // bob_util: cores bob kept busy
+    double alice_in, bob_in;                       // share in libcrypto (perf), -1 = none
+    double alice_sys, alice_csw, bob_sys, bob_csw; // syscalls, context switches (-1 = none)
+    double sign_limit, dec_limit; // around the send phase, around the receive phase
+} s_alone_t;
+
+static bool
+s_alone(s_proc_t *srv,
+        s_proc_t *alice,
+        s_proc_t *bob,
+        char phase,
+        unsigned long n,
+        bool profile,
+        char perf_data[2][4300],
+        s_limit_t *limit,
+        s_alone_t *out)
+{
+    s_limit_sample(limit, true, false);
+    double before = limit->sign;
+    // Send alone: socpd and bob are stopped, so alice has every core; her
+    // frames wait in her durable outbox and the socket buffers.
+    kill(srv->pid, SIGSTOP);
+    kill(bob->pid, SIGSTOP);
+    pid_t perf = profile ? s_perf_start(alice->pid, perf_data[0]) : -1;
+    char stat_out[4400];
+    snprintf(stat_out, sizeof stat_out, "%.4290s.stat", perf_data[0]);
+    pid_t stat = profile ? s_stat_start(alice->pid, stat_out) : -1;
+    double cpu0 = s_cpu(alice->pid);
+    s_count_t c;
+    s_count_init(&c, phase, n);
+    s_drive(alice, bob, &c, phase, n, n, 0, c.t0 + 60.0 + (double) n / 20.0);
+    out->send = s_rate(c.sent, c.mark, c.t0, c.mark_sent, c.last_sent);
+    out->alice_cpu = s_cpu(alice->pid) - cpu0;
+    s_stat_stop(stat, stat_out, &out->alice_sys, &out->alice_csw);
+    out->alice_in = profile ? s_perf_stop(perf, perf_data[0]) : -1;
+    unsigned long sent = c.sent;
+    s_limit_sample(limit, true, false);
+    out->sign_limit = (before + limit->sign) / 2.0;
+
+    // socpd relays it all to bob's connection (bob still stopped).
+    kill(srv->pid, SIGCONT);
+    s_wait_idle(srv->pid);
+    s_limit_sample(limit, false, true);
+    before = limit->dec;
+
+    // Receive alone: bob decrypts and verifies with every core.
+    perf = profile ? s_perf_start(bob->pid, perf_data[1]) : -1;
+    snprintf(stat_out, sizeof stat_out, "%.4290s.stat", perf_data[1]);
+    stat = profile ? s_stat_start(bob->pid, stat_out) : -1;
+    cpu0 = s_cpu(bob->pid);
+    double t0 = s_now();
+    unsigned long sent_tag = c.sent;
+    s_count_init(&c, phase, n);
+    c.sent = sent_tag;
+    c.t0 = t0;
+    kill(bob->pid, SIGCONT);
+    s_drive(alice, bob, &c, phase, 0, 0, n, t0 + 60.0 + (double) n / 20.0);
+    out->recv = s_rate(c.got, c.mark, c.t0, c.mark_got, c.last_got);
+    out->bob_cpu = s_cpu(bob->pid) - cpu0;
+    out->bob_util = c.last_got > t0 ? out->bob_cpu / (c.last_got - t0) : 0;
+    s_stat_stop(stat, stat_out, &out->bob_sys, &out->bob_csw);
+    out->bob_in = profile ? s_perf_stop(perf, perf_data[1]) : -1;
+    s_limit_sample(limit, false, true);
+    out->dec_limit = (before + limit->dec) / 2.0;
+    if (sent < n || c.got < n) {
+        fprintf(stderr, "bench_socp: alone (%c): only %lu accepted, %lu received of %lu\n", phase,
+                sent, c.got, n);
+        return false;
+    }
+    return true;
+}
+
 int
 main(int argc, char **argv)
 {
-    unsigned long n = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000;
+    unsigned long n = argc > 1 ? strtoul(argv[1], NULL, 10) : 2000;
     const char *fixture = argc > 2 ? argv[2] : "rsa4096_4p_a.pem";
     const char *fixture_b = strstr(fixture, "_2p_") ? "rsa4096_2p_b.pem" : "rsa4096_4p_b.pem";
     if (n == 0 || n > 1000000) {
@@ -499,9 +691,7 @@ main(int argc, char **argv)
     double dec1 = s_rsa_rate(fixture, 1, 1, 1.0, NULL);
     double enc1 = s_rsa_rate(fixture, 2, 1, 0.5, NULL);
     double ver1 = s_rsa_rate(fixture, 3, 1, 0.5, NULL);
-    double signall = s_rsa_rate(fixture, 0, (unsigned) cores, 1.0, NULL);
-    double decall = s_rsa_rate(fixture, 1, (unsigned) cores, 1.0, NULL);
-    double priv_all = 2.0 / (1.0 / signall + 1.0 / decall); // mixed sign/decrypt
+    s_limit_t limit = {.fixture = fixture, .cores = (unsigned) cores};
 
     // 2. socpd + two clients.
     char srvdir[4200], adir[4200], bdir[4200], akey[4200], bkey[4200];
@@ -543,15 +733,21 @@ main(int argc, char **argv)
     }
     char url[64];
     snprintf(url, sizeof url, "ws://127.0.0.1:%s", port);
-    const char *bargs[] = {"socp",         "--server", url,      "--data-dir", bdir, "--plain-key",
-                           "--import-key", bkey,       "--name", "bob",        NULL};
+    // SOCP_BENCH_WORKERS=N: crypto workers per client (default: one per core).
+    char ncores[24];
+    snprintf(ncores, sizeof ncores, "%ld", cores);
+    const char *workers = getenv("SOCP_BENCH_WORKERS") ? getenv("SOCP_BENCH_WORKERS") : ncores;
+    const char *bargs[] = {"socp",        "--server",     url,  "--data-dir", bdir,
+                           "--plain-key", "--import-key", bkey, "--name",     "bob",
+                           "--workers",   workers,        NULL};
     s_spawn(bob, "socp", bargs);
     if (!s_wait_line(bob, "connected to", 20)) {
         fprintf(stderr, "bench_socp: bob did not connect\n");
         return 1;
     }
-    const char *aargs[] = {"socp",         "--server", url,      "--data-dir", adir, "--plain-key",
-                           "--import-key", akey,       "--name", "alice",      NULL};
+    const char *aargs[] = {"socp",        "--server",     url,  "--data-dir", adir,
+                           "--plain-key", "--import-key", akey, "--name",     "alice",
+                           "--workers",   workers,        NULL};
     s_spawn(alice, "socp", aargs);
     if (!s_wait_line(alice, "bob is online", 20)) {
         fprintf(stderr, "bench_socp: alice never saw bob\n");
@@ -559,48 +755,40 @@ main(int argc, char **argv)
     }
 
     // 3. Together: alice, socpd and bob share the cores (the end-to-end rate).
+    s_limit_sample(&limit, true, true);
+    double sign_before = limit.sign, dec_before = limit.dec;
     s_count_t c;
-    s_count_init(&c, 'a');
-    double t0 = s_now();
-    s_drive(alice, bob, &c, 'a', n, n, n, t0 + 60.0 + (double) n / 20.0);
-    double e2e_rate = (double) c.got / (c.last_got - t0);
+    s_count_init(&c, 'a', n);
+    s_drive(alice, bob, &c, 'a', n, n, n, c.t0 + 60.0 + (double) n / 20.0);
     if (c.sent < n || c.got < n) {
         fprintf(stderr, "bench_socp: together: only %lu accepted, %lu received of %lu\n", c.sent,
                 c.got, n);
         return 1;
     }
+    s_rate_t e2e = s_rate(c.got, c.mark, c.t0, c.mark_got, c.last_got);
+    s_limit_sample(&limit, true, true);
+    double signall = (sign_before + limit.sign) / 2.0, decall = (dec_before + limit.dec) / 2.0;
+    double e2e_bound = 2.0 / (1.0 / signall + 1.0 / decall) / 4.0; // mixed sign/decrypt
 
-    // 4. Send alone: socpd and bob are stopped, so alice has every core; her
-    // frames wait in her durable outbox and the socket buffers.
-    char adata[4300], bdata[4300];
-    snprintf(adata, sizeof adata, "%s/alice.perf", s_tmp);
-    snprintf(bdata, sizeof bdata, "%s/bob.perf", s_tmp);
-    kill(srv->pid, SIGSTOP);
-    kill(bob->pid, SIGSTOP);
-    pid_t perf = s_perf_start(alice->pid, adata);
-    double acpu0 = s_cpu(alice->pid);
-    s_count_init(&c, 'b');
-    t0 = s_now();
-    s_drive(alice, bob, &c, 'b', n, n, 0, t0 + 60.0 + (double) n / 20.0);
-    double send_rate = (double) c.sent / (c.last_sent - t0);
-    double acpu = s_cpu(alice->pid) - acpu0;
-    double a_in = s_perf_stop(perf, adata);
-    unsigned long sent_alone = c.sent;
-
-    // 5. socpd relays it all to bob's connection (bob still stopped).
-    kill(srv->pid, SIGCONT);
-    s_wait_idle(srv->pid);
-
-    // 6. Receive alone: bob decrypts and verifies with every core.
-    perf = s_perf_start(bob->pid, bdata);
-    double bcpu0 = s_cpu(bob->pid), scpu0 = s_cpu(srv->pid);
-    t0 = s_now();
-    kill(bob->pid, SIGCONT);
-    s_drive(alice, bob, &c, 'b', 0, 0, n, t0 + 60.0 + (double) n / 20.0);
-    double recv_rate = (double) c.got / (c.last_got - t0);
-    double bcpu = s_cpu(bob->pid) - bcpu0;
-    double scpu_recv = s_cpu(srv->pid) - scpu0; // socpd writing the backlog out
-    double b_in = s_perf_stop(perf, bdata);
+    // 4-5. Send alone, then receive alone: first for the rates, then again
+    // under perf for the CPU outside libcrypto (a profiler with DWARF stacks
+    // takes 5-10% of the cores itself, so the rates are never taken from a
+    // profiled run).
+    s_alone_t alone[2];
+    char data[2][2][4300];
+    for (int run = 0; run < 2; run++) {
+        snprintf(data[run][0], sizeof data[run][0], "%s/alice.perf", s_tmp);
+        snprintf(data[run][1], sizeof data[run][1], "%s/bob.perf", s_tmp);
+        if (!s_alone(srv, alice, bob, run == 0 ? 'b' : 'c', n, run == 1, data[run], &limit,
+                     &alone[run])) {
+            return 1;
+        }
+        if (getenv("SOCP_BENCH_NOPERF")) {
+            alone[1] = alone[0];
+            alone[1].alice_in = alone[1].bob_in = -1;
+            break;
+        }
+    }
 
     kill(alice->pid, SIGTERM);
     kill(bob->pid, SIGTERM);
@@ -608,50 +796,60 @@ main(int argc, char **argv)
     waitpid(alice->pid, NULL, 0);
     waitpid(bob->pid, NULL, 0);
     waitpid(srv->pid, NULL, 0);
-    // The limit again, now that the cores are free: a VM's speed drifts
-    // over tens of seconds, and the better of the two samples is the bound
-    // (the lower one would flatter the ratios).
-    double sign_after = s_rsa_rate(fixture, 0, (unsigned) cores, 1.0, NULL);
-    double dec_after = s_rsa_rate(fixture, 1, (unsigned) cores, 1.0, NULL);
-    signall = sign_after > signall ? sign_after : signall;
-    decall = dec_after > decall ? dec_after : decall;
-    priv_all = 2.0 / (1.0 / signall + 1.0 / decall);
-    if (sent_alone < n || c.got < n) {
-        fprintf(stderr, "bench_socp: alone: only %lu accepted, %lu received of %lu\n", sent_alone,
-                c.got, n);
-        return 1;
-    }
-
+    const s_alone_t *r = &alone[0], *prof = &alone[1];
+    double send_bound = r->sign_limit / 2.0, recv_bound = r->dec_limit;
     printf("bench_socp: %lu DMs per phase, key %s, %ld cores\n", n, fixture, cores);
-    printf("  RSA ops/s: sign %.0f (1 thread) %.0f (%ld threads); decrypt %.0f / %.0f; "
-           "public: encrypt %.0f, verify %.0f (1 thread)\n",
-           sign1, signall, cores, dec1, decall, enc1, ver1);
-    printf("  send alone (socpd, bob paused): %.0f DMs/s accepted   bound P/2 = %.0f   ratio %.2f"
-           "   (2 signatures per DM)\n",
-           send_rate, signall / 2.0, send_rate / (signall / 2.0));
-    printf("  receive alone (after socpd relayed): %.0f DMs/s verified   bound P = %.0f   ratio "
-           "%.2f   (1 decryption per DM; socpd still used %.0f%% of a core writing the backlog)\n",
-           recv_rate, decall, recv_rate / decall,
-           recv_rate > 0 ? 100.0 * scpu_recv / ((double) n / recv_rate) : 0.0);
-    printf("  together on one machine: %.0f DMs/s   bound P/4 = %.0f   ratio %.2f   (alice 2 + "
-           "socpd 1 + bob 1 private ops per DM)\n",
-           e2e_rate, priv_all / 4.0, e2e_rate / (priv_all / 4.0));
-    if (a_in >= 0 && b_in >= 0) {
-        printf("  CPU outside libcrypto (perf samples, libcrypto's callees count as libcrypto): "
-               "alice %.1f%% of %.2f s, bob %.1f%% of %.2f s\n",
-               100.0 * (1.0 - a_in), acpu, 100.0 * (1.0 - b_in), bcpu);
+    printf("  RSA ops/s: sign %.0f (1 thread), decrypt %.0f (1 thread); public: encrypt %.0f, "
+           "verify %.0f (1 thread); all cores, best of the run: sign %.0f, decrypt %.0f\n",
+           sign1, dec1, enc1, ver1, limit.best_sign, limit.best_dec);
+    printf("  P = the all-core rate sampled just before and just after each phase (mean); rates "
+           "over the whole phase, in brackets from the %luth DM on\n",
+           n / 10 ? n / 10 : 1);
+    printf("  send alone (socpd, bob paused): %.0f DMs/s accepted (%.0f)   bound P/2 = %.0f   "
+           "ratio %.2f (%.2f)   (2 signatures per DM)\n",
+           r->send.whole, r->send.sustained, send_bound, r->send.whole / send_bound,
+           r->send.sustained / send_bound);
+    printf("  receive alone (after socpd relayed): %.0f DMs/s verified (%.0f)   bound P = %.0f   "
+           "ratio %.2f (%.2f)   (1 decryption per DM; bob used %.0f%% of the cores)\n",
+           r->recv.whole, r->recv.sustained, recv_bound, r->recv.whole / recv_bound,
+           r->recv.sustained / recv_bound, 100.0 * r->bob_util / (double) cores);
+    printf("  together on one machine: %.0f DMs/s (%.0f)   bound P/4 = %.0f   ratio %.2f (%.2f)   "
+           "(alice 2 + socpd 1 + bob 1 private ops per DM)\n",
+           e2e.whole, e2e.sustained, e2e_bound, e2e.whole / e2e_bound, e2e.sustained / e2e_bound);
+    printf("  against the best limit sample of the run instead: send %.2f, receive %.2f\n",
+           r->send.whole / (limit.best_sign / 2.0), r->recv.whole / limit.best_dec);
+    if (prof->alice_in >= 0 && prof->bob_in >= 0) {
+        printf("  CPU outside libcrypto (second send/receive run under perf; libcrypto's callees "
+               "count as libcrypto): alice %.1f%% of %.2f s, bob %.1f%% of %.2f s   "
+               "(rates under perf: send %.2f, receive %.2f)\n",
+               100.0 * (1.0 - prof->alice_in), prof->alice_cpu, 100.0 * (1.0 - prof->bob_in),
+               prof->bob_cpu, prof->send.whole / (prof->sign_limit / 2.0),
+               prof->recv.whole / prof->dec_limit);
+        if (prof->alice_sys >= 0 && prof->bob_sys >= 0) {
+            printf("  per DM: alice %.1f system calls, %.1f context switches; bob %.1f system "
+                   "calls, %.1f context switches\n",
+                   prof->alice_sys / (double) n, prof->alice_csw / (double) n,
+                   prof->bob_sys / (double) n, prof->bob_csw / (double) n);
+        }
     } else {
-        printf("  CPU outside libcrypto: not measured (/usr/bin/perf missing or unable to "
-               "sample: apt-get install linux-perf)\n");
+        printf("  CPU outside libcrypto: not measured (/usr/bin/perf missing, unable to sample, "
+               "or SOCP_BENCH_NOPERF set: apt-get install linux-perf)\n");
     }
-    printf("{\"bench\":\"socp\",\"dms\":%lu,\"cores\":%ld,\"sign_1t\":%.0f,\"sign_all\":%.0f,"
-           "\"decrypt_1t\":%.0f,\"decrypt_all\":%.0f,\"send_dms_s\":%.1f,\"recv_dms_s\":%.1f,"
-           "\"e2e_dms_s\":%.1f,\"send_ratio\":%.3f,\"recv_ratio\":%.3f,\"e2e_ratio\":%.3f,"
+    printf("{\"bench\":\"socp\",\"dms\":%lu,\"cores\":%ld,\"sign_1t\":%.0f,\"decrypt_1t\":%.0f,"
+           "\"sign_limit_send\":%.0f,\"decrypt_limit_recv\":%.0f,\"e2e_limit\":%.0f,"
+           "\"send_dms_s\":%.1f,\"recv_dms_s\":%.1f,\"e2e_dms_s\":%.1f,\"send_ratio\":%.3f,"
+           "\"recv_ratio\":%.3f,\"e2e_ratio\":%.3f,\"send_ratio_sustained\":%.3f,"
+           "\"recv_ratio_sustained\":%.3f,\"e2e_ratio_sustained\":%.3f,"
+           "\"send_ratio_best_limit\":%.3f,\"recv_ratio_best_limit\":%.3f,"
            "\"alice_cpu_s\":%.3f,\"alice_outside_crypto\":%.3f,\"bob_cpu_s\":%.3f,"
            "\"bob_outside_crypto\":%.3f}\n",
-           n, cores, sign1, signall, dec1, decall, send_rate, recv_rate, e2e_rate,
-           send_rate / (signall / 2.0), recv_rate / decall, e2e_rate / (priv_all / 4.0), acpu,
-           a_in >= 0 ? 1.0 - a_in : -1.0, bcpu, b_in >= 0 ? 1.0 - b_in : -1.0);
+           n, cores, sign1, dec1, r->sign_limit, r->dec_limit, e2e_bound * 4.0, r->send.whole,
+           r->recv.whole, e2e.whole, r->send.whole / send_bound, r->recv.whole / recv_bound,
+           e2e.whole / e2e_bound, r->send.sustained / send_bound, r->recv.sustained / recv_bound,
+           e2e.sustained / e2e_bound, r->send.whole / (limit.best_sign / 2.0),
+           r->recv.whole / limit.best_dec, prof->alice_cpu,
+           prof->alice_in >= 0 ? 1.0 - prof->alice_in : -1.0, prof->bob_cpu,
+           prof->bob_in >= 0 ? 1.0 - prof->bob_in : -1.0);
     if (getenv("SOCP_BENCH_KEEP")) {
         printf("  kept %s (perf data: alice.perf, bob.perf)\n", s_tmp);
     } else {
