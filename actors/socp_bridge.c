@@ -98,9 +98,9 @@ typedef struct {
     s_group_t groups[S_GROUPS_MAX];
     size_t ngroups;
     uint64_t next_local;
-    uint64_t order, rr; // CLI_SEND.order issued last; round robin over the workers
-    uint64_t inflight;  // pieces not yet durable
-    uint64_t pending;   // unsent outbox frames (UINT64_MAX: unknown)
+    socp_client_route_t route; // CLI_SEND numbering and spread over the workers
+    uint64_t inflight;         // pieces not yet durable
+    uint64_t pending;          // unsent outbox frames (UINT64_MAX: unknown)
     bool link_up;
     char nick[257];
     // history requests answered in order by the store
@@ -421,7 +421,7 @@ s_send_piece(s_bridge_t *self,
     char worker[SOCP_ACTOR_NAME_MAX + 1];
     socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_SEND);
     m.body.cli_send.order =
-        socp_client_route(kind, to, self->args->crypto_workers, &self->rr, &self->order, worker);
+        socp_client_route(&self->route, kind, to, self->args->crypto_workers, worker);
     m.body.cli_send.kind = kind;
     m.body.cli_send.local_id = local_id;
     m.body.cli_send.to = to;
@@ -1333,6 +1333,9 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
     switch (msg->type) {
         case SOCP_MSG_CLI_ACCEPTED:
             s_on_accepted(self, &msg->body.cli_accepted);
+            break;
+        case SOCP_MSG_CLI_DONE:
+            socp_client_route_done(&self->route, msg->body.cli_done.worker);
             break;
         case SOCP_MSG_CLI_SHOW:
             s_on_show(self, &msg->body.cli_show);

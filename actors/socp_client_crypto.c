@@ -449,9 +449,13 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
 {
     s_crypto_t *self = arg;
     switch (msg->type) {
-        case SOCP_MSG_CLI_SEND:
+        case SOCP_MSG_CLI_SEND: {
             s_on_send(ctx, self, &msg->body.cli_send);
+            socp_msg_t done = socp_msg_make(SOCP_MSG_CLI_DONE);
+            done.body.cli_done.worker = self->index;
+            (void) socp_actor_send(ctx, "ui", &done);
             break;
+        }
         case SOCP_MSG_CLI_CTRL:
             s_on_ctrl(ctx, self, &msg->body.cli_ctrl);
             break;

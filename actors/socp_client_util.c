@@ -25,20 +25,39 @@ socp_client_shard(const char *conv, unsigned workers, char name[SOCP_ACTOR_NAME_
 }
 
 uint64_t
-socp_client_route(uint8_t kind,
+socp_client_route(socp_client_route_t *self,
+                  uint8_t kind,
                   const char *conv,
                   unsigned workers,
-                  uint64_t *rr,
-                  uint64_t *order,
                   char name[SOCP_ACTOR_NAME_MAX + 1])
 {
+    unsigned w = workers == 0                       ? 1
+                 : workers > SOCP_CLIENT_CRYPTO_MAX ? SOCP_CLIENT_CRYPTO_MAX
+                                                    : workers;
+    unsigned pick;
     if (kind == SOCP_CLIENT_KIND_DM || kind == SOCP_CLIENT_KIND_PUBLIC) {
-        unsigned w = workers ? workers : 1;
-        snprintf(name, SOCP_ACTOR_NAME_MAX + 1, "crypto%u", (unsigned) ((*rr)++ % w));
+        unsigned start = (unsigned) (self->rr++ % w);
+        pick = start;
+        for (unsigned i = 1; i < w; i++) {
+            unsigned c = (start + i) % w;
+            if (self->inflight[c] < self->inflight[pick]) {
+                pick = c;
+            }
+        }
+        snprintf(name, SOCP_ACTOR_NAME_MAX + 1, "crypto%u", pick);
     } else {
-        socp_client_shard(conv, workers, name);
+        pick = socp_client_shard(conv, w, name);
     }
-    return ++*order;
+    self->inflight[pick]++;
+    return ++self->order;
+}
+
+void
+socp_client_route_done(socp_client_route_t *self, unsigned worker)
+{
+    if (worker < SOCP_CLIENT_CRYPTO_MAX && self->inflight[worker] > 0) {
+        self->inflight[worker]--;
+    }
 }
 
 int

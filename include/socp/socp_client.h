@@ -105,17 +105,28 @@ int socp_client_ui_actor(socp_actor_ctx_t *ctx, void *args);
 // `workers`. Writes its actor name ("crypto<N>") into name.
 unsigned socp_client_shard(const char *conv, unsigned workers, char name[SOCP_ACTOR_NAME_MAX + 1]);
 
-// Numbers an outgoing item and picks its crypto worker, for a front end
-// (ui, bridge) that sends CLI_SEND: DM and public pieces go round robin
-// over every worker (*rr advances), since the store restores the order by
-// the number; file frames stay on their conversation's worker. Returns the
-// number for CLI_SEND.order (*order advances).
-uint64_t socp_client_route(uint8_t kind,
+// How a front end (ui, bridge) spreads its CLI_SENDs over the crypto
+// workers. DM and public pieces go to the worker with the fewest items in
+// flight (ties rotate), so a worker on a slower or busier core gets less;
+// file frames stay on their conversation's worker. The store restores the
+// order by CLI_SEND.order. A worker answers every CLI_SEND with CLI_DONE
+// (to "ui"), which the front end passes to socp_client_route_done.
+typedef struct {
+    uint64_t order;                            // last CLI_SEND.order issued
+    uint64_t rr;                               // where the next tie-break starts
+    uint32_t inflight[SOCP_CLIENT_CRYPTO_MAX]; // CLI_SENDs not yet answered, per worker
+} socp_client_route_t;
+
+// Numbers an outgoing item and picks its worker (name gets "crypto<N>");
+// returns the number for CLI_SEND.order.
+uint64_t socp_client_route(socp_client_route_t *self,
+                           uint8_t kind,
                            const char *conv,
                            unsigned workers,
-                           uint64_t *rr,
-                           uint64_t *order,
                            char name[SOCP_ACTOR_NAME_MAX + 1]);
+
+// Worker `worker` finished one CLI_SEND.
+void socp_client_route_done(socp_client_route_t *self, unsigned worker);
 
 // The directory a front end (ui, bridge) keeps of the users the store
 // announces (CLI_PEER): an array the front end owns, filled here.
