@@ -150,6 +150,27 @@ socp_client_opts_check(socp_client_opts_t *o)
     return 0;
 }
 
+// The passphrase has done its work once the key is loaded: overwrite it in
+// the environment block (which /proc/PID/environ shows) and remove it, so
+// it is not handed to anything later. Before any thread starts.
+static void
+s_forget_passphrase(void)
+{
+    static const char name[] = "SOCP_PASSPHRASE";
+    char *value = getenv(name);
+    if (value) {
+        // The environ entry is "NAME=value" with value pointing into it
+        // (glibc); wipe the name too when it is there.
+        char *entry = value - sizeof name;
+        if (memcmp(entry, name, sizeof name - 1) != 0 || entry[sizeof name - 1] != '=') {
+            entry = value;
+        }
+        size_t len = strlen(entry);
+        (void) unsetenv(name);
+        sodium_memzero(entry, len);
+    }
+}
+
 int
 socp_client_self_init(const socp_client_opts_t *o,
                       const char *user_id,
@@ -157,6 +178,7 @@ socp_client_self_init(const socp_client_opts_t *o,
                       socp_client_self_t *self)
 {
     memset(self, 0, sizeof *self);
+    s_forget_passphrase();
     self->user_id = user_id;
     if (socp_client_key_fp(*key, self->fp) != 0 ||
         socp_rsa_public_export(*key, o->wire.pub_format, &self->pub) != 0) {
@@ -207,7 +229,14 @@ socp_client_run(const socp_client_opts_t *o,
         }
     }
     socp_rsa_destroy(&self->key);
-    socp_client_store_args_t sargs = {.data_dir = o->data_dir};
+    uint8_t *history_key = sodium_malloc(32);
+    if (!history_key && exit_code == 0) {
+        exit_code = socp_client_die(o->who, 1, "%s", "out of secure memory");
+    }
+    if (exit_code == 0) {
+        socp_client_history_key(cargs[0].key_der, cargs[0].key_der_len, history_key);
+    }
+    socp_client_store_args_t sargs = {.data_dir = o->data_dir, .history_key = history_key};
     socp_client_net_args_t nargs = {.host = o->host,
                                     .port = o->port,
                                     .user_id = self->user_id,
@@ -226,8 +255,13 @@ socp_client_run(const socp_client_opts_t *o,
         exit_code = socp_client_die(o->who, 1, "%s", "cannot start the message bus");
         goto out;
     }
-    if ((rc = socp_sup_start(sup, "store", socp_client_store_actor, &sargs, NULL)) != 0) {
-        exit_code = socp_client_die(o->who, 1, "cannot open the database: %s", socp_strerror(rc));
+    rc = socp_sup_start(sup, "store", socp_client_store_actor, &sargs, NULL);
+    sodium_free(history_key); // the store keeps its own copy
+    history_key = NULL;
+    if (rc != 0) {
+        exit_code = socp_client_die(o->who, 1, "cannot open the database: %s",
+                                    rc == SOCP_EBADKEY ? "its history was sealed with another key"
+                                                       : socp_strerror(rc));
         goto out;
     }
     // A turn of 8 RSA operations: TERM is seen within ~10 ms.
@@ -277,6 +311,7 @@ out:
         (void) socp_sup_stop(sup, 300);
         socp_sup_destroy(&sup);
     }
+    sodium_free(history_key);
     s_wipe_copies(cargs, self->workers);
     if (bus) {
         (void) socp_bus_destroy(&bus);

@@ -3,6 +3,7 @@
 #include "socp/socp_client_store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <lmdb.h>
 #include <sodium.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "socp/socp_err.h"
 #include "socp/socp_log.h"
@@ -19,6 +21,16 @@
 #define S_SETTING_MAX 1024u
 #define S_RECORD_MAX  (64u * 1024u)
 #define S_SEEN_KEY    40 // seen table key: be64 ts + SHA-256(from, ts, digest)
+
+// Sealed values (history and file records once a key is set): 0x01, a
+// random XChaCha20 nonce, then the XChaCha20-Poly1305 ciphertext of the
+// plain value. The associated data is the table's letter and the record's
+// key, so a record cannot be moved to another key or table unnoticed. A
+// plain value starts with '{' (JSON).
+#define S_SEAL_TAG   0x01
+#define S_SEAL_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define S_SEAL_OVER  (1 + S_SEAL_NONCE + crypto_aead_xchacha20poly1305_ietf_ABYTES)
+#define S_SEAL_CHECK "socp history key check"
 
 struct socp_cstore {
     MDB_env *env;
@@ -36,6 +48,9 @@ struct socp_cstore {
     // on any contact write and when a batch is abandoned.
     socp_cstore_contact_t last_contact;
     bool last_contact_ok;
+    uint8_t *seal_key; // 32 bytes in sodium memory once set, else NULL
+    char *dir;         // the environment's directory
+    size_t map_size;
 };
 
 static void
@@ -55,6 +70,75 @@ s_get_be64(const uint8_t in[8])
         v = (v << 8) | in[i];
     }
     return v;
+}
+
+// Seals `len` bytes for table `table` under record key `k` into a new buffer
+// (*out, *out_len; free() it).
+static void
+s_seal(const socp_cstore_t *self,
+       char table,
+       const MDB_val *k,
+       const void *plain,
+       size_t len,
+       uint8_t **out,
+       size_t *out_len)
+{
+    uint8_t ad[1 + 256];
+    size_t ad_len = 1 + (k->mv_size < 256 ? k->mv_size : 256);
+    ad[0] = (uint8_t) table;
+    memcpy(ad + 1, k->mv_data, ad_len - 1);
+    uint8_t *buf = socp_malloc(len + S_SEAL_OVER);
+    buf[0] = S_SEAL_TAG;
+    randombytes_buf(buf + 1, S_SEAL_NONCE);
+    unsigned long long clen = 0;
+    crypto_aead_xchacha20poly1305_ietf_encrypt(buf + 1 + S_SEAL_NONCE, &clen, plain, len, ad,
+                                               ad_len, NULL, buf + 1, self->seal_key);
+    *out = buf;
+    *out_len = 1 + S_SEAL_NONCE + (size_t) clen;
+}
+
+// Opens a value read from table `table`: a plain one is copied, a sealed one
+// decrypted. Returns a NUL-terminated buffer (free with s_unsealed_free) or
+// NULL when the value is sealed and no key, another key, or damage.
+static char *
+s_unseal(const socp_cstore_t *self, char table, const MDB_val *k, const MDB_val *v, size_t *len)
+{
+    const uint8_t *p = v->mv_data;
+    if (v->mv_size == 0 || p[0] != S_SEAL_TAG) {
+        char *copy = socp_malloc(v->mv_size + 1);
+        memcpy(copy, v->mv_data, v->mv_size);
+        copy[v->mv_size] = '\0';
+        *len = v->mv_size;
+        return copy;
+    }
+    if (!self->seal_key || v->mv_size < S_SEAL_OVER) {
+        return NULL;
+    }
+    uint8_t ad[1 + 256];
+    size_t ad_len = 1 + (k->mv_size < 256 ? k->mv_size : 256);
+    ad[0] = (uint8_t) table;
+    memcpy(ad + 1, k->mv_data, ad_len - 1);
+    size_t clen = v->mv_size - 1 - S_SEAL_NONCE;
+    char *plain = socp_malloc(clen + 1);
+    unsigned long long plen = 0;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt((uint8_t *) plain, &plen, NULL,
+                                                   p + 1 + S_SEAL_NONCE, clen, ad, ad_len, p + 1,
+                                                   self->seal_key) != 0) {
+        free(plain);
+        return NULL;
+    }
+    plain[plen] = '\0';
+    *len = (size_t) plen;
+    return plain;
+}
+
+static void
+s_unsealed_free(char *plain, size_t len)
+{
+    if (plain) {
+        sodium_memzero(plain, len);
+        free(plain);
+    }
 }
 
 static int
@@ -257,6 +341,100 @@ s_mkdir(const char *path)
     return 0;
 }
 
+// Opens the environment in self->dir and every table, in a write
+// transaction left open in *txn.
+static int
+s_env_open(socp_cstore_t *self, MDB_txn **txn, const char **why)
+{
+    *txn = NULL;
+    int rc = mdb_env_create(&self->env);
+    if (rc != 0) {
+        self->env = NULL;
+        *why = "cannot create the LMDB environment";
+        return rc;
+    }
+    (void) mdb_env_set_maxdbs(self->env, 8);
+    (void) mdb_env_set_mapsize(self->env, self->map_size);
+    if ((rc = mdb_env_open(self->env, self->dir, MDB_NOTLS, 0600)) != 0) {
+        *why = "cannot open the database (locked by another socp, or damaged?)";
+        socp_error("store: open %s: %s", self->dir, mdb_strerror(rc));
+        return rc;
+    }
+    if ((rc = mdb_txn_begin(self->env, NULL, 0, txn)) != 0) {
+        *txn = NULL;
+        *why = "cannot start a transaction";
+        return rc;
+    }
+    struct {
+        const char *name;
+        MDB_dbi *dbi;
+    } dbs[] = {{"meta", &self->meta},       {"outbox", &self->outbox},
+               {"history", &self->history}, {"contacts", &self->contacts},
+               {"seen", &self->seen},       {"files", &self->files}};
+    for (size_t i = 0; i < SOCP_ARRAY_LEN(dbs); i++) {
+        if ((rc = mdb_dbi_open(*txn, dbs[i].name, MDB_CREATE, dbs[i].dbi)) != 0) {
+            *why = "cannot open a table (not a socp database?)";
+            return rc;
+        }
+    }
+    return 0;
+}
+
+// Rewrites the database file with only its live pages (LMDB's compacting
+// copy), so values replaced by sealed ones no longer linger in free pages;
+// the copy replaces the file by rename, so a crash leaves one or the other.
+// Only a failure to reopen is an error (the store is then unusable).
+static int
+s_compact(socp_cstore_t *self, const char **why)
+{
+    char tmp[4200], from[4300], to[4300];
+    snprintf(tmp, sizeof tmp, "%s/compact", self->dir);
+    snprintf(from, sizeof from, "%s/data.mdb", tmp);
+    snprintf(to, sizeof to, "%s/data.mdb", self->dir);
+    (void) unlink(from);
+    int rc = s_mkdir(tmp) == 0 ? mdb_env_copy2(self->env, tmp, MDB_CP_COMPACT) : EIO;
+    int fd = rc == 0 ? open(from, O_RDONLY | O_CLOEXEC) : -1;
+    if (rc != 0 || fd < 0 || fsync(fd) != 0) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        (void) unlink(from);
+        (void) rmdir(tmp);
+        // Sealed all the same; only the old copies in free pages stay
+        // until LMDB reuses those pages.
+        socp_warn("store: cannot write a compacted copy of the database (disk full?); "
+                  "records from before sealing may remain in its free pages");
+        return 0;
+    }
+    close(fd);
+    mdb_env_close(self->env);
+    self->env = NULL;
+    rc = rename(from, to);
+    (void) rmdir(tmp);
+    int dfd = open(self->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        (void) fsync(dfd);
+        close(dfd);
+    }
+    MDB_txn *txn = NULL;
+    int orc = s_env_open(self, &txn, why);
+    if (orc == 0) {
+        orc = mdb_txn_commit(txn);
+        txn = NULL;
+    }
+    if (txn) {
+        mdb_txn_abort(txn);
+    }
+    if (orc != 0) {
+        return SOCP_ESTORE;
+    }
+    if (rc != 0) {
+        *why = "cannot replace the database by its compacted copy";
+        return SOCP_ESTORE;
+    }
+    return 0;
+}
+
 int
 socp_cstore_open(const char *dir, size_t map_size, socp_cstore_t **out, const char **why)
 {
@@ -273,36 +451,13 @@ socp_cstore_open(const char *dir, size_t map_size, socp_cstore_t **out, const ch
         return SOCP_EIO;
     }
     socp_cstore_t *self = socp_calloc(1, sizeof *self);
-    int rc = mdb_env_create(&self->env);
-    if (rc != 0) {
-        free(self);
-        *why = "cannot create the LMDB environment";
-        return SOCP_ESTORE;
-    }
+    self->dir = socp_strdup(dir);
+    self->map_size = map_size ? map_size : SOCP_CSTORE_MAP_SIZE;
     MDB_txn *txn = NULL;
     int err = SOCP_ESTORE;
-    (void) mdb_env_set_maxdbs(self->env, 8);
-    (void) mdb_env_set_mapsize(self->env, map_size ? map_size : SOCP_CSTORE_MAP_SIZE);
-    if ((rc = mdb_env_open(self->env, dir, MDB_NOTLS, 0600)) != 0) {
-        *why = "cannot open the database (locked by another socp, or damaged?)";
-        socp_error("store: open %s: %s", dir, mdb_strerror(rc));
+    int rc = s_env_open(self, &txn, why);
+    if (rc != 0) {
         goto fail;
-    }
-    if ((rc = mdb_txn_begin(self->env, NULL, 0, &txn)) != 0) {
-        *why = "cannot start a transaction";
-        goto fail;
-    }
-    struct {
-        const char *name;
-        MDB_dbi *dbi;
-    } dbs[] = {{"meta", &self->meta},       {"outbox", &self->outbox},
-               {"history", &self->history}, {"contacts", &self->contacts},
-               {"seen", &self->seen},       {"files", &self->files}};
-    for (size_t i = 0; i < SOCP_ARRAY_LEN(dbs); i++) {
-        if ((rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi)) != 0) {
-            *why = "cannot open a table (not a socp database?)";
-            goto fail;
-        }
     }
     MDB_val k = {6, (void *) "schema"}, v;
     rc = mdb_get(txn, self->meta, &k, &v);
@@ -331,11 +486,14 @@ socp_cstore_open(const char *dir, size_t map_size, socp_cstore_t **out, const ch
             err = SOCP_EVERSION;
             goto fail;
         }
-        if (n < 2) {
+        if (n < SOCP_CSTORE_SCHEMA) {
+            // 1 -> 2: the seen table's key. 2 -> 3: values may be sealed
+            // (nothing to convert; sealing starts when a key is set).
             char ver2[8];
             snprintf(ver2, sizeof ver2, "%d", SOCP_CSTORE_SCHEMA);
             v = (MDB_val){strlen(ver2), ver2};
-            if (s_migrate_seen(self, txn) != 0 || mdb_put(txn, self->meta, &k, &v, 0) != 0) {
+            if ((n < 2 && s_migrate_seen(self, txn) != 0) ||
+                mdb_put(txn, self->meta, &k, &v, 0) != 0) {
                 *why = "cannot convert the database to the current schema";
                 goto fail;
             }
@@ -359,8 +517,128 @@ fail:
     if (txn) {
         mdb_txn_abort(txn);
     }
-    mdb_env_close(self->env);
+    if (self->env) {
+        mdb_env_close(self->env);
+    }
+    free(self->dir);
     free(self);
+    return err;
+}
+
+// Seals every plain value of one table in place.
+static int
+s_seal_table(socp_cstore_t *self, MDB_txn *txn, MDB_dbi dbi, char table, size_t *count)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc != 0) {
+        return rc;
+    }
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (v.mv_size > 0 && *(const uint8_t *) v.mv_data == S_SEAL_TAG) {
+            continue;
+        }
+        uint8_t *sealed;
+        size_t len;
+        s_seal(self, table, &k, v.mv_data, v.mv_size, &sealed, &len);
+        MDB_val nv = {len, sealed};
+        rc = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT);
+        free(sealed);
+        if (rc != 0) {
+            break;
+        }
+        (*count)++;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
+socp_cstore_set_key(socp_cstore_t *self, const uint8_t key[32], const char **why)
+{
+    const char *dummy;
+    why = why ? why : &dummy;
+    *why = "ok";
+    if (self->seal_key || self->txn) {
+        *why = "the key is set once, before any write";
+        return SOCP_EINVAL;
+    }
+    if (sodium_init() < 0 || !(self->seal_key = sodium_malloc(32))) {
+        *why = "out of secure memory";
+        return SOCP_ENOMEM;
+    }
+    memcpy(self->seal_key, key, 32);
+    MDB_txn *txn = NULL;
+    int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
+    int err = SOCP_ESTORE;
+    if (rc != 0) {
+        *why = "cannot start a transaction";
+        goto fail;
+    }
+    MDB_val k = {4, (void *) "seal"}, v;
+    rc = mdb_get(txn, self->meta, &k, &v);
+    if (rc == 0) {
+        // Sealed before: this key must open the check record.
+        size_t len = 0;
+        char *check = v.mv_size > 0 && *(const uint8_t *) v.mv_data == S_SEAL_TAG
+                          ? s_unseal(self, 'm', &k, &v, &len)
+                          : NULL;
+        bool ok = check && len == strlen(S_SEAL_CHECK) && memcmp(check, S_SEAL_CHECK, len) == 0;
+        s_unsealed_free(check, len);
+        mdb_txn_abort(txn);
+        if (!ok) {
+            *why = "the history was sealed with another key (was the key file replaced?)";
+            err = SOCP_EBADKEY;
+            txn = NULL;
+            goto fail;
+        }
+        return 0;
+    }
+    if (rc != MDB_NOTFOUND) {
+        *why = "cannot read the database";
+        goto fail;
+    }
+    // The first key: write the check record and seal what is there.
+    uint8_t *sealed;
+    size_t len, rows = 0;
+    s_seal(self, 'm', &k, S_SEAL_CHECK, strlen(S_SEAL_CHECK), &sealed, &len);
+    v = (MDB_val){len, sealed};
+    rc = mdb_put(txn, self->meta, &k, &v, 0);
+    free(sealed);
+    if (rc == 0) {
+        rc = s_seal_table(self, txn, self->history, 'h', &rows);
+    }
+    if (rc == 0) {
+        rc = s_seal_table(self, txn, self->files, 'f', &rows);
+    }
+    if (rc != 0) {
+        *why = "cannot seal the history (disk full?)";
+        goto fail;
+    }
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (rc != 0) {
+        *why = "cannot commit (disk full?)";
+        goto fail;
+    }
+    if (rows) {
+        socp_info("store: %zu history and file records sealed with the key", rows);
+        if ((err = s_compact(self, why)) != 0) {
+            return err; // sealed, but old copies may remain in free pages
+        }
+    }
+    return 0;
+fail:
+    if (txn) {
+        mdb_txn_abort(txn);
+    }
+    if (rc != 0 && err == SOCP_ESTORE) {
+        socp_error("store: set key: %s", mdb_strerror(rc));
+    }
+    sodium_free(self->seal_key);
+    self->seal_key = NULL;
     return err;
 }
 
@@ -372,8 +650,12 @@ socp_cstore_destroy(socp_cstore_t **self_p)
     }
     socp_cstore_t *self = *self_p;
     socp_cstore_abort(self);
-    mdb_env_close(self->env);
+    if (self->env) {
+        mdb_env_close(self->env);
+    }
     free(self->scratch);
+    sodium_free(self->seal_key); // wipes
+    free(self->dir);
     free(self);
     *self_p = NULL;
 }
@@ -566,7 +848,15 @@ socp_cstore_history_add(socp_cstore_t *self, socp_cstore_msg_t *msg)
     uint8_t key[8];
     s_be64(self->next_history, key);
     MDB_val k = {8, key}, v = {strlen(text), text};
+    uint8_t *sealed = NULL;
+    size_t sealed_len = 0;
+    if (self->seal_key) {
+        s_seal(self, 'h', &k, text, v.mv_size, &sealed, &sealed_len);
+        v = (MDB_val){sealed_len, sealed};
+    }
     int rc = s_put(self, self->history, &k, &v, "history put");
+    free(sealed);
+    sodium_memzero(text, strlen(text));
     free(text);
     if (rc == 0) {
         msg->seq = self->next_history++;
@@ -576,13 +866,20 @@ socp_cstore_history_add(socp_cstore_t *self, socp_cstore_msg_t *msg)
 
 // Decodes one history record into msg (strings point into json owned by *holder).
 static bool
-s_history_decode(const MDB_val *k, const MDB_val *v, socp_cstore_msg_t *msg, json_t **holder)
+s_history_decode(const socp_cstore_t *self,
+                 const MDB_val *k,
+                 const MDB_val *v,
+                 socp_cstore_msg_t *msg,
+                 json_t **holder)
 {
     *holder = NULL;
-    if (k->mv_size != 8 || v->mv_size > S_RECORD_MAX) {
+    if (k->mv_size != 8 || v->mv_size > S_RECORD_MAX + S_SEAL_OVER) {
         return false;
     }
-    json_t *o = json_loadb(v->mv_data, v->mv_size, JSON_REJECT_DUPLICATES, NULL);
+    size_t len = 0;
+    char *plain = s_unseal(self, 'h', k, v, &len);
+    json_t *o = plain ? json_loadb(plain, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    s_unsealed_free(plain, len);
     if (!json_is_object(o)) {
         json_decref(o);
         return false;
@@ -635,7 +932,7 @@ socp_cstore_history_last(socp_cstore_t *self,
          rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
         socp_cstore_msg_t m;
         json_t *holder;
-        if (!s_history_decode(&k, &v, &m, &holder)) {
+        if (!s_history_decode(self, &k, &v, &m, &holder)) {
             continue;
         }
         if (all || strcmp(m.conv, conv) == 0) {
@@ -653,7 +950,7 @@ socp_cstore_history_last(socp_cstore_t *self,
         }
         socp_cstore_msg_t m;
         json_t *holder;
-        if (s_history_decode(&k, &v, &m, &holder)) {
+        if (s_history_decode(self, &k, &v, &m, &holder)) {
             result = fn(&m, arg);
             json_decref(holder);
         }
@@ -932,7 +1229,15 @@ socp_cstore_file_put(socp_cstore_t *self, const char *file_id, const char *recor
     }
     MDB_val k = {strlen(file_id), (void *) file_id},
             v = {strlen(record_json), (void *) record_json};
-    return s_put(self, self->files, &k, &v, "file put");
+    uint8_t *sealed = NULL;
+    size_t sealed_len = 0;
+    if (self->seal_key) {
+        s_seal(self, 'f', &k, record_json, v.mv_size, &sealed, &sealed_len);
+        v = (MDB_val){sealed_len, sealed};
+    }
+    int rc = s_put(self, self->files, &k, &v, "file put");
+    free(sealed);
+    return rc;
 }
 
 int

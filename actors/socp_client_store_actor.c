@@ -795,6 +795,13 @@ socp_client_store_actor(socp_actor_ctx_t *ctx, void *args)
         free(self);
         return rc;
     }
+    if (self->args->history_key &&
+        (rc = socp_cstore_set_key(self->db, self->args->history_key, &why)) != 0) {
+        socp_error("store: %s: %s", db, why);
+        socp_cstore_destroy(&self->db);
+        free(self);
+        return rc;
+    }
     socp_reorder_init(&self->out_order);
     socp_reorder_init(&self->in_order);
     (void) socp_actor_timer_add(ctx, 1000, 1000, s_on_hold_tick, self);

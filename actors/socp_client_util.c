@@ -53,6 +53,15 @@ socp_client_route(socp_client_route_t *self,
 }
 
 void
+socp_client_history_key(const uint8_t *der, size_t len, uint8_t out[32])
+{
+    uint8_t master[crypto_kdf_KEYBYTES];
+    crypto_generichash(master, sizeof master, der, len, NULL, 0);
+    crypto_kdf_derive_from_key(out, 32, 1, "socphist", master);
+    sodium_memzero(master, sizeof master);
+}
+
+void
 socp_client_route_done(socp_client_route_t *self, unsigned worker)
 {
     if (worker < SOCP_CLIENT_CRYPTO_MAX && self->inflight[worker] > 0) {

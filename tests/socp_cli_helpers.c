@@ -35,8 +35,8 @@ socp_cli_server(const char *dir, const char *const extra[], char *port, size_t s
     return pid;
 }
 
-static socp_cli_t
-s_spawn(const char *path, const char *const argv[])
+socp_cli_t
+socp_cli_spawn(const char *path, const char *const argv[])
 {
     int in[2], out[2];
     CHECK(pipe(in) == 0 && pipe(out) == 0);
@@ -73,7 +73,7 @@ socp_cli_start(const char *port, const char *name, const char *key, const char *
         argv[n++] = extra[i];
     }
     argv[n] = NULL;
-    return s_spawn(socp_test_program("socp"), argv);
+    return socp_cli_spawn(socp_test_program("socp"), argv);
 }
 
 void
@@ -142,7 +142,7 @@ socp_cli_fake_start(char *port, size_t size)
     char script[4096];
     snprintf(script, sizeof script, "%s/tests/py/fake_socp_server.py", socp_test_srcdir());
     const char *argv[] = {"python3", script, NULL};
-    socp_cli_t f = s_spawn("/usr/bin/python3", argv);
+    socp_cli_t f = socp_cli_spawn("/usr/bin/python3", argv);
     char line[256];
     socp_cli_expect(&f, "listening ", 20000, line, sizeof line);
     snprintf(port, size, "%s", line + strlen("listening "));

@@ -24,6 +24,10 @@ int socp_cli_server(const char *dir, const char *const extra[], char *port, size
 socp_cli_t
 socp_cli_start(const char *port, const char *name, const char *key, const char *const extra[]);
 
+// Starts program `path` with argv (argv[0] included), stdin and stdout on
+// pipes (stderr inherited).
+socp_cli_t socp_cli_spawn(const char *path, const char *const argv[]);
+
 // Writes one command line (a newline is added).
 void socp_cli_say(socp_cli_t *c, const char *line);
 

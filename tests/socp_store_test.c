@@ -272,9 +272,112 @@ SOCP_TEST(socp_store_schema1_seen_migrates)
     CHECK_OK(socp_cstore_seen_add(store, "bob", 6, hash));
     CHECK_OK(socp_cstore_commit(store));
     socp_cstore_destroy(&store);
-    // Reopened as schema 2: nothing to convert, the facts still hold.
+    // Reopened at the current schema: nothing to convert, the facts still hold.
     CHECK_OK(socp_cstore_open(s_db(), 0, &store, NULL));
     CHECK_RC(socp_cstore_seen_add(store, "bob", 5, hash), SOCP_EREPLAY);
     CHECK_RC(socp_cstore_seen_add(store, "bob", 6, hash), SOCP_EREPLAY);
     socp_cstore_destroy(&store);
+}
+
+// True if the database file holds `needle` anywhere (free pages included).
+static bool
+s_db_has(const char *needle)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/data.mdb", s_db());
+    size_t len = 0;
+    uint8_t *data = socp_test_read_file(path, &len);
+    CHECK(data);
+    size_t n = strlen(needle);
+    bool found = false;
+    for (size_t i = 0; !found && i + n <= len; i++) {
+        found = data[i] == (uint8_t) needle[0] && memcmp(data + i, needle, n) == 0;
+    }
+    free(data);
+    return found;
+}
+
+static void
+s_add_text(socp_cstore_t *st, const char *text)
+{
+    socp_cstore_msg_t m = {.kind = SOCP_CLIENT_KIND_DM,
+                           .conv = "bob",
+                           .from = "bob",
+                           .ts = 1700000000000,
+                           .status = SOCP_CLIENT_TRUST_VERIFIED,
+                           .text = text,
+                           .text_len = strlen(text)};
+    CHECK_OK(socp_cstore_history_add(st, &m));
+}
+
+// With a key set, history and file records are sealed on disk: what was
+// there is sealed at once, new records are written sealed, the same key
+// reads them back, another key is refused without touching anything, and a
+// record that was altered or moved to another key is skipped, not trusted.
+SOCP_TEST(socp_store_history_sealed_at_rest)
+{
+    uint8_t key[32], other[32];
+    memset(key, 0x11, sizeof key);
+    memset(other, 0x22, sizeof other);
+    socp_cstore_t *st;
+    CHECK_OK(socp_cstore_open(s_db(), 0, &st, NULL));
+    s_add_text(st, "written-before-the-key");
+    CHECK_OK(socp_cstore_file_put(st, "file-1", "{\"name\":\"holiday-plans.txt\"}"));
+    CHECK_OK(socp_cstore_commit(st));
+    socp_cstore_destroy(&st);
+    CHECK(s_db_has("written-before-the-key")); // plain: what the test must change
+
+    CHECK_OK(socp_cstore_open(s_db(), 0, &st, NULL));
+    CHECK_OK(socp_cstore_set_key(st, key, NULL));
+    CHECK_RC(socp_cstore_set_key(st, key, NULL), SOCP_EINVAL); // once
+    s_add_text(st, "written-after-the-key");
+    CHECK_OK(socp_cstore_commit(st));
+    s_hist_t h = {0};
+    CHECK_OK(socp_cstore_history_last(st, "bob", 10, s_hist, &h));
+    CHECK_EQ(h.n, 2u);
+    CHECK_STREQ(h.texts[0], "written-before-the-key");
+    CHECK_STREQ(h.texts[1], "written-after-the-key");
+    socp_cstore_destroy(&st);
+    CHECK(!s_db_has("written-after-the-key"));
+    CHECK(!s_db_has("written-before-the-key")); // not even in a free page
+    CHECK(!s_db_has("holiday-plans"));
+
+    // Another key: refused with a sentence, and the history is untouched.
+    CHECK_OK(socp_cstore_open(s_db(), 0, &st, NULL));
+    const char *why = NULL;
+    CHECK_RC(socp_cstore_set_key(st, other, &why), SOCP_EBADKEY);
+    CHECK(why && strstr(why, "another key"));
+    socp_cstore_destroy(&st);
+
+    // Alter one record and move another onto a third key: both are skipped.
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi hist;
+    CHECK(mdb_env_create(&env) == 0);
+    CHECK(mdb_env_set_maxdbs(env, 8) == 0);
+    CHECK(mdb_env_open(env, s_db(), MDB_NOTLS, 0600) == 0);
+    CHECK(mdb_txn_begin(env, NULL, 0, &txn) == 0);
+    CHECK(mdb_dbi_open(txn, "history", 0, &hist) == 0);
+    uint8_t k1[8] = {0, 0, 0, 0, 0, 0, 0, 1}, k3[8] = {0, 0, 0, 0, 0, 0, 0, 3};
+    MDB_val k = {8, k1}, v;
+    CHECK(mdb_get(txn, hist, &k, &v) == 0);
+    CHECK(v.mv_size > 40 && ((const uint8_t *) v.mv_data)[0] == 0x01);
+    uint8_t *copy = socp_malloc(v.mv_size);
+    memcpy(copy, v.mv_data, v.mv_size);
+    MDB_val moved = {v.mv_size, copy}, k3v = {8, k3};
+    CHECK(mdb_put(txn, hist, &k3v, &moved, 0) == 0); // record 1's bytes under key 3
+    copy[v.mv_size - 1] ^= 1;
+    MDB_val altered = {v.mv_size, copy};
+    CHECK(mdb_put(txn, hist, &k, &altered, 0) == 0); // record 1 with one bit flipped
+    CHECK(mdb_txn_commit(txn) == 0);
+    mdb_env_close(env);
+    free(copy);
+
+    CHECK_OK(socp_cstore_open(s_db(), 0, &st, NULL));
+    CHECK_OK(socp_cstore_set_key(st, key, NULL));
+    memset(&h, 0, sizeof h);
+    CHECK_OK(socp_cstore_history_last(st, NULL, 10, s_hist, &h));
+    CHECK_EQ(h.n, 1u);
+    CHECK_STREQ(h.texts[0], "written-after-the-key");
+    socp_cstore_destroy(&st);
 }

@@ -67,6 +67,9 @@ typedef struct {
 typedef struct {
     const char *data_dir; // the data directory (db/ and downloads/ inside)
     size_t map_size;      // LMDB map size in bytes (0: 1 GiB)
+    // 32 bytes that seal the history at rest (socp_client_history_key), read
+    // during start (the caller wipes them after); NULL: not sealed.
+    const uint8_t *history_key;
 } socp_client_store_args_t;
 
 // The net actor's arguments.
@@ -124,6 +127,11 @@ uint64_t socp_client_route(socp_client_route_t *self,
                            const char *conv,
                            unsigned workers,
                            char name[SOCP_ACTOR_NAME_MAX + 1]);
+
+// The key that seals the history at rest, derived from the private key's
+// PKCS#8 DER (BLAKE2b, then crypto_kdf subkey 1 of context "socphist"): whoever
+// can open the key file can read the history, nobody else.
+void socp_client_history_key(const uint8_t *der, size_t len, uint8_t out[32]);
 
 // Worker `worker` finished one CLI_SEND.
 void socp_client_route_done(socp_client_route_t *self, unsigned worker);

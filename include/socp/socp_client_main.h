@@ -79,8 +79,10 @@ typedef struct {
     socp_rsa_key_t *key; // consumed by socp_client_run
 } socp_client_self_t;
 
-// Fills `self` from the loaded key (which it takes over). Returns 0 or an
-// exit code after one line on stderr; on failure the key is destroyed.
+// Fills `self` from the loaded key (which it takes over) and wipes
+// SOCP_PASSPHRASE from the environment (call before any thread starts).
+// Returns 0 or an exit code after one line on stderr; on failure the key is
+// destroyed.
 int socp_client_self_init(const socp_client_opts_t *o,
                           const char *user_id,
                           socp_rsa_key_t **key,

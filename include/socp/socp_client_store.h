@@ -2,14 +2,18 @@
 // pinned keys, outbox, seen messages, received files, settings).
 // Part of socp, a SOCP v1.3 client and server.
 //
-// Layout (DATA_DIR/db, an LMDB environment, schema version 1 in meta):
-//   meta      "schema" -> "1"; "set:<name>" -> setting value
+// Layout (DATA_DIR/db, an LMDB environment, schema version 3 in meta):
+//   meta      "schema" -> "3"; "set:<name>" -> setting value; "seal" -> a
+//             sealed check text (present once a key was set)
 //   outbox    seq (u64 BE) -> 'U'|'S' (unsent/sent), conv length (u8), conv, frame
 //   history   seq (u64 BE) -> JSON {k,o,c,f,t,s,m,x} (kind, outgoing, conv,
-//             from, ts, status, form, text)
+//             from, ts, status, form, text), sealed once a key is set
 //   contacts  user id -> JSON {name, pub, fp, first, last}
-//   seen      SHA-256(from NUL ts NUL ciphertext-hash) -> ts (u64 BE)
-//   files     file id -> JSON record
+//   seen      ts (u64 BE) + SHA-256(from NUL ts NUL ciphertext-hash) -> ts
+//   files     file id -> JSON record, sealed once a key is set
+// Sealed: 0x01, 24-byte nonce, XChaCha20-Poly1305 ciphertext; associated
+// data = table letter + record key. The outbox holds only signed frames
+// whose content is already end-to-end encrypted; contacts hold public keys.
 // Every record read back is validated (the disk is outside the process): a
 // record that does not decode is skipped with a warning, never trusted.
 //
@@ -25,7 +29,7 @@
 
 #include "socp/socp_common.h"
 
-#define SOCP_CSTORE_SCHEMA   2
+#define SOCP_CSTORE_SCHEMA   3
 #define SOCP_CSTORE_MAP_SIZE (1024ull << 20) // default LMDB map: 1 GiB
 
 typedef struct socp_cstore socp_cstore_t;
@@ -62,6 +66,16 @@ typedef struct {
 //         SOCP_EIO (cannot create the directory).
 SOCP_NODISCARD int
 socp_cstore_open(const char *dir, size_t map_size, socp_cstore_t **out, const char **why);
+
+// Seals the history and received-file records with `key` (32 bytes, kept in
+// sodium memory; the caller wipes its copy): records already there are
+// sealed now, new ones when written. Call once, right after open. A database
+// sealed before must be opened with the same key.
+// @param why  if not NULL, a static sentence on failure
+// @return 0; SOCP_EBADKEY (sealed with another key: nothing changed);
+//         SOCP_ESTORE; SOCP_EINVAL (a key is set already, or a batch is open).
+SOCP_NODISCARD int
+socp_cstore_set_key(socp_cstore_t *self, const uint8_t key[32], const char **why);
 
 // Aborts any uncommitted batch, closes and frees; *self_p = NULL. NULL-safe.
 void socp_cstore_destroy(socp_cstore_t **self_p);
