@@ -31,6 +31,7 @@
 #define S_SEAL_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define S_SEAL_OVER  (1 + S_SEAL_NONCE + crypto_aead_xchacha20poly1305_ietf_ABYTES)
 #define S_SEAL_CHECK "socp history key check"
+_Static_assert(S_SEAL_NONCE == 16 + 8, "nonce = 16-byte prefix + 64-bit counter");
 
 struct socp_cstore {
     MDB_env *env;
@@ -49,7 +50,11 @@ struct socp_cstore {
     socp_cstore_contact_t last_contact;
     bool last_contact_ok;
     uint8_t *seal_key; // 32 bytes in sodium memory once set, else NULL
-    char *dir;         // the environment's directory
+    // Nonces: 16 random bytes drawn when the key is set, then a counter (no
+    // system call per record; unique per key with overwhelming probability).
+    uint8_t nonce_prefix[16];
+    uint64_t nonce_count;
+    char *dir; // the environment's directory
     size_t map_size;
 };
 
@@ -75,7 +80,7 @@ s_get_be64(const uint8_t in[8])
 // Seals `len` bytes for table `table` under record key `k` into a new buffer
 // (*out, *out_len; free() it).
 static void
-s_seal(const socp_cstore_t *self,
+s_seal(socp_cstore_t *self,
        char table,
        const MDB_val *k,
        const void *plain,
@@ -89,7 +94,8 @@ s_seal(const socp_cstore_t *self,
     memcpy(ad + 1, k->mv_data, ad_len - 1);
     uint8_t *buf = socp_malloc(len + S_SEAL_OVER);
     buf[0] = S_SEAL_TAG;
-    randombytes_buf(buf + 1, S_SEAL_NONCE);
+    memcpy(buf + 1, self->nonce_prefix, sizeof self->nonce_prefix);
+    s_be64(++self->nonce_count, buf + 1 + sizeof self->nonce_prefix);
     unsigned long long clen = 0;
     crypto_aead_xchacha20poly1305_ietf_encrypt(buf + 1 + S_SEAL_NONCE, &clen, plain, len, ad,
                                                ad_len, NULL, buf + 1, self->seal_key);
@@ -570,6 +576,8 @@ socp_cstore_set_key(socp_cstore_t *self, const uint8_t key[32], const char **why
         return SOCP_ENOMEM;
     }
     memcpy(self->seal_key, key, 32);
+    randombytes_buf(self->nonce_prefix, sizeof self->nonce_prefix);
+    self->nonce_count = 0;
     MDB_txn *txn = NULL;
     int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
     int err = SOCP_ESTORE;

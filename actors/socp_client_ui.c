@@ -116,6 +116,11 @@ typedef struct {
     size_t nhist, hpos;
     char inbuf[S_LINE_MAX];
     size_t inlen;
+    // Script input read but not yet taken: lines wait here while the crypto
+    // workers are busy (stdin is not watched meanwhile).
+    char rbuf[4096];
+    size_t rlen, rpos;
+    bool in_paused;
     bool eof;
     uint64_t eof_ms;
     int drain_timer;
@@ -908,6 +913,7 @@ s_key(socp_actor_ctx_t *ctx, s_ui_t *self, const unsigned char *b, size_t n, siz
 }
 
 static int s_on_drain(socp_actor_ctx_t *ctx, int timer_id, void *arg);
+static int s_take_lines(socp_actor_ctx_t *ctx, s_ui_t *self);
 
 static bool
 s_idle(s_ui_t *self)
@@ -953,8 +959,28 @@ s_on_input(socp_actor_ctx_t *ctx, int fd, short revents, void *arg)
         }
         return 0;
     }
-    for (ssize_t i = 0; i < n; i++) {
-        if (buf[i] == '\n') {
+    memcpy(self->rbuf, buf, (size_t) n);
+    self->rlen = (size_t) n;
+    self->rpos = 0;
+    return s_take_lines(ctx, self);
+}
+
+// Runs the script lines read so far, until the crypto workers have a full
+// window; then stdin is left unread (the writer blocks, nothing is dealt
+// out ahead) until a CLI_DONE frees the window.
+static int
+s_take_lines(socp_actor_ctx_t *ctx, s_ui_t *self)
+{
+    while (self->rpos < self->rlen) {
+        if (socp_client_route_busy(&self->route, self->args->crypto_workers)) {
+            if (!self->in_paused) {
+                socp_actor_unwatch_fd(ctx, self->args->in_fd);
+                self->in_paused = true;
+            }
+            return 0;
+        }
+        char c = self->rbuf[self->rpos++];
+        if (c == '\n') {
             self->inbuf[self->inlen] = '\0';
             self->inlen = 0;
             int rc = s_command(ctx, self, self->inbuf);
@@ -962,11 +988,15 @@ s_on_input(socp_actor_ctx_t *ctx, int fd, short revents, void *arg)
                 return rc;
             }
         } else if (self->inlen < sizeof self->inbuf - 1) {
-            self->inbuf[self->inlen++] = buf[i];
+            self->inbuf[self->inlen++] = c;
         } else {
             s_print(self, "error: line too long (64 KiB max); ignored");
             self->inlen = 0;
         }
+    }
+    if (self->in_paused) {
+        socp_actor_watch_fd(ctx, self->args->in_fd, ZMQ_POLLIN, s_on_input, self);
+        self->in_paused = false;
     }
     return 0;
 }
@@ -1227,7 +1257,6 @@ s_on_rate(s_ui_t *self)
 static int
 s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
 {
-    SOCP_UNUSED(ctx);
     s_ui_t *self = arg;
     switch (msg->type) {
         case SOCP_MSG_CLI_ACCEPTED:
@@ -1235,6 +1264,9 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
             break;
         case SOCP_MSG_CLI_DONE:
             socp_client_route_done(&self->route, msg->body.cli_done.worker);
+            if (self->in_paused) {
+                return s_take_lines(ctx, self);
+            }
             break;
         case SOCP_MSG_CLI_SHOW:
             s_on_show(self, &msg->body.cli_show);

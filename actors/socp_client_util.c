@@ -69,6 +69,19 @@ socp_client_route_done(socp_client_route_t *self, unsigned worker)
     }
 }
 
+bool
+socp_client_route_busy(const socp_client_route_t *self, unsigned workers)
+{
+    unsigned w = workers == 0                        ? 1
+                 : workers > SOCP_CLIENT_CRYPTO_MAX ? SOCP_CLIENT_CRYPTO_MAX
+                                                    : workers;
+    uint64_t total = 0;
+    for (unsigned i = 0; i < SOCP_CLIENT_CRYPTO_MAX; i++) {
+        total += self->inflight[i];
+    }
+    return total >= (uint64_t) w * SOCP_CLIENT_SEND_WINDOW;
+}
+
 int
 socp_client_key_fp(const socp_rsa_key_t *key, char out[65])
 {

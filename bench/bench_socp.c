@@ -589,9 +589,9 @@ s_wait_idle(pid_t pid)
 // One send-alone and one receive-alone phase of `n` DMs tagged `phase`.
 typedef struct {
     s_rate_t send, recv;
-    double alice_cpu, bob_cpu, bob_util;           // bob_util: cores bob kept busy
-    double alice_in, bob_in;                       // share in libcrypto (perf), -1 = none
-    double alice_sys, alice_csw, bob_sys, bob_csw; // syscalls, context switches (-1 = none)
+    double alice_cpu, bob_cpu, alice_util, bob_util; // *_util: cores kept busy
+    double alice_in, bob_in;                         // share in libcrypto (perf), -1 = none
+    double alice_sys, alice_csw, bob_sys, bob_csw;   // syscalls, context switches (-1 = none)
     double sign_limit, dec_limit; // around the send phase, around the receive phase
 } s_alone_t;
 
@@ -622,6 +622,7 @@ s_alone(s_proc_t *srv,
     s_drive(alice, bob, &c, phase, n, n, 0, c.t0 + 60.0 + (double) n / 20.0);
     out->send = s_rate(c.sent, c.mark, c.t0, c.mark_sent, c.last_sent);
     out->alice_cpu = s_cpu(alice->pid) - cpu0;
+    out->alice_util = c.last_sent > c.t0 ? out->alice_cpu / (c.last_sent - c.t0) : 0;
     s_stat_stop(stat, stat_out, &out->alice_sys, &out->alice_csw);
     out->alice_in = profile ? s_perf_stop(perf, perf_data[0]) : -1;
     unsigned long sent = c.sent;
@@ -806,9 +807,9 @@ main(int argc, char **argv)
            "over the whole phase, in brackets from the %luth DM on\n",
            n / 10 ? n / 10 : 1);
     printf("  send alone (socpd, bob paused): %.0f DMs/s accepted (%.0f)   bound P/2 = %.0f   "
-           "ratio %.2f (%.2f)   (2 signatures per DM)\n",
+           "ratio %.2f (%.2f)   (2 signatures per DM; alice used %.0f%% of the cores)\n",
            r->send.whole, r->send.sustained, send_bound, r->send.whole / send_bound,
-           r->send.sustained / send_bound);
+           r->send.sustained / send_bound, 100.0 * r->alice_util / (double) cores);
     printf("  receive alone (after socpd relayed): %.0f DMs/s verified (%.0f)   bound P = %.0f   "
            "ratio %.2f (%.2f)   (1 decryption per DM; bob used %.0f%% of the cores)\n",
            r->recv.whole, r->recv.sustained, recv_bound, r->recv.whole / recv_bound,

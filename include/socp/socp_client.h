@@ -136,6 +136,16 @@ void socp_client_history_key(const uint8_t *der, size_t len, uint8_t out[32]);
 // Worker `worker` finished one CLI_SEND.
 void socp_client_route_done(socp_client_route_t *self, unsigned worker);
 
+// Sends in flight per worker before a front end stops taking input. Each
+// worker answers a turn of up to 8 items at once, so 16 keeps it fed; a
+// burst is not dealt out in advance (it would split evenly however
+// unequal the cores), but as the workers free up.
+#define SOCP_CLIENT_SEND_WINDOW 16
+
+// True when `workers` workers have SOCP_CLIENT_SEND_WINDOW sends each in
+// flight: take no more input until a CLI_DONE.
+bool socp_client_route_busy(const socp_client_route_t *self, unsigned workers);
+
 // The directory a front end (ui, bridge) keeps of the users the store
 // announces (CLI_PEER): an array the front end owns, filled here.
 typedef struct {
