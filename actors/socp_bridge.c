@@ -17,9 +17,13 @@
 //   actors work unchanged.
 // In:  CLI_ACCEPTED, CLI_SHOW, CLI_PEER, CLI_NOTE, CLI_FILE, CLI_LINK,
 //      CLI_SETTING. Out: CLI_SEND (cryptoN), CLI_HISTORY_REQ, CLI_SETTING.
-// Backpressure: at most max_inflight pieces and 2048 requests wait to be
-//   durable; beyond that a send gets -32002 (busy). stdout: while more than
-//   32 MiB wait to be written, stdin is not read; notifications beyond
+// Backpressure: requests are taken (stdin lines, ROUTER messages) only
+//   while the crypto workers have fewer than SOCP_CLIENT_SEND_WINDOW sends
+//   each in flight; the rest wait unread (stdin) or queued (ROUTER), so a
+//   burst is signed on every core as each frees up. At most max_inflight
+//   pieces and 2048 requests wait to be durable; beyond that a send gets
+//   -32002 (busy). stdout: while more than 32 MiB wait to be written, stdin
+//   is not read; notifications beyond
 //   16 MiB are dropped and counted. ROUTER replies that cannot be sent
 //   (peer gone or full) and events refused by XPUB are counted (`stats`).
 // Blocking calls: none (fds are non-blocking, zmq calls use ZMQ_DONTWAIT);
@@ -53,6 +57,7 @@
 #define S_FILE_MAX       (256ull << 20)
 #define S_OUT_EVENTS_CAP (16u << 20) // stdout: drop notifications beyond this
 #define S_OUT_PAUSE      (32u << 20) // stdout: stop reading stdin beyond this
+#define S_RBUF           65536       // stdin read size
 #define S_DRAIN_MS       30000
 #define S_ZMQ_TURN       512 // requests taken per turn
 #define S_CHUNKS_TICK    64
@@ -111,6 +116,10 @@ typedef struct {
     char *in;
     size_t in_len;
     bool discarding, eof, in_watched;
+    // Bytes read from stdin, not yet taken: lines wait here while the crypto
+    // workers have a full window or stdout lags (stdin unread meanwhile).
+    char *rbuf;
+    size_t rlen, rpos;
     uint64_t eof_ms;
     int drain_timer;
     socp_buf_t out;
@@ -119,6 +128,7 @@ typedef struct {
     // zeromq
     void *router, *xpub;
     bool json_wire;
+    bool router_paused; // not polled while the crypto workers have a full window
     // counters
     uint64_t n_requests, n_errors, n_events, ev_dropped_zmq, ev_dropped_stdio, replies_dropped,
         n_busy;
@@ -128,6 +138,7 @@ typedef struct {
 // ---- output --------------------------------------------------------------------------
 
 static void s_out_flush(s_bridge_t *self);
+static void s_take_lines(s_bridge_t *self);
 
 static int
 s_on_out_ready(socp_actor_ctx_t *ctx, int fd, short revents, void *arg)
@@ -136,10 +147,12 @@ s_on_out_ready(socp_actor_ctx_t *ctx, int fd, short revents, void *arg)
     SOCP_UNUSED(fd);
     SOCP_UNUSED(revents);
     s_out_flush(arg);
+    s_take_lines(arg); // lines held while stdout lagged
     return 0;
 }
 
 static int s_on_stdin(socp_actor_ctx_t *ctx, int fd, short revents, void *arg);
+static void s_in_update(s_bridge_t *self);
 
 static void
 s_out_flush(s_bridge_t *self)
@@ -173,15 +186,25 @@ s_out_flush(s_bridge_t *self)
         }
         self->out_watched = want;
     }
-    // Backpressure on stdin while the reader of stdout lags.
-    bool paused = self->out.len - self->out_off > S_OUT_PAUSE;
-    if (self->args->use_stdio && !self->eof && paused == self->in_watched) {
-        if (paused) {
-            socp_actor_unwatch_fd(self->ctx, self->args->in_fd);
-        } else {
+    s_in_update(self);
+}
+
+// stdin is read only when every byte read before was taken and the reader
+// of stdout keeps up (backpressure both ways).
+static void
+s_in_update(s_bridge_t *self)
+{
+    if (!self->args->use_stdio || self->eof) {
+        return;
+    }
+    bool want = self->rpos == self->rlen && self->out.len - self->out_off <= S_OUT_PAUSE;
+    if (want != self->in_watched) {
+        if (want) {
             socp_actor_watch_fd(self->ctx, self->args->in_fd, ZMQ_POLLIN, s_on_stdin, self);
+        } else {
+            socp_actor_unwatch_fd(self->ctx, self->args->in_fd);
         }
-        self->in_watched = !paused;
+        self->in_watched = want;
     }
 }
 
@@ -1073,8 +1096,7 @@ s_on_stdin(socp_actor_ctx_t *ctx, int fd, short revents, void *arg)
 {
     SOCP_UNUSED(revents);
     s_bridge_t *self = arg;
-    char buf[65536];
-    ssize_t n = read(fd, buf, sizeof buf);
+    ssize_t n = read(fd, self->rbuf, S_RBUF);
     if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) {
         return 0;
     }
@@ -1092,9 +1114,24 @@ s_on_stdin(socp_actor_ctx_t *ctx, int fd, short revents, void *arg)
         }
         return 0;
     }
-    for (ssize_t i = 0; i < n;) {
-        char *nl = memchr(buf + i, '\n', (size_t) (n - i));
-        size_t chunk = nl ? (size_t) (nl - (buf + i)) : (size_t) (n - i);
+    self->rlen = (size_t) n;
+    self->rpos = 0;
+    s_take_lines(self);
+    return 0;
+}
+
+// Takes the lines read so far, one request at a time, until the crypto
+// workers have a full window or stdout lags; then stdin waits unread.
+static void
+s_take_lines(s_bridge_t *self)
+{
+    const char *buf = self->rbuf;
+    while (self->rpos < self->rlen &&
+           !socp_client_route_busy(&self->route, self->args->crypto_workers) &&
+           self->out.len - self->out_off <= S_OUT_PAUSE) {
+        size_t i = self->rpos;
+        const char *nl = memchr(buf + i, '\n', self->rlen - i);
+        size_t chunk = nl ? (size_t) (nl - (buf + i)) : self->rlen - i;
         if (!self->discarding) {
             if (self->in_len + chunk > SOCP_BRIDGE_LINE_MAX) {
                 self->discarding = true; // answered when the line ends
@@ -1104,9 +1141,9 @@ s_on_stdin(socp_actor_ctx_t *ctx, int fd, short revents, void *arg)
                 self->in_len += chunk;
             }
         }
-        i += (ssize_t) chunk;
+        self->rpos = i + chunk;
         if (nl) {
-            i++;
+            self->rpos++;
             if (self->discarding) {
                 self->discarding = false;
                 s_origin_t o = {.src = S_SRC_STDIO};
@@ -1119,7 +1156,7 @@ s_on_stdin(socp_actor_ctx_t *ctx, int fd, short revents, void *arg)
             self->in_len = 0;
         }
     }
-    return 0;
+    s_in_update(self);
 }
 
 // ---- zeromq --------------------------------------------------------------------------
@@ -1180,6 +1217,14 @@ static void
 s_zmq_drain(s_bridge_t *self)
 {
     for (int turn = 0; self->router && turn < S_ZMQ_TURN; turn++) {
+        if (socp_client_route_busy(&self->route, self->args->crypto_workers)) {
+            // Requests wait in the ROUTER's queue until a CLI_DONE.
+            if (!self->router_paused) {
+                socp_actor_unwatch_sock(self->ctx, self->router);
+                self->router_paused = true;
+            }
+            break;
+        }
         int ev = 0;
         size_t sz = sizeof ev;
         if (zmq_getsockopt(self->router, ZMQ_EVENTS, &ev, &sz) != 0 || !(ev & ZMQ_POLLIN)) {
@@ -1336,6 +1381,17 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
             break;
         case SOCP_MSG_CLI_DONE:
             socp_client_route_done(&self->route, msg->body.cli_done.worker);
+            if (socp_client_route_busy(&self->route, self->args->crypto_workers)) {
+                break;
+            }
+            if (self->rpos < self->rlen) {
+                s_take_lines(self);
+            }
+            if (self->router_paused) {
+                self->router_paused = false;
+                socp_actor_watch_sock(self->ctx, self->router, ZMQ_POLLIN, s_on_zmq_sock, self);
+                s_zmq_drain(self);
+            }
             break;
         case SOCP_MSG_CLI_SHOW:
             s_on_show(self, &msg->body.cli_show);
@@ -1404,6 +1460,7 @@ s_destroy(s_bridge_t *self)
     json_decref(self->hist_rows);
     socp_buf_fini(&self->out);
     free(self->in);
+    free(self->rbuf);
     free(self);
 }
 
@@ -1419,6 +1476,7 @@ socp_bridge_actor(socp_actor_ctx_t *ctx, void *args)
     self->json_wire = self->args->zmq_json;
     socp_buf_init(&self->out);
     self->in = socp_malloc(SOCP_BRIDGE_LINE_MAX + 1);
+    self->rbuf = socp_malloc(S_RBUF);
     if (self->args->zmq_bind) {
         int rc = s_zmq_open(self);
         if (rc != 0) {

@@ -72,7 +72,7 @@ socp_client_route_done(socp_client_route_t *self, unsigned worker)
 bool
 socp_client_route_busy(const socp_client_route_t *self, unsigned workers)
 {
-    unsigned w = workers == 0                        ? 1
+    unsigned w = workers == 0                       ? 1
                  : workers > SOCP_CLIENT_CRYPTO_MAX ? SOCP_CLIENT_CRYPTO_MAX
                                                     : workers;
     uint64_t total = 0;
