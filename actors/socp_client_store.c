@@ -721,6 +721,28 @@ s_put(socp_cstore_t *self, MDB_dbi dbi, MDB_val *k, MDB_val *v, const char *what
     return 0;
 }
 
+// s_put of a value sealed for table `table` when a key is set.
+static int
+s_put_sealed(socp_cstore_t *self,
+             MDB_dbi dbi,
+             char table,
+             MDB_val *k,
+             const MDB_val *plain,
+             const char *what)
+{
+    if (!self->seal_key) {
+        MDB_val v = *plain;
+        return s_put(self, dbi, k, &v, what);
+    }
+    uint8_t *sealed;
+    size_t len;
+    s_seal(self, table, k, plain->mv_data, plain->mv_size, &sealed, &len);
+    MDB_val v = {len, sealed};
+    int rc = s_put(self, dbi, k, &v, what);
+    free(sealed);
+    return rc;
+}
+
 int
 socp_cstore_outbox_put(socp_cstore_t *self,
                        const char *conv,
@@ -856,14 +878,7 @@ socp_cstore_history_add(socp_cstore_t *self, socp_cstore_msg_t *msg)
     uint8_t key[8];
     s_be64(self->next_history, key);
     MDB_val k = {8, key}, v = {strlen(text), text};
-    uint8_t *sealed = NULL;
-    size_t sealed_len = 0;
-    if (self->seal_key) {
-        s_seal(self, 'h', &k, text, v.mv_size, &sealed, &sealed_len);
-        v = (MDB_val){sealed_len, sealed};
-    }
-    int rc = s_put(self, self->history, &k, &v, "history put");
-    free(sealed);
+    int rc = s_put_sealed(self, self->history, 'h', &k, &v, "history put");
     sodium_memzero(text, strlen(text));
     free(text);
     if (rc == 0) {
@@ -1237,15 +1252,7 @@ socp_cstore_file_put(socp_cstore_t *self, const char *file_id, const char *recor
     }
     MDB_val k = {strlen(file_id), (void *) file_id},
             v = {strlen(record_json), (void *) record_json};
-    uint8_t *sealed = NULL;
-    size_t sealed_len = 0;
-    if (self->seal_key) {
-        s_seal(self, 'f', &k, record_json, v.mv_size, &sealed, &sealed_len);
-        v = (MDB_val){sealed_len, sealed};
-    }
-    int rc = s_put(self, self->files, &k, &v, "file put");
-    free(sealed);
-    return rc;
+    return s_put_sealed(self, self->files, 'f', &k, &v, "file put");
 }
 
 int

@@ -446,10 +446,13 @@ s_drive(s_proc_t *alice,
 // "children" share of libcrypto.so. The bench runs perf; the client never
 // spawns anything.
 
+// Attaches perf to `target` (every thread) writing to `out`: `stat` counts
+// system calls and context switches (CSV), otherwise it records DWARF call
+// graphs. Returns perf's pid, or -1 without perf (or with SOCP_BENCH_NOPERF).
 static pid_t
-s_perf_start(pid_t target, const char *out)
+s_perf_attach(pid_t target, const char *out, bool stat)
 {
-    if (access("/usr/bin/perf", X_OK) != 0) {
+    if (getenv("SOCP_BENCH_NOPERF") || access("/usr/bin/perf", X_OK) != 0) {
         return -1;
     }
     char pidtxt[32];
@@ -461,8 +464,14 @@ s_perf_start(pid_t target, const char *out)
         dup2(devnull, STDIN_FILENO);
         dup2(devnull, STDOUT_FILENO);
         dup2(devnull, STDERR_FILENO);
-        execl("/usr/bin/perf", "perf", "record", "-q", "-F", "499", "--call-graph", "dwarf,8192",
-              "-o", out, "-p", pidtxt, (char *) NULL);
+        if (stat) {
+            execl("/usr/bin/perf", "perf", "stat", "-x", ",", "-e",
+                  "raw_syscalls:sys_enter,context-switches", "-o", out, "-p", pidtxt,
+                  (char *) NULL);
+        } else {
+            execl("/usr/bin/perf", "perf", "record", "-q", "-F", "499", "--call-graph",
+                  "dwarf,8192", "-o", out, "-p", pidtxt, (char *) NULL);
+        }
         _exit(127);
     }
     // perf needs a moment to attach; the phase is seconds long, so the
@@ -514,34 +523,6 @@ s_perf_stop(pid_t perf, const char *data)
     }
     fclose(f);
     return share;
-}
-
-// perf stat on `target` counting system calls and context switches (every
-// thread), written as CSV to `out`; -1 without perf.
-static pid_t
-s_stat_start(pid_t target, const char *out)
-{
-    if (getenv("SOCP_BENCH_NOPERF") || access("/usr/bin/perf", X_OK) != 0) {
-        return -1;
-    }
-    char pidtxt[32];
-    snprintf(pidtxt, sizeof pidtxt, "%d", (int) target);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_RDWR);
-        dup2(devnull, STDIN_FILENO);
-        dup2(devnull, STDOUT_FILENO);
-        dup2(devnull, STDERR_FILENO);
-        execl("/usr/bin/perf", "perf", "stat", "-x", ",", "-e",
-              "raw_syscalls:sys_enter,context-switches", "-o", out, "-p", pidtxt, (char *) NULL);
-        _exit(127);
-    }
-    double end = s_now() + 5;
-    while (access(out, F_OK) != 0 && s_now() < end) {
-        poll(NULL, 0, 20);
-    }
-    return pid;
 }
 
 // Stops perf stat; *syscalls and *switches get the counts (or -1).
@@ -612,10 +593,10 @@ s_alone(s_proc_t *srv,
     // frames wait in her durable outbox and the socket buffers.
     kill(srv->pid, SIGSTOP);
     kill(bob->pid, SIGSTOP);
-    pid_t perf = profile ? s_perf_start(alice->pid, perf_data[0]) : -1;
+    pid_t perf = profile ? s_perf_attach(alice->pid, perf_data[0], false) : -1;
     char stat_out[4400];
     snprintf(stat_out, sizeof stat_out, "%.4290s.stat", perf_data[0]);
-    pid_t stat = profile ? s_stat_start(alice->pid, stat_out) : -1;
+    pid_t stat = profile ? s_perf_attach(alice->pid, stat_out, true) : -1;
     double cpu0 = s_cpu(alice->pid);
     s_count_t c;
     s_count_init(&c, phase, n);
@@ -636,9 +617,9 @@ s_alone(s_proc_t *srv,
     before = limit->dec;
 
     // Receive alone: bob decrypts and verifies with every core.
-    perf = profile ? s_perf_start(bob->pid, perf_data[1]) : -1;
+    perf = profile ? s_perf_attach(bob->pid, perf_data[1], false) : -1;
     snprintf(stat_out, sizeof stat_out, "%.4290s.stat", perf_data[1]);
-    stat = profile ? s_stat_start(bob->pid, stat_out) : -1;
+    stat = profile ? s_perf_attach(bob->pid, stat_out, true) : -1;
     cpu0 = s_cpu(bob->pid);
     double t0 = s_now();
     unsigned long sent_tag = c.sent;

@@ -163,6 +163,21 @@ socp_test_read_file(const char *path, size_t *len)
     return b.data;
 }
 
+bool
+socp_test_file_has(const char *path, const char *needle)
+{
+    size_t len = 0;
+    uint8_t *data = socp_test_read_file(path, &len);
+    CHECK_MSG(data, "cannot read %s", path);
+    size_t n = strlen(needle);
+    bool found = false;
+    for (size_t i = 0; !found && i + n <= len; i++) {
+        found = data[i] == (uint8_t) needle[0] && memcmp(data + i, needle, n) == 0;
+    }
+    free(data);
+    return found;
+}
+
 const char *
 socp_test_program(const char *prog)
 {

@@ -16,21 +16,6 @@
 
 #define S_PASS "correct horse battery staple"
 
-static bool
-s_file_has(const char *path, const char *needle)
-{
-    size_t len = 0;
-    uint8_t *data = socp_test_read_file(path, &len);
-    CHECK_MSG(data, "cannot read %s", path);
-    size_t n = strlen(needle);
-    bool found = false;
-    for (size_t i = 0; !found && i + n <= len; i++) {
-        found = data[i] == (uint8_t) needle[0] && memcmp(data + i, needle, n) == 0;
-    }
-    free(data);
-    return found;
-}
-
 // Starts carol with an encrypted key (imported from the fixture on first run).
 static socp_cli_t
 s_carol(const char *port)
@@ -62,8 +47,8 @@ SOCP_TEST_T(socp_identity_encrypted_key_and_sealed_history, 120)
     CHECK_MSG(encrypted, "the key file is not encrypted");
     // The running client no longer carries the passphrase.
     snprintf(path, sizeof path, "/proc/%d/environ", carol.pid);
-    CHECK(!s_file_has(path, S_PASS));
-    CHECK(!s_file_has(path, "SOCP_PASSPHRASE="));
+    CHECK(!socp_test_file_has(path, S_PASS));
+    CHECK(!socp_test_file_has(path, "SOCP_PASSPHRASE="));
 
     socp_cli_expect(&bob, "carol is online", 30000, NULL, 0);
     socp_cli_say(&bob, "/tell carol meet-at-the-north-gate-4711");
@@ -77,8 +62,8 @@ SOCP_TEST_T(socp_identity_encrypted_key_and_sealed_history, 120)
 
     // Neither line is in carol's database file, not even in a free page.
     snprintf(path, sizeof path, "%s/carol/db/data.mdb", socp_test_tmpdir());
-    CHECK(!s_file_has(path, "meet-at-the-north-gate"));
-    CHECK(!s_file_has(path, "bring-the-blue-folder"));
+    CHECK(!socp_test_file_has(path, "meet-at-the-north-gate"));
+    CHECK(!socp_test_file_has(path, "bring-the-blue-folder"));
 
     // A wrong passphrase: refused, exit code 3, the data left as it was.
     CHECK(setenv("SOCP_PASSPHRASE", "wrong horse", 1) == 0);

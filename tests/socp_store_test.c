@@ -285,16 +285,7 @@ s_db_has(const char *needle)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/data.mdb", s_db());
-    size_t len = 0;
-    uint8_t *data = socp_test_read_file(path, &len);
-    CHECK(data);
-    size_t n = strlen(needle);
-    bool found = false;
-    for (size_t i = 0; !found && i + n <= len; i++) {
-        found = data[i] == (uint8_t) needle[0] && memcmp(data + i, needle, n) == 0;
-    }
-    free(data);
-    return found;
+    return socp_test_file_has(path, needle);
 }
 
 static void

@@ -42,6 +42,10 @@ char *socp_test_fixture(const char *name);
 // not NULL) gets its length without the NUL. Fails the test if it cannot.
 uint8_t *socp_test_read_file(const char *path, size_t *len);
 
+// True if the file at path holds the bytes of `needle` anywhere (fails the
+// case if it cannot be read).
+bool socp_test_file_has(const char *path, const char *needle);
+
 // Starts program `prog` from the build directory (e.g. "socpd") with args
 // (NULL-terminated, argv[0] excluded). Its stdout is readable on *out_fd
 // when out_fd is non-NULL (else inherited); stderr is inherited. Returns the
