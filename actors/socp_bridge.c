@@ -120,6 +120,7 @@ typedef struct {
     // workers have a full window or stdout lags (stdin unread meanwhile).
     char *rbuf;
     size_t rlen, rpos;
+    int take_timer; // a one-shot timer that resumes taking lines, or 0
     uint64_t eof_ms;
     int drain_timer;
     socp_buf_t out;
@@ -147,7 +148,6 @@ s_on_out_ready(socp_actor_ctx_t *ctx, int fd, short revents, void *arg)
     SOCP_UNUSED(fd);
     SOCP_UNUSED(revents);
     s_out_flush(arg);
-    s_take_lines(arg); // lines held while stdout lagged
     return 0;
 }
 
@@ -191,11 +191,28 @@ s_out_flush(s_bridge_t *self)
 
 // stdin is read only when every byte read before was taken and the reader
 // of stdout keeps up (backpressure both ways).
+static int
+s_on_take(socp_actor_ctx_t *ctx, int timer_id, void *arg)
+{
+    SOCP_UNUSED(ctx);
+    SOCP_UNUSED(timer_id);
+    s_bridge_t *self = arg;
+    self->take_timer = 0;
+    s_take_lines(self);
+    return 0;
+}
+
 static void
 s_in_update(s_bridge_t *self)
 {
     if (!self->args->use_stdio || self->eof) {
         return;
+    }
+    // Lines held while stdout lagged: take them again from the loop (a
+    // flush can come from deep inside a request), not from here.
+    if (self->rpos < self->rlen && self->out.len - self->out_off <= S_OUT_PAUSE &&
+        !socp_client_route_busy(&self->route, self->args->crypto_workers) && !self->take_timer) {
+        self->take_timer = socp_actor_timer_add(self->ctx, 0, 0, s_on_take, self);
     }
     bool want = self->rpos == self->rlen && self->out.len - self->out_off <= S_OUT_PAUSE;
     if (want != self->in_watched) {

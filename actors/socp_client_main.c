@@ -159,15 +159,17 @@ s_forget_passphrase(void)
     static const char name[] = "SOCP_PASSPHRASE";
     char *value = getenv(name);
     if (value) {
-        // The environ entry is "NAME=value" with value pointing into it
-        // (glibc); wipe the name too when it is there.
+        // The environ entry is "NAME=value" with value pointing into it.
+        // The value is wiped first (before unsetenv, which may free an
+        // entry setenv made on some libcs); the name after, since glibc's
+        // unsetenv only drops the pointer (and ours came with exec).
         char *entry = value - sizeof name;
-        if (memcmp(entry, name, sizeof name - 1) != 0 || entry[sizeof name - 1] != '=') {
-            entry = value;
-        }
-        size_t len = strlen(entry);
+        bool named = memcmp(entry, name, sizeof name - 1) == 0 && entry[sizeof name - 1] == '=';
+        sodium_memzero(value, strlen(value));
         (void) unsetenv(name);
-        sodium_memzero(entry, len);
+        if (named) {
+            sodium_memzero(entry, sizeof name);
+        }
     }
 }
 

@@ -54,7 +54,8 @@ struct socp_cstore {
     // system call per record; unique per key with overwhelming probability).
     uint8_t nonce_prefix[16];
     uint64_t nonce_count;
-    char *dir; // the environment's directory
+    bool sealed; // the database is sealed: a plain history/file record is not trusted
+    char *dir;   // the environment's directory
     size_t map_size;
 };
 
@@ -111,6 +112,9 @@ s_unseal(const socp_cstore_t *self, char table, const MDB_val *k, const MDB_val 
 {
     const uint8_t *p = v->mv_data;
     if (v->mv_size == 0 || p[0] != S_SEAL_TAG) {
+        if (self->sealed) {
+            return NULL; // every record was sealed: a plain one was put there
+        }
         char *copy = socp_malloc(v->mv_size + 1);
         memcpy(copy, v->mv_data, v->mv_size);
         copy[v->mv_size] = '\0';
@@ -389,10 +393,13 @@ s_env_open(socp_cstore_t *self, MDB_txn **txn, const char **why)
 // Rewrites the database file with only its live pages (LMDB's compacting
 // copy), so values replaced by sealed ones no longer linger in free pages;
 // the copy replaces the file by rename, so a crash leaves one or the other.
+// *replaced tells whether it happened; a copy or rename that fails leaves
+// the old file in use (warned; the mark makes the next start try again).
 // Only a failure to reopen is an error (the store is then unusable).
 static int
-s_compact(socp_cstore_t *self, const char **why)
+s_compact(socp_cstore_t *self, bool *replaced, const char **why)
 {
+    *replaced = false;
     char tmp[4200], from[4300], to[4300];
     snprintf(tmp, sizeof tmp, "%s/compact", self->dir);
     snprintf(from, sizeof from, "%s/data.mdb", tmp);
@@ -400,22 +407,26 @@ s_compact(socp_cstore_t *self, const char **why)
     (void) unlink(from);
     int rc = s_mkdir(tmp) == 0 ? mdb_env_copy2(self->env, tmp, MDB_CP_COMPACT) : EIO;
     int fd = rc == 0 ? open(from, O_RDONLY | O_CLOEXEC) : -1;
-    if (rc != 0 || fd < 0 || fsync(fd) != 0) {
+    if (rc != 0 || fd < 0 || fchmod(fd, 0600) != 0 || fsync(fd) != 0) {
         if (fd >= 0) {
             close(fd);
         }
         (void) unlink(from);
         (void) rmdir(tmp);
-        // Sealed all the same; only the old copies in free pages stay
-        // until LMDB reuses those pages.
         socp_warn("store: cannot write a compacted copy of the database (disk full?); "
-                  "records from before sealing may remain in its free pages");
+                  "records from before sealing stay in its free pages until the next start");
         return 0;
     }
     close(fd);
     mdb_env_close(self->env);
     self->env = NULL;
-    rc = rename(from, to);
+    if (rename(from, to) != 0) {
+        (void) unlink(from);
+        socp_warn("store: cannot replace the database by its compacted copy; "
+                  "tried again at the next start");
+    } else {
+        *replaced = true;
+    }
     (void) rmdir(tmp);
     int dfd = open(self->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
@@ -423,22 +434,15 @@ s_compact(socp_cstore_t *self, const char **why)
         close(dfd);
     }
     MDB_txn *txn = NULL;
-    int orc = s_env_open(self, &txn, why);
-    if (orc == 0) {
-        orc = mdb_txn_commit(txn);
+    rc = s_env_open(self, &txn, why);
+    if (rc == 0) {
+        rc = mdb_txn_commit(txn);
         txn = NULL;
     }
     if (txn) {
         mdb_txn_abort(txn);
     }
-    if (orc != 0) {
-        return SOCP_ESTORE;
-    }
-    if (rc != 0) {
-        *why = "cannot replace the database by its compacted copy";
-        return SOCP_ESTORE;
-    }
-    return 0;
+    return rc == 0 ? 0 : SOCP_ESTORE;
 }
 
 int
@@ -531,34 +535,115 @@ fail:
     return err;
 }
 
-// Seals every plain value of one table in place.
+#define S_SEAL_CHUNK 4096 // records sealed per transaction during the migration
+
+// Seals every plain value of one table, S_SEAL_CHUNK records per committed
+// transaction (a long history never needs one huge transaction). Keys are
+// collected first, then each value is read, sealed and put by key: no
+// cursor walks over pages the puts are changing. Sealed records are skipped,
+// so a migration cut short by a crash carries on at the next start.
 static int
-s_seal_table(socp_cstore_t *self, MDB_txn *txn, MDB_dbi dbi, char table, size_t *count)
+s_seal_table(socp_cstore_t *self, MDB_dbi dbi, char table, size_t *count)
 {
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, dbi, &cur);
-    if (rc != 0) {
-        return rc;
-    }
-    MDB_val k, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (v.mv_size > 0 && *(const uint8_t *) v.mv_data == S_SEAL_TAG) {
-            continue;
-        }
-        uint8_t *sealed;
-        size_t len;
-        s_seal(self, table, &k, v.mv_data, v.mv_size, &sealed, &len);
-        MDB_val nv = {len, sealed};
-        rc = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT);
-        free(sealed);
-        if (rc != 0) {
+    uint8_t(*keys)[S_CONV_MAX + 1] = socp_malloc(S_SEAL_CHUNK * sizeof *keys);
+    size_t *lens = socp_malloc(S_SEAL_CHUNK * sizeof *lens);
+    uint8_t resume[S_CONV_MAX + 1];
+    size_t resume_len = 0;
+    bool done = false;
+    int rc = 0;
+    while (!done && rc == 0) {
+        MDB_txn *txn;
+        MDB_cursor *cur;
+        if ((rc = mdb_txn_begin(self->env, NULL, 0, &txn)) != 0) {
             break;
         }
-        (*count)++;
+        if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0) {
+            mdb_txn_abort(txn);
+            break;
+        }
+        MDB_val k = {resume_len, resume}, v;
+        int g = resume_len ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)
+                           : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        size_t n = 0;
+        for (; g == 0 && n < S_SEAL_CHUNK; g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            if (k.mv_size > S_CONV_MAX) {
+                continue; // not a key we write
+            }
+            if (v.mv_size == 0 || *(const uint8_t *) v.mv_data != S_SEAL_TAG) {
+                memcpy(keys[n], k.mv_data, k.mv_size);
+                lens[n++] = k.mv_size;
+            }
+            memcpy(resume, k.mv_data, k.mv_size);
+            resume_len = k.mv_size;
+        }
+        done = g == MDB_NOTFOUND;
+        mdb_cursor_close(cur);
+        if (g != 0 && g != MDB_NOTFOUND) {
+            rc = g;
+        }
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            MDB_val kk = {lens[i], keys[i]};
+            if ((rc = mdb_get(txn, dbi, &kk, &v)) != 0) {
+                break;
+            }
+            uint8_t *sealed;
+            size_t len;
+            s_seal(self, table, &kk, v.mv_data, v.mv_size, &sealed, &len);
+            MDB_val nv = {len, sealed};
+            rc = mdb_put(txn, dbi, &kk, &nv, 0);
+            free(sealed);
+        }
+        if (rc != 0) {
+            mdb_txn_abort(txn);
+            break;
+        }
+        if ((rc = mdb_txn_commit(txn)) != 0) {
+            break;
+        }
+        *count += n;
+        // MDB_SET_RANGE lands on the last key seen again: already done,
+        // and sealed now, so it is skipped.
     }
-    mdb_cursor_close(cur);
+    free(keys);
+    free(lens);
+    return rc;
+}
+
+// Sets or clears the "compact" mark: a compaction is owed (the history
+// was sealed and old plain copies may sit in free pages).
+static int
+s_compact_mark(socp_cstore_t *self, MDB_txn *txn, bool set)
+{
+    MDB_val k = {7, (void *) "compact"}, v = {1, (void *) "1"};
+    int rc = set ? mdb_put(txn, self->meta, &k, &v, 0) : mdb_del(txn, self->meta, &k, NULL);
     return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+// Runs an owed compaction and clears the mark once the file is replaced.
+static int
+s_compact_owed(socp_cstore_t *self, const char **why)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) {
+        return 0; // tried again next start
+    }
+    MDB_val k = {7, (void *) "compact"}, v;
+    bool owed = mdb_get(txn, self->meta, &k, &v) == 0;
+    mdb_txn_abort(txn);
+    if (!owed) {
+        return 0;
+    }
+    bool replaced = false;
+    if ((rc = s_compact(self, &replaced, why)) != 0 || !replaced) {
+        return rc;
+    }
+    if (mdb_txn_begin(self->env, NULL, 0, &txn) == 0) {
+        if (s_compact_mark(self, txn, false) != 0 || mdb_txn_commit(txn) != 0) {
+            socp_warn("store: cannot clear the compaction mark; it runs again next start");
+        }
+    }
+    return 0;
 }
 
 int
@@ -579,7 +664,7 @@ socp_cstore_set_key(socp_cstore_t *self, const uint8_t key[32], const char **why
     randombytes_buf(self->nonce_prefix, sizeof self->nonce_prefix);
     self->nonce_count = 0;
     MDB_txn *txn = NULL;
-    int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
+    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
     int err = SOCP_ESTORE;
     if (rc != 0) {
         *why = "cannot start a transaction";
@@ -596,48 +681,56 @@ socp_cstore_set_key(socp_cstore_t *self, const uint8_t key[32], const char **why
         bool ok = check && len == strlen(S_SEAL_CHECK) && memcmp(check, S_SEAL_CHECK, len) == 0;
         s_unsealed_free(check, len);
         mdb_txn_abort(txn);
+        txn = NULL;
         if (!ok) {
             *why = "the history was sealed with another key (was the key file replaced?)";
             err = SOCP_EBADKEY;
-            txn = NULL;
+            rc = 0;
             goto fail;
         }
-        return 0;
+        self->sealed = true;
+        return s_compact_owed(self, why);
     }
+    mdb_txn_abort(txn);
+    txn = NULL;
     if (rc != MDB_NOTFOUND) {
         *why = "cannot read the database";
         goto fail;
     }
-    // The first key: write the check record and seal what is there.
-    uint8_t *sealed;
-    size_t len, rows = 0;
-    s_seal(self, 'm', &k, S_SEAL_CHECK, strlen(S_SEAL_CHECK), &sealed, &len);
-    v = (MDB_val){len, sealed};
-    rc = mdb_put(txn, self->meta, &k, &v, 0);
-    free(sealed);
+    // The first key: seal what is there (in chunks), then write the check
+    // record with the compaction mark; from then on only sealed records
+    // are read back.
+    size_t rows = 0;
+    rc = s_seal_table(self, self->history, 'h', &rows);
     if (rc == 0) {
-        rc = s_seal_table(self, txn, self->history, 'h', &rows);
+        rc = s_seal_table(self, self->files, 'f', &rows);
     }
-    if (rc == 0) {
-        rc = s_seal_table(self, txn, self->files, 'f', &rows);
+    if (rc == 0 && (rc = mdb_txn_begin(self->env, NULL, 0, &txn)) == 0) {
+        uint8_t *sealed;
+        size_t len;
+        s_seal(self, 'm', &k, S_SEAL_CHECK, strlen(S_SEAL_CHECK), &sealed, &len);
+        v = (MDB_val){len, sealed};
+        rc = mdb_put(txn, self->meta, &k, &v, 0);
+        free(sealed);
+        if (rc == 0 && rows) {
+            rc = s_compact_mark(self, txn, true);
+        }
+        if (rc == 0) {
+            rc = mdb_txn_commit(txn);
+        } else {
+            mdb_txn_abort(txn);
+        }
+        txn = NULL;
     }
     if (rc != 0) {
         *why = "cannot seal the history (disk full?)";
         goto fail;
     }
-    rc = mdb_txn_commit(txn);
-    txn = NULL;
-    if (rc != 0) {
-        *why = "cannot commit (disk full?)";
-        goto fail;
-    }
+    self->sealed = true;
     if (rows) {
         socp_info("store: %zu history and file records sealed with the key", rows);
-        if ((err = s_compact(self, why)) != 0) {
-            return err; // sealed, but old copies may remain in free pages
-        }
     }
-    return 0;
+    return s_compact_owed(self, why);
 fail:
     if (txn) {
         mdb_txn_abort(txn);

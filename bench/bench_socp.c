@@ -765,7 +765,7 @@ main(int argc, char **argv)
                      &alone[run])) {
             return 1;
         }
-        if (getenv("SOCP_BENCH_NOPERF")) {
+        if (getenv("SOCP_BENCH_NOPERF") || access("/usr/bin/perf", X_OK) != 0) {
             alone[1] = alone[0];
             alone[1].alice_in = alone[1].bob_in = -1;
             break;
@@ -803,7 +803,7 @@ main(int argc, char **argv)
     if (prof->alice_in >= 0 && prof->bob_in >= 0) {
         printf("  CPU outside libcrypto (second send/receive run under perf; libcrypto's callees "
                "count as libcrypto): alice %.1f%% of %.2f s, bob %.1f%% of %.2f s   "
-               "(rates under perf: send %.2f, receive %.2f)\n",
+               "(ratios under perf: send %.2f, receive %.2f)\n",
                100.0 * (1.0 - prof->alice_in), prof->alice_cpu, 100.0 * (1.0 - prof->bob_in),
                prof->bob_cpu, prof->send.whole / (prof->sign_limit / 2.0),
                prof->recv.whole / prof->dec_limit);

@@ -301,6 +301,26 @@ s_add_text(socp_cstore_t *st, const char *text)
     CHECK_OK(socp_cstore_history_add(st, &m));
 }
 
+#define S_ROWS 5000
+
+// Counts history rows; in_order counts the "row-NNNNN" ones in sequence.
+typedef struct {
+    size_t n, in_order;
+} s_rows_t;
+
+static int
+s_rows(const socp_cstore_msg_t *m, void *arg)
+{
+    s_rows_t *r = arg;
+    char want[32];
+    snprintf(want, sizeof want, "row-%05zu", r->in_order);
+    if (m->text_len == strlen(want) && memcmp(m->text, want, m->text_len) == 0) {
+        r->in_order++;
+    }
+    r->n++;
+    return 0;
+}
+
 // With a key set, history and file records are sealed on disk: what was
 // there is sealed at once, new records are written sealed, the same key
 // reads them back, another key is refused without touching anything, and a
@@ -312,6 +332,12 @@ SOCP_TEST(socp_store_history_sealed_at_rest)
     memset(other, 0x22, sizeof other);
     socp_cstore_t *st;
     CHECK_OK(socp_cstore_open(s_db(), 0, &st, NULL));
+    // Enough records to fill several pages and cross a sealing chunk.
+    for (int i = 0; i < S_ROWS; i++) {
+        char text[32];
+        snprintf(text, sizeof text, "row-%05d", i);
+        s_add_text(st, text);
+    }
     s_add_text(st, "written-before-the-key");
     CHECK_OK(socp_cstore_file_put(st, "file-1", "{\"name\":\"holiday-plans.txt\"}"));
     CHECK_OK(socp_cstore_commit(st));
@@ -324,11 +350,21 @@ SOCP_TEST(socp_store_history_sealed_at_rest)
     s_add_text(st, "written-after-the-key");
     CHECK_OK(socp_cstore_commit(st));
     s_hist_t h = {0};
-    CHECK_OK(socp_cstore_history_last(st, "bob", 10, s_hist, &h));
+    CHECK_OK(socp_cstore_history_last(st, "bob", 2, s_hist, &h));
     CHECK_EQ(h.n, 2u);
     CHECK_STREQ(h.texts[0], "written-before-the-key");
     CHECK_STREQ(h.texts[1], "written-after-the-key");
+    // Every earlier record came through the sealing whole and in order.
+    s_rows_t rows = {0};
+    CHECK_OK(socp_cstore_history_last(st, "bob", S_ROWS + 10, s_rows, &rows));
+    CHECK_EQ(rows.n, (size_t) S_ROWS + 2);
+    CHECK_EQ(rows.in_order, (size_t) S_ROWS);
     socp_cstore_destroy(&st);
+    // The compacted file kept its mode, and no compaction is owed.
+    char path[4200];
+    snprintf(path, sizeof path, "%s/data.mdb", s_db());
+    struct stat sb;
+    CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
     CHECK(!s_db_has("written-after-the-key"));
     CHECK(!s_db_has("written-before-the-key")); // not even in a free page
     CHECK(!s_db_has("holiday-plans"));
@@ -360,6 +396,16 @@ SOCP_TEST(socp_store_history_sealed_at_rest)
     copy[v.mv_size - 1] ^= 1;
     MDB_val altered = {v.mv_size, copy};
     CHECK(mdb_put(txn, hist, &k, &altered, 0) == 0); // record 1 with one bit flipped
+    // A plain record put into a sealed history, claiming to be verified.
+    const char *fake = "{\"k\":1,\"o\":false,\"c\":\"bob\",\"f\":\"bob\",\"t\":1,\"s\":1,"
+                       "\"m\":\"\",\"x\":\"planted-by-someone\"}";
+    uint8_t k9[8] = {0, 0, 0, 0, 0, 0, 0x7f, 0};
+    MDB_val k9v = {8, k9}, fv = {strlen(fake), (void *) fake};
+    CHECK(mdb_put(txn, hist, &k9v, &fv, 0) == 0);
+    MDB_dbi meta;
+    CHECK(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
+    MDB_val mk = {7, (void *) "compact"};
+    CHECK(mdb_get(txn, meta, &mk, &v) == MDB_NOTFOUND); // no compaction owed
     CHECK(mdb_txn_commit(txn) == 0);
     mdb_env_close(env);
     free(copy);
@@ -367,8 +413,15 @@ SOCP_TEST(socp_store_history_sealed_at_rest)
     CHECK_OK(socp_cstore_open(s_db(), 0, &st, NULL));
     CHECK_OK(socp_cstore_set_key(st, key, NULL));
     memset(&h, 0, sizeof h);
-    CHECK_OK(socp_cstore_history_last(st, NULL, 10, s_hist, &h));
-    CHECK_EQ(h.n, 1u);
-    CHECK_STREQ(h.texts[0], "written-after-the-key");
+    CHECK_OK(socp_cstore_history_last(st, NULL, 2, s_hist, &h));
+    CHECK_EQ(h.n, 2u);
+    CHECK_STREQ(h.texts[0], "written-before-the-key"); // not the planted one
+    CHECK_STREQ(h.texts[1], "written-after-the-key");
+    memset(&rows, 0, sizeof rows);
+    CHECK_OK(socp_cstore_history_last(st, NULL, S_ROWS + 10, s_rows, &rows));
+    // Of S_ROWS + 2: record 1 (altered) and record 3 (replaced by record 1's
+    // bytes) are skipped, and so is the planted one.
+    CHECK_EQ(rows.n, (size_t) S_ROWS);
+    CHECK_EQ(rows.in_order, 0u);
     socp_cstore_destroy(&st);
 }
