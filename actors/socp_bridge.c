@@ -91,8 +91,6 @@ typedef struct {
     char name[160];
     uint64_t size, sent, index, group;
     int timer;
-    double tokens;
-    uint64_t last_ms;
 } s_outfile_t;
 
 typedef struct {
@@ -134,6 +132,8 @@ typedef struct {
     uint64_t n_requests, n_errors, n_events, ev_dropped_zmq, ev_dropped_stdio, replies_dropped,
         n_busy;
     s_outfile_t file;
+    socp_client_pacer_t pacer; // file frames under the server's rate limit
+    uint64_t n_slowdowns;      // rate-limit ERRORs the server sent
 } s_bridge_t;
 
 // ---- output --------------------------------------------------------------------------
@@ -648,7 +648,7 @@ s_m_send_file(s_bridge_t *self, const s_origin_t *o, const char *to, const char 
              f->name, (unsigned long long) total, hex);
     s_send_piece(self, SOCP_CLIENT_KIND_FILE_START, f->group, p->id, p->pub, NULL, 0, meta, 0,
                  socp_wall_ms());
-    f->last_ms = socp_now_ms();
+    socp_client_pacer_start(&self->pacer, socp_now_ms());
     f->timer = socp_actor_timer_add(self->ctx, 0, 5, s_on_file_tick, self);
 }
 
@@ -666,17 +666,7 @@ s_on_file_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg)
     if (socp_actor_queued(ctx, worker) > 0) {
         return 0;
     }
-    int budget = S_CHUNKS_TICK;
-    if (self->args->file_rate) {
-        uint64_t now = socp_now_ms();
-        f->tokens += (double) (now - f->last_ms) * self->args->file_rate / 1000.0;
-        f->last_ms = now;
-        if (f->tokens > S_CHUNKS_TICK) {
-            f->tokens = S_CHUNKS_TICK;
-        }
-        budget = (int) f->tokens;
-        f->tokens -= budget;
-    }
+    int budget = socp_client_pacer_take(&self->pacer, socp_now_ms(), S_CHUNKS_TICK);
     for (int i = 0; i < budget && f->sent < f->size; i++) {
         uint8_t buf[SOCP_TEXT_PIECE_MAX];
         size_t want = f->size - f->sent < sizeof buf ? (size_t) (f->size - f->sent) : sizeof buf;
@@ -707,6 +697,7 @@ s_on_file_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg)
         f->fd = -1;
         free(f->to_pub);
         f->to_pub = NULL;
+        socp_client_pacer_done(&self->pacer, socp_now_ms());
     }
     return 0;
 }
@@ -929,14 +920,15 @@ static json_t *
 s_stats_json(s_bridge_t *self)
 {
     return json_pack(
-        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "requests", (json_int_t) self->n_requests,
-        "errors", (json_int_t) self->n_errors, "busy", (json_int_t) self->n_busy, "events",
-        (json_int_t) self->n_events, "eventsDropped",
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:I,s:I}", "requests",
+        (json_int_t) self->n_requests, "errors", (json_int_t) self->n_errors, "busy",
+        (json_int_t) self->n_busy, "events", (json_int_t) self->n_events, "eventsDropped",
         (json_int_t) (self->ev_dropped_zmq + self->ev_dropped_stdio), "eventsDroppedZmq",
         (json_int_t) self->ev_dropped_zmq, "eventsDroppedStdio",
         (json_int_t) self->ev_dropped_stdio, "repliesDropped", (json_int_t) self->replies_dropped,
         "inflight", (json_int_t) self->inflight, "outboxPending",
-        (json_int_t) (self->pending == UINT64_MAX ? 0 : self->pending), "connected", self->link_up);
+        (json_int_t) (self->pending == UINT64_MAX ? 0 : self->pending), "connected", self->link_up,
+        "rateLimited", (json_int_t) self->n_slowdowns, "fileRate", (json_int_t) self->pacer.rate);
 }
 
 // ---- request dispatch ----------------------------------------------------------------
@@ -1422,6 +1414,14 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
         case SOCP_MSG_CLI_FILE:
             s_on_file(self, &msg->body.cli_file);
             break;
+        case SOCP_MSG_CLI_RATE:
+            // The server's ERROR itself went out as an "error" event (CLI_NOTE).
+            self->n_slowdowns++;
+            if (socp_client_pacer_slow_down(&self->pacer, socp_now_ms()) && self->pacer.active) {
+                socp_warn("bridge: the server is rate-limiting us: file frames at %u/s",
+                          (unsigned) self->pacer.rate);
+            }
+            break;
         case SOCP_MSG_CLI_LINK:
             if (msg->body.cli_link.up != self->link_up) {
                 self->link_up = msg->body.cli_link.up;
@@ -1490,6 +1490,7 @@ socp_bridge_actor(socp_actor_ctx_t *ctx, void *args)
     self->next_local = 1;
     self->pending = UINT64_MAX;
     self->file.fd = -1;
+    socp_client_pacer_init(&self->pacer, (double) self->args->file_rate);
     self->json_wire = self->args->zmq_json;
     socp_buf_init(&self->out);
     self->in = socp_malloc(SOCP_BRIDGE_LINE_MAX + 1);

@@ -41,17 +41,13 @@
 #include "socp/socp_text.h"
 #include "socp/socp_uuid.h"
 
-#define S_LINE_MAX      65536
-#define S_HIST_MAX      200
-#define S_PEERS_MAX     4096
-#define S_GROUPS_MAX    4096
-#define S_FILE_MAX      (256ull << 20)
-#define S_DRAIN_MS      30000
-#define S_CHUNKS_TICK   64
-#define S_BURST_FRAMES  200.0 // frames sent at once when the server's bucket is full
-#define S_BURST_IDLE_MS 3000  // no file frames for this long: the bucket is full
-#define S_RATE_STEP     20.0  // frames/s regained per second after a slow-down
-#define S_RATE_MIN      20.0  // never slower than this
+#define S_LINE_MAX    65536
+#define S_HIST_MAX    200
+#define S_PEERS_MAX   4096
+#define S_GROUPS_MAX  4096
+#define S_FILE_MAX    (256ull << 20)
+#define S_DRAIN_MS    30000
+#define S_CHUNKS_TICK 64
 
 typedef socp_client_peer_t s_peer_t;
 
@@ -70,9 +66,6 @@ typedef struct {
     uint64_t size, sent, index, group;
     bool started;
     int timer;
-    double tokens;    // pacing: frames we may send now
-    uint64_t last_ms; // pacing clock
-    double rate;      // current file frames/s (adapts: see s_on_rate)
 } s_outfile_t;
 
 // Long messages (docs/client.md, "Long messages"): every piece but the last
@@ -125,9 +118,7 @@ typedef struct {
     uint64_t eof_ms;
     int drain_timer;
     s_outfile_t out;
-    uint64_t file_done_ms; // when the last outgoing file finished (0: never)
-    uint64_t rate_err_ms;  // last rate-limit ERROR from the server
-    double rate_learned;   // file rate after the last slow-down
+    socp_client_pacer_t pacer; // file frames under the server's rate limit
     unsigned last_in_pct;
 } s_ui_t;
 
@@ -505,17 +496,7 @@ s_cmd_file(socp_actor_ctx_t *ctx, s_ui_t *self, const char *who, const char *pat
            socp_wall_ms());
     s_print(self, "sending %s (%llu bytes) to %s ...", o->name, (unsigned long long) total,
             p->name);
-    o->last_ms = socp_now_ms();
-    // Pacing (docs/client.md, "File rate"): start at the configured ceiling;
-    // when no file went out in the last S_BURST_IDLE_MS the server's token
-    // bucket is full again (socpd: 2 s of its rate), so begin with a burst.
-    o->rate = self->args->file_rate;
-    if (self->rate_learned > 0 && o->last_ms - self->rate_err_ms < 60000) {
-        o->rate = self->rate_learned; // the server limited us recently: start there
-    }
-    o->tokens = self->file_done_ms == 0 || o->last_ms - self->file_done_ms > S_BURST_IDLE_MS
-                    ? S_BURST_FRAMES
-                    : 0;
+    socp_client_pacer_start(&self->pacer, socp_now_ms());
     o->timer = socp_actor_timer_add(ctx, 0, 5, s_on_file_tick, self);
 }
 
@@ -533,27 +514,8 @@ s_on_file_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg)
     if (socp_actor_queued(ctx, worker) > 0) {
         return 0; // the worker is busy: keep memory bounded
     }
-    int budget = S_CHUNKS_TICK;
-    if (o->rate > 0) {
-        // Servers rate-limit users (socpd: 200 frames/s, bucket 400): stay
-        // under it. After a rate-limit ERROR the rate was halved; it grows
-        // back by S_RATE_STEP frames/s per quiet second up to the ceiling.
-        uint64_t now = socp_now_ms();
-        double dt = (double) (now - o->last_ms) / 1000.0;
-        if (self->args->file_rate && o->rate < self->args->file_rate &&
-            now - self->rate_err_ms > 2000) {
-            o->rate += S_RATE_STEP * dt;
-            o->rate = o->rate > self->args->file_rate ? self->args->file_rate : o->rate;
-        }
-        double cap = o->tokens > S_CHUNKS_TICK ? o->tokens : S_CHUNKS_TICK; // a burst drains
-        o->tokens += dt * o->rate;
-        o->last_ms = now;
-        if (o->tokens > cap) {
-            o->tokens = cap;
-        }
-        budget = (int) (o->tokens < S_CHUNKS_TICK ? o->tokens : S_CHUNKS_TICK);
-        o->tokens -= budget;
-    }
+    // Servers rate-limit users (socpd: 200 frames/s, bucket 400): stay under it.
+    int budget = socp_client_pacer_take(&self->pacer, socp_now_ms(), S_CHUNKS_TICK);
     s_peer_t peer = {.id = o->to};
     for (int i = 0; i < budget && o->sent < o->size; i++) {
         uint8_t buf[SOCP_TEXT_PIECE_MAX];
@@ -593,7 +555,7 @@ s_on_file_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg)
         o->fd = -1;
         free(o->to_pub);
         o->to_pub = NULL;
-        self->file_done_ms = socp_now_ms();
+        socp_client_pacer_done(&self->pacer, socp_now_ms());
         s_redraw(self);
     }
     return 0;
@@ -1234,9 +1196,7 @@ s_on_file(s_ui_t *self, const socp_msg_cli_file_t *f)
 static void
 s_on_rate(s_ui_t *self)
 {
-    uint64_t now = socp_now_ms();
-    bool first = now - self->rate_err_ms > 5000;
-    self->rate_err_ms = now;
+    bool first = socp_client_pacer_slow_down(&self->pacer, socp_now_ms());
     s_outfile_t *o = &self->out;
     if (o->fd < 0) {
         if (first) {
@@ -1244,14 +1204,10 @@ s_on_rate(s_ui_t *self)
         }
         return;
     }
-    o->rate = o->rate > 0 ? o->rate / 2 : 100;
-    o->rate = o->rate < S_RATE_MIN ? S_RATE_MIN : o->rate;
-    o->tokens = 0;
-    self->rate_learned = o->rate;
     s_print(self,
             "warning: the server is rate-limiting us: sending %s at %u frames/s (if the "
             "transfer fails, send it again)",
-            o->name, (unsigned) o->rate);
+            o->name, (unsigned) self->pacer.rate);
 }
 
 static int
@@ -1322,6 +1278,7 @@ socp_client_ui_actor(socp_actor_ctx_t *ctx, void *args)
     self->next_local = 1;
     self->pending = UINT64_MAX;
     self->out.fd = -1;
+    socp_client_pacer_init(&self->pacer, (double) self->args->file_rate);
     if (self->args->interactive && tcgetattr(self->args->in_fd, &self->saved) == 0) {
         struct termios t = self->saved;
         t.c_lflag &= (tcflag_t) ~(ICANON | ECHO | ISIG | IEXTEN);

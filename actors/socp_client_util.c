@@ -52,6 +52,73 @@ socp_client_route(socp_client_route_t *self,
     return ++self->order;
 }
 
+#define S_BURST_FRAMES  200.0 // frames sent at once when the server's bucket is full
+#define S_BURST_IDLE_MS 3000  // no file frames for this long: the bucket is full
+#define S_RATE_STEP     20.0  // frames/s regained per second after a slow-down
+#define S_RATE_MIN      20.0  // never slower than this
+#define S_LEARNED_MS    60000 // a slow-down this recent sets the next start rate
+
+void
+socp_client_pacer_init(socp_client_pacer_t *self, double ceiling)
+{
+    *self = (socp_client_pacer_t){.ceiling = ceiling > 0 ? ceiling : 0};
+}
+
+void
+socp_client_pacer_start(socp_client_pacer_t *self, uint64_t now_ms)
+{
+    self->active = true;
+    self->last_ms = now_ms;
+    self->rate = self->ceiling;
+    if (self->learned > 0 && now_ms - self->err_ms < S_LEARNED_MS) {
+        self->rate = self->learned; // the server limited us recently: start there
+    }
+    self->tokens =
+        self->done_ms == 0 || now_ms - self->done_ms > S_BURST_IDLE_MS ? S_BURST_FRAMES : 0;
+}
+
+int
+socp_client_pacer_take(socp_client_pacer_t *self, uint64_t now_ms, int max)
+{
+    if (self->rate <= 0) {
+        return max;
+    }
+    double dt = (double) (now_ms - self->last_ms) / 1000.0;
+    self->last_ms = now_ms;
+    if (self->ceiling > 0 && self->rate < self->ceiling &&
+        (self->err_ms == 0 || now_ms - self->err_ms > 2000)) {
+        self->rate += S_RATE_STEP * dt;
+        self->rate = self->rate > self->ceiling ? self->ceiling : self->rate;
+    }
+    double cap = self->tokens > max ? self->tokens : max; // a burst drains
+    self->tokens += dt * self->rate;
+    self->tokens = self->tokens > cap ? cap : self->tokens;
+    int budget = (int) (self->tokens < max ? self->tokens : max);
+    self->tokens -= budget;
+    return budget;
+}
+
+bool
+socp_client_pacer_slow_down(socp_client_pacer_t *self, uint64_t now_ms)
+{
+    bool first = self->err_ms == 0 || now_ms - self->err_ms > 5000;
+    self->err_ms = now_ms;
+    if (self->active) {
+        self->rate = self->rate > 0 ? self->rate / 2 : 100;
+        self->rate = self->rate < S_RATE_MIN ? S_RATE_MIN : self->rate;
+        self->tokens = 0;
+        self->learned = self->rate;
+    }
+    return first;
+}
+
+void
+socp_client_pacer_done(socp_client_pacer_t *self, uint64_t now_ms)
+{
+    self->active = false;
+    self->done_ms = now_ms;
+}
+
 void
 socp_client_history_key(const uint8_t *der, size_t len, uint8_t out[32])
 {

@@ -26,13 +26,17 @@ typedef struct {
     int in, out;
 } s_br_t;
 
+// socpd with `rate` frames/s per user (burst as large; "0": no limit).
 static int
-s_server(char *port, size_t size)
+s_server_rate(char *port, size_t size, const char *rate)
 {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/srv", socp_test_tmpdir());
-    const char *args[] = {"--port",       "0", "--data-dir", dir, "--plain-key",
-                          "--rate-limit", "0", NULL};
+    const char *args[] = {"--port",       "0",  "--data-dir",   dir,  "--plain-key",
+                          "--rate-limit", rate, "--rate-burst", rate, NULL};
+    if (strcmp(rate, "0") == 0) {
+        args[7] = NULL; // no burst option without a limit
+    }
     int fd;
     int pid = socp_test_spawn("socpd", args, &fd);
     CHECK(pid > 0);
@@ -43,6 +47,12 @@ s_server(char *port, size_t size)
     p += strlen("127.0.0.1:");
     snprintf(port, size, "%.*s", (int) strspn(p, "0123456789"), p);
     return pid;
+}
+
+static int
+s_server(char *port, size_t size)
+{
+    return s_server_rate(port, size, "0");
 }
 
 // Extra flags for the next bridges a case starts (NULL-terminated).
@@ -874,6 +884,41 @@ SOCP_TEST_T(bridge_interop_flags, 60)
     CHECK(json_is_true(json_object_get(json_object_get(m, "params"), "verified")));
     CHECK_STREQ(json_string_value(json_object_get(json_object_get(m, "params"), "form")), "string");
     json_decref(m);
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 5000), 0);
+    CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 5000), 0);
+}
+
+// A file sent through a server stricter than --file-rate: the server's
+// rate-limit errors slow the bridge's file frames down (the pacer the
+// terminal client uses), and the file arrives whole.
+SOCP_TEST_T(bridge_file_adapts_to_server_rate_limit, 90)
+{
+    char port[16];
+    s_server_rate(port, sizeof port, "60");
+    s_extra[0] = "--file-rate";
+    s_extra[1] = "190";
+    s_br_t bob = s_bridge(port, "bob", "rsa4096_4p_b.pem", NULL, false);
+    json_decref(s_event(&bob, "link", NULL, NULL, 15000));
+    s_br_t alice = s_bridge(port, "alice", "rsa4096_4p_a.pem", NULL, false);
+    char bob_id[64];
+    s_wait_peer(&alice, "bob", bob_id);
+    char path[4096], hex[65], params[4300];
+    snprintf(path, sizeof path, "%s/big.bin", socp_test_tmpdir());
+    s_write_file(path, 120 * 1024, hex);
+    snprintf(params, sizeof params, "{\"to\":\"bob\",\"path\":\"%s\"}", path);
+    json_t *r = s_call(&alice, 1, "sendFile", params);
+    CHECK_STREQ(s_res_str(r, "sha256"), hex);
+    json_decref(r);
+    json_t *m = s_event(&bob, "file", "event", "received", 60000);
+    CHECK_STREQ(json_string_value(json_object_get(json_object_get(m, "params"), "sha256")), hex);
+    json_decref(m);
+    r = s_call(&alice, 2, "stats", NULL);
+    json_t *st = json_object_get(r, "result");
+    CHECK(json_integer_value(json_object_get(st, "rateLimited")) >= 1);
+    json_int_t rate = json_integer_value(json_object_get(st, "fileRate"));
+    CHECK_MSG(rate >= 20 && rate < 190, "file rate %lld after the server's errors",
+              (long long) rate);
+    json_decref(r);
     CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 5000), 0);
     CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 5000), 0);
 }

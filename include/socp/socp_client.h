@@ -128,6 +128,38 @@ uint64_t socp_client_route(socp_client_route_t *self,
                            unsigned workers,
                            char name[SOCP_ACTOR_NAME_MAX + 1]);
 
+// Paces outgoing file frames under a server's rate limit (docs/client.md,
+// "File rate"), for the ui and the bridge alike: start at the ceiling (or at
+// the rate learned from a slow-down in the last minute), with a burst of 200
+// frames when no file went out for 3 s (the server's bucket is full again);
+// a rate-limit ERROR halves the rate (never below 20/s), which then grows
+// back by 20 frames/s per quiet second up to the ceiling.
+typedef struct {
+    double ceiling;   // configured frames/s (0: unpaced until a slow-down)
+    double rate;      // current frames/s (0: unpaced)
+    double tokens;    // frames that may go out now
+    double learned;   // the rate after the last slow-down
+    uint64_t last_ms; // pacing clock
+    uint64_t err_ms;  // the last rate-limit ERROR (0: none yet)
+    uint64_t done_ms; // the last transfer finished (0: never)
+    bool active;      // a transfer is running
+} socp_client_pacer_t;
+
+void socp_client_pacer_init(socp_client_pacer_t *self, double ceiling);
+
+// A transfer starts at monotonic time now_ms.
+void socp_client_pacer_start(socp_client_pacer_t *self, uint64_t now_ms);
+
+// How many frames may go out now, at most `max`.
+int socp_client_pacer_take(socp_client_pacer_t *self, uint64_t now_ms, int max);
+
+// The server said we exceed its rate limit. Returns true for the first
+// such error in 5 s (worth telling the user about).
+bool socp_client_pacer_slow_down(socp_client_pacer_t *self, uint64_t now_ms);
+
+// The transfer is over (sent or abandoned).
+void socp_client_pacer_done(socp_client_pacer_t *self, uint64_t now_ms);
+
 // The key that seals the history at rest, derived from the private key's
 // PKCS#8 DER (BLAKE2b, then crypto_kdf subkey 1 of context "socphist"): whoever
 // can open the key file can read the history, nobody else.
