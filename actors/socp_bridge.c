@@ -121,8 +121,7 @@ typedef struct {
     int take_timer; // a one-shot timer that resumes taking lines, or 0
     uint64_t eof_ms;
     int drain_timer;
-    socp_buf_t out;
-    size_t out_off;
+    socp_client_out_t out; // stdout (non-blocking, buffered)
     bool out_watched;
     // zeromq
     void *router, *xpub;
@@ -157,27 +156,7 @@ static void s_in_update(s_bridge_t *self);
 static void
 s_out_flush(s_bridge_t *self)
 {
-    while (self->out_off < self->out.len) {
-        ssize_t w = write(self->args->out_fd, self->out.data + self->out_off,
-                          self->out.len - self->out_off);
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w <= 0) {
-            if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-                // The reader is gone: nothing more can be delivered on stdout.
-                socp_warn("bridge: stdout: %s; output discarded", strerror(errno));
-                self->out_off = self->out.len;
-            }
-            break;
-        }
-        self->out_off += (size_t) w;
-    }
-    if (self->out_off == self->out.len) {
-        socp_buf_reset(&self->out);
-        self->out_off = 0;
-    }
-    bool want = self->out.len > 0;
+    bool want = socp_client_out_flush(&self->out);
     if (want != self->out_watched) {
         if (want) {
             socp_actor_watch_fd(self->ctx, self->args->out_fd, ZMQ_POLLOUT, s_on_out_ready, self);
@@ -210,11 +189,11 @@ s_in_update(s_bridge_t *self)
     }
     // Lines held while stdout lagged: take them again from the loop (a
     // flush can come from deep inside a request), not from here.
-    if (self->rpos < self->rlen && self->out.len - self->out_off <= S_OUT_PAUSE &&
+    if (self->rpos < self->rlen && socp_client_out_pending(&self->out) <= S_OUT_PAUSE &&
         !socp_client_route_busy(&self->route, self->args->crypto_workers) && !self->take_timer) {
         self->take_timer = socp_actor_timer_add(self->ctx, 0, 0, s_on_take, self);
     }
-    bool want = self->rpos == self->rlen && self->out.len - self->out_off <= S_OUT_PAUSE;
+    bool want = self->rpos == self->rlen && socp_client_out_pending(&self->out) <= S_OUT_PAUSE;
     if (want != self->in_watched) {
         if (want) {
             socp_actor_watch_fd(self->ctx, self->args->in_fd, ZMQ_POLLIN, s_on_stdin, self);
@@ -232,8 +211,8 @@ s_out_line(s_bridge_t *self, const json_t *v)
     if (!s) {
         return;
     }
-    socp_buf_append(&self->out, s, strlen(s));
-    socp_buf_append(&self->out, "\n", 1);
+    socp_client_out_append(&self->out, s, strlen(s));
+    socp_client_out_append(&self->out, "\n", 1);
     free(s);
     s_out_flush(self);
 }
@@ -341,7 +320,7 @@ s_event(s_bridge_t *self, const char *method, json_t *params)
     json_object_set_new(n, "params", params);
     self->n_events++;
     if (self->args->use_stdio) {
-        if (self->out.len - self->out_off > S_OUT_EVENTS_CAP) {
+        if (socp_client_out_pending(&self->out) > S_OUT_EVENTS_CAP) {
             self->ev_dropped_stdio++;
         } else {
             s_out_line(self, n);
@@ -1080,7 +1059,7 @@ static bool
 s_idle(s_bridge_t *self)
 {
     return self->ngroups == 0 && self->file.fd < 0 && self->pending == 0 && self->hist_n == 0 &&
-           self->out.len == self->out_off;
+           socp_client_out_pending(&self->out) == 0;
 }
 
 static int
@@ -1137,7 +1116,7 @@ s_take_lines(s_bridge_t *self)
     const char *buf = self->rbuf;
     while (self->rpos < self->rlen &&
            !socp_client_route_busy(&self->route, self->args->crypto_workers) &&
-           self->out.len - self->out_off <= S_OUT_PAUSE) {
+           socp_client_out_pending(&self->out) <= S_OUT_PAUSE) {
         size_t i = self->rpos;
         const char *nl = memchr(buf + i, '\n', self->rlen - i);
         size_t chunk = nl ? (size_t) (nl - (buf + i)) : self->rlen - i;
@@ -1475,7 +1454,7 @@ s_destroy(s_bridge_t *self)
         s_origin_fini(&self->hist_q[i]);
     }
     json_decref(self->hist_rows);
-    socp_buf_fini(&self->out);
+    socp_client_out_fini(&self->out, 0); // (a no-op after the one at the end of run)
     free(self->in);
     free(self->rbuf);
     free(self);
@@ -1492,7 +1471,7 @@ socp_bridge_actor(socp_actor_ctx_t *ctx, void *args)
     self->file.fd = -1;
     socp_client_pacer_init(&self->pacer, (double) self->args->file_rate);
     self->json_wire = self->args->zmq_json;
-    socp_buf_init(&self->out);
+    socp_client_out_init(&self->out, self->args->out_fd, self->args->use_stdio);
     self->in = socp_malloc(SOCP_BRIDGE_LINE_MAX + 1);
     self->rbuf = socp_malloc(S_RBUF);
     if (self->args->zmq_bind) {
@@ -1503,10 +1482,6 @@ socp_bridge_actor(socp_actor_ctx_t *ctx, void *args)
         }
     }
     if (self->args->use_stdio) {
-        int fl = fcntl(self->args->out_fd, F_GETFL);
-        if (fl >= 0) {
-            (void) fcntl(self->args->out_fd, F_SETFL, fl | O_NONBLOCK);
-        }
         socp_actor_watch_fd(ctx, self->args->in_fd, ZMQ_POLLIN, s_on_stdin, self);
         self->in_watched = true;
     }
@@ -1519,28 +1494,10 @@ socp_bridge_actor(socp_actor_ctx_t *ctx, void *args)
         (void) socp_actor_send(ctx, "store", &m);
     }
     int rc = socp_actor_run(ctx, s_on_msg, self);
-    if (self->args->use_stdio) {
-        // Best effort, for 200 ms at most (the supervisor waits 300 ms): what
-        // is still buffered for stdout. A reader that stopped reading must
-        // not keep us from exiting.
-        uint64_t end = socp_now_ms() + 200;
-        while (self->out_off < self->out.len && socp_now_ms() < end) {
-            ssize_t w = write(self->args->out_fd, self->out.data + self->out_off,
-                              self->out.len - self->out_off);
-            if (w > 0) {
-                self->out_off += (size_t) w;
-            } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                struct pollfd p = {self->args->out_fd, POLLOUT, 0};
-                (void) poll(&p, 1, 20);
-            } else if (!(w < 0 && errno == EINTR)) {
-                break;
-            }
-        }
-        int fl = fcntl(self->args->out_fd, F_GETFL);
-        if (fl >= 0) {
-            (void) fcntl(self->args->out_fd, F_SETFL, fl & ~O_NONBLOCK);
-        }
-    }
+    // Best effort, for 200 ms at most (the supervisor waits 300 ms): what is
+    // still buffered for stdout. A reader that stopped reading must not keep
+    // us from exiting.
+    socp_client_out_fini(&self->out, self->args->use_stdio ? 200 : 0);
     s_destroy(self);
     return rc;
 }

@@ -42,6 +42,7 @@
 #include "socp/socp_uuid.h"
 
 #define S_LINE_MAX    65536
+#define S_OUT_CAP     (8u << 20) // stdout backlog past which lines are counted, not shown
 #define S_HIST_MAX    200
 #define S_PEERS_MAX   4096
 #define S_GROUPS_MAX  4096
@@ -119,24 +120,65 @@ typedef struct {
     int drain_timer;
     s_outfile_t out;
     socp_client_pacer_t pacer; // file frames under the server's rate limit
+    socp_actor_ctx_t *ctx;
+    // stdout: non-blocking and buffered unless it is the terminal, so a
+    // reader that stops reading never stops the ui; past S_OUT_CAP lines are
+    // counted instead of shown.
+    socp_client_out_t stdout_stream;
+    bool out_watched;
+    uint64_t out_dropped;
     unsigned last_in_pct;
 } s_ui_t;
 
 // ---- output --------------------------------------------------------------------------
 
+static void s_out_flush(s_ui_t *self);
+
+static int
+s_on_out_ready(socp_actor_ctx_t *ctx, int fd, short revents, void *arg)
+{
+    SOCP_UNUSED(ctx);
+    SOCP_UNUSED(fd);
+    SOCP_UNUSED(revents);
+    s_out_flush(arg);
+    return 0;
+}
+
+static void
+s_out_flush(s_ui_t *self)
+{
+    socp_client_out_t *o = &self->stdout_stream;
+    bool want = socp_client_out_flush(o);
+    if (!want && self->out_dropped) {
+        char note[160];
+        int n =
+            snprintf(note, sizeof note, "(%llu lines not shown: the output was not being read)\n",
+                     (unsigned long long) self->out_dropped);
+        self->out_dropped = 0;
+        socp_client_out_append(o, note, (size_t) n);
+        want = socp_client_out_flush(o);
+    }
+    if (want != self->out_watched && self->ctx) {
+        if (want) {
+            socp_actor_watch_fd(self->ctx, o->fd, ZMQ_POLLOUT, s_on_out_ready, self);
+        } else {
+            socp_actor_unwatch_fd(self->ctx, o->fd);
+        }
+        self->out_watched = want;
+    }
+}
+
 static void
 s_write(s_ui_t *self, const char *s, size_t n)
 {
-    while (n > 0) {
-        ssize_t w = write(self->args->out_fd, s, n);
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w <= 0) {
-            return;
-        }
-        s += w;
-        n -= (size_t) w;
+    socp_client_out_t *o = &self->stdout_stream;
+    if (socp_client_out_pending(o) > S_OUT_CAP) {
+        self->out_dropped++;
+        return;
+    }
+    socp_client_out_append(o, s, n);
+    if (o->saved_flags >= 0) {
+        s_out_flush(self);
     }
 }
 
@@ -1278,7 +1320,9 @@ socp_client_ui_actor(socp_actor_ctx_t *ctx, void *args)
     self->next_local = 1;
     self->pending = UINT64_MAX;
     self->out.fd = -1;
+    self->ctx = ctx;
     socp_client_pacer_init(&self->pacer, (double) self->args->file_rate);
+    socp_client_out_init(&self->stdout_stream, self->args->out_fd, !isatty(self->args->out_fd));
     if (self->args->interactive && tcgetattr(self->args->in_fd, &self->saved) == 0) {
         struct termios t = self->saved;
         t.c_lflag &= (tcflag_t) ~(ICANON | ECHO | ISIG | IEXTEN);
@@ -1305,6 +1349,9 @@ socp_client_ui_actor(socp_actor_ctx_t *ctx, void *args)
         s_write(self, "\r\x1b[K", 4);
         (void) tcsetattr(self->args->in_fd, TCSAFLUSH, &self->saved);
     }
+    // What stdout has not taken yet: 200 ms at most (the supervisor waits
+    // 300 ms), so a reader that stopped reading cannot hold up the exit.
+    socp_client_out_fini(&self->stdout_stream, 200);
     if (self->out.fd >= 0) {
         close(self->out.fd);
         free(self->out.to_pub);

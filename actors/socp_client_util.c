@@ -3,13 +3,18 @@
 // Part of socp, a SOCP v1.3 client and server.
 #include "socp/socp_client.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "socp/socp_b64.h"
 #include "socp/socp_err.h"
+#include "socp/socp_log.h"
 
 unsigned
 socp_client_shard(const char *conv, unsigned workers, char name[SOCP_ACTOR_NAME_MAX + 1])
@@ -265,4 +270,90 @@ socp_client_peers_fini(socp_client_peer_t *peers, size_t n)
         free(peers[i].name);
         free(peers[i].pub);
     }
+}
+
+// ---- output stream -------------------------------------------------------------------
+
+void
+socp_client_out_init(socp_client_out_t *self, int fd, bool nonblock)
+{
+    *self = (socp_client_out_t){.fd = fd, .saved_flags = -1};
+    socp_buf_init(&self->buf);
+    int fl = nonblock ? fcntl(fd, F_GETFL) : -1;
+    if (fl >= 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0) {
+        self->saved_flags = fl;
+    }
+}
+
+size_t
+socp_client_out_pending(const socp_client_out_t *self)
+{
+    return self->buf.len - self->off;
+}
+
+// One write attempt loop: 0 when all written, 1 when the fd is full, -1
+// when the reader is gone.
+static int
+s_out_write(socp_client_out_t *self)
+{
+    while (self->off < self->buf.len) {
+        ssize_t w = write(self->fd, self->buf.data + self->off, self->buf.len - self->off);
+        if (w > 0) {
+            self->off += (size_t) w;
+        } else if (w < 0 && errno == EINTR) {
+            continue;
+        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return 1;
+        } else {
+            if (!self->broken) {
+                socp_warn("stdout: %s; output discarded", w < 0 ? strerror(errno) : "closed");
+            }
+            self->broken = true;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+bool
+socp_client_out_flush(socp_client_out_t *self)
+{
+    if (!self->broken) {
+        (void) s_out_write(self);
+    }
+    if (self->broken || self->off == self->buf.len) {
+        socp_buf_reset(&self->buf);
+        self->off = 0;
+    }
+    return socp_client_out_pending(self) > 0;
+}
+
+void
+socp_client_out_append(socp_client_out_t *self, const void *data, size_t len)
+{
+    if (self->broken || len == 0) {
+        return;
+    }
+    socp_buf_append(&self->buf, data, len);
+    if (self->saved_flags < 0) {
+        (void) socp_client_out_flush(self); // blocking fd: write it now
+    }
+}
+
+void
+socp_client_out_fini(socp_client_out_t *self, int timeout_ms)
+{
+    uint64_t end = socp_now_ms() + (uint64_t) (timeout_ms > 0 ? timeout_ms : 0);
+    while (!self->broken && socp_client_out_pending(self) > 0 && socp_now_ms() < end) {
+        if (s_out_write(self) == 1) {
+            struct pollfd p = {self->fd, POLLOUT, 0};
+            (void) poll(&p, 1, 20);
+        }
+    }
+    if (self->saved_flags >= 0) {
+        (void) fcntl(self->fd, F_SETFL, self->saved_flags);
+        self->saved_flags = -1;
+    }
+    socp_buf_fini(&self->buf); // leaves an empty buffer: a second fini is a no-op
+    self->off = 0;
 }

@@ -128,6 +128,34 @@ uint64_t socp_client_route(socp_client_route_t *self,
                            unsigned workers,
                            char name[SOCP_ACTOR_NAME_MAX + 1]);
 
+// A front end's output stream (stdout): writes that never block the actor.
+// Bytes the fd cannot take yet wait in a buffer; the actor watches POLLOUT
+// while socp_client_out_flush says some remain. At exit, whatever is left
+// gets a bounded last try, and the fd's flags are restored.
+typedef struct {
+    int fd;
+    int saved_flags; // -1: the fd was left blocking (writes go straight out)
+    socp_buf_t buf;
+    size_t off;  // bytes of buf already written
+    bool broken; // the reader is gone: output is discarded
+} socp_client_out_t;
+
+// nonblock: make fd non-blocking (not for a terminal that is also the
+// input: the flag is shared with stdin and with the shell afterwards).
+void socp_client_out_init(socp_client_out_t *self, int fd, bool nonblock);
+
+// Bytes waiting to be written.
+size_t socp_client_out_pending(const socp_client_out_t *self);
+
+// Queues bytes (a blocking fd: writes them now).
+void socp_client_out_append(socp_client_out_t *self, const void *data, size_t len);
+
+// Writes what the fd takes now; true while bytes remain (watch POLLOUT).
+bool socp_client_out_flush(socp_client_out_t *self);
+
+// A last flush for at most timeout_ms, the fd's flags back, the buffer freed.
+void socp_client_out_fini(socp_client_out_t *self, int timeout_ms);
+
 // Paces outgoing file frames under a server's rate limit (docs/client.md,
 // "File rate"), for the ui and the bridge alike: start at the ceiling (or at
 // the rate learned from a slow-down in the last minute), with a burst of 200
