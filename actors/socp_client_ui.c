@@ -18,9 +18,11 @@
 //      CLI_SETTING (current nick). Out: CLI_SEND (cryptoN), CLI_HISTORY_REQ,
 //      CLI_SETTING (store).
 // Blocking calls: none; stdin is in the poll set, writes to the terminal are
-// small. Shutdown: /quit, Ctrl-C, Ctrl-D or end of input return
-// SOCP_ACTOR_STOP (the supervisor then stops the others); the terminal mode
-// is restored on every path.
+// small, stdout that is not a terminal is non-blocking and buffered
+// (socp_client_out). Shutdown: /quit, Ctrl-C, Ctrl-D or end of input return
+// SOCP_ACTOR_STOP (the supervisor then stops the others); end of input first
+// waits until everything is sent and stdout has taken its output (30 s at
+// most); the terminal mode is restored on every path.
 #include "socp/socp_client.h"
 
 #include <errno.h>
@@ -126,13 +128,25 @@ typedef struct {
     // counted instead of shown.
     socp_client_out_t stdout_stream;
     bool out_watched;
-    uint64_t out_dropped;
+    bool out_dropping;    // over S_OUT_CAP: lines are dropped until stdout drains
+    uint64_t out_dropped; // lines dropped in this episode
+    bool quitting;        // /quit: stdout gets longer to drain at exit
     unsigned last_in_pct;
 } s_ui_t;
 
 // ---- output --------------------------------------------------------------------------
 
 static void s_out_flush(s_ui_t *self);
+
+// True when two fds are the same file (2>&1: the non-blocking flag would
+// be shared, and the log's single writes could be cut short).
+static bool
+s_same_file(int a, int b)
+{
+    struct stat sa, sb;
+    return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
 
 static int
 s_on_out_ready(socp_actor_ctx_t *ctx, int fd, short revents, void *arg)
@@ -149,11 +163,13 @@ s_out_flush(s_ui_t *self)
 {
     socp_client_out_t *o = &self->stdout_stream;
     bool want = socp_client_out_flush(o);
-    if (!want && self->out_dropped) {
+    if (!want && self->out_dropping) {
+        // Drained: say what was dropped, where it was dropped, then go on.
         char note[160];
         int n =
             snprintf(note, sizeof note, "(%llu lines not shown: the output was not being read)\n",
                      (unsigned long long) self->out_dropped);
+        self->out_dropping = false;
         self->out_dropped = 0;
         socp_client_out_append(o, note, (size_t) n);
         want = socp_client_out_flush(o);
@@ -172,8 +188,11 @@ static void
 s_write(s_ui_t *self, const char *s, size_t n)
 {
     socp_client_out_t *o = &self->stdout_stream;
-    if (socp_client_out_pending(o) > S_OUT_CAP) {
-        self->out_dropped++;
+    if (self->out_dropping || socp_client_out_pending(o) > S_OUT_CAP) {
+        self->out_dropping = true;
+        for (size_t i = 0; i < n; i++) {
+            self->out_dropped += s[i] == '\n';
+        }
         return;
     }
     socp_client_out_append(o, s, n);
@@ -722,6 +741,7 @@ s_command(socp_actor_ctx_t *ctx, s_ui_t *self, char *line)
     }
     char *cmd = s_word(&rest);
     if (strcmp(cmd, "/quit") == 0 || strcmp(cmd, "/exit") == 0) {
+        self->quitting = true;
         return SOCP_ACTOR_STOP;
     } else if (strcmp(cmd, "/help") == 0) {
         s_help(self);
@@ -922,7 +942,8 @@ static int s_take_lines(socp_actor_ctx_t *ctx, s_ui_t *self);
 static bool
 s_idle(s_ui_t *self)
 {
-    return self->ngroups == 0 && self->out.fd < 0 && self->pending == 0;
+    return self->ngroups == 0 && self->out.fd < 0 && self->pending == 0 &&
+           socp_client_out_pending(&self->stdout_stream) == 0;
 }
 
 static int
@@ -1015,10 +1036,16 @@ s_on_drain(socp_actor_ctx_t *ctx, int timer_id, void *arg)
         return SOCP_ACTOR_STOP;
     }
     if (socp_now_ms() - self->eof_ms > S_DRAIN_MS) {
-        s_print(
-            self,
-            "warning: %llu message(s) not sent yet; they stay in the outbox and go out next time",
-            (unsigned long long) (self->pending == UINT64_MAX ? 0 : self->pending));
+        uint64_t unsent = self->pending == UINT64_MAX ? 0 : self->pending;
+        if (unsent || self->ngroups || self->out.fd >= 0) {
+            s_print(self,
+                    "warning: %llu message(s) not sent yet; they stay in the outbox and go "
+                    "out next time",
+                    (unsigned long long) unsent);
+        } else {
+            socp_warn("stdout was not read for %d s; the rest of the output is dropped",
+                      S_DRAIN_MS / 1000);
+        }
         return SOCP_ACTOR_STOP;
     }
     return 0;
@@ -1322,7 +1349,8 @@ socp_client_ui_actor(socp_actor_ctx_t *ctx, void *args)
     self->out.fd = -1;
     self->ctx = ctx;
     socp_client_pacer_init(&self->pacer, (double) self->args->file_rate);
-    socp_client_out_init(&self->stdout_stream, self->args->out_fd, !isatty(self->args->out_fd));
+    socp_client_out_init(&self->stdout_stream, self->args->out_fd,
+                         !s_same_file(self->args->out_fd, STDERR_FILENO));
     if (self->args->interactive && tcgetattr(self->args->in_fd, &self->saved) == 0) {
         struct termios t = self->saved;
         t.c_lflag &= (tcflag_t) ~(ICANON | ECHO | ISIG | IEXTEN);
@@ -1349,9 +1377,12 @@ socp_client_ui_actor(socp_actor_ctx_t *ctx, void *args)
         s_write(self, "\r\x1b[K", 4);
         (void) tcsetattr(self->args->in_fd, TCSAFLUSH, &self->saved);
     }
-    // What stdout has not taken yet: 200 ms at most (the supervisor waits
-    // 300 ms), so a reader that stopped reading cannot hold up the exit.
-    socp_client_out_fini(&self->stdout_stream, 200);
+    // What stdout has not taken yet, for a bounded time: a reader that
+    // stopped reading cannot hold up the exit. At end of input the drain
+    // above already waited for it; /quit allows 600 ms (exit within a
+    // second); a stop from the supervisor (SIGTERM) 200 ms, since it waits
+    // 300 ms for us.
+    socp_client_out_fini(&self->stdout_stream, self->quitting ? 600 : 200);
     if (self->out.fd >= 0) {
         close(self->out.fd);
         free(self->out.to_pub);

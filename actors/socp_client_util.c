@@ -279,7 +279,7 @@ socp_client_out_init(socp_client_out_t *self, int fd, bool nonblock)
 {
     *self = (socp_client_out_t){.fd = fd, .saved_flags = -1};
     socp_buf_init(&self->buf);
-    int fl = nonblock ? fcntl(fd, F_GETFL) : -1;
+    int fl = nonblock && !isatty(fd) ? fcntl(fd, F_GETFL) : -1;
     if (fl >= 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0) {
         self->saved_flags = fl;
     }

@@ -140,8 +140,8 @@ typedef struct {
     bool broken; // the reader is gone: output is discarded
 } socp_client_out_t;
 
-// nonblock: make fd non-blocking (not for a terminal that is also the
-// input: the flag is shared with stdin and with the shell afterwards).
+// nonblock: make fd non-blocking. Never done for a terminal (the flag
+// would be shared with stdin and with the shell afterwards).
 void socp_client_out_init(socp_client_out_t *self, int fd, bool nonblock);
 
 // Bytes waiting to be written.
