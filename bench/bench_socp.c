@@ -56,6 +56,30 @@
 
 static char s_bindir[4096];
 static char s_tmp[4096];
+static const char *s_label = ""; // the phase the progress line names
+
+// A progress line on stderr when it is a terminal (the bench runs for
+// about 40 s): `done` of `goal`, or just the label when goal is 0.
+static void
+s_progress(unsigned long done, unsigned long goal)
+{
+    static int tty = -1;
+    if (tty < 0) {
+        tty = isatty(STDERR_FILENO);
+    }
+    if (!tty) {
+        return;
+    }
+    if (goal) {
+        int fill = (int) (done * 20 / goal);
+        fprintf(stderr, "\r\x1b[K  %s [%-20.*s] %lu/%lu", s_label, fill, "####################",
+                done, goal);
+    } else if (*s_label) {
+        fprintf(stderr, "\r\x1b[K  %s ...", s_label);
+    } else {
+        fprintf(stderr, "\r\x1b[K");
+    }
+}
 
 static double
 s_now(void)
@@ -183,6 +207,8 @@ typedef struct {
 static void
 s_limit_sample(s_limit_t *l, bool sign, bool dec)
 {
+    s_label = "measuring the RSA limit";
+    s_progress(0, 0);
     if (sign) {
         l->sign = s_rsa_rate(l->fixture, 0, l->cores, 1.0, NULL);
         l->best_sign = l->sign > l->best_sign ? l->sign : l->best_sign;
@@ -410,7 +436,12 @@ s_drive(s_proc_t *alice,
     unsigned long written = 0;
     char line[128];
     size_t off = 0, llen = 0;
+    double shown = 0;
     while ((c->sent < sent_goal || c->got < got_goal) && s_now() < deadline) {
+        if (s_now() - shown > 0.2) {
+            shown = s_now();
+            s_progress(c->sent + c->got, sent_goal + got_goal);
+        }
         struct pollfd pfd[3] = {{alice->out, POLLIN, 0},
                                 {bob->out, POLLIN, 0},
                                 {alice->in, written < n ? POLLOUT : 0, 0}};
@@ -600,6 +631,7 @@ s_alone(s_proc_t *srv,
     double cpu0 = s_cpu(alice->pid);
     s_count_t c;
     s_count_init(&c, phase, n);
+    s_label = profile ? "send alone, under perf" : "send alone";
     s_drive(alice, bob, &c, phase, n, n, 0, c.t0 + 60.0 + (double) n / 20.0);
     out->send = s_rate(c.sent, c.mark, c.t0, c.mark_sent, c.last_sent);
     out->alice_cpu = s_cpu(alice->pid) - cpu0;
@@ -612,6 +644,8 @@ s_alone(s_proc_t *srv,
 
     // socpd relays it all to bob's connection (bob still stopped).
     kill(srv->pid, SIGCONT);
+    s_label = "socpd relays the backlog to bob";
+    s_progress(0, 0);
     s_wait_idle(srv->pid);
     s_limit_sample(limit, false, true);
     before = limit->dec;
@@ -627,6 +661,7 @@ s_alone(s_proc_t *srv,
     c.sent = sent_tag;
     c.t0 = t0;
     kill(bob->pid, SIGCONT);
+    s_label = profile ? "receive alone, under perf" : "receive alone";
     s_drive(alice, bob, &c, phase, 0, 0, n, t0 + 60.0 + (double) n / 20.0);
     out->recv = s_rate(c.got, c.mark, c.t0, c.mark_got, c.last_got);
     out->bob_cpu = s_cpu(bob->pid) - cpu0;
@@ -741,6 +776,7 @@ main(int argc, char **argv)
     double sign_before = limit.sign, dec_before = limit.dec;
     s_count_t c;
     s_count_init(&c, 'a', n);
+    s_label = "together";
     s_drive(alice, bob, &c, 'a', n, n, n, c.t0 + 60.0 + (double) n / 20.0);
     if (c.sent < n || c.got < n) {
         fprintf(stderr, "bench_socp: together: only %lu accepted, %lu received of %lu\n", c.sent,
@@ -778,6 +814,8 @@ main(int argc, char **argv)
     waitpid(alice->pid, NULL, 0);
     waitpid(bob->pid, NULL, 0);
     waitpid(srv->pid, NULL, 0);
+    s_label = "";
+    s_progress(0, 0); // clears the line
     const s_alone_t *r = &alone[0], *prof = &alone[1];
     double send_bound = r->sign_limit / 2.0, recv_bound = r->dec_limit;
     printf("bench_socp: %lu DMs per phase, key %s, %ld cores\n", n, fixture, cores);
