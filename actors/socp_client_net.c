@@ -49,7 +49,15 @@
 #define S_PENDING_MAX     4096        // received frames waiting here: past this, stop reading
 #define S_PENDING_BYTES   (16u << 20) // ... or past this many bytes of them
 
-typedef enum { S_IDLE, S_CONNECTING, S_HANDSHAKE, S_HELLO, S_UP } s_state_t;
+#define S_CONFIRM_MS 2000 // no answer to USER_HELLO: take silence as acceptance
+
+// S_CONFIRM: USER_HELLO is written; the link goes up (and the store replays
+// the outbox) only once the server has shown it accepted the hello: a frame
+// that is not an ERROR (our LIST_REQUEST is answered at once by socpd), or
+// S_CONFIRM_MS of silence for servers that answer nothing. A hello refused
+// (NAME_IN_USE: the server still holds our previous link) would otherwise
+// take every frame written after it down with it, marked sent.
+typedef enum { S_IDLE, S_CONNECTING, S_HANDSHAKE, S_HELLO, S_CONFIRM, S_UP } s_state_t;
 
 typedef struct {
     char *user_id;
@@ -78,7 +86,7 @@ typedef struct {
     uint64_t last_done_ms; // last CLI_DONE: crypto is making progress
     unsigned inflight[SOCP_CLIENT_CRYPTO_MAX];
     unsigned attempts;
-    int reconnect_timer, tick_timer;
+    int reconnect_timer, tick_timer, confirm_timer;
     uint64_t *sent_seqs; // written into the session, awaiting a full flush
     size_t nsent, sent_cap;
     s_dir_t dir[S_DIR_MAX];
@@ -450,6 +458,32 @@ s_on_done(socp_actor_ctx_t *ctx, s_net_t *self, unsigned worker)
     }
 }
 
+// The server accepted our USER_HELLO: the link is up.
+static void
+s_confirm(socp_actor_ctx_t *ctx, s_net_t *self)
+{
+    self->state = S_UP;
+    self->up_ms = socp_now_ms();
+    self->announced_down = false;
+    self->told_resent = false;
+    self->last_rx_ms = socp_now_ms();
+    char url[300];
+    snprintf(url, sizeof url, "ws://%s:%u", self->args->host, (unsigned) self->args->port);
+    s_link(ctx, self, true, url);
+}
+
+static int
+s_on_confirm_timeout(socp_actor_ctx_t *ctx, int timer_id, void *arg)
+{
+    SOCP_UNUSED(timer_id);
+    s_net_t *self = arg;
+    self->confirm_timer = 0;
+    if (self->state == S_CONFIRM) {
+        s_confirm(ctx, self);
+    }
+    return 0;
+}
+
 static void
 s_inbound(socp_actor_ctx_t *ctx, s_net_t *self, const char *data, size_t len)
 {
@@ -462,6 +496,16 @@ s_inbound(socp_actor_ctx_t *ctx, s_net_t *self, const char *data, size_t len)
         return;
     }
     json_t *pay = env.payload;
+    bool refused = false; // our hello was refused: shown below, then the link fails
+    if (self->state == S_CONFIRM) {
+        const char *code = json_string_value(json_object_get(pay, "code"));
+        if (env.kind != SOCP_ENVELOPE_TYPE_ERROR) {
+            s_confirm(ctx, self);
+        } else {
+            refused = code && (strcmp(code, "NAME_IN_USE") == 0 || strcmp(code, "BAD_KEY") == 0 ||
+                               strcmp(code, "INVALID_SIG") == 0);
+        }
+    }
     switch (env.kind) {
         case SOCP_ENVELOPE_TYPE_FILE_START:
         case SOCP_ENVELOPE_TYPE_FILE_CHUNK:
@@ -565,6 +609,9 @@ s_inbound(socp_actor_ctx_t *ctx, s_net_t *self, const char *data, size_t len)
             break; // HEARTBEAT, ACK, channel bookkeeping, unknown types
     }
     socp_envelope_fini(&env);
+    if (refused && self->conn) {
+        s_fail(ctx, self, "the server refused our hello"); // nothing else was written
+    }
 }
 
 static int
@@ -644,7 +691,8 @@ s_on_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg)
     SOCP_UNUSED(timer_id);
     s_net_t *self = arg;
     uint64_t now = socp_now_ms();
-    if (self->state == S_CONNECTING || self->state == S_HANDSHAKE || self->state == S_HELLO) {
+    if (self->state == S_CONNECTING || self->state == S_HANDSHAKE || self->state == S_HELLO ||
+        self->state == S_CONFIRM) {
         if (now - self->started_ms > S_CONNECT_TIMEOUT) {
             s_fail(ctx, self, "connection timed out");
         }
@@ -680,11 +728,12 @@ s_on_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg)
 static void
 s_on_wire(socp_actor_ctx_t *ctx, s_net_t *self, const socp_msg_cli_wire_t *w)
 {
-    if (w->gen != self->gen || !self->conn || (self->state != S_UP && self->state != S_HELLO)) {
+    if (w->gen != self->gen || !self->conn ||
+        (self->state != S_UP && self->state != S_HELLO && self->state != S_CONFIRM)) {
         return; // meant for a link that is gone: the store replays it on the next one
     }
-    if (self->state == S_HELLO && w->seq != 0) {
-        return;
+    if ((self->state == S_HELLO || self->state == S_CONFIRM) && w->seq != 0) {
+        return; // not before the server accepted our hello: replayed once it has
     }
     int rc = socp_tcp_conn_send_text(self->conn, w->frame, strlen(w->frame));
     if (rc == SOCP_ETOOBIG || rc == SOCP_EINVAL) {
@@ -704,14 +753,12 @@ s_on_wire(socp_actor_ctx_t *ctx, s_net_t *self, const socp_msg_cli_wire_t *w)
         self->sent_seqs[self->nsent++] = w->seq;
     }
     if (self->state == S_HELLO) {
-        self->state = S_UP; // USER_HELLO is on its way
-        self->up_ms = socp_now_ms();
-        self->announced_down = false;
-        self->told_resent = false;
-        self->last_rx_ms = socp_now_ms();
-        char url[300];
-        snprintf(url, sizeof url, "ws://%s:%u", self->args->host, (unsigned) self->args->port);
-        s_link(ctx, self, true, url);
+        self->state = S_CONFIRM; // USER_HELLO is on its way: wait for the answer
+        if (self->confirm_timer) {
+            socp_actor_timer_cancel(ctx, self->confirm_timer);
+        }
+        self->confirm_timer =
+            socp_actor_timer_add(ctx, S_CONFIRM_MS, 0, s_on_confirm_timeout, self);
         s_request(ctx, self, "LIST_REQUEST", self->args->user_id, json_object());
     }
     s_flush(ctx, self);

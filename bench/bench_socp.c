@@ -56,6 +56,8 @@
 
 static char s_bindir[4096];
 static char s_tmp[4096];
+static pid_t s_children[8]; // spawned socpd / socp, killed at exit
+static int s_nchildren;
 static const char *s_label = ""; // the phase the progress line names
 
 // A progress line on stderr when it is a terminal (the bench runs for
@@ -235,15 +237,17 @@ s_spawn(s_proc_t *p, const char *prog, const char *const argv[])
     if (pipe(in) != 0 || pipe(out) != 0) {
         exit(1);
     }
-    char path[8192];
+    char path[8192], log[8192];
     snprintf(path, sizeof path, "%s/%s", s_bindir, prog);
+    // stderr (logs) to TMP/<prog>.<n>.log, kept with SOCP_BENCH_KEEP=1.
+    snprintf(log, sizeof log, "%s/%s.%d.log", s_tmp, prog, s_nchildren + 1);
     fflush(NULL);
     p->pid = fork();
     if (p->pid == 0) {
         dup2(in[0], STDIN_FILENO);
         dup2(out[1], STDOUT_FILENO);
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, STDERR_FILENO);
+        int logfd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(logfd >= 0 ? logfd : open("/dev/null", O_WRONLY), STDERR_FILENO);
         close(in[0]);
         close(in[1]);
         close(out[0]);
@@ -257,6 +261,23 @@ s_spawn(s_proc_t *p, const char *prog, const char *const argv[])
     p->out = out[0];
     p->len = 0;
     fcntl(p->in, F_SETFL, O_NONBLOCK);
+    if (s_nchildren < (int) SOCP_ARRAY_LEN(s_children)) {
+        s_children[s_nchildren++] = p->pid;
+    }
+}
+
+// At exit, on every path (a failed phase included): no socpd or socp is
+// left running.
+static void
+s_kill_children(void)
+{
+    for (int i = 0; i < s_nchildren; i++) {
+        // Only a child of ours not reaped yet (never a recycled pid).
+        if (s_children[i] > 0 && waitpid(s_children[i], NULL, WNOHANG) == 0) {
+            kill(s_children[i], SIGKILL);
+            waitpid(s_children[i], NULL, 0);
+        }
+    }
 }
 
 // Reads what is available; calls on_line for each complete line.
@@ -689,6 +710,7 @@ main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    atexit(s_kill_children);
     char self[4096];
     ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
     if (sl <= 0) {

@@ -7,6 +7,8 @@
 #include "socp_test.h"
 
 #include <errno.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <ftw.h>
@@ -161,6 +163,46 @@ socp_test_read_file(const char *path, size_t *len)
         *len = b.len - 1;
     }
     return b.data;
+}
+
+int
+socp_test_copy_tree(const char *from, const char *to)
+{
+    struct stat st;
+    if (stat(from, &st) != 0 || mkdir(to, st.st_mode & 0777) != 0) {
+        return -1;
+    }
+    DIR *d = opendir(from);
+    if (!d) {
+        return -1;
+    }
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            strcmp(e->d_name, "lock.mdb") == 0) {
+            continue;
+        }
+        char a[4096], b[4096];
+        snprintf(a, sizeof a, "%s/%s", from, e->d_name);
+        snprintf(b, sizeof b, "%s/%s", to, e->d_name);
+        if (stat(a, &st) != 0) {
+            rc = -1;
+        } else if (S_ISDIR(st.st_mode)) {
+            rc = socp_test_copy_tree(a, b);
+        } else if (S_ISREG(st.st_mode)) {
+            size_t len = 0;
+            uint8_t *data = socp_test_read_file(a, &len);
+            int fd = open(b, O_WRONLY | O_CREAT | O_EXCL, st.st_mode & 0777);
+            rc = fd >= 0 && write(fd, data, len) == (ssize_t) len ? 0 : -1;
+            if (fd >= 0) {
+                close(fd);
+            }
+            free(data);
+        }
+    }
+    closedir(d);
+    return rc;
 }
 
 bool

@@ -235,3 +235,44 @@ SOCP_TEST_T(socp_e2e_burst_keeps_its_order_across_workers, 90)
     CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
     CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 2000), 0);
 }
+
+// A second client with the same identity while the first is connected: the
+// server refuses its hello (NAME_IN_USE). What it was asked to send meanwhile
+// must not be written on the refused link (where it would be marked sent and
+// lost), but wait in its outbox and arrive once the first one leaves.
+SOCP_TEST_T(socp_e2e_refused_hello_loses_nothing, 90)
+{
+    char port[16];
+    socp_cli_server("srv", NULL, port, sizeof port);
+    socp_cli_t bob = socp_cli_start(port, "bob", "rsa4096_4p_b.pem", NULL);
+    socp_cli_expect(&bob, "connected to", 30000, NULL, 0);
+    socp_cli_t alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", NULL);
+    socp_cli_expect(&alice, "bob is online", 30000, NULL, 0);
+    socp_cli_say(&alice, "/quit");
+    CHECK_EQ(socp_test_stop(alice.pid, 0, 10000), 0);
+    // The twin: a copy of alice's data directory (identity, key, contacts).
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s/alice", socp_test_tmpdir());
+    char twin[4096];
+    snprintf(twin, sizeof twin, "%s/twin", socp_test_tmpdir());
+    CHECK(socp_test_copy_tree(cmd, twin) == 0);
+    alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", NULL);
+    socp_cli_expect(&alice, "connected to", 30000, NULL, 0);
+    socp_cli_t t = socp_cli_start(port, "twin", "rsa4096_4p_a.pem", NULL);
+    socp_cli_expect(&t, "server error NAME_IN_USE", 30000, NULL, 0);
+    for (int i = 0; i < 3; i++) {
+        snprintf(cmd, sizeof cmd, "/tell bob from-the-twin-%d", i);
+        socp_cli_say(&t, cmd);
+        snprintf(cmd, sizeof cmd, "you -> bob: from-the-twin-%d", i); // durable in the outbox
+        socp_cli_expect(&t, cmd, 30000, NULL, 0);
+    }
+    socp_cli_expect(&t, "server error NAME_IN_USE", 30000, NULL, 0); // refused again since
+    socp_cli_say(&alice, "/quit");
+    CHECK_EQ(socp_test_stop(alice.pid, 0, 10000), 0);
+    for (int i = 0; i < 3; i++) {
+        snprintf(cmd, sizeof cmd, "twin -> you: from-the-twin-%d", i); // its --name
+        socp_cli_expect(&bob, cmd, 60000, NULL, 0);
+    }
+    CHECK_EQ(socp_test_stop(t.pid, SIGTERM, 5000), 0);
+    CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 5000), 0);
+}

@@ -46,6 +46,10 @@ uint8_t *socp_test_read_file(const char *path, size_t *len);
 // case if it cannot be read).
 bool socp_test_file_has(const char *path, const char *needle);
 
+// Copies directory `from` to `to` (created), files and subdirectories, modes
+// kept; LMDB lock files are left out. Returns 0 or -1.
+int socp_test_copy_tree(const char *from, const char *to);
+
 // Starts program `prog` from the build directory (e.g. "socpd") with args
 // (NULL-terminated, argv[0] excluded). Its stdout is readable on *out_fd
 // when out_fd is non-NULL (else inherited); stderr is inherited. Returns the
