@@ -1317,6 +1317,16 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
                 if (self->link_up) {
                     s_print(self, "connected to %s as %s", msg->body.cli_link.detail,
                             self->args->user_id);
+                    // Presence can overtake this (it comes through the store,
+                    // this straight from net): announce who is online already.
+                    char t[16];
+                    s_clock(socp_wall_ms(), t);
+                    for (size_t i = 0; i < self->npeers; i++) {
+                        const s_peer_t *e = &self->peers[i];
+                        if (e->online && strcmp(e->id, self->args->user_id) != 0) {
+                            s_print(self, "[%s] * %s is online", t, e->name);
+                        }
+                    }
                 } else {
                     s_print(self, "disconnected (%s); reconnecting ...", msg->body.cli_link.detail);
                     for (size_t i = 0; i < self->npeers; i++) {
