@@ -78,6 +78,17 @@ s_get_be64(const uint8_t in[8])
     return v;
 }
 
+// The associated data of a sealed value: the table's letter, then the
+// record's key (at most 256 bytes of it). Returns its length.
+static size_t
+s_seal_ad(char table, const MDB_val *k, uint8_t ad[1 + 256])
+{
+    size_t n = k->mv_size < 256 ? k->mv_size : 256;
+    ad[0] = (uint8_t) table;
+    memcpy(ad + 1, k->mv_data, n);
+    return 1 + n;
+}
+
 // Seals `len` bytes for table `table` under record key `k` into a new buffer
 // (*out, *out_len; free() it).
 static void
@@ -90,9 +101,7 @@ s_seal(socp_cstore_t *self,
        size_t *out_len)
 {
     uint8_t ad[1 + 256];
-    size_t ad_len = 1 + (k->mv_size < 256 ? k->mv_size : 256);
-    ad[0] = (uint8_t) table;
-    memcpy(ad + 1, k->mv_data, ad_len - 1);
+    size_t ad_len = s_seal_ad(table, k, ad);
     uint8_t *buf = socp_malloc(len + S_SEAL_OVER);
     buf[0] = S_SEAL_TAG;
     memcpy(buf + 1, self->nonce_prefix, sizeof self->nonce_prefix);
@@ -125,9 +134,7 @@ s_unseal(const socp_cstore_t *self, char table, const MDB_val *k, const MDB_val 
         return NULL;
     }
     uint8_t ad[1 + 256];
-    size_t ad_len = 1 + (k->mv_size < 256 ? k->mv_size : 256);
-    ad[0] = (uint8_t) table;
-    memcpy(ad + 1, k->mv_data, ad_len - 1);
+    size_t ad_len = s_seal_ad(table, k, ad);
     size_t clen = v->mv_size - 1 - S_SEAL_NONCE;
     char *plain = socp_malloc(clen + 1);
     unsigned long long plen = 0;

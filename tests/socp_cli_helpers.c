@@ -77,6 +77,15 @@ socp_cli_start(const char *port, const char *name, const char *key, const char *
 }
 
 void
+socp_cli_start_pair(const char *port, socp_cli_t *bob, socp_cli_t *alice)
+{
+    *bob = socp_cli_start(port, "bob", "rsa4096_4p_b.pem", NULL);
+    socp_cli_expect(bob, "connected to", 30000, NULL, 0);
+    *alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", NULL);
+    socp_cli_expect(alice, "bob is online", 30000, NULL, 0);
+}
+
+void
 socp_cli_say(socp_cli_t *c, const char *line)
 {
     size_t n = strlen(line);

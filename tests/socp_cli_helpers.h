@@ -28,6 +28,10 @@ socp_cli_start(const char *port, const char *name, const char *key, const char *
 // pipes (stderr inherited).
 socp_cli_t socp_cli_spawn(const char *path, const char *const argv[]);
 
+// Starts bob (rsa4096_4p_b.pem), then alice (rsa4096_4p_a.pem), and waits
+// until bob is connected and alice sees him online.
+void socp_cli_start_pair(const char *port, socp_cli_t *bob, socp_cli_t *alice);
+
 // Writes one command line (a newline is added).
 void socp_cli_say(socp_cli_t *c, const char *line);
 

@@ -244,10 +244,8 @@ SOCP_TEST_T(socp_e2e_refused_hello_loses_nothing, 90)
 {
     char port[16];
     socp_cli_server("srv", NULL, port, sizeof port);
-    socp_cli_t bob = socp_cli_start(port, "bob", "rsa4096_4p_b.pem", NULL);
-    socp_cli_expect(&bob, "connected to", 30000, NULL, 0);
-    socp_cli_t alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", NULL);
-    socp_cli_expect(&alice, "bob is online", 30000, NULL, 0);
+    socp_cli_t bob, alice;
+    socp_cli_start_pair(port, &bob, &alice);
     socp_cli_say(&alice, "/quit");
     CHECK_EQ(socp_test_stop(alice.pid, 0, 10000), 0);
     // The twin: a copy of alice's data directory (identity, key, contacts).
