@@ -14,7 +14,8 @@ TSAN_FILTERS=(${SOCP_TSAN_FILTER:-bus_ actor_})
 total_pass=0
 total_fail=0
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+failures=$(mktemp)
+trap 'rm -f "$log" "$failures"' EXIT
 
 stage() { printf '\n== %s ==\n' "$*"; }
 
@@ -22,6 +23,16 @@ stage() { printf '\n== %s ==\n' "$*"; }
 run_suite() {
     local name=$1; shift
     "$@" 2>&1 | tee "$log"
+    # Keep each failed case with the lines it printed, for the summary: CI
+    # may show only the tail of this output.
+    awk -v stage="$name" '
+        / \* [^ ]+: OK \(/ { n = 0; next }
+        { held[n++] = $0; if (n > 40) { for (i = 1; i < n; i++) held[i - 1] = held[i]; n-- } }
+        / \* [^ ]+: FAIL \(/ {
+            name = $2; sub(/:$/, "", name); print "-- " stage ": " name
+            for (i = 0; i < n; i++) print "   " held[i]
+            n = 0
+        }' "$log" >>"$failures"
     local line
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
     if [[ -z "$line" ]]; then
@@ -76,5 +87,9 @@ if build_or_fail clang CC=clang; then
 fi
 
 stage "summary"
+if [[ -s "$failures" ]]; then
+    echo "failed cases, each with what it printed:"
+    cat "$failures"
+fi
 echo "$total_pass passed, $total_fail failed"
 [[ $total_fail -eq 0 ]]
