@@ -296,6 +296,7 @@ s_flush(socp_actor_ctx_t *ctx, s_net_t *self)
         for (size_t i = 0; i < self->nsent; i++) {
             socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_SENT);
             m.body.cli_sent.seq = self->sent_seqs[i];
+            m.body.cli_sent.gen = self->gen;
             (void) socp_actor_send(ctx, "store", &m);
         }
         self->nsent = 0;
@@ -737,10 +738,11 @@ s_on_wire(socp_actor_ctx_t *ctx, s_net_t *self, const socp_msg_cli_wire_t *w)
     }
     int rc = socp_tcp_conn_send_text(self->conn, w->frame, strlen(w->frame));
     if (rc == SOCP_ETOOBIG || rc == SOCP_EINVAL) {
+        // Can never be sent: say so once, and count it as done so it
+        // neither holds the link's room nor comes back at every replay.
         socp_error("net: frame refused by the session: %s", socp_strerror(rc));
-        return;
-    }
-    if (rc != 0) {
+        s_note(ctx, NULL, 2, "a message could not be sent (%s) and was dropped", socp_strerror(rc));
+    } else if (rc != 0) {
         s_fail(ctx, self, "write failed");
         return;
     }

@@ -919,17 +919,27 @@ socp_cstore_outbox_mark_sent(socp_cstore_t *self, uint64_t seq)
 }
 
 int
-socp_cstore_outbox_each_unsent(socp_cstore_t *self, socp_cstore_outbox_fn *fn, void *arg)
+socp_cstore_outbox_each_unsent(socp_cstore_t *self,
+                               uint64_t after,
+                               socp_cstore_outbox_fn *fn,
+                               void *arg)
 {
+    if (after == UINT64_MAX) {
+        return 0;
+    }
     s_reader_t r;
     int rc = s_reader_open(self, self->outbox, &r);
     if (rc != 0) {
         return rc;
     }
+    // Entries from here on belong to the open batch: not durable yet.
+    uint64_t uncommitted = self->txn ? self->batch_outbox : UINT64_MAX;
+    uint8_t start[8];
+    s_be64(after + 1, start);
     MDB_cursor *cur = r.cur;
-    MDB_val k, v;
+    MDB_val k = {8, start}, v;
     int result = 0;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && result == 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && result == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         bool sent;
         size_t len;
@@ -937,10 +947,21 @@ socp_cstore_outbox_each_unsent(socp_cstore_t *self, socp_cstore_outbox_fn *fn, v
         if (k.mv_size != 8 || !frame || sent) {
             continue;
         }
-        result = fn(s_get_be64(k.mv_data), frame, len, arg);
+        uint64_t seq = s_get_be64(k.mv_data);
+        if (seq >= uncommitted) {
+            result = SOCP_EAGAIN;
+            break;
+        }
+        result = fn(seq, frame, len, arg);
     }
     s_reader_close(&r);
     return result;
+}
+
+uint64_t
+socp_cstore_outbox_committed_end(const socp_cstore_t *self)
+{
+    return self->txn ? self->batch_outbox : self->next_outbox;
 }
 
 uint64_t

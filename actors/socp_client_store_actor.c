@@ -6,19 +6,24 @@
 // and the files being received (temp files under DATA_DIR/downloads).
 // In:  CLI_FRAME (crypto: a signed outgoing frame -> outbox, in CLI_SEND.order:
 //      frames signed in parallel are held until the earlier ones arrive, 5 s at
-//      most), CLI_SENT (net:
-//      written -> mark sent), CLI_LINK (net: up -> replay every unsent frame
-//      with the new link generation), CLI_PLAIN (crypto: a received item ->
-//      pin check, dedupe, history / file assembly; in CLI_INBOUND.order, held
-//      like frames, since net spreads received frames over every worker;
-//      kind NONE only fills a number), CLI_PRESENCE (net: TOFU
-//      pinning), CLI_HISTORY_REQ, CLI_SETTING (ui).
+//      most), CLI_SENT (net: written -> mark sent, room for one more frame),
+//      CLI_LINK (net: up -> replay every unsent frame with the new link
+//      generation), CLI_PLAIN (crypto: a received item -> pin check, dedupe,
+//      history / file assembly; in CLI_INBOUND.order, held like frames, since
+//      net spreads received frames over every worker; kind NONE only fills a
+//      number), CLI_PRESENCE (net: TOFU pinning), CLI_HISTORY_REQ,
+//      CLI_SETTING (ui).
 // Out: CLI_ACCEPTED, CLI_SHOW, CLI_PEER, CLI_NOTE, CLI_FILE (ui); CLI_WIRE,
 //      CLI_SETTING (net).
 // Group commit: every write goes into one open transaction; a timer commits
 // it S_COMMIT_MS after the first write, and only then are the replies
 // that depend on it (ACCEPTED, WIRE, SHOW...) sent: what the ui reports as
 // accepted is durable, and a frame reaches the wire only once it is stored.
+// Flow to net: at most S_WIRE_WINDOW outbox frames are on their way to the
+// socket (handed on, no CLI_SENT yet); the others wait in the outbox and are
+// handed on in seq order as CLI_SENT comes back, so a slow server slows the
+// link down instead of overflowing it, and a replay of a long outbox goes
+// out at the pace the server reads.
 // Blocking calls: LMDB commits (fsync, bounded by the batch size of the
 // actor loop) and file writes of at most 446 bytes per chunk.
 // Shutdown: TERM ends the loop; received items held for order are handed on,
@@ -52,6 +57,10 @@
 // Received-only batches wait longer: nobody waits for their echo.
 #define S_COMMIT_MS    10
 #define S_COMMIT_RX_MS 25
+// Outbox frames handed to net and not yet written to the socket, at most:
+// a server that reads slowly makes the rest wait here, in the outbox, rather
+// than in memory (where they would overflow the session and drop the link).
+#define S_WIRE_WINDOW 256
 
 typedef struct {
     char to[SOCP_ACTOR_NAME_MAX + 1];
@@ -75,6 +84,13 @@ typedef struct {
     socp_cstore_t *db;
     bool link_up;
     uint64_t gen;
+    // Flow towards net on this link: frames up to wire_after were handed
+    // on; wire_credit more may be; wire_behind: unsent frames above
+    // wire_after wait in the outbox (pumped as credit comes back).
+    uint64_t wire_after;
+    unsigned wire_credit;
+    bool wire_behind;
+    unsigned wires_in_batch; // credit taken by frames of the open batch
     int commit_timer;
     uint64_t commit_due_ms; // when the armed commit fires
     s_deferred_t *deferred;
@@ -93,6 +109,7 @@ typedef struct {
 // ---- deferred replies ----------------------------------------------------------------
 
 static int s_on_commit(socp_actor_ctx_t *ctx, int timer_id, void *arg);
+static void s_pump(socp_actor_ctx_t *ctx, s_store_t *self);
 
 static void
 s_schedule(socp_actor_ctx_t *ctx, s_store_t *self)
@@ -172,6 +189,13 @@ s_on_commit(socp_actor_ctx_t *ctx, int timer_id, void *arg)
         }
     } else {
         // Nothing of this batch is durable: say so for every outgoing item.
+        // Its frames were never handed on: their credit comes back, and
+        // their numbers will be given again.
+        self->wire_credit += self->wires_in_batch;
+        uint64_t end = socp_cstore_outbox_committed_end(self->db);
+        if (self->wire_after >= end) {
+            self->wire_after = end - 1;
+        }
         for (size_t i = 0; i < self->nbatch; i++) {
             socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_ACCEPTED);
             m.body.cli_accepted.local_id = self->batch_ids[i];
@@ -185,10 +209,12 @@ s_on_commit(socp_actor_ctx_t *ctx, int timer_id, void *arg)
     }
     self->ndeferred = 0;
     self->nbatch = 0;
+    self->wires_in_batch = 0;
     if (self->sent_in_batch) {
         self->sent_in_batch = false;
         s_send_pending(ctx, self);
     }
+    s_pump(ctx, self);
     return 0;
 }
 
@@ -248,9 +274,17 @@ s_on_frame(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_frame_t *f
     a.body.cli_accepted.seq = seq;
     a.body.cli_accepted.pending = socp_cstore_outbox_pending(self->db);
     s_defer(ctx, self, "ui", &a);
-    if (self->link_up) {
-        s_wire(ctx, self, seq, f->frame, true);
+    if (!self->link_up) {
+        return; // replayed when it comes up
     }
+    if (self->wire_behind || self->wire_credit == 0) {
+        self->wire_behind = true; // waits its turn in the outbox
+        return;
+    }
+    self->wire_credit--;
+    self->wires_in_batch++;
+    self->wire_after = seq;
+    s_wire(ctx, self, seq, f->frame, true);
 }
 
 // ---- order of work done in parallel ---------------------------------------------------
@@ -316,17 +350,39 @@ s_on_hold_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg)
 }
 
 static int
-s_replay_one(uint64_t seq, const char *frame, size_t len, void *arg)
+s_pump_one(uint64_t seq, const char *frame, size_t len, void *arg)
 {
     void **pair = arg;
     socp_actor_ctx_t *ctx = pair[0];
     s_store_t *self = pair[1];
+    if (self->wire_credit == 0) {
+        return 1; // the link is full: the rest waits for CLI_SENT
+    }
     char *copy = socp_malloc(len + 1);
     memcpy(copy, frame, len);
     copy[len] = '\0';
-    s_wire(ctx, self, seq, copy, false);
+    s_wire(ctx, self, seq, copy, false); // committed: no need to wait
     free(copy);
+    self->wire_credit--;
+    self->wire_after = seq;
     return 0;
+}
+
+// Hands net the frames that wait in the outbox, oldest first, as far as
+// the link has room; the ones of the open batch go after its commit.
+static void
+s_pump(socp_actor_ctx_t *ctx, s_store_t *self)
+{
+    if (!self->link_up || !self->wire_behind || self->wire_credit == 0) {
+        return;
+    }
+    void *pair[2] = {ctx, self};
+    int rc = socp_cstore_outbox_each_unsent(self->db, self->wire_after, s_pump_one, pair);
+    if (rc == 0) {
+        self->wire_behind = false; // caught up: new frames go straight on
+    } else if (rc < 0 && rc != SOCP_EAGAIN) {
+        s_note(ctx, 2, "cannot read the outbox");
+    }
 }
 
 static void
@@ -340,12 +396,11 @@ s_on_link(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_link_t *l)
     (void) s_on_commit(ctx, 0, self);
     self->link_up = l->up;
     self->gen = l->gen;
-    if (l->up) {
-        void *pair[2] = {ctx, self};
-        if (socp_cstore_outbox_each_unsent(self->db, s_replay_one, pair) != 0) {
-            s_note(ctx, 2, "cannot read the outbox");
-        }
-    }
+    // A new link: every unsent frame goes again, from the oldest.
+    self->wire_after = 0;
+    self->wire_credit = S_WIRE_WINDOW;
+    self->wire_behind = true;
+    s_pump(ctx, self);
 }
 
 // ---- received files ------------------------------------------------------------------
@@ -739,6 +794,11 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
             if (socp_cstore_outbox_mark_sent(self->db, msg->body.cli_sent.seq) == 0) {
                 self->sent_in_batch = true;
                 s_schedule(ctx, self);
+            }
+            if (self->link_up && msg->body.cli_sent.gen == self->gen &&
+                self->wire_credit < S_WIRE_WINDOW) {
+                self->wire_credit++;
+                s_pump(ctx, self);
             }
             break;
         case SOCP_MSG_CLI_LINK:

@@ -2,10 +2,13 @@
 // (tests/py/fake_socp_server.py) that emits the other accepted wire variants
 // (PEM keys, bytes-form content signatures, PSS salt 32, payload.ts differing
 // from the envelope ts) and bad input (garbage, binary and 2 MiB frames, a
-// forged signature, file names with paths, a changed key for a known user).
+// forged signature, file names with paths, a changed key for a known user),
+// and a server that stops reading.
 #include <dirent.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "socp_cli_helpers.h"
@@ -180,4 +183,44 @@ SOCP_TEST_T(socp_interop_emit_variants_through_socpd, 60)
     s_expect_verified(&alice, "bob -> you: default-form-back");
     CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
     CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 2000), 0);
+}
+
+// A server that stops reading: the client's messages wait in its outbox
+// (not in memory, where they would overflow the session and drop the link),
+// and all reach the server, once each, on the same connection when it reads
+// again.
+SOCP_TEST_T(socp_interop_server_that_stops_reading_gets_everything_once, 180)
+{
+    enum { N = 2500 }; // ~6 MB of frames: past the session's 4 MiB bound
+    char port[16], cmd[4096], n[64];
+    socp_cli_t fake = socp_cli_fake_start(port, sizeof port);
+    socp_cli_fake(&fake, "rcvbuf 4096", NULL, 0);
+    socp_cli_t alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", NULL);
+    socp_cli_fake(&fake, "hello", NULL, 0);
+    socp_cli_expect(&alice, "connected to", 10000, NULL, 0);
+    snprintf(cmd, sizeof cmd, "user carol %s/tests/fixtures/rsa4096_2p_a.pem", socp_test_srcdir());
+    socp_cli_fake(&fake, cmd, NULL, 0);
+    socp_cli_fake(&fake, "advertise carol der", NULL, 0);
+    socp_cli_expect(&alice, "carol is online", 10000, NULL, 0);
+
+    socp_cli_fake(&fake, "pause", NULL, 0);
+    for (int i = 0; i < N; i++) {
+        snprintf(cmd, sizeof cmd, "/tell carol backlog-%d", i);
+        socp_cli_say(&alice, cmd);
+    }
+    // Every message is signed and stored before the server reads again.
+    snprintf(cmd, sizeof cmd, "you -> carol: backlog-%d", N - 1);
+    socp_cli_expect(&alice, cmd, 120000, NULL, 0);
+    socp_cli_fake(&fake, "resume", NULL, 0);
+    uint64_t deadline = socp_now_ms() + 120000;
+    unsigned long got = 0;
+    while (got < N && socp_now_ms() < deadline) {
+        socp_cli_fake(&fake, "count_to carol", n, sizeof n);
+        got = strtoul(n, NULL, 10);
+        if (got < N) {
+            (void) poll(NULL, 0, 100); // polling with a deadline
+        }
+    }
+    CHECK_MSG(got == N, "the server got %lu of %d messages", got, N);
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
 }

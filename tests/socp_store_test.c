@@ -68,15 +68,30 @@ SOCP_TEST(socp_store_outbox_reopen)
     CHECK_OK(socp_cstore_open(s_db(), 0, &st, NULL));
     CHECK_EQ(socp_cstore_outbox_pending(st), 2);
     s_unsent_t *u = socp_calloc(1, sizeof *u);
-    CHECK_OK(socp_cstore_outbox_each_unsent(st, s_collect, u));
+    CHECK_OK(socp_cstore_outbox_each_unsent(st, 0, s_collect, u));
     CHECK_EQ(u->n, 2);
     CHECK_EQ(u->seqs[0], seq[0]);
     CHECK_STREQ(u->frames[0], "{\"f\":1}");
     CHECK_STREQ(u->frames[1], "{\"f\":3}");
+    // From a given seq on: only what lies above it.
+    memset(u, 0, sizeof *u);
+    CHECK_OK(socp_cstore_outbox_each_unsent(st, seq[0], s_collect, u));
+    CHECK_EQ(u->n, 1);
+    CHECK_EQ(u->seqs[0], seq[2]);
     uint64_t next;
     CHECK_OK(socp_cstore_outbox_put(st, "bob", "{\"f\":5}", 7, &next));
     CHECK(next > seq[2]);
+    CHECK_EQ(socp_cstore_outbox_committed_end(st), next);
+    // A frame of the open batch is not durable yet: never handed out.
+    memset(u, 0, sizeof *u);
+    CHECK_EQ(socp_cstore_outbox_each_unsent(st, 0, s_collect, u), SOCP_EAGAIN);
+    CHECK_EQ(u->n, 2);
     CHECK_OK(socp_cstore_commit(st));
+    CHECK_EQ(socp_cstore_outbox_committed_end(st), next + 1);
+    memset(u, 0, sizeof *u);
+    CHECK_OK(socp_cstore_outbox_each_unsent(st, seq[2], s_collect, u));
+    CHECK_EQ(u->n, 1);
+    CHECK_EQ(u->seqs[0], next);
     free(u);
     socp_cstore_destroy(&st);
 }
@@ -221,7 +236,7 @@ SOCP_TEST(socp_store_kill9_mid_burst)
     CHECK_OK(socp_cstore_open(s_db(), 0, &st, NULL));
     s_unsent_t *u = socp_calloc(1, sizeof *u);
     // Up to 4096 entries are collected; the child wrote bursts of 50.
-    int rc = socp_cstore_outbox_each_unsent(st, s_collect, u);
+    int rc = socp_cstore_outbox_each_unsent(st, 0, s_collect, u);
     CHECK(rc == 0 || u->n == 4096);
     CHECK(u->n >= (size_t) committed * 50 || u->n == 4096);
     CHECK(u->n % 50 == 0); // whole bursts only

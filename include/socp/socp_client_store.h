@@ -100,11 +100,20 @@ SOCP_NODISCARD int socp_cstore_outbox_put(socp_cstore_t *self,
 // Marks an outbox entry sent. Unknown seq: 0 (already pruned).
 SOCP_NODISCARD int socp_cstore_outbox_mark_sent(socp_cstore_t *self, uint64_t seq);
 
-// Calls fn for every unsent entry in seq order (frame borrowed for the call).
-// fn returns 0 to continue, anything else stops and is returned.
+// Calls fn for every unsent entry with a seq above `after`, in seq order
+// (frame borrowed for the call). fn returns 0 to continue, anything else
+// stops and is returned. Stops with SOCP_EAGAIN, without calling fn, at the
+// first entry of the open batch (not durable yet); 0 when every unsent entry
+// was visited.
 typedef int(socp_cstore_outbox_fn)(uint64_t seq, const char *frame, size_t len, void *arg);
-SOCP_NODISCARD int
-socp_cstore_outbox_each_unsent(socp_cstore_t *self, socp_cstore_outbox_fn *fn, void *arg);
+SOCP_NODISCARD int socp_cstore_outbox_each_unsent(socp_cstore_t *self,
+                                                  uint64_t after,
+                                                  socp_cstore_outbox_fn *fn,
+                                                  void *arg);
+
+// The seq the first outbox entry of the open batch has or will have: every
+// lower one is committed.
+uint64_t socp_cstore_outbox_committed_end(const socp_cstore_t *self);
 
 // Unsent entries, including the open batch.
 uint64_t socp_cstore_outbox_pending(const socp_cstore_t *self);

@@ -27,6 +27,11 @@ reads one command per line on stdin and answers "ok CMD ..." (or
   file NAME FILENAME          FILE_START (name FILENAME) + FILE_CHUNK + FILE_END
   big                         one 2 MiB text frame
   count_to NAME               "ok count_to N": frames the client sent to NAME
+  rcvbuf BYTES                a small receive buffer for the next connection
+                              (before it is made), so not reading pushes back
+  pause / resume              stop / go on reading the client's frames (the
+                              server sends a frame every 0.5 s meanwhile, so
+                              the client does not take it for dead)
 """
 import base64
 import hashlib
@@ -73,6 +78,8 @@ class Conn:
         self.lock = threading.Lock()
         self.frames = []  # parsed JSON objects the client sent
         self.closed = False
+        self.reading = threading.Event()  # cleared by "pause"
+        self.reading.set()
 
     def recv_exact(self, n):
         while len(self.buf) < n:
@@ -109,7 +116,9 @@ class Conn:
         elif n == 127:
             n = struct.unpack(">Q", self.recv_exact(8))[0]
         mask = self.recv_exact(4) if b1 & 0x80 else b"\0\0\0\0"
-        data = bytes(c ^ mask[i % 4] for i, c in enumerate(self.recv_exact(n)))
+        raw = self.recv_exact(n)
+        key = (mask * (n // 4 + 1))[:n]
+        data = (int.from_bytes(raw, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
         return op, data
 
     def send_raw(self, op, data):
@@ -129,6 +138,7 @@ class Conn:
     def reader(self):
         try:
             while True:
+                self.reading.wait()
                 op, data = self.read_frame()
                 if op == 9:
                     self.send_raw(10, data)
@@ -199,6 +209,14 @@ class Server:
         }
         # A fresh envelope ts (the server's forwarding time), original in payload.ts.
         self.send("USER_DELIVER", self.id, self.client_id, payload, ts + 5000)
+
+    def keepalive(self, conn):
+        while not conn.reading.is_set() and not conn.closed:
+            try:
+                conn.send_raw(9, b"paused")  # a ping: the client answers later
+            except OSError:
+                return
+            time.sleep(0.5)
 
     def cmd(self, words):
         c = words[0]
@@ -282,6 +300,16 @@ class Server:
                 self.conn.send_text("x" * (2 * 1024 * 1024))
             except OSError:
                 pass  # the client closed the connection mid-frame: expected
+            return ""
+        if c == "rcvbuf":
+            self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, int(words[1]))
+            return ""
+        if c == "pause":
+            self.conn.reading.clear()
+            threading.Thread(target=self.keepalive, args=(self.conn,), daemon=True).start()
+            return ""
+        if c == "resume":
+            self.conn.reading.set()
             return ""
         if c == "count_to":
             uid, _ = self.users[words[1]]
