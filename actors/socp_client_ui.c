@@ -1265,11 +1265,22 @@ s_on_file(s_ui_t *self, const socp_msg_cli_file_t *f)
 static void
 s_on_rate(s_ui_t *self)
 {
-    bool first = socp_client_pacer_slow_down(&self->pacer, socp_now_ms());
+    uint64_t now = socp_now_ms();
+    bool first = socp_client_pacer_slow_down(&self->pacer, now);
     s_outfile_t *o = &self->out;
     if (o->fd < 0) {
-        if (first) {
-            s_print(self, "warning: the server is rate-limiting us; some frames were dropped");
+        if (!first) {
+            return;
+        }
+        if (o->name[0] && socp_client_pacer_recent(&self->pacer, now)) {
+            // The file went out faster than the server takes it in.
+            s_print(self,
+                    "warning: the server is rate-limiting us: %s went out faster than it "
+                    "accepts and may arrive late; the next file starts at %u frames/s",
+                    o->name, (unsigned) self->pacer.rate);
+        } else {
+            s_print(self, "warning: the server is rate-limiting us: messages may be delayed or "
+                          "dropped");
         }
         return;
     }

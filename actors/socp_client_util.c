@@ -62,6 +62,7 @@ socp_client_route(socp_client_route_t *self,
 #define S_RATE_STEP     20.0  // frames/s regained per second after a slow-down
 #define S_RATE_MIN      20.0  // never slower than this
 #define S_LEARNED_MS    60000 // a slow-down this recent sets the next start rate
+#define S_RECENT_MS     5000  // a transfer this recent may still be what the server limits
 
 void
 socp_client_pacer_init(socp_client_pacer_t *self, double ceiling)
@@ -108,13 +109,19 @@ socp_client_pacer_slow_down(socp_client_pacer_t *self, uint64_t now_ms)
 {
     bool first = self->err_ms == 0 || now_ms - self->err_ms > 5000;
     self->err_ms = now_ms;
-    if (self->active) {
+    if (socp_client_pacer_recent(self, now_ms)) {
         self->rate = self->rate > 0 ? self->rate / 2 : 100;
         self->rate = self->rate < S_RATE_MIN ? S_RATE_MIN : self->rate;
         self->tokens = 0;
         self->learned = self->rate;
     }
     return first;
+}
+
+bool
+socp_client_pacer_recent(const socp_client_pacer_t *self, uint64_t now_ms)
+{
+    return self->active || (self->done_ms && now_ms - self->done_ms < S_RECENT_MS);
 }
 
 void

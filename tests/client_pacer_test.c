@@ -89,3 +89,22 @@ SOCP_TEST(client_pacer_unpaced_until_told)
     CHECK(socp_client_pacer_slow_down(&p, 100000));
     CHECK(p.rate == 100);
 }
+
+// A file whose last chunk just left can still be what the server limits:
+// the next one starts slower. Long after, an error is not about files.
+SOCP_TEST(client_pacer_error_just_after_a_file_counts)
+{
+    socp_client_pacer_t p;
+    socp_client_pacer_init(&p, 190);
+    socp_client_pacer_start(&p, 1000);
+    socp_client_pacer_done(&p, 1400);
+    CHECK(socp_client_pacer_recent(&p, 2000));
+    CHECK(socp_client_pacer_slow_down(&p, 2000));
+    CHECK(p.rate == 95);
+    socp_client_pacer_start(&p, 3000);
+    CHECK(p.rate == 95);
+    socp_client_pacer_done(&p, 3500);
+    CHECK(!socp_client_pacer_recent(&p, 9000));
+    (void) socp_client_pacer_slow_down(&p, 9000);
+    CHECK(p.rate == 95);
+}

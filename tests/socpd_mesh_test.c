@@ -129,6 +129,7 @@ SOCP_TEST_T(socpd_mesh_three, 120)
     s_hello_ok(&c, s3b.port, CAROL, "rsa4096_4p_b.pem");
     s_wait_users(&a, s1.id, 3, 15000);
     s_wait_users(&b, s2.id, 3, 15000);
+    s_wait_users(&c, s3b.id, 3, 15000); // the restarted server knows bob again
     s_dm(&a, &c, "YWdhaW4");
     s_dm(&c, &b, "YWdhaW4y");
 

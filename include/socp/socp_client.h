@@ -182,8 +182,13 @@ void socp_client_pacer_start(socp_client_pacer_t *self, uint64_t now_ms);
 int socp_client_pacer_take(socp_client_pacer_t *self, uint64_t now_ms, int max);
 
 // The server said we exceed its rate limit. Returns true for the first
-// such error in 5 s (worth telling the user about).
+// such error in 5 s (worth telling the user about). Halves the rate when a
+// transfer is running or finished in the last 5 s (its last frames may be
+// what the server is still working through).
 bool socp_client_pacer_slow_down(socp_client_pacer_t *self, uint64_t now_ms);
+
+// A transfer is running or finished in the last 5 s.
+bool socp_client_pacer_recent(const socp_client_pacer_t *self, uint64_t now_ms);
 
 // The transfer is over (sent or abandoned).
 void socp_client_pacer_done(socp_client_pacer_t *self, uint64_t now_ms);
