@@ -741,6 +741,9 @@ s_on_wire(socp_actor_ctx_t *ctx, s_net_t *self, const socp_msg_cli_wire_t *w)
         // Can never be sent: say so once, and count it as done so it
         // neither holds the link's room nor comes back at every replay.
         socp_error("net: frame refused by the session: %s", socp_strerror(rc));
+        if (w->seq == 0) {
+            return; // a control frame: nothing to count (and no hello to wait for)
+        }
         s_note(ctx, NULL, 2, "a message could not be sent (%s) and was dropped", socp_strerror(rc));
     } else if (rc != 0) {
         s_fail(ctx, self, "write failed");

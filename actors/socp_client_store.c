@@ -42,6 +42,7 @@ struct socp_cstore {
     uint64_t pending;       // unsent outbox entries (committed + batch)
     uint64_t batch_pending; // pending as of the last commit
     uint64_t batch_outbox;  // next_outbox as of the last commit
+    bool batch_lost;        // a failed write dropped the batch: the next commit fails
     uint64_t batch_history; // next_history as of the last commit
     char *scratch;          // contact_get strings
     // The last contact read (its strings in scratch): every received message
@@ -771,6 +772,14 @@ socp_cstore_destroy(socp_cstore_t **self_p)
 int
 socp_cstore_commit(socp_cstore_t *self)
 {
+    if (self->batch_lost) {
+        // A write failed (full map?) and took the batch with it; whatever was
+        // written since belongs to the same batch for the caller: lost too.
+        socp_cstore_abort(self);
+        self->batch_lost = false;
+        socp_error("store: the batch was dropped by a failed write");
+        return SOCP_ESTORE;
+    }
     if (!self->txn) {
         return 0;
     }
@@ -779,13 +788,14 @@ socp_cstore_commit(socp_cstore_t *self)
     if (rc != 0) {
         self->last_contact_ok = false;
         self->pending = self->batch_pending;
-        self->next_outbox = self->batch_outbox;
         self->next_history = self->batch_history;
         return s_lmdb_err(rc, "commit");
     }
     return 0;
 }
 
+// Outbox seqs are never given twice, even after a lost batch, so a late
+// report about a frame of that batch can never match another frame.
 void
 socp_cstore_abort(socp_cstore_t *self)
 {
@@ -794,9 +804,15 @@ socp_cstore_abort(socp_cstore_t *self)
         self->txn = NULL;
         self->last_contact_ok = false;
         self->pending = self->batch_pending;
-        self->next_outbox = self->batch_outbox;
         self->next_history = self->batch_history;
     }
+}
+
+static void
+s_batch_lost(socp_cstore_t *self)
+{
+    socp_cstore_abort(self);
+    self->batch_lost = true;
 }
 
 bool
@@ -815,7 +831,7 @@ s_put(socp_cstore_t *self, MDB_dbi dbi, MDB_val *k, MDB_val *v, const char *what
         return rc;
     }
     if ((rc = mdb_put(txn, dbi, k, v, 0)) != 0) {
-        socp_cstore_abort(self);
+        s_batch_lost(self);
         return s_lmdb_err(rc, what);
     }
     return 0;
@@ -864,7 +880,7 @@ socp_cstore_outbox_put(socp_cstore_t *self,
     s_be64(seq, key);
     MDB_val k = {8, key}, v = {2 + clen + len, NULL};
     if ((rc = mdb_put(txn, self->outbox, &k, &v, MDB_RESERVE)) != 0) {
-        socp_cstore_abort(self);
+        s_batch_lost(self);
         return s_lmdb_err(rc, "outbox put");
     }
     uint8_t *p = v.mv_data;
@@ -896,7 +912,7 @@ socp_cstore_outbox_mark_sent(socp_cstore_t *self, uint64_t seq)
         return 0;
     }
     if (rc != 0) {
-        socp_cstore_abort(self);
+        s_batch_lost(self);
         return s_lmdb_err(rc, "outbox get");
     }
     if (v.mv_size < 1 || ((const uint8_t *) v.mv_data)[0] != 'U') {
@@ -909,7 +925,7 @@ socp_cstore_outbox_mark_sent(socp_cstore_t *self, uint64_t seq)
     rc = mdb_put(txn, self->outbox, &k, &nv, 0);
     free(copy);
     if (rc != 0) {
-        socp_cstore_abort(self);
+        s_batch_lost(self);
         return s_lmdb_err(rc, "outbox mark");
     }
     if (self->pending > 0) {
@@ -955,13 +971,10 @@ socp_cstore_outbox_each_unsent(socp_cstore_t *self,
         result = fn(seq, frame, len, arg);
     }
     s_reader_close(&r);
+    if (result == 0 && rc != 0 && rc != MDB_NOTFOUND) {
+        return s_lmdb_err(rc, "outbox read");
+    }
     return result;
-}
-
-uint64_t
-socp_cstore_outbox_committed_end(const socp_cstore_t *self)
-{
-    return self->txn ? self->batch_outbox : self->next_outbox;
 }
 
 uint64_t
@@ -1133,7 +1146,7 @@ socp_cstore_seen_add(socp_cstore_t *self, const char *from, int64_t ts, const ui
         return SOCP_EREPLAY;
     }
     if (rc != 0) {
-        socp_cstore_abort(self);
+        s_batch_lost(self);
         return s_lmdb_err(rc, "seen put");
     }
     return 0;

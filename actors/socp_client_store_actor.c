@@ -91,6 +91,7 @@ typedef struct {
     unsigned wire_credit;
     bool wire_behind;
     unsigned wires_in_batch; // credit taken by frames of the open batch
+    int pump_timer;          // retries a pump the outbox could not be read for
     int commit_timer;
     uint64_t commit_due_ms; // when the armed commit fires
     s_deferred_t *deferred;
@@ -110,6 +111,7 @@ typedef struct {
 
 static int s_on_commit(socp_actor_ctx_t *ctx, int timer_id, void *arg);
 static void s_pump(socp_actor_ctx_t *ctx, s_store_t *self);
+static int s_on_pump_retry(socp_actor_ctx_t *ctx, int timer_id, void *arg);
 
 static void
 s_schedule(socp_actor_ctx_t *ctx, s_store_t *self)
@@ -189,13 +191,9 @@ s_on_commit(socp_actor_ctx_t *ctx, int timer_id, void *arg)
         }
     } else {
         // Nothing of this batch is durable: say so for every outgoing item.
-        // Its frames were never handed on: their credit comes back, and
-        // their numbers will be given again.
+        // Its frames were never handed on: their credit comes back (their
+        // seqs are never given again, so wire_after stays valid).
         self->wire_credit += self->wires_in_batch;
-        uint64_t end = socp_cstore_outbox_committed_end(self->db);
-        if (self->wire_after >= end) {
-            self->wire_after = end - 1;
-        }
         for (size_t i = 0; i < self->nbatch; i++) {
             socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_ACCEPTED);
             m.body.cli_accepted.local_id = self->batch_ids[i];
@@ -380,9 +378,20 @@ s_pump(socp_actor_ctx_t *ctx, s_store_t *self)
     int rc = socp_cstore_outbox_each_unsent(self->db, self->wire_after, s_pump_one, pair);
     if (rc == 0) {
         self->wire_behind = false; // caught up: new frames go straight on
-    } else if (rc < 0 && rc != SOCP_EAGAIN) {
-        s_note(ctx, 2, "cannot read the outbox");
+    } else if (rc < 0 && rc != SOCP_EAGAIN && !self->pump_timer) {
+        s_note(ctx, 2, "cannot read the outbox: retrying in a second");
+        self->pump_timer = socp_actor_timer_add(ctx, 1000, 0, s_on_pump_retry, self);
     }
+}
+
+static int
+s_on_pump_retry(socp_actor_ctx_t *ctx, int timer_id, void *arg)
+{
+    SOCP_UNUSED(timer_id);
+    s_store_t *self = arg;
+    self->pump_timer = 0;
+    s_pump(ctx, self);
+    return 0;
 }
 
 static void

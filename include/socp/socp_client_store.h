@@ -81,7 +81,10 @@ socp_cstore_set_key(socp_cstore_t *self, const uint8_t key[32], const char **why
 void socp_cstore_destroy(socp_cstore_t **self_p);
 
 // Commits the open write batch (no-op when none). @return 0 or SOCP_ESTORE
-// (the batch is then lost; the database is as of the last commit).
+// (the batch is then lost; the database is as of the last commit). A write
+// that failed since the last commit (a full map, say) dropped the batch at
+// once; this then fails too, so the caller learns that everything it wrote
+// since its last commit is gone. Outbox seqs are never given twice.
 SOCP_NODISCARD int socp_cstore_commit(socp_cstore_t *self);
 
 // Drops the open write batch.
@@ -110,10 +113,6 @@ SOCP_NODISCARD int socp_cstore_outbox_each_unsent(socp_cstore_t *self,
                                                   uint64_t after,
                                                   socp_cstore_outbox_fn *fn,
                                                   void *arg);
-
-// The seq the first outbox entry of the open batch has or will have: every
-// lower one is committed.
-uint64_t socp_cstore_outbox_committed_end(const socp_cstore_t *self);
 
 // Unsent entries, including the open batch.
 uint64_t socp_cstore_outbox_pending(const socp_cstore_t *self);
