@@ -3,10 +3,11 @@
 //
 // DESIGN
 // Owns: the terminal (stdin/stdout). Two modes:
-//   interactive (stdin is a terminal): raw mode, a one-line editor with
-//     history (up/down), tab completion of user names, and every incoming
-//     line printed above the line being typed (erase, print, redraw), so
-//     arriving messages never garble the input;
+//   interactive (stdin is a terminal): raw mode, a one-line editor
+//     (socp_client_lineedit: cursor keys, history, word and line kills; the
+//     row scrolls to fit the terminal's width), tab completion of user
+//     names, and every incoming line printed above the line being typed
+//     (erase, print, redraw), so arriving messages never garble the input;
 //   script (stdin is a pipe or file): one command per line, the same output
 //     lines without any control codes; at end of input it waits until every
 //     accepted frame has been written (outbox empty, at most 30 s) and quits.
@@ -32,12 +33,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
+#include "socp/socp_client_lineedit.h"
 #include "socp/socp_err.h"
 #include "socp/socp_log.h"
 #include "socp/socp_text.h"
@@ -103,13 +106,10 @@ typedef struct {
     uint64_t pending;          // unsent outbox frames (UINT64_MAX: not known yet)
     bool link_up;
     char nick[257];
-    // line editor
+    // line editor (interactive), or the script line being read
     struct termios saved;
     bool raw;
-    char line[S_LINE_MAX];
-    size_t len;
-    char *hist[S_HIST_MAX];
-    size_t nhist, hpos;
+    socp_lineedit_t *ed;
     char inbuf[S_LINE_MAX];
     size_t inlen;
     // Script input read but not yet taken: lines wait here while the crypto
@@ -201,19 +201,22 @@ s_write(s_ui_t *self, const char *s, size_t n)
     }
 }
 
+// Redraws the input row: the part of the line around the cursor that fits
+// the terminal's width (asked each time, so a resize is followed).
 static void
 s_redraw(s_ui_t *self)
 {
     if (!self->raw) {
         return;
     }
-    s_write(self, "\r\x1b[K> ", 6);
-    // Show the tail of a long line so the cursor stays visible.
-    size_t from = self->len > 200 ? self->len - 200 : 0;
-    while (from < self->len && ((unsigned char) self->line[from] & 0xc0) == 0x80) {
-        from++;
+    struct winsize ws;
+    unsigned width = 80;
+    if (ioctl(self->args->out_fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 8) {
+        width = ws.ws_col;
     }
-    s_write(self, self->line + from, self->len - from);
+    char row[4096];
+    size_t n = socp_lineedit_render(self->ed, "> ", width > 1000 ? 1000 : width, row, sizeof row);
+    s_write(self, row, n);
 }
 
 // Prints one line above the input line. Text from outside is made safe:
@@ -248,8 +251,7 @@ s_print(s_ui_t *self, const char *fmt, ...)
     for (size_t i = 0; i < len && o < osize - 8;) {
         uint32_t cp;
         size_t k = socp_text_utf8_decode((const uint8_t *) raw + i, len - i, &cp);
-        if (k == 0 || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) || cp == 0x2028 ||
-            cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069)) {
+        if (k == 0 || !socp_text_printable(cp)) {
             out[o++] = '?';
             i += k ? k : 1;
             continue;
@@ -677,6 +679,9 @@ s_help(s_ui_t *self)
         "  /nick <name>              set your display name",
         "  /help                     this help",
         "  /quit                     leave (also Ctrl-D)",
+        "keys: Left/Right, Home/End (Ctrl-A/E), Alt-B/F word, Up/Down history, Tab completes a "
+        "name,",
+        "  Ctrl-U/K delete to the start/end, Ctrl-W the word before the cursor, Ctrl-C quits",
         "marks: [UNVERIFIED] signature did not verify; [NOT ENCRYPTED] sent in clear; [UNREADABLE] "
         "cannot decrypt",
     };
@@ -818,30 +823,10 @@ s_command(socp_actor_ctx_t *ctx, s_ui_t *self, char *line)
 // ---- input ---------------------------------------------------------------------------
 
 static void
-s_hist_add(s_ui_t *self, const char *line)
-{
-    if (!*line || (self->nhist && strcmp(self->hist[self->nhist - 1], line) == 0)) {
-        self->hpos = self->nhist;
-        return;
-    }
-    if (self->nhist == S_HIST_MAX) {
-        free(self->hist[0]);
-        memmove(self->hist, self->hist + 1, (S_HIST_MAX - 1) * sizeof *self->hist);
-        self->nhist--;
-    }
-    self->hist[self->nhist++] = socp_strdup(line);
-    self->hpos = self->nhist;
-}
-
-static void
 s_complete(s_ui_t *self)
 {
-    size_t start = self->len;
-    while (start > 0 && self->line[start - 1] != ' ') {
-        start--;
-    }
-    const char *prefix = self->line + start;
-    size_t plen = self->len - start;
+    size_t plen;
+    const char *prefix = socp_lineedit_word(self->ed, &plen);
     const char *match = NULL;
     int hits = 0;
     for (size_t i = 0; i < self->npeers; i++) {
@@ -857,11 +842,8 @@ s_complete(s_ui_t *self)
             }
         }
     }
-    if (hits == 1 && start + strlen(match) + 1 < sizeof self->line) {
-        memcpy(self->line + start, match, strlen(match));
-        self->len = start + strlen(match);
-        self->line[self->len++] = ' ';
-        s_redraw(self);
+    if (hits == 1) {
+        (void) socp_lineedit_complete(self->ed, match); // the caller redraws
     } else if (hits > 1) {
         char list[2048] = {0};
         size_t o = 0;
@@ -874,65 +856,35 @@ s_complete(s_ui_t *self)
     }
 }
 
+// One byte from the terminal (raw mode). A change to the line only sets
+// *dirty: the row is redrawn once per read, so a long paste costs one
+// redraw per read instead of one per byte.
 static int
-s_key(socp_actor_ctx_t *ctx, s_ui_t *self, const unsigned char *b, size_t n, size_t *used)
+s_key(socp_actor_ctx_t *ctx, s_ui_t *self, uint8_t byte, bool *dirty)
 {
-    *used = 1;
-    unsigned char c = b[0];
-    if (c == 0x1b) { // escape sequences: arrows
-        if (n >= 3 && b[1] == '[') {
-            *used = 3;
-            if ((b[2] == 'A' || b[2] == 'B') && self->nhist) {
-                if (b[2] == 'A' && self->hpos > 0) {
-                    self->hpos--;
-                } else if (b[2] == 'B' && self->hpos < self->nhist) {
-                    self->hpos++;
-                }
-                const char *h = self->hpos < self->nhist ? self->hist[self->hpos] : "";
-                self->len = strlen(h);
-                memcpy(self->line, h, self->len);
-                s_redraw(self);
-            }
+    switch (socp_lineedit_feed(self->ed, byte)) {
+        case SOCP_LINEEDIT_REDRAW:
+            *dirty = true;
+            return 0;
+        case SOCP_LINEEDIT_COMPLETE:
+            s_complete(self);
+            *dirty = true;
+            return 0;
+        case SOCP_LINEEDIT_INTERRUPT:
+        case SOCP_LINEEDIT_EOF:
+            return SOCP_ACTOR_STOP;
+        case SOCP_LINEEDIT_SUBMIT: {
+            char *line = socp_lineedit_take(self->ed);
+            s_write(self, "\r\x1b[K", 4);
+            int rc = s_command(ctx, self, line);
+            free(line);
+            s_redraw(self);
+            *dirty = false;
+            return rc;
         }
-        return 0;
+        case SOCP_LINEEDIT_NONE:
+            return 0;
     }
-    if (c == '\r' || c == '\n') {
-        self->line[self->len] = '\0';
-        char *copy = socp_strdup(self->line);
-        s_hist_add(self, copy);
-        self->len = 0;
-        s_write(self, "\r\x1b[K", 4);
-        int rc = s_command(ctx, self, copy);
-        free(copy);
-        s_redraw(self);
-        return rc;
-    }
-    if (c == 3 || (c == 4 && self->len == 0)) { // Ctrl-C, Ctrl-D on an empty line
-        return SOCP_ACTOR_STOP;
-    }
-    if (c == 0x7f || c == 8) {
-        while (self->len > 0 && ((unsigned char) self->line[self->len - 1] & 0xc0) == 0x80) {
-            self->len--;
-        }
-        if (self->len > 0) {
-            self->len--;
-        }
-    } else if (c == 21) { // Ctrl-U
-        self->len = 0;
-    } else if (c == 23) { // Ctrl-W
-        while (self->len > 0 && self->line[self->len - 1] == ' ') {
-            self->len--;
-        }
-        while (self->len > 0 && self->line[self->len - 1] != ' ') {
-            self->len--;
-        }
-    } else if (c == '\t') {
-        s_complete(self);
-        return 0;
-    } else if (c >= 0x20 && self->len < sizeof self->line - 1) {
-        self->line[self->len++] = (char) c;
-    }
-    s_redraw(self);
     return 0;
 }
 
@@ -974,13 +926,15 @@ s_on_input(socp_actor_ctx_t *ctx, int fd, short revents, void *arg)
         return 0;
     }
     if (self->raw) {
-        for (size_t i = 0; i < (size_t) n;) {
-            size_t used;
-            int rc = s_key(ctx, self, (const unsigned char *) buf + i, (size_t) n - i, &used);
+        bool dirty = false;
+        for (size_t i = 0; i < (size_t) n; i++) {
+            int rc = s_key(ctx, self, (uint8_t) buf[i], &dirty);
             if (rc != 0) {
                 return rc;
             }
-            i += used;
+        }
+        if (dirty) {
+            s_redraw(self);
         }
         return 0;
     }
@@ -1369,6 +1323,7 @@ socp_client_ui_actor(socp_actor_ctx_t *ctx, void *args)
     self->pending = UINT64_MAX;
     self->out.fd = -1;
     self->ctx = ctx;
+    self->ed = socp_lineedit_new(S_LINE_MAX - 1, S_HIST_MAX);
     socp_client_pacer_init(&self->pacer, (double) self->args->file_rate);
     socp_client_out_init(&self->stdout_stream, self->args->out_fd,
                          !s_same_file(self->args->out_fd, STDERR_FILENO));
@@ -1412,9 +1367,7 @@ socp_client_ui_actor(socp_actor_ctx_t *ctx, void *args)
     for (size_t i = 0; i < self->ngroups; i++) {
         free(self->groups[i].line);
     }
-    for (size_t i = 0; i < self->nhist; i++) {
-        free(self->hist[i]);
-    }
+    socp_lineedit_destroy(&self->ed);
     for (size_t i = 0; i < S_JOINS; i++) {
         free(self->joins[i].buf);
     }

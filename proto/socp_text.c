@@ -7,6 +7,13 @@
 
 #include "socp/socp_err.h"
 
+bool
+socp_text_printable(uint32_t cp)
+{
+    return !(cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) || cp == 0x2028 || cp == 0x2029 ||
+             (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069));
+}
+
 size_t
 socp_text_utf8_decode(const uint8_t *s, size_t len, uint32_t *cp)
 {

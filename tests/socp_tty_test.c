@@ -208,6 +208,36 @@ SOCP_TEST_T(socp_tty_type_while_messages_arrive, 60)
     s_keys("Enter", false);
     socp_cli_expect(&bob, "alice -> you: partial-input-done", 10000, NULL, 0);
     s_screen_wait("you -> bob: partial-input-done", screen, sizeof screen, 10000);
+
+    // A line wider than the pane, with a typo fixed in the middle (Left,
+    // Backspace): the input row scrolls instead of wrapping (a wrapped row
+    // leaves copies of itself on the screen at every key), and the message
+    // goes out as edited.
+    char longtext[200];
+    memset(longtext, 'a', 150);
+    memcpy(longtext + 150, "ZEND", 5);
+    snprintf(cmd, sizeof cmd, "/tell bob %s", longtext);
+    s_keys(cmd, true);
+    for (int i = 0; i < 3; i++) {
+        s_keys("Left", false);
+    }
+    s_keys("BSpace", false);
+    s_keys("[mid]", true);
+    s_screen_wait("aaaa[mid]", screen, sizeof screen, 5000);
+    n = strlen(screen);
+    while (n > 0 && (screen[n - 1] == '\n' || screen[n - 1] == ' ')) {
+        screen[--n] = '\0';
+    }
+    last = strrchr(screen, '\n');
+    last = last ? last + 1 : screen;
+    CHECK_MSG(strncmp(last, "> ", 2) == 0 && strlen(last) < 120 && strstr(last, "[mid]"),
+              "input row is \"%s\"", last);
+    CHECK_MSG(strstr(screen, "aaaaaaaaaa") == strstr(last, "aaaaaaaaaa"),
+              "the long input left copies on the screen:\n%s", screen);
+    s_keys("Enter", false);
+    memcpy(longtext + 150, "[mid]END", 9);
+    snprintf(cmd, sizeof cmd, "alice -> you: %s", longtext);
+    socp_cli_expect(&bob, cmd, 10000, NULL, 0);
     // /quit closes the session (and the pane) promptly.
     s_keys("/quit", true);
     s_keys("Enter", false);

@@ -48,6 +48,10 @@ bool socp_text_utf8_valid(const void *data, size_t len);
 //         start a well-formed character (or len == 0).
 size_t socp_text_utf8_decode(const uint8_t *s, size_t len, uint32_t *cp);
 
+// True for a code point that is safe to print on a terminal: not a C0 or C1
+// control, DEL, a line/paragraph separator or a bidi override/isolate.
+bool socp_text_printable(uint32_t cp);
+
 // The length of the longest prefix of the valid UTF-8 text data[0..len) that
 // is at most `max` bytes and ends on a character boundary. Returns len when
 // len <= max. With max >= 4 the result is > 0 for any non-empty text.
