@@ -1,13 +1,13 @@
 // socp_client_lineedit.c: the terminal client's line editor (pure logic).
 // Part of socp, a SOCP v1.3 client and server.
 //
-// The line is UTF-8 bytes; the cursor is a byte offset that always sits on a
-// character boundary (every byte >= 0x20 but DEL is inserted as typed, so a
-// multi-byte character arrives byte by byte and ends up whole). Columns are
-// counted one per character, which is right for the scripts people chat in
-// but for wide (CJK) characters and emoji, which take two columns on most
-// terminals: their rows still redraw cleanly, the window only scrolls a
-// little early.
+// The line is bytes, normally UTF-8 (every byte >= 0x20 but DEL is inserted
+// as typed, so a multi-byte character arrives byte by byte and ends up
+// whole). It is walked in units: a well-formed character, or else one byte
+// (a stray byte from a Latin-1 terminal, say, drawn as '?'). The cursor,
+// Backspace and Delete move by units; the renderer counts each unit's
+// columns (socp_text_columns: 2 for wide CJK and emoji, 0 for combining
+// marks; '?' takes 1), so the row never wraps.
 #include "socp/socp_client_lineedit.h"
 
 #include <stdio.h>
@@ -31,6 +31,7 @@ struct socp_lineedit {
     s_state_t state;
     char csi[S_CSI_MAX + 1];
     size_t ncsi;
+    unsigned skip; // continuation bytes of a character that did not fit
 };
 
 socp_lineedit_t *
@@ -61,30 +62,55 @@ socp_lineedit_destroy(socp_lineedit_t **self_p)
     *self_p = NULL;
 }
 
-static bool
-s_cont(char c)
+// Bytes of the unit at line[at] (0 at the end): a character, or one byte.
+static size_t
+s_unit(const socp_lineedit_t *self, size_t at, uint32_t *cp)
 {
-    return ((unsigned char) c & 0xc0) == 0x80;
+    uint32_t c;
+    if (at >= self->len) {
+        return 0;
+    }
+    size_t k = socp_text_utf8_decode((const uint8_t *) self->line + at, self->len - at, &c);
+    if (cp) {
+        *cp = k ? c : 0xfffd;
+    }
+    return k ? k : 1;
 }
 
+// Columns the unit takes when drawn (a '?' for anything unsafe: 1).
 static size_t
-s_prev(const socp_lineedit_t *self, size_t at)
+s_unit_columns(uint32_t cp)
 {
-    while (at > 0 && s_cont(self->line[--at])) {
-    }
-    return at;
+    return socp_text_printable(cp) && cp != 0xfffd ? socp_text_columns(cp) : 1;
 }
 
 static size_t
 s_next(const socp_lineedit_t *self, size_t at)
 {
-    if (at < self->len) {
-        at++;
+    return at + s_unit(self, at, NULL);
+}
+
+// The start of the unit that ends at `at`: the farthest one back whose
+// unit ends exactly there (a whole character rather than its last byte).
+static size_t
+s_prev(const socp_lineedit_t *self, size_t at)
+{
+    if (at == 0) {
+        return 0;
     }
-    while (at < self->len && s_cont(self->line[at])) {
-        at++;
+    for (size_t p = at > 4 ? at - 4 : 0; p < at; p++) {
+        if (p + s_unit(self, p, NULL) == at) {
+            return p;
+        }
     }
-    return at;
+    return at - 1;
+}
+
+// Bytes a UTF-8 character starting with lead byte c has (1 if c is not one).
+static unsigned
+s_expected(uint8_t c)
+{
+    return c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
 }
 
 // Removes line[from..to) and puts the cursor at from.
@@ -101,12 +127,19 @@ static void
 s_set(socp_lineedit_t *self, const char *text)
 {
     size_t n = strlen(text);
-    n = n > self->max ? self->max : n;
+    bool cut = n > self->max;
+    n = cut ? self->max : n;
     memcpy(self->line, text, n);
     self->len = n;
-    self->line[n] = '\0';
-    while (self->len > 0 && s_cont(self->line[self->len - 1])) {
-        self->len--; // never end inside a character cut at max
+    for (size_t q = n; cut && q > 0 && q + 4 > n; q--) { // never end inside a character
+        uint8_t b = (uint8_t) self->line[q - 1];
+        if (b >= 0xc0) {
+            self->len = q - 1 + s_expected(b) > n ? q - 1 : n;
+            break;
+        }
+        if (b < 0x80) {
+            break;
+        }
     }
     self->line[self->len] = '\0';
     self->cur = self->len;
@@ -182,7 +215,7 @@ s_delete_at_cursor(socp_lineedit_t *self)
 static socp_lineedit_event_t
 s_sequence(socp_lineedit_t *self, uint8_t final)
 {
-    int param = atoi(self->csi); // "1;5" (with modifiers) reads as 1
+    unsigned long param = strtoul(self->csi, NULL, 10); // "1;5" (modifiers) reads as 1
     switch (final) {
         case 'A':
             return s_history(self, -1);
@@ -260,63 +293,76 @@ s_control(socp_lineedit_t *self, uint8_t c)
     }
 }
 
-socp_lineedit_event_t
-socp_lineedit_feed(socp_lineedit_t *self, uint8_t c)
+// Inside an escape sequence: the byte continues it, ends it (with an
+// event), or breaks it (false: the byte is then taken as if no sequence
+// had started, so Esc followed by Enter or Ctrl-C still does that).
+static bool
+s_in_sequence(socp_lineedit_t *self, uint8_t c, socp_lineedit_event_t *ev)
 {
+    *ev = SOCP_LINEEDIT_NONE;
+    if (c < 0x20 || c >= 0x7f) {
+        self->state = S_TEXT;
+        return false;
+    }
     switch (self->state) {
         case S_ESC:
+            self->state = S_TEXT;
             if (c == '[') {
                 self->state = S_CSI;
                 self->ncsi = 0;
                 self->csi[0] = '\0';
-                return SOCP_LINEEDIT_NONE;
-            }
-            if (c == 'O') {
+            } else if (c == 'O') {
                 self->state = S_SS3;
-                return SOCP_LINEEDIT_NONE;
-            }
-            if (c == 0x1b) {
-                return SOCP_LINEEDIT_NONE; // ESC ESC: still waiting
-            }
-            self->state = S_TEXT;
-            if (c == 'b' || c == 'B') {
-                return s_move(self, s_word_left(self, self->cur));
-            }
-            if (c == 'f' || c == 'F') {
-                return s_move(self, s_word_right(self, self->cur));
-            }
-            return SOCP_LINEEDIT_NONE; // other Alt-keys: ignored
+            } else if (c == 'b' || c == 'B') {
+                *ev = s_move(self, s_word_left(self, self->cur));
+            } else if (c == 'f' || c == 'F') {
+                *ev = s_move(self, s_word_right(self, self->cur));
+            } // other Alt-keys: ignored
+            return true;
         case S_CSI:
             if (c >= 0x30 && c <= 0x3f) { // parameters
                 if (self->ncsi < S_CSI_MAX) {
                     self->csi[self->ncsi++] = (char) c;
                     self->csi[self->ncsi] = '\0';
                 }
-                return SOCP_LINEEDIT_NONE;
-            }
-            if (c >= 0x20 && c <= 0x2f) { // intermediates
-                return SOCP_LINEEDIT_NONE;
-            }
-            self->state = S_TEXT;
-            if (c >= 0x40 && c <= 0x7e) {
-                return s_sequence(self, c);
-            }
-            return SOCP_LINEEDIT_NONE; // malformed: dropped with the sequence
+            } else if (c >= 0x40) { // the final byte
+                self->state = S_TEXT;
+                *ev = s_sequence(self, c);
+            } // intermediates (0x20-0x2f): part of it
+            return true;
         case S_SS3:
             self->state = S_TEXT;
             self->csi[0] = '\0';
-            return s_sequence(self, c);
+            *ev = s_sequence(self, c);
+            return true;
         case S_TEXT:
             break;
+    }
+    return false;
+}
+
+socp_lineedit_event_t
+socp_lineedit_feed(socp_lineedit_t *self, uint8_t c)
+{
+    socp_lineedit_event_t ev;
+    if (self->state != S_TEXT && s_in_sequence(self, c, &ev)) {
+        return ev;
     }
     if (c == 0x1b) {
         self->state = S_ESC;
         return SOCP_LINEEDIT_NONE;
     }
     if (c < 0x20 || c == 0x7f) {
+        self->skip = 0;
         return s_control(self, c);
     }
-    if (self->len >= self->max) {
+    if (self->skip && (c & 0xc0) == 0x80) {
+        self->skip--; // the rest of a character that did not fit
+        return SOCP_LINEEDIT_NONE;
+    }
+    self->skip = 0;
+    if (self->len + s_expected(c) > self->max) {
+        self->skip = s_expected(c) - 1; // a character goes in whole or not at all
         return SOCP_LINEEDIT_NONE;
     }
     memmove(self->line + self->cur + 1, self->line + self->cur, self->len - self->cur);
@@ -387,27 +433,18 @@ socp_lineedit_complete(socp_lineedit_t *self, const char *with)
     return true;
 }
 
-// Characters (columns) in line[0..at).
+// Columns of line[0..at), walked by units.
 static size_t
-s_columns(const char *s, size_t at)
+s_columns_to(const socp_lineedit_t *self, size_t at)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < at; i++) {
-        n += !s_cont(s[i]);
+    size_t cols = 0;
+    for (size_t p = 0; p < at && p < self->len;) {
+        uint32_t cp;
+        size_t k = s_unit(self, p, &cp);
+        cols += s_unit_columns(cp);
+        p += k;
     }
-    return n;
-}
-
-// The byte offset of character number `col`.
-static size_t
-s_offset(const socp_lineedit_t *self, size_t col)
-{
-    size_t at = 0;
-    while (col > 0 && at < self->len) {
-        at = s_next(self, at);
-        col--;
-    }
-    return at;
+    return cols;
 }
 
 size_t
@@ -417,11 +454,15 @@ socp_lineedit_render(socp_lineedit_t *self,
                      char *out,
                      size_t cap)
 {
-    size_t plen = strlen(prompt);
-    size_t pcols = s_columns(prompt, plen);
+    size_t plen = strlen(prompt); // ASCII: one column a byte
     // The last column stays free: writing into it wraps on some terminals.
-    size_t avail = width > pcols + 2 ? width - pcols - 1 : 1;
-    size_t ccur = s_columns(self->line, self->cur);
+    size_t avail = width > plen + 2 ? width - plen - 1 : 1;
+    size_t ccur = s_columns_to(self, self->cur);
+    size_t total = s_columns_to(self, self->len);
+    // The window [scroll, scroll + avail) keeps the cursor in view and
+    // shows as much of the line as fits (never an empty row beside text).
+    size_t most = total + 1 > avail ? total + 1 - avail : 0;
+    self->scroll = self->scroll > most ? most : self->scroll;
     if (ccur < self->scroll) {
         self->scroll = ccur;
     } else if (ccur - self->scroll >= avail) {
@@ -429,28 +470,37 @@ socp_lineedit_render(socp_lineedit_t *self,
     }
     size_t o = (size_t) snprintf(out, cap, "\r\x1b[K%s", prompt);
     o = o >= cap ? cap - 1 : o;
-    size_t at = s_offset(self, self->scroll);
-    size_t shown = 0;
-    while (at < self->len && shown < avail && o + 8 < cap - 16) {
+    // Skip to the first unit that starts inside the window.
+    size_t at = 0, col = 0;
+    while (at < self->len) {
         uint32_t cp;
-        size_t k = socp_text_utf8_decode((const uint8_t *) self->line + at, self->len - at, &cp);
-        if (k == 0 || !socp_text_printable(cp)) {
+        size_t k = s_unit(self, at, &cp);
+        if (col >= self->scroll) {
+            break;
+        }
+        col += s_unit_columns(cp);
+        at += k;
+    }
+    size_t start_col = col;
+    while (at < self->len && o + 16 < cap) {
+        uint32_t cp;
+        size_t k = s_unit(self, at, &cp);
+        size_t w = s_unit_columns(cp);
+        if (col + w - start_col > avail) {
+            break; // the rest (or a wide character that would straddle the edge)
+        }
+        if (!socp_text_printable(cp) || cp == 0xfffd) {
             out[o++] = '?';
-            at = s_next(self, at);
         } else {
             memcpy(out + o, self->line + at, k);
             o += k;
-            at += k;
         }
-        shown++;
+        col += w;
+        at += k;
     }
-    size_t col = pcols + (ccur - self->scroll);
-    int n = snprintf(out + o, cap - o, "\r");
+    size_t cursor = plen + (ccur > start_col ? ccur - start_col : 0);
+    int n = snprintf(out + o, cap - o, cursor > 0 ? "\r\x1b[%zuC" : "\r", cursor);
     o += n > 0 ? (size_t) n : 0;
-    if (col > 0 && o < cap) {
-        n = snprintf(out + o, cap - o, "\x1b[%zuC", col);
-        o += n > 0 ? (size_t) n : 0;
-    }
     o = o >= cap ? cap - 1 : o;
     out[o] = '\0';
     return o;

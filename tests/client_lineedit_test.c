@@ -1,10 +1,12 @@
 // client_lineedit_test.c: the terminal line editor (socp_client_lineedit):
 // the keys a person uses, escape sequences split over reads, UTF-8 under the
 // cursor, history with the draft kept, and a long line drawn to fit the row.
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "socp/socp_client_lineedit.h"
+#include "socp/socp_text.h"
 #include "socp_test.h"
 
 // Feeds a string of key bytes; returns the last event that was not NONE.
@@ -190,5 +192,111 @@ SOCP_TEST(client_lineedit_render_fits_the_row)
                                      "b")); // U+202E
     (void) socp_lineedit_render(ed, "> ", 40, out, sizeof out);
     CHECK(strncmp(out, "\r\x1b[K> a?b \r", 11) == 0);
+    socp_lineedit_destroy(&ed);
+}
+
+// The cursor column of a rendered row ("\r\x1b[NC" at its end; 0 if "\r").
+static size_t
+s_cursor_col(const char *row)
+{
+    const char *cr = strrchr(row, '\r');
+    size_t col = 0;
+    CHECK(cr && (cr[1] == '\0' || sscanf(cr, "\r\x1b[%zuC", &col) == 1));
+    return col;
+}
+
+// Columns the text part of a row takes (after the prompt, before the CR).
+static size_t
+s_text_cols(const char *row, const char *prompt)
+{
+    const char *p = row + strlen("\r\x1b[K") + strlen(prompt);
+    const char *end = strrchr(row, '\r');
+    size_t cols = 0;
+    while (p < end) {
+        uint32_t cp;
+        size_t k = socp_text_utf8_decode((const uint8_t *) p, (size_t) (end - p), &cp);
+        CHECK(k > 0);
+        cols += socp_text_columns(cp);
+        p += k;
+    }
+    return cols;
+}
+
+SOCP_TEST(client_lineedit_wide_and_stray_bytes_never_wrap_the_row)
+{
+    CHECK_EQ(socp_text_columns('a'), 1);
+    CHECK_EQ(socp_text_columns(0x4e2d), 2);  // 中
+    CHECK_EQ(socp_text_columns(0x1f600), 2); // an emoji
+    CHECK_EQ(socp_text_columns(0x0301), 0);  // a combining acute
+    CHECK_EQ(socp_text_columns(0x20ac), 1);  // €
+    CHECK_EQ(socp_text_columns(0xac00), 2);  // Hangul
+    static char out[8192];
+    socp_lineedit_t *ed = socp_lineedit_new(4000, 4);
+    for (int i = 0; i < 60; i++) {
+        (void) s_type(ed, "\xe4\xb8\xad"); // 中: 120 columns in all
+    }
+    (void) socp_lineedit_render(ed, "> ", 80, out, sizeof out);
+    CHECK(2 + s_text_cols(out, "> ") <= 79);
+    CHECK(s_cursor_col(out) <= 79);
+    CHECK_EQ(s_cursor_col(out), 2 + s_text_cols(out, "> ")); // right after the last one
+    (void) s_type(ed, "\x01");
+    (void) socp_lineedit_render(ed, "> ", 80, out, sizeof out);
+    CHECK_EQ(s_cursor_col(out), 2);
+    CHECK(2 + s_text_cols(out, "> ") <= 79);
+    free(socp_lineedit_take(ed));
+    // Stray bytes (a Latin-1 terminal's "°"): one '?' and one column each,
+    // one Backspace each, and the cursor stays after the last one drawn.
+    for (int i = 0; i < 60; i++) {
+        (void) s_type(ed, "a\xb0");
+    }
+    (void) socp_lineedit_render(ed, "> ", 80, out, sizeof out);
+    CHECK_EQ(s_cursor_col(out), 78); // the last column (79) stays free
+    CHECK(strstr(out, "a?\r"));
+    (void) s_type(ed, "\x7f");
+    size_t len;
+    (void) socp_lineedit_line(ed, &len);
+    CHECK_EQ(len, 119);
+    socp_lineedit_destroy(&ed);
+}
+
+SOCP_TEST(client_lineedit_row_never_empty_beside_text)
+{
+    socp_lineedit_t *ed = socp_lineedit_new(1000, 4);
+    char out[4096];
+    (void) s_type(ed, "hello");
+    free(socp_lineedit_take(ed));
+    for (int i = 0; i < 200; i++) {
+        (void) s_type(ed, "x");
+    }
+    (void) socp_lineedit_render(ed, "> ", 80, out, sizeof out); // scrolled far right
+    (void) s_type(ed, "\x1b[A");                                // Up: "hello"
+    (void) socp_lineedit_render(ed, "> ", 80, out, sizeof out);
+    CHECK_STREQ(out, "\r\x1b[K> hello\r\x1b[7C");
+    (void) s_type(ed, "\x1b[B"); // back to the 200 x: then delete 190 of them
+    for (int i = 0; i < 190; i++) {
+        (void) s_type(ed, "\x7f");
+    }
+    (void) socp_lineedit_render(ed, "> ", 80, out, sizeof out);
+    CHECK_STREQ(out, "\r\x1b[K> xxxxxxxxxx\r\x1b[12C");
+    socp_lineedit_destroy(&ed);
+}
+
+SOCP_TEST(client_lineedit_a_lone_escape_does_not_eat_the_next_key)
+{
+    socp_lineedit_t *ed = socp_lineedit_new(4, 4);
+    (void) s_type(ed, "ab");
+    CHECK_EQ(s_type(ed, "\x1b\r"), SOCP_LINEEDIT_SUBMIT); // Esc, Enter
+    free(socp_lineedit_take(ed));
+    CHECK_EQ(s_type(ed, "\x1b\x03"), SOCP_LINEEDIT_INTERRUPT); // Esc, Ctrl-C
+    (void) s_type(ed, "\x1b\xc3\xa9");                         // Alt+é: é
+    s_line_is(ed, "\xc3\xa9");
+    (void) s_type(ed, "\x1b[\x1b[D"
+                      "x"); // a sequence broken by another
+    s_line_is(ed, "x\xc3\xa9");
+    (void) s_type(ed, "\x05\x1b[4294967299~"); // an absurd parameter: nothing
+    s_line_is(ed, "x\xc3\xa9");
+    // 4 bytes at most: a 2-byte character with 1 byte of room is refused whole.
+    (void) s_type(ed, "y\xc3\xa8z");
+    s_line_is(ed, "x\xc3\xa9y");
     socp_lineedit_destroy(&ed);
 }

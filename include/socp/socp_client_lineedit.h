@@ -51,10 +51,12 @@ const char *socp_lineedit_word(const socp_lineedit_t *self, size_t *len);
 bool socp_lineedit_complete(socp_lineedit_t *self, const char *with);
 
 // Writes to out (cap bytes) what redraws the input row: carriage return,
-// clear the row, prompt, the part of the line that fits in `width` columns
-// around the cursor, and the cursor put back in place. Characters that could
-// steer the terminal (controls, bidi overrides, invalid UTF-8) show as '?'.
-// Returns the length written (always < cap, NUL-terminated; cap >= 64).
+// clear the row, prompt (ASCII), the part of the line that fits in `width`
+// columns around the cursor (wide characters count 2, combining marks 0),
+// and the cursor put back in place. Characters that could steer the
+// terminal (controls, bidi overrides, invalid UTF-8) show as '?'. Returns
+// the length written (always < cap, NUL-terminated; cap >= 64; with
+// cap >= 4 * width + 32 the whole window fits).
 size_t socp_lineedit_render(socp_lineedit_t *self,
                             const char *prompt,
                             unsigned width,

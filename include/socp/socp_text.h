@@ -52,6 +52,11 @@ size_t socp_text_utf8_decode(const uint8_t *s, size_t len, uint32_t *cp);
 // control, DEL, a line/paragraph separator or a bidi override/isolate.
 bool socp_text_printable(uint32_t cp);
 
+// Terminal columns a printable code point takes: 0 (combining marks,
+// zero-width characters), 2 (East Asian wide and fullwidth, most emoji) or
+// 1. A compact table of the common ranges, not the whole of Unicode.
+unsigned socp_text_columns(uint32_t cp);
+
 // The length of the longest prefix of the valid UTF-8 text data[0..len) that
 // is at most `max` bytes and ends on a character boundary. Returns len when
 // len <= max. With max >= 4 the result is > 0 for any non-empty text.
