@@ -15,6 +15,8 @@
 // the pending-send table (echo a line once the store says it is durable),
 // and outgoing file transfers (read from the user's file, paced by the
 // crypto worker's queue).
+// The commands and sending live in socp_client_ui_cmd.c; the state both
+// files share is in socp_client_ui_int.h.
 // In:  CLI_ACCEPTED, CLI_SHOW, CLI_PEER, CLI_NOTE, CLI_FILE, CLI_LINK,
 //      CLI_SETTING (current nick). Out: CLI_SEND (cryptoN), CLI_HISTORY_REQ,
 //      CLI_SETTING (store).
@@ -46,93 +48,8 @@
 #include "socp/socp_text.h"
 #include "socp/socp_uuid.h"
 
-#define S_LINE_MAX    65536
-#define S_OUT_CAP     (8u << 20) // stdout backlog past which lines are counted, not shown
-#define S_HIST_MAX    200
-#define S_PEERS_MAX   4096
-#define S_GROUPS_MAX  4096
-#define S_FILE_MAX    (256ull << 20)
-#define S_DRAIN_MS    30000
-#define S_CHUNKS_TICK 64
+#include "socp_client_ui_int.h"
 
-typedef socp_client_peer_t s_peer_t;
-
-typedef struct {
-    uint64_t first, count, done;
-    int failed;
-    char *line; // the echo printed when every piece is durable
-} s_group_t;
-
-typedef struct {
-    int fd;
-    char file_id[SOCP_UUID_BUF];
-    char to[129];
-    char *to_pub;
-    char name[160];
-    uint64_t size, sent, index, group;
-    bool started;
-    int timer;
-} s_outfile_t;
-
-// Long messages (docs/client.md, "Long messages"): every piece but the last
-// ends with U+2060 WORD JOINER, invisible in other clients; pieces carry
-// consecutive ts (signed), so a piece joins the buffer only if its ts is
-// the next one. A buffer not completed within S_JOIN_STALE_MS is shown
-// marked [INCOMPLETE].
-#define S_MORE          "\xe2\x81\xa0"
-#define S_MORE_LEN      3
-#define S_JOINS         32
-#define S_JOIN_STALE_MS 10000
-
-typedef struct {
-    bool used, history, outgoing;
-    uint8_t kind, status;
-    char from[129], peer[129];
-    int64_t ts_first, ts_last;
-    uint64_t since_ms;
-    char *buf;
-    size_t len;
-} s_join_t;
-
-typedef struct {
-    socp_client_ui_args_t *args;
-    s_join_t joins[S_JOINS];
-    s_peer_t peers[S_PEERS_MAX];
-    size_t npeers;
-    s_group_t groups[S_GROUPS_MAX];
-    size_t ngroups;
-    uint64_t next_local;
-    socp_client_route_t route; // CLI_SEND numbering and spread over the workers
-    uint64_t pending;          // unsent outbox frames (UINT64_MAX: not known yet)
-    bool link_up;
-    char nick[257];
-    // line editor (interactive), or the script line being read
-    struct termios saved;
-    bool raw;
-    socp_lineedit_t *ed;
-    char inbuf[S_LINE_MAX];
-    size_t inlen;
-    // Script input read but not yet taken: lines wait here while the crypto
-    // workers are busy (stdin is not watched meanwhile).
-    char rbuf[4096];
-    size_t rlen, rpos;
-    bool in_paused;
-    bool eof;
-    uint64_t eof_ms;
-    int drain_timer;
-    s_outfile_t out;
-    socp_client_pacer_t pacer; // file frames under the server's rate limit
-    socp_actor_ctx_t *ctx;
-    // stdout: non-blocking and buffered unless it is the terminal, so a
-    // reader that stops reading never stops the ui; past S_OUT_CAP lines are
-    // counted instead of shown.
-    socp_client_out_t stdout_stream;
-    bool out_watched;
-    bool out_dropping;    // over S_OUT_CAP: lines are dropped until stdout drains
-    uint64_t out_dropped; // lines dropped in this episode
-    bool quitting;        // /quit: stdout gets longer to drain at exit
-    unsigned last_in_pct;
-} s_ui_t;
 
 // ---- output --------------------------------------------------------------------------
 
@@ -184,8 +101,8 @@ s_out_flush(s_ui_t *self)
     }
 }
 
-static void
-s_write(s_ui_t *self, const char *s, size_t n)
+void
+socp_ui_write(s_ui_t *self, const char *s, size_t n)
 {
     socp_client_out_t *o = &self->stdout_stream;
     if (self->out_dropping || socp_client_out_pending(o) > S_OUT_CAP) {
@@ -203,8 +120,8 @@ s_write(s_ui_t *self, const char *s, size_t n)
 
 // Redraws the input row: the part of the line around the cursor that fits
 // the terminal's width (asked each time, so a resize is followed).
-static void
-s_redraw(s_ui_t *self)
+void
+socp_ui_redraw(s_ui_t *self)
 {
     if (!self->raw) {
         return;
@@ -216,15 +133,13 @@ s_redraw(s_ui_t *self)
     }
     char row[4096];
     size_t n = socp_lineedit_render(self->ed, "> ", width > 1000 ? 1000 : width, row, sizeof row);
-    s_write(self, row, n);
+    socp_ui_write(self, row, n);
 }
 
 // Prints one line above the input line. Text from outside is made safe:
 // control characters and invalid UTF-8 become '?'.
-static void s_print(s_ui_t *self, const char *fmt, ...) SOCP_PRINTF(2, 3);
-
-static void
-s_print(s_ui_t *self, const char *fmt, ...)
+void
+socp_ui_print(s_ui_t *self, const char *fmt, ...)
 {
     char small[4096];
     char *raw = small;
@@ -261,8 +176,8 @@ s_print(s_ui_t *self, const char *fmt, ...)
         i += k;
     }
     out[o++] = '\n';
-    s_write(self, out, o);
-    s_redraw(self);
+    socp_ui_write(self, out, o);
+    socp_ui_redraw(self);
     if (out != outsmall) {
         free(out);
     }
@@ -297,18 +212,18 @@ s_label(s_ui_t *self, const char *id)
 
 // Resolves a user by exact id, exact display name, or unique prefix of
 // either. Prints why on failure.
-static s_peer_t *
-s_resolve(s_ui_t *self, const char *who)
+s_peer_t *
+socp_ui_resolve(s_ui_t *self, const char *who)
 {
     int hits = 0;
     s_peer_t *hit = socp_client_peer_resolve(self->peers, self->npeers, who, &hits);
     if (hit) {
         return hit;
     }
-    s_print(self,
-            hits ? "error: \"%s\" matches %d users; use more of the id"
-                 : "error: no user \"%s\" (try /list)",
-            who, hits);
+    socp_ui_print(self,
+                  hits ? "error: \"%s\" matches %d users; use more of the id"
+                       : "error: no user \"%s\" (try /list)",
+                  who, hits);
     return NULL;
 }
 
@@ -324,500 +239,8 @@ s_on_peer(s_ui_t *self, const socp_msg_cli_peer_t *p)
     if (!self_id && self->link_up && p->online != was_online) {
         char t[16];
         s_clock(socp_wall_ms(), t);
-        s_print(self, "[%s] * %s %s", t, e->name, p->online ? "is online" : "left");
+        socp_ui_print(self, "[%s] * %s %s", t, e->name, p->online ? "is online" : "left");
     }
-}
-
-// ---- sending -------------------------------------------------------------------------
-
-static s_group_t *
-s_group_new(s_ui_t *self, uint64_t count, const char *line)
-{
-    if (self->ngroups == S_GROUPS_MAX) {
-        s_print(self, "error: too many messages waiting to be saved; try again in a moment");
-        return NULL;
-    }
-    s_group_t *g = &self->groups[self->ngroups++];
-    *g = (s_group_t){self->next_local, count, 0, 0, socp_strdup(line)};
-    self->next_local += count;
-    return g;
-}
-
-static void
-s_send(socp_actor_ctx_t *ctx,
-       s_ui_t *self,
-       uint8_t kind,
-       uint64_t local_id,
-       const s_peer_t *to,
-       const char *pub,
-       const void *data,
-       size_t len,
-       const char *meta,
-       uint64_t index,
-       int64_t ts)
-{
-    char worker[SOCP_ACTOR_NAME_MAX + 1];
-    socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_SEND);
-    m.body.cli_send.order =
-        socp_client_route(&self->route, kind, to->id, self->args->crypto_workers, worker);
-    m.body.cli_send.kind = kind;
-    m.body.cli_send.local_id = local_id;
-    m.body.cli_send.to = to->id;
-    m.body.cli_send.to_pub = pub;
-    m.body.cli_send.data = (socp_bin_t){data, len};
-    m.body.cli_send.meta = meta ? meta : "";
-    m.body.cli_send.index = index;
-    m.body.cli_send.ts = ts;
-    m.body.cli_send.conv = kind == SOCP_CLIENT_KIND_PUBLIC ? "public" : to->id;
-    (void) socp_actor_send(ctx, worker, &m);
-}
-
-static bool
-s_usable(s_ui_t *self, const s_peer_t *p)
-{
-    if (p->status == 2) {
-        s_print(self,
-                "error: %s's key changed and was refused; not sending (see the warning above)",
-                p->name);
-        return false;
-    }
-    if (!p->pub || !*p->pub) {
-        s_print(self, "error: no key known for %s", p->name);
-        return false;
-    }
-    return true;
-}
-
-// Splits a message for sending: one piece when it fits one RSA block, else
-// pieces of at most 443 bytes so every piece but the last has room for the
-// "more follows" marker.
-static int
-s_split(const char *text, socp_text_pieces_t *pieces)
-{
-    size_t n = strlen(text);
-    return socp_text_split(
-        text, n, n <= SOCP_TEXT_PIECE_MAX ? SOCP_TEXT_PIECE_MAX : SOCP_TEXT_PIECE_MAX - S_MORE_LEN,
-        pieces);
-}
-
-// Piece i of text as sent: with the marker unless it is the last one.
-static size_t
-s_piece(const char *text, const socp_text_pieces_t *pieces, size_t i, char out[SOCP_TEXT_PIECE_MAX])
-{
-    size_t n = pieces->items[i].len;
-    memcpy(out, text + pieces->items[i].offset, n);
-    if (i + 1 < pieces->count) {
-        memcpy(out + n, S_MORE, S_MORE_LEN);
-        n += S_MORE_LEN;
-    }
-    return n;
-}
-
-static void
-s_cmd_tell(socp_actor_ctx_t *ctx, s_ui_t *self, const char *who, const char *text)
-{
-    s_peer_t *p = s_resolve(self, who);
-    if (!p || !s_usable(self, p)) {
-        return;
-    }
-    socp_text_pieces_t pieces = {0};
-    if (s_split(text, &pieces) != 0 || pieces.count == 0) {
-        s_print(self, "error: the message is empty or not valid UTF-8");
-        return;
-    }
-    size_t lsize = strlen(text) + strlen(p->name) + 16;
-    char *line = socp_malloc(lsize);
-    snprintf(line, lsize, "you -> %s: %s", p->name, text);
-    s_group_t *g = s_group_new(self, pieces.count, line);
-    free(line);
-    int64_t ts = socp_wall_ms();
-    for (size_t i = 0; g && i < pieces.count; i++) {
-        char piece[SOCP_TEXT_PIECE_MAX];
-        size_t n = s_piece(text, &pieces, i, piece);
-        s_send(ctx, self, SOCP_CLIENT_KIND_DM, g->first + i, p, p->pub, piece, n, NULL, 0,
-               ts + (int64_t) i);
-    }
-    socp_text_pieces_fini(&pieces);
-}
-
-static void
-s_cmd_all(socp_actor_ctx_t *ctx, s_ui_t *self, const char *text)
-{
-    socp_text_pieces_t pieces = {0};
-    if (s_split(text, &pieces) != 0 || pieces.count == 0) {
-        s_print(self, "error: the message is empty or not valid UTF-8");
-        return;
-    }
-    size_t members = 0;
-    for (size_t i = 0; i < self->npeers; i++) {
-        s_peer_t *p = &self->peers[i];
-        members += p->online && p->status != 2 && strcmp(p->id, self->args->user_id) != 0 &&
-                   p->pub && *p->pub;
-    }
-    size_t lsize = strlen(text) + 16;
-    char *line = socp_malloc(lsize);
-    snprintf(line, lsize, "you -> all: %s", text);
-    if (members == 0) {
-        s_print(self, "%s  (nobody else is online)", line);
-        free(line);
-        socp_text_pieces_fini(&pieces);
-        return;
-    }
-    s_group_t *g = s_group_new(self, members * pieces.count, line);
-    free(line);
-    int64_t ts = socp_wall_ms();
-    uint64_t id = g ? g->first : 0;
-    for (size_t i = 0; g && i < self->npeers; i++) {
-        s_peer_t *p = &self->peers[i];
-        if (!p->online || p->status == 2 || strcmp(p->id, self->args->user_id) == 0 || !p->pub ||
-            !*p->pub) {
-            continue;
-        }
-        for (size_t k = 0; k < pieces.count; k++) {
-            char piece[SOCP_TEXT_PIECE_MAX];
-            size_t n = s_piece(text, &pieces, k, piece);
-            s_send(ctx, self, SOCP_CLIENT_KIND_PUBLIC, id++, p, p->pub, piece, n, NULL, 0,
-                   ts + (int64_t) k);
-        }
-    }
-    socp_text_pieces_fini(&pieces);
-}
-
-static int s_on_file_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg);
-
-static void
-s_cmd_file(socp_actor_ctx_t *ctx, s_ui_t *self, const char *who, const char *path)
-{
-    if (self->out.fd >= 0) {
-        s_print(self, "error: a file is already being sent; wait for it to finish");
-        return;
-    }
-    s_peer_t *p = s_resolve(self, who);
-    if (!p || !s_usable(self, p)) {
-        return;
-    }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        s_print(self, "error: cannot read %s: %s", path,
-                fd < 0 ? strerror(errno) : "not a regular file");
-        if (fd >= 0) {
-            close(fd);
-        }
-        return;
-    }
-    if ((uint64_t) st.st_size > S_FILE_MAX) {
-        s_print(self, "error: %s is larger than the 256 MiB limit", path);
-        close(fd);
-        return;
-    }
-    // First pass: the sha256 the receiver checks.
-    crypto_hash_sha256_state sha;
-    crypto_hash_sha256_init(&sha);
-    uint8_t buf[65536];
-    uint64_t total = 0;
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0) {
-        crypto_hash_sha256_update(&sha, buf, (size_t) n);
-        total += (uint64_t) n;
-    }
-    if (n < 0 || total != (uint64_t) st.st_size || lseek(fd, 0, SEEK_SET) != 0) {
-        s_print(self, "error: cannot read %s", path);
-        close(fd);
-        return;
-    }
-    uint8_t digest[32];
-    char hex[65];
-    crypto_hash_sha256_final(&sha, digest);
-    sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
-    s_outfile_t *o = &self->out;
-    memset(o, 0, sizeof *o);
-    o->fd = fd;
-    socp_uuid_generate(o->file_id);
-    snprintf(o->to, sizeof o->to, "%s", p->id);
-    o->to_pub = socp_strdup(p->pub);
-    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    socp_client_sanitize_name(base, o->name, sizeof o->name);
-    o->size = total;
-    uint64_t chunks = (total + SOCP_TEXT_PIECE_MAX - 1) / SOCP_TEXT_PIECE_MAX;
-    char line[512];
-    snprintf(line, sizeof line, "file %s (%llu bytes) sent to %s", o->name,
-             (unsigned long long) total, p->name);
-    s_group_t *g = s_group_new(self, chunks + 2, line);
-    if (!g) {
-        close(fd);
-        o->fd = -1;
-        free(o->to_pub);
-        return;
-    }
-    o->group = g->first;
-    char meta[512];
-    snprintf(meta, sizeof meta,
-             "{\"file_id\":\"%s\",\"name\":\"%s\",\"size\":%llu,\"sha256\":\"%s\"}", o->file_id,
-             o->name, (unsigned long long) total, hex);
-    s_send(ctx, self, SOCP_CLIENT_KIND_FILE_START, o->group, p, p->pub, NULL, 0, meta, 0,
-           socp_wall_ms());
-    s_print(self, "sending %s (%llu bytes) to %s ...", o->name, (unsigned long long) total,
-            p->name);
-    socp_client_pacer_start(&self->pacer, socp_now_ms());
-    o->timer = socp_actor_timer_add(ctx, 0, 5, s_on_file_tick, self);
-}
-
-static int
-s_on_file_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg)
-{
-    SOCP_UNUSED(timer_id);
-    s_ui_t *self = arg;
-    s_outfile_t *o = &self->out;
-    if (o->fd < 0) {
-        return 0;
-    }
-    char worker[SOCP_ACTOR_NAME_MAX + 1];
-    socp_client_shard(o->to, self->args->crypto_workers, worker);
-    if (socp_actor_queued(ctx, worker) > 0) {
-        return 0; // the worker is busy: keep memory bounded
-    }
-    // Servers rate-limit users (socpd: 200 frames/s, bucket 400): stay under it.
-    int budget = socp_client_pacer_take(&self->pacer, socp_now_ms(), S_CHUNKS_TICK);
-    s_peer_t peer = {.id = o->to};
-    for (int i = 0; i < budget && o->sent < o->size; i++) {
-        uint8_t buf[SOCP_TEXT_PIECE_MAX];
-        size_t want = o->size - o->sent < sizeof buf ? (size_t) (o->size - o->sent) : sizeof buf;
-        ssize_t n = read(o->fd, buf, want);
-        if (n <= 0) {
-            s_print(self, "error: reading %s failed; transfer aborted", o->name);
-            o->sent = o->size;
-            break;
-        }
-        s_send(ctx, self, SOCP_CLIENT_KIND_FILE_CHUNK, o->group + 1 + o->index, &peer, o->to_pub,
-               buf, (size_t) n, o->file_id, o->index, socp_wall_ms());
-        sodium_memzero(buf, sizeof buf);
-        o->index++;
-        o->sent += (uint64_t) n;
-    }
-    if (self->raw && o->size > 0) {
-        unsigned pct = (unsigned) (o->sent * 100 / o->size);
-        char bar[128];
-        int fill = (int) (pct / 5);
-        snprintf(bar, sizeof bar, "\r\x1b[Ksending %.40s [%-20.*s] %3u%%", o->name, fill,
-                 "####################", pct);
-        s_write(self, bar, strlen(bar));
-    }
-    if (o->sent >= o->size) {
-        s_peer_t p = {.id = o->to};
-        s_send(ctx, self, SOCP_CLIENT_KIND_FILE_END, o->group + 1 + o->index, &p, o->to_pub, NULL,
-               0, o->file_id, 0, socp_wall_ms());
-        // Unused ids of the group (a short read) count as done.
-        for (size_t i = 0; i < self->ngroups; i++) {
-            if (self->groups[i].first == o->group) {
-                self->groups[i].count = o->index + 2;
-            }
-        }
-        socp_actor_timer_cancel(ctx, o->timer);
-        close(o->fd);
-        o->fd = -1;
-        free(o->to_pub);
-        o->to_pub = NULL;
-        socp_client_pacer_done(&self->pacer, socp_now_ms());
-        s_redraw(self);
-    }
-    return 0;
-}
-
-// ---- commands ------------------------------------------------------------------------
-
-static int
-s_peer_cmp(const void *a, const void *b)
-{
-    const s_peer_t *x = *(const s_peer_t *const *) a, *y = *(const s_peer_t *const *) b;
-    int c = strcmp(x->name, y->name);
-    return c ? c : strcmp(x->id, y->id);
-}
-
-static void
-s_cmd_list(s_ui_t *self)
-{
-    const s_peer_t **on = socp_calloc(self->npeers + 1, sizeof *on);
-    size_t n = 0;
-    bool have_me = false;
-    for (size_t i = 0; i < self->npeers; i++) {
-        if (self->peers[i].online) {
-            on[n++] = &self->peers[i];
-            have_me = have_me || strcmp(self->peers[i].id, self->args->user_id) == 0;
-        }
-    }
-    // We are online while the link is up, even before the server's
-    // advertisement of us has come back.
-    const char *me_name = self->nick[0] ? self->nick : self->args->user_id;
-    s_peer_t self_peer = {
-        .id = (char *) self->args->user_id, .name = (char *) me_name, .online = true};
-    if (!have_me && self->link_up) {
-        on[n++] = &self_peer;
-    }
-    qsort(on, n, sizeof *on, s_peer_cmp);
-    s_print(self, "%zu user%s online:", n, n == 1 ? "" : "s");
-    for (size_t i = 0; i < n; i++) {
-        bool me = strcmp(on[i]->id, self->args->user_id) == 0;
-        s_print(self, "  %s  %s%s%s", on[i]->name, on[i]->id, me ? "  (you)" : "",
-                on[i]->status == 2 ? "  [KEY CHANGED - BLOCKED]" : "");
-    }
-    free(on);
-}
-
-static void
-s_help(s_ui_t *self)
-{
-    static const char *const lines[] = {
-        "commands:",
-        "  /list                     users online",
-        "  /tell <user> <text>       direct message (user: id, id prefix or display name)",
-        "  /all <text>               message everyone online (text without a command does the "
-        "same)",
-        "  /file <user> <path>       send a file (saved by the receiver under downloads/)",
-        "  /history [user] [n]       the last n messages (default 20)",
-        "  /whoami                   your id, key fingerprint, server and data directory",
-        "  /nick <name>              set your display name",
-        "  /help                     this help",
-        "  /quit                     leave (also Ctrl-D)",
-        "keys: Left/Right, Home/End (Ctrl-A/E), Alt-B/F word, Up/Down history, Tab completes a "
-        "name,",
-        "  Ctrl-U/K delete to the start/end, Ctrl-W the word before the cursor, Ctrl-C quits",
-        "marks: [UNVERIFIED] signature did not verify; [NOT ENCRYPTED] sent in clear; [UNREADABLE] "
-        "cannot decrypt",
-    };
-    for (size_t i = 0; i < SOCP_ARRAY_LEN(lines); i++) {
-        s_print(self, "%s", lines[i]);
-    }
-}
-
-static bool
-s_all_digits(const char *s)
-{
-    return *s && strspn(s, "0123456789") == strlen(s);
-}
-
-// Splits off the first word of *rest (modifies it). Returns NULL if none.
-static char *
-s_word(char **rest)
-{
-    char *s = *rest;
-    while (*s == ' ' || *s == '\t') {
-        s++;
-    }
-    if (!*s) {
-        *rest = s;
-        return NULL;
-    }
-    char *w = s;
-    while (*s && *s != ' ' && *s != '\t') {
-        s++;
-    }
-    if (*s) {
-        *s++ = '\0';
-    }
-    while (*s == ' ' || *s == '\t') {
-        s++;
-    }
-    *rest = s;
-    return w;
-}
-
-static int
-s_command(socp_actor_ctx_t *ctx, s_ui_t *self, char *line)
-{
-    size_t n = strlen(line);
-    while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t')) {
-        line[--n] = '\0';
-    }
-    char *rest = line;
-    while (*rest == ' ' || *rest == '\t') {
-        rest++;
-    }
-    if (!*rest) {
-        return 0;
-    }
-    if (!socp_text_utf8_valid(rest, strlen(rest))) {
-        s_print(self, "error: input is not valid UTF-8");
-        return 0;
-    }
-    if (rest[0] != '/') {
-        s_cmd_all(ctx, self, rest);
-        return 0;
-    }
-    char *cmd = s_word(&rest);
-    if (strcmp(cmd, "/quit") == 0 || strcmp(cmd, "/exit") == 0) {
-        self->quitting = true;
-        return SOCP_ACTOR_STOP;
-    } else if (strcmp(cmd, "/help") == 0) {
-        s_help(self);
-    } else if (strcmp(cmd, "/list") == 0) {
-        s_cmd_list(self);
-    } else if (strcmp(cmd, "/tell") == 0 || strcmp(cmd, "/msg") == 0) {
-        char *who = s_word(&rest);
-        if (!who || !*rest) {
-            s_print(self, "usage: /tell <user> <text>");
-        } else {
-            s_cmd_tell(ctx, self, who, rest);
-        }
-    } else if (strcmp(cmd, "/all") == 0) {
-        if (!*rest) {
-            s_print(self, "usage: /all <text>");
-        } else {
-            s_cmd_all(ctx, self, rest);
-        }
-    } else if (strcmp(cmd, "/file") == 0) {
-        char *who = s_word(&rest);
-        if (!who || !*rest) {
-            s_print(self, "usage: /file <user> <path>");
-        } else {
-            s_cmd_file(ctx, self, who, rest);
-        }
-    } else if (strcmp(cmd, "/history") == 0) {
-        char *a = s_word(&rest), *b = s_word(&rest);
-        const char *peer = "";
-        unsigned limit = 20;
-        if (a && s_all_digits(a) && !b) {
-            limit = (unsigned) strtoul(a, NULL, 10);
-        } else if (a) {
-            if (strcmp(a, "all") == 0 || strcmp(a, "public") == 0) {
-                peer = "public";
-            } else {
-                s_peer_t *p = s_resolve(self, a);
-                if (!p) {
-                    return 0;
-                }
-                peer = p->id;
-            }
-            if (b && s_all_digits(b)) {
-                limit = (unsigned) strtoul(b, NULL, 10);
-            }
-        }
-        socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_HISTORY_REQ);
-        m.body.cli_history_req.peer = peer;
-        m.body.cli_history_req.limit = limit > 10000 ? 10000 : limit;
-        (void) socp_actor_send(ctx, "store", &m);
-    } else if (strcmp(cmd, "/whoami") == 0) {
-        s_print(self, "user id:     %s", self->args->user_id);
-        s_print(self, "name:        %s", self->nick[0] ? self->nick : "(none; set with /nick)");
-        s_print(self, "key:         RSA-4096, SHA-256 fingerprint %s", self->args->fingerprint);
-        s_print(self, "server:      %s (%s)", self->args->server_url,
-                self->link_up ? "connected" : "not connected");
-        s_print(self, "data dir:    %s", self->args->data_dir);
-    } else if (strcmp(cmd, "/nick") == 0) {
-        if (!*rest || strlen(rest) > 64 || !socp_uuid_is_peer_id(rest, strlen(rest))) {
-            s_print(self, "usage: /nick <name>  (1-64 printable characters)");
-        } else {
-            snprintf(self->nick, sizeof self->nick, "%s", rest);
-            socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_SETTING);
-            m.body.cli_setting.key = "nick";
-            m.body.cli_setting.value = rest;
-            (void) socp_actor_send(ctx, "store", &m);
-            s_print(self, "your display name is now %s", rest);
-        }
-    } else {
-        s_print(self, "unknown command %s (try /help)", cmd);
-    }
-    return 0;
 }
 
 // ---- input ---------------------------------------------------------------------------
@@ -852,7 +275,7 @@ s_complete(s_ui_t *self)
                 o += (size_t) snprintf(list + o, sizeof list - o, "%s ", self->peers[i].name);
             }
         }
-        s_print(self, "%s", list);
+        socp_ui_print(self, "%s", list);
     }
 }
 
@@ -875,10 +298,10 @@ s_key(socp_actor_ctx_t *ctx, s_ui_t *self, uint8_t byte, bool *dirty)
             return SOCP_ACTOR_STOP;
         case SOCP_LINEEDIT_SUBMIT: {
             char *line = socp_lineedit_take(self->ed);
-            s_write(self, "\r\x1b[K", 4);
-            int rc = s_command(ctx, self, line);
+            socp_ui_write(self, "\r\x1b[K", 4);
+            int rc = socp_ui_command(ctx, self, line);
             free(line);
-            s_redraw(self);
+            socp_ui_redraw(self);
             *dirty = false;
             return rc;
         }
@@ -918,7 +341,7 @@ s_on_input(socp_actor_ctx_t *ctx, int fd, short revents, void *arg)
         if (self->inlen > 0) {
             self->inbuf[self->inlen] = '\0';
             self->inlen = 0;
-            if (s_command(ctx, self, self->inbuf) == SOCP_ACTOR_STOP) {
+            if (socp_ui_command(ctx, self, self->inbuf) == SOCP_ACTOR_STOP) {
                 return SOCP_ACTOR_STOP;
             }
         }
@@ -934,7 +357,7 @@ s_on_input(socp_actor_ctx_t *ctx, int fd, short revents, void *arg)
             }
         }
         if (dirty) {
-            s_redraw(self);
+            socp_ui_redraw(self);
         }
         return 0;
     }
@@ -962,14 +385,14 @@ s_take_lines(socp_actor_ctx_t *ctx, s_ui_t *self)
         if (c == '\n') {
             self->inbuf[self->inlen] = '\0';
             self->inlen = 0;
-            int rc = s_command(ctx, self, self->inbuf);
+            int rc = socp_ui_command(ctx, self, self->inbuf);
             if (rc != 0) {
                 return rc;
             }
         } else if (self->inlen < sizeof self->inbuf - 1) {
             self->inbuf[self->inlen++] = c;
         } else {
-            s_print(self, "error: line too long (64 KiB max); ignored");
+            socp_ui_print(self, "error: line too long (64 KiB max); ignored");
             self->inlen = 0;
         }
     }
@@ -992,10 +415,10 @@ s_on_drain(socp_actor_ctx_t *ctx, int timer_id, void *arg)
     if (socp_now_ms() - self->eof_ms > S_DRAIN_MS) {
         uint64_t unsent = self->pending == UINT64_MAX ? 0 : self->pending;
         if (unsent || self->ngroups || self->out.fd >= 0) {
-            s_print(self,
-                    "warning: %llu message(s) not sent yet; they stay in the outbox and go "
-                    "out next time",
-                    (unsigned long long) unsent);
+            socp_ui_print(self,
+                          "warning: %llu message(s) not sent yet; they stay in the outbox and go "
+                          "out next time",
+                          (unsigned long long) unsent);
         } else {
             socp_warn("stdout was not read for %d s; the rest of the output is dropped",
                       S_DRAIN_MS / 1000);
@@ -1030,12 +453,12 @@ s_on_accepted(s_ui_t *self, const socp_msg_cli_accepted_t *a)
             char t[16];
             s_clock(socp_wall_ms(), t);
             if (g->failed) {
-                s_print(self, "[%s] NOT SENT (%s): %s", t,
-                        g->failed == SOCP_EBADKEY ? "the recipient's key is unusable"
-                                                  : socp_strerror(g->failed),
-                        g->line);
+                socp_ui_print(self, "[%s] NOT SENT (%s): %s", t,
+                              g->failed == SOCP_EBADKEY ? "the recipient's key is unusable"
+                                                        : socp_strerror(g->failed),
+                              g->line);
             } else {
-                s_print(self, "[%s] %s", t, g->line);
+                socp_ui_print(self, "[%s] %s", t, g->line);
             }
             free(g->line);
             self->groups[i] = self->groups[--self->ngroups];
@@ -1072,14 +495,15 @@ s_show_line(s_ui_t *self,
     const char *where = s->kind == SOCP_CLIENT_KIND_PUBLIC ? "all" : "you";
     const char *hist = s->history ? "  " : "";
     if (s->outgoing) {
-        s_print(self, "%s[%s] %syou -> %s: %.*s", hist, t, extra,
-                s->kind == SOCP_CLIENT_KIND_PUBLIC ? "all" : s_label(self, s->peer), tl, text);
+        socp_ui_print(self, "%s[%s] %syou -> %s: %.*s", hist, t, extra,
+                      s->kind == SOCP_CLIENT_KIND_PUBLIC ? "all" : s_label(self, s->peer), tl,
+                      text);
     } else if (status == SOCP_CLIENT_TRUST_UNREADABLE) {
-        s_print(self, "%s[%s] %s%s%s -> %s: (message could not be decrypted)", hist, t, extra, mark,
-                s_label(self, s->from), where);
+        socp_ui_print(self, "%s[%s] %s%s%s -> %s: (message could not be decrypted)", hist, t, extra,
+                      mark, s_label(self, s->from), where);
     } else {
-        s_print(self, "%s[%s] %s%s%s -> %s: %.*s", hist, t, extra, mark, s_label(self, s->from),
-                where, tl, text);
+        socp_ui_print(self, "%s[%s] %s%s%s -> %s: %.*s", hist, t, extra, mark,
+                      s_label(self, s->from), where, tl, text);
     }
 }
 
@@ -1195,21 +619,21 @@ s_on_file(s_ui_t *self, const socp_msg_cli_file_t *f)
     s_clock(socp_wall_ms(), t);
     const char *who = s_label(self, f->peer);
     if (f->status == 1) {
-        s_print(self, "[%s] received file %s (%llu bytes, sha256 ok) from %s: saved as %s", t,
-                f->name, (unsigned long long) f->total, who, f->path);
+        socp_ui_print(self, "[%s] received file %s (%llu bytes, sha256 ok) from %s: saved as %s", t,
+                      f->name, (unsigned long long) f->total, who, f->path);
         self->last_in_pct = 0;
     } else if (f->status < 0) {
-        s_print(self, "[%s] file %s from %s FAILED: %s (nothing saved)", t, f->name, who,
-                f->detail);
+        socp_ui_print(self, "[%s] file %s from %s FAILED: %s (nothing saved)", t, f->name, who,
+                      f->detail);
     } else if (f->done == 0) {
-        s_print(self, "[%s] receiving file %s (%llu bytes) from %s ...", t, f->name,
-                (unsigned long long) f->total, who);
+        socp_ui_print(self, "[%s] receiving file %s (%llu bytes) from %s ...", t, f->name,
+                      (unsigned long long) f->total, who);
     } else if (self->raw && f->total) {
         unsigned pct = (unsigned) (f->done * 100 / f->total);
         char bar[120];
         snprintf(bar, sizeof bar, "\r\x1b[Kreceiving %.40s [%-20.*s] %3u%%", f->name,
                  (int) (pct / 5), "####################", pct);
-        s_write(self, bar, strlen(bar));
+        socp_ui_write(self, bar, strlen(bar));
     }
 }
 
@@ -1228,20 +652,21 @@ s_on_rate(s_ui_t *self)
         }
         if (o->name[0] && socp_client_pacer_recent(&self->pacer, now)) {
             // The file went out faster than the server takes it in.
-            s_print(self,
-                    "warning: the server is rate-limiting us: %s went out faster than it "
-                    "accepts and may arrive late; the next file starts at %u frames/s",
-                    o->name, (unsigned) self->pacer.rate);
+            socp_ui_print(self,
+                          "warning: the server is rate-limiting us: %s went out faster than it "
+                          "accepts and may arrive late; the next file starts at %u frames/s",
+                          o->name, (unsigned) self->pacer.rate);
         } else {
-            s_print(self, "warning: the server is rate-limiting us: messages may be delayed or "
+            socp_ui_print(self,
+                          "warning: the server is rate-limiting us: messages may be delayed or "
                           "dropped");
         }
         return;
     }
-    s_print(self,
-            "warning: the server is rate-limiting us: sending %s at %u frames/s (if the "
-            "transfer fails, send it again)",
-            o->name, (unsigned) self->pacer.rate);
+    socp_ui_print(self,
+                  "warning: the server is rate-limiting us: sending %s at %u frames/s (if the "
+                  "transfer fails, send it again)",
+                  o->name, (unsigned) self->pacer.rate);
 }
 
 static int
@@ -1267,7 +692,7 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
         case SOCP_MSG_CLI_NOTE: {
             static const char *const prefix[] = {"", "warning: ", "error: ", "!!! "};
             uint8_t lv = msg->body.cli_note.level < 4 ? msg->body.cli_note.level : 3;
-            s_print(self, "%s%s", prefix[lv], msg->body.cli_note.text);
+            socp_ui_print(self, "%s%s", prefix[lv], msg->body.cli_note.text);
             break;
         }
         case SOCP_MSG_CLI_FILE:
@@ -1280,8 +705,8 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
             if (msg->body.cli_link.up != self->link_up) {
                 self->link_up = msg->body.cli_link.up;
                 if (self->link_up) {
-                    s_print(self, "connected to %s as %s", msg->body.cli_link.detail,
-                            self->args->user_id);
+                    socp_ui_print(self, "connected to %s as %s", msg->body.cli_link.detail,
+                                  self->args->user_id);
                     // Presence can overtake this (it comes through the store,
                     // this straight from net): announce who is online already.
                     char t[16];
@@ -1289,18 +714,19 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
                     for (size_t i = 0; i < self->npeers; i++) {
                         const s_peer_t *e = &self->peers[i];
                         if (e->online && strcmp(e->id, self->args->user_id) != 0) {
-                            s_print(self, "[%s] * %s is online", t, e->name);
+                            socp_ui_print(self, "[%s] * %s is online", t, e->name);
                         }
                     }
                 } else {
-                    s_print(self, "disconnected (%s); reconnecting ...", msg->body.cli_link.detail);
+                    socp_ui_print(self, "disconnected (%s); reconnecting ...",
+                                  msg->body.cli_link.detail);
                     for (size_t i = 0; i < self->npeers; i++) {
                         self->peers[i].online = false;
                     }
                 }
             } else if (!self->link_up) {
-                s_print(self, "cannot reach %s (%s); retrying ...", self->args->server_url,
-                        msg->body.cli_link.detail);
+                socp_ui_print(self, "cannot reach %s (%s); retrying ...", self->args->server_url,
+                              msg->body.cli_link.detail);
             }
             break;
         case SOCP_MSG_CLI_SETTING:
@@ -1346,11 +772,11 @@ socp_client_ui_actor(socp_actor_ctx_t *ctx, void *args)
         (void) socp_actor_send(ctx, "store", &m);
     }
     if (self->raw) {
-        s_print(self, "socp %s — type /help for commands, /quit to leave", SOCP_VERSION);
+        socp_ui_print(self, "socp %s — type /help for commands, /quit to leave", SOCP_VERSION);
     }
     int rc = socp_actor_run(ctx, s_on_msg, self);
     if (self->raw) {
-        s_write(self, "\r\x1b[K", 4);
+        socp_ui_write(self, "\r\x1b[K", 4);
         (void) tcsetattr(self->args->in_fd, TCSAFLUSH, &self->saved);
     }
     // What stdout has not taken yet, for a bounded time: a reader that
