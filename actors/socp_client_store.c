@@ -1,5 +1,7 @@
-// socp_client_store.c: the client's LMDB database (see socp_client_store.h).
-// Part of socp, a SOCP v1.3 client and server.
+// socp_client_store.c: the client's LMDB database (see socp_client_store.h):
+// opening, write batches, and the tables. Sealing records at rest, their
+// migration and compaction: socp_client_store_seal.c (shared state:
+// socp_client_store_int.h). Part of socp, a SOCP v1.3 client and server.
 #include "socp/socp_client_store.h"
 
 #include <errno.h>
@@ -16,148 +18,7 @@
 #include "socp/socp_err.h"
 #include "socp/socp_log.h"
 #include "socp/socp_text.h"
-
-#define S_CONV_MAX    128u
-#define S_SETTING_MAX 1024u
-#define S_RECORD_MAX  (64u * 1024u)
-#define S_SEEN_KEY    40 // seen table key: be64 ts + SHA-256(from, ts, digest)
-
-// Sealed values (history and file records once a key is set): 0x01, a
-// random XChaCha20 nonce, then the XChaCha20-Poly1305 ciphertext of the
-// plain value. The associated data is the table's letter and the record's
-// key, so a record cannot be moved to another key or table unnoticed. A
-// plain value starts with '{' (JSON).
-#define S_SEAL_TAG   0x01
-#define S_SEAL_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-#define S_SEAL_OVER  (1 + S_SEAL_NONCE + crypto_aead_xchacha20poly1305_ietf_ABYTES)
-#define S_SEAL_CHECK "socp history key check"
-_Static_assert(S_SEAL_NONCE == 16 + 8, "nonce = 16-byte prefix + 64-bit counter");
-
-struct socp_cstore {
-    MDB_env *env;
-    MDB_dbi meta, outbox, history, contacts, seen, files;
-    MDB_txn *txn;           // open write batch, or NULL
-    uint64_t next_outbox;   // next outbox seq
-    uint64_t next_history;  // next history seq
-    uint64_t pending;       // unsent outbox entries (committed + batch)
-    uint64_t batch_pending; // pending as of the last commit
-    uint64_t batch_outbox;  // next_outbox as of the last commit
-    bool batch_lost;        // a failed write dropped the batch: the next commit fails
-    uint64_t batch_history; // next_history as of the last commit
-    char *scratch;          // contact_get strings
-    // The last contact read (its strings in scratch): every received message
-    // checks its sender's pin, and a burst comes from few senders. Dropped
-    // on any contact write and when a batch is abandoned.
-    socp_cstore_contact_t last_contact;
-    bool last_contact_ok;
-    uint8_t *seal_key; // 32 bytes in sodium memory once set, else NULL
-    // Nonces: 16 random bytes drawn when the key is set, then a counter (no
-    // system call per record; unique per key with overwhelming probability).
-    uint8_t nonce_prefix[16];
-    uint64_t nonce_count;
-    bool sealed; // the database is sealed: a plain history/file record is not trusted
-    char *dir;   // the environment's directory
-    size_t map_size;
-};
-
-static void
-s_be64(uint64_t v, uint8_t out[8])
-{
-    for (int i = 7; i >= 0; i--) {
-        out[i] = (uint8_t) (v & 0xff);
-        v >>= 8;
-    }
-}
-
-static uint64_t
-s_get_be64(const uint8_t in[8])
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) {
-        v = (v << 8) | in[i];
-    }
-    return v;
-}
-
-// The associated data of a sealed value: the table's letter, then the
-// record's key (at most 256 bytes of it). Returns its length.
-static size_t
-s_seal_ad(char table, const MDB_val *k, uint8_t ad[1 + 256])
-{
-    size_t n = k->mv_size < 256 ? k->mv_size : 256;
-    ad[0] = (uint8_t) table;
-    memcpy(ad + 1, k->mv_data, n);
-    return 1 + n;
-}
-
-// Seals `len` bytes for table `table` under record key `k` into a new buffer
-// (*out, *out_len; free() it).
-static void
-s_seal(socp_cstore_t *self,
-       char table,
-       const MDB_val *k,
-       const void *plain,
-       size_t len,
-       uint8_t **out,
-       size_t *out_len)
-{
-    uint8_t ad[1 + 256];
-    size_t ad_len = s_seal_ad(table, k, ad);
-    uint8_t *buf = socp_malloc(len + S_SEAL_OVER);
-    buf[0] = S_SEAL_TAG;
-    memcpy(buf + 1, self->nonce_prefix, sizeof self->nonce_prefix);
-    s_be64(++self->nonce_count, buf + 1 + sizeof self->nonce_prefix);
-    unsigned long long clen = 0;
-    crypto_aead_xchacha20poly1305_ietf_encrypt(buf + 1 + S_SEAL_NONCE, &clen, plain, len, ad,
-                                               ad_len, NULL, buf + 1, self->seal_key);
-    *out = buf;
-    *out_len = 1 + S_SEAL_NONCE + (size_t) clen;
-}
-
-// Opens a value read from table `table`: a plain one is copied, a sealed one
-// decrypted. Returns a NUL-terminated buffer (free with s_unsealed_free) or
-// NULL when the value is sealed and no key, another key, or damage.
-static char *
-s_unseal(const socp_cstore_t *self, char table, const MDB_val *k, const MDB_val *v, size_t *len)
-{
-    const uint8_t *p = v->mv_data;
-    if (v->mv_size == 0 || p[0] != S_SEAL_TAG) {
-        if (self->sealed) {
-            return NULL; // every record was sealed: a plain one was put there
-        }
-        char *copy = socp_malloc(v->mv_size + 1);
-        memcpy(copy, v->mv_data, v->mv_size);
-        copy[v->mv_size] = '\0';
-        *len = v->mv_size;
-        return copy;
-    }
-    if (!self->seal_key || v->mv_size < S_SEAL_OVER) {
-        return NULL;
-    }
-    uint8_t ad[1 + 256];
-    size_t ad_len = s_seal_ad(table, k, ad);
-    size_t clen = v->mv_size - 1 - S_SEAL_NONCE;
-    char *plain = socp_malloc(clen + 1);
-    unsigned long long plen = 0;
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt((uint8_t *) plain, &plen, NULL,
-                                                   p + 1 + S_SEAL_NONCE, clen, ad, ad_len, p + 1,
-                                                   self->seal_key) != 0) {
-        free(plain);
-        return NULL;
-    }
-    plain[plen] = '\0';
-    *len = (size_t) plen;
-    return plain;
-}
-
-static void
-s_unsealed_free(char *plain, size_t len)
-{
-    if (plain) {
-        sodium_memzero(plain, len);
-        free(plain);
-    }
-}
+#include "socp_client_store_int.h"
 
 static int
 s_lmdb_err(int rc, const char *what)
@@ -245,7 +106,7 @@ s_last_seq(MDB_txn *txn, MDB_dbi dbi)
     MDB_val k, v;
     uint64_t seq = 0;
     if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 8) {
-        seq = s_get_be64(k.mv_data);
+        seq = socp_cstore_get_be64(k.mv_data);
     }
     mdb_cursor_close(cur);
     return seq;
@@ -345,8 +206,8 @@ s_prune_and_count(socp_cstore_t *self, MDB_txn *txn)
     return 0;
 }
 
-static int
-s_mkdir(const char *path)
+int
+socp_cstore_mkdir(const char *path)
 {
     if (mkdir(path, 0700) != 0 && errno != EEXIST) {
         return SOCP_EIO;
@@ -361,8 +222,8 @@ s_mkdir(const char *path)
 
 // Opens the environment in self->dir and every table, in a write
 // transaction left open in *txn.
-static int
-s_env_open(socp_cstore_t *self, MDB_txn **txn, const char **why)
+int
+socp_cstore_env_open(socp_cstore_t *self, MDB_txn **txn, const char **why)
 {
     *txn = NULL;
     int rc = mdb_env_create(&self->env);
@@ -398,61 +259,6 @@ s_env_open(socp_cstore_t *self, MDB_txn **txn, const char **why)
     return 0;
 }
 
-// Rewrites the database file with only its live pages (LMDB's compacting
-// copy), so values replaced by sealed ones no longer linger in free pages;
-// the copy replaces the file by rename, so a crash leaves one or the other.
-// *replaced tells whether it happened; a copy or rename that fails leaves
-// the old file in use (warned; the mark makes the next start try again).
-// Only a failure to reopen is an error (the store is then unusable).
-static int
-s_compact(socp_cstore_t *self, bool *replaced, const char **why)
-{
-    *replaced = false;
-    char tmp[4200], from[4300], to[4300];
-    snprintf(tmp, sizeof tmp, "%s/compact", self->dir);
-    snprintf(from, sizeof from, "%s/data.mdb", tmp);
-    snprintf(to, sizeof to, "%s/data.mdb", self->dir);
-    (void) unlink(from);
-    int rc = s_mkdir(tmp) == 0 ? mdb_env_copy2(self->env, tmp, MDB_CP_COMPACT) : EIO;
-    int fd = rc == 0 ? open(from, O_RDONLY | O_CLOEXEC) : -1;
-    if (rc != 0 || fd < 0 || fchmod(fd, 0600) != 0 || fsync(fd) != 0) {
-        if (fd >= 0) {
-            close(fd);
-        }
-        (void) unlink(from);
-        (void) rmdir(tmp);
-        socp_warn("store: cannot write a compacted copy of the database (disk full?); "
-                  "records from before sealing stay in its free pages until the next start");
-        return 0;
-    }
-    close(fd);
-    mdb_env_close(self->env);
-    self->env = NULL;
-    if (rename(from, to) != 0) {
-        (void) unlink(from);
-        socp_warn("store: cannot replace the database by its compacted copy; "
-                  "tried again at the next start");
-    } else {
-        *replaced = true;
-    }
-    (void) rmdir(tmp);
-    int dfd = open(self->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        (void) fsync(dfd);
-        close(dfd);
-    }
-    MDB_txn *txn = NULL;
-    rc = s_env_open(self, &txn, why);
-    if (rc == 0) {
-        rc = mdb_txn_commit(txn);
-        txn = NULL;
-    }
-    if (txn) {
-        mdb_txn_abort(txn);
-    }
-    return rc == 0 ? 0 : SOCP_ESTORE;
-}
-
 int
 socp_cstore_open(const char *dir, size_t map_size, socp_cstore_t **out, const char **why)
 {
@@ -464,7 +270,7 @@ socp_cstore_open(const char *dir, size_t map_size, socp_cstore_t **out, const ch
         *why = "no database directory";
         return SOCP_EINVAL;
     }
-    if (s_mkdir(dir) != 0) {
+    if (socp_cstore_mkdir(dir) != 0) {
         *why = "cannot create the database directory";
         return SOCP_EIO;
     }
@@ -473,7 +279,7 @@ socp_cstore_open(const char *dir, size_t map_size, socp_cstore_t **out, const ch
     self->map_size = map_size ? map_size : SOCP_CSTORE_MAP_SIZE;
     MDB_txn *txn = NULL;
     int err = SOCP_ESTORE;
-    int rc = s_env_open(self, &txn, why);
+    int rc = socp_cstore_env_open(self, &txn, why);
     if (rc != 0) {
         goto fail;
     }
@@ -540,214 +346,6 @@ fail:
     }
     free(self->dir);
     free(self);
-    return err;
-}
-
-#define S_SEAL_CHUNK 4096 // records sealed per transaction during the migration
-
-// Seals every plain value of one table, S_SEAL_CHUNK records per committed
-// transaction (a long history never needs one huge transaction). Keys are
-// collected first, then each value is read, sealed and put by key: no
-// cursor walks over pages the puts are changing. Sealed records are skipped,
-// so a migration cut short by a crash carries on at the next start.
-static int
-s_seal_table(socp_cstore_t *self, MDB_dbi dbi, char table, size_t *count)
-{
-    uint8_t(*keys)[S_CONV_MAX + 1] = socp_malloc(S_SEAL_CHUNK * sizeof *keys);
-    size_t *lens = socp_malloc(S_SEAL_CHUNK * sizeof *lens);
-    uint8_t resume[S_CONV_MAX + 1];
-    size_t resume_len = 0;
-    bool done = false;
-    int rc = 0;
-    while (!done && rc == 0) {
-        MDB_txn *txn;
-        MDB_cursor *cur;
-        if ((rc = mdb_txn_begin(self->env, NULL, 0, &txn)) != 0) {
-            break;
-        }
-        if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0) {
-            mdb_txn_abort(txn);
-            break;
-        }
-        MDB_val k = {resume_len, resume}, v;
-        int g = resume_len ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)
-                           : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-        size_t n = 0;
-        for (; g == 0 && n < S_SEAL_CHUNK; g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-            if (k.mv_size > S_CONV_MAX) {
-                continue; // not a key we write
-            }
-            if (v.mv_size == 0 || *(const uint8_t *) v.mv_data != S_SEAL_TAG) {
-                memcpy(keys[n], k.mv_data, k.mv_size);
-                lens[n++] = k.mv_size;
-            }
-            memcpy(resume, k.mv_data, k.mv_size);
-            resume_len = k.mv_size;
-        }
-        done = g == MDB_NOTFOUND;
-        mdb_cursor_close(cur);
-        if (g != 0 && g != MDB_NOTFOUND) {
-            rc = g;
-        }
-        for (size_t i = 0; i < n && rc == 0; i++) {
-            MDB_val kk = {lens[i], keys[i]};
-            if ((rc = mdb_get(txn, dbi, &kk, &v)) != 0) {
-                break;
-            }
-            uint8_t *sealed;
-            size_t len;
-            s_seal(self, table, &kk, v.mv_data, v.mv_size, &sealed, &len);
-            MDB_val nv = {len, sealed};
-            rc = mdb_put(txn, dbi, &kk, &nv, 0);
-            free(sealed);
-        }
-        if (rc != 0) {
-            mdb_txn_abort(txn);
-            break;
-        }
-        if ((rc = mdb_txn_commit(txn)) != 0) {
-            break;
-        }
-        *count += n;
-        // MDB_SET_RANGE lands on the last key seen again: already done,
-        // and sealed now, so it is skipped.
-    }
-    free(keys);
-    free(lens);
-    return rc;
-}
-
-// Sets or clears the "compact" mark: a compaction is owed (the history
-// was sealed and old plain copies may sit in free pages).
-static int
-s_compact_mark(socp_cstore_t *self, MDB_txn *txn, bool set)
-{
-    MDB_val k = {7, (void *) "compact"}, v = {1, (void *) "1"};
-    int rc = set ? mdb_put(txn, self->meta, &k, &v, 0) : mdb_del(txn, self->meta, &k, NULL);
-    return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-// Runs an owed compaction and clears the mark once the file is replaced.
-static int
-s_compact_owed(socp_cstore_t *self, const char **why)
-{
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
-    if (rc != 0) {
-        return 0; // tried again next start
-    }
-    MDB_val k = {7, (void *) "compact"}, v;
-    bool owed = mdb_get(txn, self->meta, &k, &v) == 0;
-    mdb_txn_abort(txn);
-    if (!owed) {
-        return 0;
-    }
-    bool replaced = false;
-    if ((rc = s_compact(self, &replaced, why)) != 0 || !replaced) {
-        return rc;
-    }
-    if (mdb_txn_begin(self->env, NULL, 0, &txn) == 0) {
-        if (s_compact_mark(self, txn, false) != 0 || mdb_txn_commit(txn) != 0) {
-            socp_warn("store: cannot clear the compaction mark; it runs again next start");
-        }
-    }
-    return 0;
-}
-
-int
-socp_cstore_set_key(socp_cstore_t *self, const uint8_t key[32], const char **why)
-{
-    const char *dummy;
-    why = why ? why : &dummy;
-    *why = "ok";
-    if (self->seal_key || self->txn) {
-        *why = "the key is set once, before any write";
-        return SOCP_EINVAL;
-    }
-    if (sodium_init() < 0 || !(self->seal_key = sodium_malloc(32))) {
-        *why = "out of secure memory";
-        return SOCP_ENOMEM;
-    }
-    memcpy(self->seal_key, key, 32);
-    randombytes_buf(self->nonce_prefix, sizeof self->nonce_prefix);
-    self->nonce_count = 0;
-    MDB_txn *txn = NULL;
-    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
-    int err = SOCP_ESTORE;
-    if (rc != 0) {
-        *why = "cannot start a transaction";
-        goto fail;
-    }
-    MDB_val k = {4, (void *) "seal"}, v;
-    rc = mdb_get(txn, self->meta, &k, &v);
-    if (rc == 0) {
-        // Sealed before: this key must open the check record.
-        size_t len = 0;
-        char *check = v.mv_size > 0 && *(const uint8_t *) v.mv_data == S_SEAL_TAG
-                          ? s_unseal(self, 'm', &k, &v, &len)
-                          : NULL;
-        bool ok = check && len == strlen(S_SEAL_CHECK) && memcmp(check, S_SEAL_CHECK, len) == 0;
-        s_unsealed_free(check, len);
-        mdb_txn_abort(txn);
-        txn = NULL;
-        if (!ok) {
-            *why = "the history was sealed with another key (was the key file replaced?)";
-            err = SOCP_EBADKEY;
-            rc = 0;
-            goto fail;
-        }
-        self->sealed = true;
-        return s_compact_owed(self, why);
-    }
-    mdb_txn_abort(txn);
-    txn = NULL;
-    if (rc != MDB_NOTFOUND) {
-        *why = "cannot read the database";
-        goto fail;
-    }
-    // The first key: seal what is there (in chunks), then write the check
-    // record with the compaction mark; from then on only sealed records
-    // are read back.
-    size_t rows = 0;
-    rc = s_seal_table(self, self->history, 'h', &rows);
-    if (rc == 0) {
-        rc = s_seal_table(self, self->files, 'f', &rows);
-    }
-    if (rc == 0 && (rc = mdb_txn_begin(self->env, NULL, 0, &txn)) == 0) {
-        uint8_t *sealed;
-        size_t len;
-        s_seal(self, 'm', &k, S_SEAL_CHECK, strlen(S_SEAL_CHECK), &sealed, &len);
-        v = (MDB_val){len, sealed};
-        rc = mdb_put(txn, self->meta, &k, &v, 0);
-        free(sealed);
-        if (rc == 0 && rows) {
-            rc = s_compact_mark(self, txn, true);
-        }
-        if (rc == 0) {
-            rc = mdb_txn_commit(txn);
-        } else {
-            mdb_txn_abort(txn);
-        }
-        txn = NULL;
-    }
-    if (rc != 0) {
-        *why = "cannot seal the history (disk full?)";
-        goto fail;
-    }
-    self->sealed = true;
-    if (rows) {
-        socp_info("store: %zu history and file records sealed with the key", rows);
-    }
-    return s_compact_owed(self, why);
-fail:
-    if (txn) {
-        mdb_txn_abort(txn);
-    }
-    if (rc != 0 && err == SOCP_ESTORE) {
-        socp_error("store: set key: %s", mdb_strerror(rc));
-    }
-    sodium_free(self->seal_key);
-    self->seal_key = NULL;
     return err;
 }
 
@@ -852,7 +450,7 @@ s_put_sealed(socp_cstore_t *self,
     }
     uint8_t *sealed;
     size_t len;
-    s_seal(self, table, k, plain->mv_data, plain->mv_size, &sealed, &len);
+    socp_cstore_seal(self, table, k, plain->mv_data, plain->mv_size, &sealed, &len);
     MDB_val v = {len, sealed};
     int rc = s_put(self, dbi, k, &v, what);
     free(sealed);
@@ -877,7 +475,7 @@ socp_cstore_outbox_put(socp_cstore_t *self,
     }
     uint64_t seq = self->next_outbox;
     uint8_t key[8];
-    s_be64(seq, key);
+    socp_cstore_be64(seq, key);
     MDB_val k = {8, key}, v = {2 + clen + len, NULL};
     if ((rc = mdb_put(txn, self->outbox, &k, &v, MDB_RESERVE)) != 0) {
         s_batch_lost(self);
@@ -905,7 +503,7 @@ socp_cstore_outbox_mark_sent(socp_cstore_t *self, uint64_t seq)
         return rc;
     }
     uint8_t key[8];
-    s_be64(seq, key);
+    socp_cstore_be64(seq, key);
     MDB_val k = {8, key}, v;
     rc = mdb_get(txn, self->outbox, &k, &v);
     if (rc == MDB_NOTFOUND) {
@@ -951,7 +549,7 @@ socp_cstore_outbox_each_unsent(socp_cstore_t *self,
     // Entries from here on belong to the open batch: not durable yet.
     uint64_t uncommitted = self->txn ? self->batch_outbox : UINT64_MAX;
     uint8_t start[8];
-    s_be64(after + 1, start);
+    socp_cstore_be64(after + 1, start);
     MDB_cursor *cur = r.cur;
     MDB_val k = {8, start}, v;
     int result = 0;
@@ -963,7 +561,7 @@ socp_cstore_outbox_each_unsent(socp_cstore_t *self,
         if (k.mv_size != 8 || !frame || sent) {
             continue;
         }
-        uint64_t seq = s_get_be64(k.mv_data);
+        uint64_t seq = socp_cstore_get_be64(k.mv_data);
         if (seq >= uncommitted) {
             result = SOCP_EAGAIN;
             break;
@@ -1010,7 +608,7 @@ socp_cstore_history_add(socp_cstore_t *self, socp_cstore_msg_t *msg)
         return SOCP_ENOMEM;
     }
     uint8_t key[8];
-    s_be64(self->next_history, key);
+    socp_cstore_be64(self->next_history, key);
     MDB_val k = {8, key}, v = {strlen(text), text};
     int rc = s_put_sealed(self, self->history, 'h', &k, &v, "history put");
     sodium_memzero(text, strlen(text));
@@ -1034,9 +632,9 @@ s_history_decode(const socp_cstore_t *self,
         return false;
     }
     size_t len = 0;
-    char *plain = s_unseal(self, 'h', k, v, &len);
+    char *plain = socp_cstore_unseal(self, 'h', k, v, &len);
     json_t *o = plain ? json_loadb(plain, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
-    s_unsealed_free(plain, len);
+    socp_cstore_unsealed_free(plain, len);
     if (!json_is_object(o)) {
         json_decref(o);
         return false;
@@ -1052,7 +650,7 @@ s_history_decode(const socp_cstore_t *self,
         return false;
     }
     *msg = (socp_cstore_msg_t){
-        .seq = s_get_be64(k->mv_data),
+        .seq = socp_cstore_get_be64(k->mv_data),
         .kind = (uint8_t) json_integer_value(kk),
         .outgoing = json_is_true(oo),
         .conv = json_string_value(c),
@@ -1100,7 +698,7 @@ socp_cstore_history_last(socp_cstore_t *self,
     int result = 0;
     for (size_t i = found; i-- > 0 && result == 0;) {
         uint8_t key[8];
-        s_be64(seqs[i], key);
+        socp_cstore_be64(seqs[i], key);
         k = (MDB_val){8, key};
         if (mdb_cursor_get(cur, &k, &v, MDB_SET_KEY) != 0) {
             continue;
@@ -1131,7 +729,7 @@ socp_cstore_seen_add(socp_cstore_t *self, const char *from, int64_t ts, const ui
     // a few neighbouring pages instead of one random page each (fewer dirty
     // pages per commit, a table that stays cheap as it grows).
     uint8_t key[S_SEEN_KEY];
-    s_be64((uint64_t) ts, key);
+    socp_cstore_be64((uint64_t) ts, key);
     crypto_hash_sha256_final(&st, key + 8);
     MDB_txn *txn;
     int rc = s_wtxn(self, &txn);
@@ -1139,7 +737,7 @@ socp_cstore_seen_add(socp_cstore_t *self, const char *from, int64_t ts, const ui
         return rc;
     }
     uint8_t val[8];
-    s_be64((uint64_t) ts, val);
+    socp_cstore_be64((uint64_t) ts, val);
     MDB_val k = {S_SEEN_KEY, key}, v = {8, val};
     rc = mdb_put(txn, self->seen, &k, &v, MDB_NOOVERWRITE);
     if (rc == MDB_KEYEXIST) {
