@@ -28,6 +28,9 @@
 //   (peer gone or full) and events refused by XPUB are counted (`stats`).
 // Blocking calls: none (fds are non-blocking, zmq calls use ZMQ_DONTWAIT);
 //   hashing a received file for its notification reads the saved file.
+// The methods themselves (send, history, ...) and the bus messages that
+//   complete them live in socp_bridge_methods.c; shared state is in
+//   socp_bridge_int.h.
 // Shutdown: stdio only: end of input waits until every accepted item was
 //   written (at most 30 s) and returns SOCP_ACTOR_STOP; otherwise TERM.
 #include "socp/socp_bridge.h"
@@ -50,90 +53,8 @@
 #include "socp/socp_text.h"
 #include "socp/socp_uuid.h"
 
-#define S_PEERS_MAX      4096
-#define S_GROUPS_MAX     2048
-#define S_HIST_Q_MAX     64
-#define S_TEXT_MAX       65536
-#define S_FILE_MAX       (256ull << 20)
-#define S_OUT_EVENTS_CAP (16u << 20) // stdout: drop notifications beyond this
-#define S_OUT_PAUSE      (32u << 20) // stdout: stop reading stdin beyond this
-#define S_RBUF           65536       // stdin read size
-#define S_DRAIN_MS       30000
-#define S_ZMQ_TURN       512 // requests taken per turn
-#define S_CHUNKS_TICK    64
-#define S_RID_MAX        256
+#include "socp_bridge_int.h"
 
-enum { S_SRC_STDIO = 0, S_SRC_ZMQ = 1 };
-enum { S_G_SEND = 0, S_G_BROADCAST = 1, S_G_FILE = 2 };
-
-typedef struct {
-    uint8_t src;
-    bool delim; // REQ peer: an empty delimiter frame precedes the payload
-    size_t rid_len;
-    uint8_t rid[S_RID_MAX];
-    json_t *id; // owned; NULL: a notification (no reply)
-} s_origin_t;
-
-typedef socp_client_peer_t s_peer_t;
-
-typedef struct {
-    uint64_t first, count, done;
-    int failed;
-    s_origin_t origin;
-    json_t *result; // owned
-} s_group_t;
-
-typedef struct {
-    int fd;
-    char file_id[SOCP_UUID_BUF];
-    char to[129];
-    char *to_pub;
-    char name[160];
-    uint64_t size, sent, index, group;
-    int timer;
-} s_outfile_t;
-
-typedef struct {
-    socp_bridge_args_t *args;
-    socp_actor_ctx_t *ctx;
-    s_peer_t peers[S_PEERS_MAX];
-    size_t npeers;
-    s_group_t groups[S_GROUPS_MAX];
-    size_t ngroups;
-    uint64_t next_local;
-    socp_client_route_t route; // CLI_SEND numbering and spread over the workers
-    uint64_t inflight;         // pieces not yet durable
-    uint64_t pending;          // unsent outbox frames (UINT64_MAX: unknown)
-    bool link_up;
-    char nick[257];
-    // history requests answered in order by the store
-    s_origin_t hist_q[S_HIST_Q_MAX];
-    size_t hist_n;
-    json_t *hist_rows;
-    // stdio
-    char *in;
-    size_t in_len;
-    bool discarding, eof, in_watched;
-    // Bytes read from stdin, not yet taken: lines wait here while the crypto
-    // workers have a full window or stdout lags (stdin unread meanwhile).
-    char *rbuf;
-    size_t rlen, rpos;
-    int take_timer; // a one-shot timer that resumes taking lines, or 0
-    uint64_t eof_ms;
-    int drain_timer;
-    socp_client_out_t out; // stdout (non-blocking, buffered)
-    bool out_watched;
-    // zeromq
-    void *router, *xpub;
-    bool json_wire;
-    bool router_paused; // not polled while the crypto workers have a full window
-    // counters
-    uint64_t n_requests, n_errors, n_events, ev_dropped_zmq, ev_dropped_stdio, replies_dropped,
-        n_busy;
-    s_outfile_t file;
-    socp_client_pacer_t pacer; // file frames under the server's rate limit
-    uint64_t n_slowdowns;      // rate-limit ERRORs the server sent
-} s_bridge_t;
 
 // ---- output --------------------------------------------------------------------------
 
@@ -270,8 +191,8 @@ s_reply(s_bridge_t *self, const s_origin_t *o, json_t *result_or_error, bool is_
     json_decref(r);
 }
 
-static void
-s_ok(s_bridge_t *self, const s_origin_t *o, json_t *result)
+void
+socp_bridge_ok(s_bridge_t *self, const s_origin_t *o, json_t *result)
 {
     if (!o->id) {
         json_decref(result);
@@ -280,11 +201,8 @@ s_ok(s_bridge_t *self, const s_origin_t *o, json_t *result)
     s_reply(self, o, result, false);
 }
 
-static void s_fail(s_bridge_t *self, const s_origin_t *o, int code, const char *fmt, ...)
-    SOCP_PRINTF(4, 5);
-
-static void
-s_fail(s_bridge_t *self, const s_origin_t *o, int code, const char *fmt, ...)
+void
+socp_bridge_fail(s_bridge_t *self, const s_origin_t *o, int code, const char *fmt, ...)
 {
     self->n_errors++;
     if (code == SOCP_BRIDGE_BUSY) {
@@ -303,16 +221,16 @@ s_fail(s_bridge_t *self, const s_origin_t *o, int code, const char *fmt, ...)
     s_reply(self, o, e, true);
 }
 
-static void
-s_origin_fini(s_origin_t *o)
+void
+socp_bridge_origin_fini(s_origin_t *o)
 {
     json_decref(o->id);
     o->id = NULL;
 }
 
 // Publishes a notification on every front end.
-static void
-s_event(s_bridge_t *self, const char *method, json_t *params)
+void
+socp_bridge_event(s_bridge_t *self, const char *method, json_t *params)
 {
     json_t *n = json_object();
     json_object_set_new(n, "jsonrpc", json_string("2.0"));
@@ -341,8 +259,8 @@ s_event(s_bridge_t *self, const char *method, json_t *params)
 }
 
 // A JSON string from bytes that came from outside: invalid UTF-8 is replaced.
-static json_t *
-s_jtext(const void *data, size_t len)
+json_t *
+socp_bridge_jtext(const void *data, size_t len)
 {
     if (socp_text_utf8_valid(data, len)) {
         return json_stringn(data ? data : "", len);
@@ -370,8 +288,8 @@ s_jtext(const void *data, size_t len)
 
 
 // By exact id, exact display name, or unique prefix of either.
-static s_peer_t *
-s_resolve(s_bridge_t *self, const char *who, int *hits_out)
+s_peer_t *
+socp_bridge_resolve(s_bridge_t *self, const char *who, int *hits_out)
 {
     return socp_client_peer_resolve(self->peers, self->npeers, who, hits_out);
 }
@@ -385,529 +303,18 @@ s_on_peer(s_bridge_t *self, const socp_msg_cli_peer_t *p)
         return;
     }
     if (strcmp(p->user_id, self->args->user_id) != 0 && p->online != was_online) {
-        s_event(self, "presence",
-                json_pack("{s:s,s:s,s:o,s:b}", "event", p->online ? "joined" : "left", "user",
-                          e->id, "name", s_jtext(e->name, strlen(e->name)), "keyRefused",
-                          e->status == 2));
+        socp_bridge_event(self, "presence",
+                          json_pack("{s:s,s:s,s:o,s:b}", "event", p->online ? "joined" : "left",
+                                    "user", e->id, "name",
+                                    socp_bridge_jtext(e->name, strlen(e->name)), "keyRefused",
+                                    e->status == 2));
     }
     if (p->status == 2) {
-        s_event(self, "error",
-                json_pack("{s:s,s:s,s:s}", "code", "KEY_CHANGED", "detail",
-                          "the server announced a new key for this user; refused (TOFU)", "user",
-                          e->id));
+        socp_bridge_event(self, "error",
+                          json_pack("{s:s,s:s,s:s}", "code", "KEY_CHANGED", "detail",
+                                    "the server announced a new key for this user; refused (TOFU)",
+                                    "user", e->id));
     }
-}
-
-// ---- sending -------------------------------------------------------------------------
-
-static s_group_t *
-s_group_new(s_bridge_t *self, uint64_t count, const s_origin_t *o, json_t *result)
-{
-    s_group_t *g = &self->groups[self->ngroups++];
-    *g = (s_group_t){.first = self->next_local, .count = count, .origin = *o, .result = result};
-    g->origin.id = o->id ? json_incref(o->id) : NULL;
-    self->next_local += count;
-    self->inflight += count;
-    return g;
-}
-
-static bool
-s_room(s_bridge_t *self, const s_origin_t *o, uint64_t pieces)
-{
-    size_t cap = self->args->max_inflight ? self->args->max_inflight : 4096;
-    if (self->ngroups == S_GROUPS_MAX || self->inflight + pieces > cap) {
-        s_fail(self, o, SOCP_BRIDGE_BUSY,
-               "busy: %llu items wait to be stored; retry after a reply arrives",
-               (unsigned long long) self->inflight);
-        return false;
-    }
-    return true;
-}
-
-static void
-s_send_piece(s_bridge_t *self,
-             uint8_t kind,
-             uint64_t local_id,
-             const char *to,
-             const char *pub,
-             const void *data,
-             size_t len,
-             const char *meta,
-             uint64_t index,
-             int64_t ts)
-{
-    // Every core signs, even for one recipient: the store restores the order.
-    char worker[SOCP_ACTOR_NAME_MAX + 1];
-    socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_SEND);
-    m.body.cli_send.order =
-        socp_client_route(&self->route, kind, to, self->args->crypto_workers, worker);
-    m.body.cli_send.kind = kind;
-    m.body.cli_send.local_id = local_id;
-    m.body.cli_send.to = to;
-    m.body.cli_send.to_pub = pub;
-    m.body.cli_send.data = (socp_bin_t){data, len};
-    m.body.cli_send.meta = meta ? meta : "";
-    m.body.cli_send.index = index;
-    m.body.cli_send.ts = ts;
-    m.body.cli_send.conv = kind == SOCP_CLIENT_KIND_PUBLIC ? "public" : to;
-    (void) socp_actor_send(self->ctx, worker, &m);
-}
-
-// Looks a recipient up and checks its key; answers the error itself.
-static s_peer_t *
-s_recipient(s_bridge_t *self, const s_origin_t *o, const char *who)
-{
-    int hits = 0;
-    s_peer_t *p = s_resolve(self, who, &hits);
-    if (!p) {
-        s_fail(self, o, SOCP_BRIDGE_UNKNOWN_USER,
-               hits ? "\"%s\" matches %d users; use the user id" : "no user \"%s\" is known", who,
-               hits);
-        return NULL;
-    }
-    if (p->status == 2) {
-        s_fail(self, o, SOCP_BRIDGE_NO_KEY, "%s's key changed and was refused; not sending", p->id);
-        return NULL;
-    }
-    if (!p->pub || !*p->pub) {
-        s_fail(self, o, SOCP_BRIDGE_NO_KEY, "no key known for %s", p->id);
-        return NULL;
-    }
-    return p;
-}
-
-static bool
-s_split(s_bridge_t *self, const s_origin_t *o, const char *text, socp_text_pieces_t *pieces)
-{
-    size_t len = strlen(text);
-    if (len == 0 || len > S_TEXT_MAX) {
-        s_fail(self, o, SOCP_BRIDGE_INVALID_PARAMS, "text must be 1..%u bytes", S_TEXT_MAX);
-        return false;
-    }
-    if (socp_text_split(text, len, SOCP_TEXT_PIECE_MAX, pieces) != 0 || pieces->count == 0) {
-        s_fail(self, o, SOCP_BRIDGE_INVALID_PARAMS, "text is not valid UTF-8");
-        return false;
-    }
-    return true;
-}
-
-static void
-s_m_send(s_bridge_t *self, const s_origin_t *o, const char *to, const char *text)
-{
-    s_peer_t *p = s_recipient(self, o, to);
-    socp_text_pieces_t pieces = {0};
-    if (!p || !s_split(self, o, text, &pieces)) {
-        return;
-    }
-    if (s_room(self, o, pieces.count)) {
-        s_group_t *g = s_group_new(self, pieces.count, o,
-                                   json_pack("{s:b,s:s,s:I}", "accepted", 1, "to", p->id, "pieces",
-                                             (json_int_t) pieces.count));
-        int64_t ts = socp_wall_ms();
-        for (size_t i = 0; i < pieces.count; i++) {
-            s_send_piece(self, SOCP_CLIENT_KIND_DM, g->first + i, p->id, p->pub,
-                         text + pieces.items[i].offset, pieces.items[i].len, NULL, 0,
-                         ts + (int64_t) i);
-        }
-    }
-    socp_text_pieces_fini(&pieces);
-}
-
-static bool
-s_member(s_bridge_t *self, const s_peer_t *p)
-{
-    return p->online && p->status != 2 && strcmp(p->id, self->args->user_id) != 0 && p->pub &&
-           *p->pub;
-}
-
-static void
-s_m_broadcast(s_bridge_t *self, const s_origin_t *o, const char *text)
-{
-    socp_text_pieces_t pieces = {0};
-    if (!s_split(self, o, text, &pieces)) {
-        return;
-    }
-    size_t members = 0;
-    for (size_t i = 0; i < self->npeers; i++) {
-        members += s_member(self, &self->peers[i]);
-    }
-    if (members == 0) {
-        s_ok(self, o, json_pack("{s:b,s:i}", "accepted", 1, "recipients", 0));
-    } else if (s_room(self, o, members * pieces.count)) {
-        s_group_t *g =
-            s_group_new(self, members * pieces.count, o,
-                        json_pack("{s:b,s:I}", "accepted", 1, "recipients", (json_int_t) members));
-        int64_t ts = socp_wall_ms();
-        uint64_t id = g->first;
-        for (size_t i = 0; i < self->npeers; i++) {
-            s_peer_t *p = &self->peers[i];
-            if (!s_member(self, p)) {
-                continue;
-            }
-            for (size_t k = 0; k < pieces.count; k++) {
-                s_send_piece(self, SOCP_CLIENT_KIND_PUBLIC, id++, p->id, p->pub,
-                             text + pieces.items[k].offset, pieces.items[k].len, NULL, 0,
-                             ts + (int64_t) k);
-            }
-        }
-    }
-    socp_text_pieces_fini(&pieces);
-}
-
-static int s_on_file_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg);
-
-static void
-s_m_send_file(s_bridge_t *self, const s_origin_t *o, const char *to, const char *path)
-{
-    if (self->file.fd >= 0) {
-        s_fail(self, o, SOCP_BRIDGE_BUSY, "a file is already being sent; retry when it is done");
-        return;
-    }
-    s_peer_t *p = s_recipient(self, o, to);
-    if (!p) {
-        return;
-    }
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        s_fail(self, o, SOCP_BRIDGE_FILE, "cannot read %s: %s", path,
-               fd < 0 ? strerror(errno) : "not a regular file");
-        if (fd >= 0) {
-            close(fd);
-        }
-        return;
-    }
-    uint64_t chunks = ((uint64_t) st.st_size + SOCP_TEXT_PIECE_MAX - 1) / SOCP_TEXT_PIECE_MAX;
-    if ((uint64_t) st.st_size > S_FILE_MAX) {
-        s_fail(self, o, SOCP_BRIDGE_FILE, "%s is larger than the 256 MiB limit", path);
-        close(fd);
-        return;
-    }
-    if (self->ngroups == S_GROUPS_MAX) {
-        s_fail(self, o, SOCP_BRIDGE_BUSY, "busy: too many requests wait to be stored");
-        close(fd);
-        return;
-    }
-    crypto_hash_sha256_state sha;
-    crypto_hash_sha256_init(&sha);
-    uint8_t buf[65536];
-    uint64_t total = 0;
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0) {
-        crypto_hash_sha256_update(&sha, buf, (size_t) n);
-        total += (uint64_t) n;
-    }
-    if (n < 0 || total != (uint64_t) st.st_size || lseek(fd, 0, SEEK_SET) != 0) {
-        s_fail(self, o, SOCP_BRIDGE_FILE, "cannot read %s (changed while reading?)", path);
-        close(fd);
-        return;
-    }
-    uint8_t digest[32];
-    char hex[65];
-    crypto_hash_sha256_final(&sha, digest);
-    sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
-    s_outfile_t *f = &self->file;
-    memset(f, 0, sizeof *f);
-    f->fd = fd;
-    socp_uuid_generate(f->file_id);
-    snprintf(f->to, sizeof f->to, "%s", p->id);
-    f->to_pub = socp_strdup(p->pub);
-    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    socp_client_sanitize_name(base, f->name, sizeof f->name);
-    f->size = total;
-    // File pieces are paced, not counted against max_inflight up front.
-    s_group_t *g = s_group_new(self, chunks + 2, o,
-                               json_pack("{s:b,s:s,s:s,s:s,s:I,s:s}", "accepted", 1, "to", p->id,
-                                         "fileId", f->file_id, "name", f->name, "size",
-                                         (json_int_t) total, "sha256", hex));
-    f->group = g->first;
-    char meta[512];
-    snprintf(meta, sizeof meta,
-             "{\"file_id\":\"%s\",\"name\":\"%s\",\"size\":%llu,\"sha256\":\"%s\"}", f->file_id,
-             f->name, (unsigned long long) total, hex);
-    s_send_piece(self, SOCP_CLIENT_KIND_FILE_START, f->group, p->id, p->pub, NULL, 0, meta, 0,
-                 socp_wall_ms());
-    socp_client_pacer_start(&self->pacer, socp_now_ms());
-    f->timer = socp_actor_timer_add(self->ctx, 0, 5, s_on_file_tick, self);
-}
-
-static int
-s_on_file_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg)
-{
-    SOCP_UNUSED(timer_id);
-    s_bridge_t *self = arg;
-    s_outfile_t *f = &self->file;
-    if (f->fd < 0) {
-        return 0;
-    }
-    char worker[SOCP_ACTOR_NAME_MAX + 1];
-    socp_client_shard(f->to, self->args->crypto_workers, worker);
-    if (socp_actor_queued(ctx, worker) > 0) {
-        return 0;
-    }
-    int budget = socp_client_pacer_take(&self->pacer, socp_now_ms(), S_CHUNKS_TICK);
-    for (int i = 0; i < budget && f->sent < f->size; i++) {
-        uint8_t buf[SOCP_TEXT_PIECE_MAX];
-        size_t want = f->size - f->sent < sizeof buf ? (size_t) (f->size - f->sent) : sizeof buf;
-        ssize_t n = read(f->fd, buf, want);
-        if (n <= 0) {
-            socp_warn("bridge: reading %s failed; transfer cut short", f->name);
-            f->sent = f->size;
-            break;
-        }
-        s_send_piece(self, SOCP_CLIENT_KIND_FILE_CHUNK, f->group + 1 + f->index, f->to, f->to_pub,
-                     buf, (size_t) n, f->file_id, f->index, socp_wall_ms());
-        sodium_memzero(buf, sizeof buf);
-        f->index++;
-        f->sent += (uint64_t) n;
-    }
-    if (f->sent >= f->size) {
-        s_send_piece(self, SOCP_CLIENT_KIND_FILE_END, f->group + 1 + f->index, f->to, f->to_pub,
-                     NULL, 0, f->file_id, 0, socp_wall_ms());
-        for (size_t i = 0; i < self->ngroups; i++) {
-            s_group_t *g = &self->groups[i];
-            if (g->first == f->group && g->count != f->index + 2) {
-                self->inflight -= g->count - (f->index + 2); // a short read
-                g->count = f->index + 2;
-            }
-        }
-        socp_actor_timer_cancel(ctx, f->timer);
-        close(f->fd);
-        f->fd = -1;
-        free(f->to_pub);
-        f->to_pub = NULL;
-        socp_client_pacer_done(&self->pacer, socp_now_ms());
-    }
-    return 0;
-}
-
-static void
-s_on_accepted(s_bridge_t *self, const socp_msg_cli_accepted_t *a)
-{
-    if (a->local_id == 0 && a->seq == 0 && a->status == 0) {
-        self->pending = a->pending;
-        return;
-    }
-    if (a->status == 0) {
-        self->pending = a->pending;
-    }
-    for (size_t i = 0; i < self->ngroups; i++) {
-        s_group_t *g = &self->groups[i];
-        if (a->local_id < g->first || a->local_id >= g->first + g->count) {
-            continue;
-        }
-        g->done++;
-        if (self->inflight) {
-            self->inflight--;
-        }
-        if (a->status != 0 && !g->failed) {
-            g->failed = (int) a->status;
-        }
-        bool file_running = self->file.fd >= 0 && self->file.group == g->first;
-        if (g->done >= g->count && !file_running) {
-            if (g->failed) {
-                json_decref(g->result);
-                s_fail(self, &g->origin, SOCP_BRIDGE_NOT_SENT, "not sent: %s",
-                       g->failed == SOCP_EBADKEY ? "the recipient's key is unusable"
-                                                 : socp_strerror(g->failed));
-            } else {
-                s_ok(self, &g->origin, g->result);
-            }
-            s_origin_fini(&g->origin);
-            self->groups[i] = self->groups[--self->ngroups];
-        }
-        return;
-    }
-}
-
-// ---- the other methods ---------------------------------------------------------------
-
-static json_t *
-s_user_json(s_bridge_t *self, const s_peer_t *p)
-{
-    return json_pack("{s:s,s:o,s:b,s:b,s:b}", "id", p->id, "name",
-                     s_jtext(p->name, strlen(p->name)), "online", p->online, "self",
-                     strcmp(p->id, self->args->user_id) == 0, "keyRefused", p->status == 2);
-}
-
-static void
-s_m_list(s_bridge_t *self, const s_origin_t *o)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < self->npeers; i++) {
-        if (self->peers[i].online) {
-            json_array_append_new(a, s_user_json(self, &self->peers[i]));
-        }
-    }
-    s_ok(self, o, a);
-}
-
-static void
-s_m_history(s_bridge_t *self, const s_origin_t *o, const char *peer, json_int_t limit)
-{
-    char id[129] = "";
-    if (peer && (strcmp(peer, "public") == 0 || strcmp(peer, "all") == 0)) {
-        snprintf(id, sizeof id, "public");
-    } else if (peer && *peer) {
-        int hits = 0;
-        s_peer_t *p = s_resolve(self, peer, &hits);
-        if (p) {
-            snprintf(id, sizeof id, "%s", p->id);
-        } else if (strlen(peer) <= 128 && socp_uuid_is_peer_id(peer, strlen(peer))) {
-            snprintf(id, sizeof id, "%s", peer); // not online now: history by id
-        } else {
-            s_fail(self, o, SOCP_BRIDGE_UNKNOWN_USER, "no user \"%s\" is known", peer);
-            return;
-        }
-    }
-    if (self->hist_n == S_HIST_Q_MAX) {
-        s_fail(self, o, SOCP_BRIDGE_BUSY, "busy: too many history requests waiting");
-        return;
-    }
-    s_origin_t *q = &self->hist_q[self->hist_n++];
-    *q = *o;
-    q->id = o->id ? json_incref(o->id) : NULL;
-    socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_HISTORY_REQ);
-    m.body.cli_history_req.peer = id;
-    m.body.cli_history_req.limit = (uint32_t) limit;
-    (void) socp_actor_send(self->ctx, "store", &m);
-}
-
-static const char *
-s_trust(uint8_t status)
-{
-    switch (status) {
-        case SOCP_CLIENT_TRUST_VERIFIED:
-            return "verified";
-        case SOCP_CLIENT_TRUST_UNVERIFIED:
-            return "unverified";
-        case SOCP_CLIENT_TRUST_PLAINTEXT:
-            return "plaintext";
-        case SOCP_CLIENT_TRUST_UNREADABLE:
-            return "unreadable";
-        default:
-            return "key-changed";
-    }
-}
-
-static json_t *
-s_show_json(s_bridge_t *self, const socp_msg_cli_show_t *s)
-{
-    bool pub = s->kind == SOCP_CLIENT_KIND_PUBLIC;
-    const char *from = s->outgoing ? self->args->user_id : s->from;
-    const char *to = pub ? "public" : s->outgoing ? s->peer : self->args->user_id;
-    bool unreadable = s->status == SOCP_CLIENT_TRUST_UNREADABLE;
-    return json_pack("{s:s,s:s,s:o,s:I,s:b,s:s,s:s,s:s}", "from", from, "to", to, "text",
-                     unreadable ? json_string("") : s_jtext(s->text.data, s->text.len), "ts",
-                     (json_int_t) s->ts, "verified", s->status == SOCP_CLIENT_TRUST_VERIFIED,
-                     "channel", pub ? "public" : "dm", "trust", s_trust(s->status), "form",
-                     s->form ? s->form : "");
-}
-
-static void
-s_on_show(s_bridge_t *self, const socp_msg_cli_show_t *s)
-{
-    if (s->history) {
-        if (self->hist_n) {
-            if (!self->hist_rows) {
-                self->hist_rows = json_array();
-            }
-            json_t *row = s_show_json(self, s);
-            json_object_set_new(row, "outgoing", json_boolean(s->outgoing));
-            json_array_append_new(self->hist_rows, row);
-        }
-        return;
-    }
-    if (s->outgoing) {
-        return; // our own items are answered by the send reply
-    }
-    s_event(self, "message", s_show_json(self, s));
-}
-
-static void
-s_on_note(s_bridge_t *self, const socp_msg_cli_note_t *n)
-{
-    if (strcmp(n->text, "-- end of history --") == 0 && self->hist_n) {
-        s_origin_t o = self->hist_q[0];
-        memmove(self->hist_q, self->hist_q + 1, (self->hist_n - 1) * sizeof *self->hist_q);
-        self->hist_n--;
-        s_ok(self, &o, self->hist_rows ? self->hist_rows : json_array());
-        self->hist_rows = NULL;
-        s_origin_fini(&o);
-        return;
-    }
-    if (n->level == 0) {
-        socp_info("bridge: %s", n->text);
-        return;
-    }
-    // "server error USER_NOT_FOUND: ..." -> code USER_NOT_FOUND
-    char code[64] = "CLIENT";
-    const char *p = strstr(n->text, "server error ");
-    if (p) {
-        p += strlen("server error ");
-        size_t k = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789");
-        if (k > 0 && k < sizeof code) {
-            memcpy(code, p, k);
-            code[k] = '\0';
-        }
-    } else if (n->level == 3) {
-        snprintf(code, sizeof code, "ALARM");
-    }
-    s_event(self, "error",
-            json_pack("{s:s,s:o,s:s}", "code", code, "detail", s_jtext(n->text, strlen(n->text)),
-                      "level", n->level == 1 ? "warning" : "error"));
-}
-
-static void
-s_on_file(s_bridge_t *self, const socp_msg_cli_file_t *f)
-{
-    if (f->status == 1) {
-        char hex[65] = "";
-        int fd = open(f->path, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            crypto_hash_sha256_state sha;
-            crypto_hash_sha256_init(&sha);
-            uint8_t buf[65536];
-            ssize_t n;
-            while ((n = read(fd, buf, sizeof buf)) > 0) {
-                crypto_hash_sha256_update(&sha, buf, (size_t) n);
-            }
-            close(fd);
-            uint8_t d[32];
-            crypto_hash_sha256_final(&sha, d);
-            sodium_bin2hex(hex, sizeof hex, d, sizeof d);
-        }
-        s_event(self, "file",
-                json_pack("{s:s,s:s,s:s,s:o,s:o,s:I,s:s}", "event", "received", "from", f->peer,
-                          "fileId", f->file_id, "name", s_jtext(f->name, strlen(f->name)), "path",
-                          s_jtext(f->path, strlen(f->path)), "size", (json_int_t) f->total,
-                          "sha256", hex));
-    } else if (f->status < 0) {
-        s_event(self, "file",
-                json_pack("{s:s,s:s,s:s,s:o,s:o}", "event", "failed", "from", f->peer, "fileId",
-                          f->file_id, "name", s_jtext(f->name, strlen(f->name)), "detail",
-                          s_jtext(f->detail, strlen(f->detail))));
-    } else if (f->done == 0) {
-        s_event(self, "file",
-                json_pack("{s:s,s:s,s:s,s:o,s:I}", "event", "receiving", "from", f->peer, "fileId",
-                          f->file_id, "name", s_jtext(f->name, strlen(f->name)), "size",
-                          (json_int_t) f->total));
-    }
-}
-
-static json_t *
-s_stats_json(s_bridge_t *self)
-{
-    return json_pack(
-        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:I,s:I}", "requests",
-        (json_int_t) self->n_requests, "errors", (json_int_t) self->n_errors, "busy",
-        (json_int_t) self->n_busy, "events", (json_int_t) self->n_events, "eventsDropped",
-        (json_int_t) (self->ev_dropped_zmq + self->ev_dropped_stdio), "eventsDroppedZmq",
-        (json_int_t) self->ev_dropped_zmq, "eventsDroppedStdio",
-        (json_int_t) self->ev_dropped_stdio, "repliesDropped", (json_int_t) self->replies_dropped,
-        "inflight", (json_int_t) self->inflight, "outboxPending",
-        (json_int_t) (self->pending == UINT64_MAX ? 0 : self->pending), "connected", self->link_up,
-        "rateLimited", (json_int_t) self->n_slowdowns, "fileRate", (json_int_t) self->pacer.rate);
 }
 
 // ---- request dispatch ----------------------------------------------------------------
@@ -921,11 +328,12 @@ s_pstr(s_bridge_t *self, const s_origin_t *o, json_t *params, const char *name, 
         return "";
     }
     if (!v || !json_is_string(v)) {
-        s_fail(self, o, SOCP_BRIDGE_INVALID_PARAMS, "param \"%s\" must be a string", name);
+        socp_bridge_fail(self, o, SOCP_BRIDGE_INVALID_PARAMS, "param \"%s\" must be a string",
+                         name);
         return NULL;
     }
     if (strlen(json_string_value(v)) != json_string_length(v)) {
-        s_fail(self, o, SOCP_BRIDGE_INVALID_PARAMS, "param \"%s\" contains a NUL", name);
+        socp_bridge_fail(self, o, SOCP_BRIDGE_INVALID_PARAMS, "param \"%s\" contains a NUL", name);
         return NULL;
     }
     return json_string_value(v);
@@ -938,39 +346,39 @@ s_dispatch(s_bridge_t *self, const s_origin_t *o, const char *method, json_t *pa
     if (strcmp(method, "send") == 0) {
         if ((a = s_pstr(self, o, params, "to", true)) &&
             (b = s_pstr(self, o, params, "text", true))) {
-            s_m_send(self, o, a, b);
+            socp_bridge_m_send(self, o, a, b);
         }
     } else if (strcmp(method, "broadcast") == 0) {
         if ((a = s_pstr(self, o, params, "text", true))) {
-            s_m_broadcast(self, o, a);
+            socp_bridge_m_broadcast(self, o, a);
         }
     } else if (strcmp(method, "sendFile") == 0) {
         if ((a = s_pstr(self, o, params, "to", true)) &&
             (b = s_pstr(self, o, params, "path", true))) {
-            s_m_send_file(self, o, a, b);
+            socp_bridge_m_send_file(self, o, a, b);
         }
     } else if (strcmp(method, "listUsers") == 0) {
-        s_m_list(self, o);
+        socp_bridge_m_list(self, o);
     } else if (strcmp(method, "history") == 0) {
         json_t *l = params ? json_object_get(params, "limit") : NULL;
         if (l &&
             (!json_is_integer(l) || json_integer_value(l) < 1 || json_integer_value(l) > 10000)) {
-            s_fail(self, o, SOCP_BRIDGE_INVALID_PARAMS,
-                   "param \"limit\" must be an integer 1..10000");
+            socp_bridge_fail(self, o, SOCP_BRIDGE_INVALID_PARAMS,
+                             "param \"limit\" must be an integer 1..10000");
         } else if ((a = s_pstr(self, o, params, "peer", false))) {
-            s_m_history(self, o, a, l ? json_integer_value(l) : 20);
+            socp_bridge_m_history(self, o, a, l ? json_integer_value(l) : 20);
         }
     } else if (strcmp(method, "whoami") == 0) {
-        s_ok(self, o,
-             json_pack("{s:s,s:o,s:s,s:s,s:b,s:s}", "id", self->args->user_id, "name",
-                       s_jtext(self->nick, strlen(self->nick)), "fingerprint",
-                       self->args->fingerprint, "server", self->args->server_url, "connected",
-                       self->link_up, "dataDir", self->args->data_dir));
+        socp_bridge_ok(self, o,
+                       json_pack("{s:s,s:o,s:s,s:s,s:b,s:s}", "id", self->args->user_id, "name",
+                                 socp_bridge_jtext(self->nick, strlen(self->nick)), "fingerprint",
+                                 self->args->fingerprint, "server", self->args->server_url,
+                                 "connected", self->link_up, "dataDir", self->args->data_dir));
     } else if (strcmp(method, "setDisplayName") == 0) {
         if ((a = s_pstr(self, o, params, "name", true))) {
             if (!*a || strlen(a) > 64 || !socp_uuid_is_peer_id(a, strlen(a))) {
-                s_fail(self, o, SOCP_BRIDGE_INVALID_PARAMS,
-                       "param \"name\" must be 1-64 printable characters");
+                socp_bridge_fail(self, o, SOCP_BRIDGE_INVALID_PARAMS,
+                                 "param \"name\" must be 1-64 printable characters");
                 return;
             }
             snprintf(self->nick, sizeof self->nick, "%s", a);
@@ -978,12 +386,12 @@ s_dispatch(s_bridge_t *self, const s_origin_t *o, const char *method, json_t *pa
             m.body.cli_setting.key = "nick";
             m.body.cli_setting.value = self->nick;
             (void) socp_actor_send(self->ctx, "store", &m);
-            s_ok(self, o, json_pack("{s:s}", "name", self->nick));
+            socp_bridge_ok(self, o, json_pack("{s:s}", "name", self->nick));
         }
     } else if (strcmp(method, "stats") == 0) {
-        s_ok(self, o, s_stats_json(self));
+        socp_bridge_ok(self, o, socp_bridge_stats_json(self));
     } else {
-        s_fail(self, o, SOCP_BRIDGE_METHOD_NOT_FOUND, "unknown method \"%.64s\"", method);
+        socp_bridge_fail(self, o, SOCP_BRIDGE_METHOD_NOT_FOUND, "unknown method \"%.64s\"", method);
     }
 }
 
@@ -994,14 +402,16 @@ s_request(s_bridge_t *self, s_origin_t *o, json_t *req)
     self->n_requests++;
     o->id = NULL;
     if (!json_is_object(req)) {
-        s_fail(self, o, SOCP_BRIDGE_INVALID_REQUEST,
-               json_is_array(req) ? "batch requests are not supported" : "a request is an object");
+        socp_bridge_fail(self, o, SOCP_BRIDGE_INVALID_REQUEST,
+                         json_is_array(req) ? "batch requests are not supported"
+                                            : "a request is an object");
         return;
     }
     json_t *id = json_object_get(req, "id");
     if (id && !json_is_string(id) && !json_is_integer(id) && !json_is_null(id) &&
         !json_is_real(id)) {
-        s_fail(self, o, SOCP_BRIDGE_INVALID_REQUEST, "id must be a string, a number or null");
+        socp_bridge_fail(self, o, SOCP_BRIDGE_INVALID_REQUEST,
+                         "id must be a string, a number or null");
         return;
     }
     o->id = id ? json_incref(id) : NULL;
@@ -1009,15 +419,15 @@ s_request(s_bridge_t *self, s_origin_t *o, json_t *req)
     json_t *method = json_object_get(req, "method");
     json_t *params = json_object_get(req, "params");
     if (!ver || !json_is_string(ver) || strcmp(json_string_value(ver), "2.0") != 0) {
-        s_fail(self, o, SOCP_BRIDGE_INVALID_REQUEST, "\"jsonrpc\" must be \"2.0\"");
+        socp_bridge_fail(self, o, SOCP_BRIDGE_INVALID_REQUEST, "\"jsonrpc\" must be \"2.0\"");
     } else if (!method || !json_is_string(method)) {
-        s_fail(self, o, SOCP_BRIDGE_INVALID_REQUEST, "\"method\" must be a string");
+        socp_bridge_fail(self, o, SOCP_BRIDGE_INVALID_REQUEST, "\"method\" must be a string");
     } else if (params && !json_is_object(params) && !json_is_null(params)) {
-        s_fail(self, o, SOCP_BRIDGE_INVALID_PARAMS, "params must be an object (by name)");
+        socp_bridge_fail(self, o, SOCP_BRIDGE_INVALID_PARAMS, "params must be an object (by name)");
     } else {
         s_dispatch(self, o, json_string_value(method), json_is_object(params) ? params : NULL);
     }
-    s_origin_fini(o);
+    socp_bridge_origin_fini(o);
 }
 
 static void
@@ -1028,8 +438,8 @@ s_request_text(s_bridge_t *self, s_origin_t *o, const char *data, size_t len)
     if (!req) {
         self->n_requests++;
         o->id = NULL;
-        s_fail(self, o, SOCP_BRIDGE_PARSE_ERROR, "parse error at byte %d: %s", err.position,
-               err.text);
+        socp_bridge_fail(self, o, SOCP_BRIDGE_PARSE_ERROR, "parse error at byte %d: %s",
+                         err.position, err.text);
         return;
     }
     s_request(self, o, req);
@@ -1136,8 +546,9 @@ s_take_lines(s_bridge_t *self)
                 self->discarding = false;
                 s_origin_t o = {.src = S_SRC_STDIO};
                 self->n_requests++;
-                s_fail(self, &o, SOCP_BRIDGE_INVALID_REQUEST,
-                       "request line longer than %u bytes; discarded", SOCP_BRIDGE_LINE_MAX);
+                socp_bridge_fail(self, &o, SOCP_BRIDGE_INVALID_REQUEST,
+                                 "request line longer than %u bytes; discarded",
+                                 SOCP_BRIDGE_LINE_MAX);
             } else {
                 s_stdio_line(self, self->in, self->in_len);
             }
@@ -1166,16 +577,16 @@ s_zmq_request(s_bridge_t *self, zmq_msg_t *parts, int nparts)
     if (nparts < 2 || nparts > 3 || (nparts == 3 && zmq_msg_size(&parts[1]) != 0)) {
         self->n_requests++;
         o.delim = nparts == 3;
-        s_fail(self, &o, SOCP_BRIDGE_INVALID_REQUEST,
-               "a request is one payload frame (after an empty delimiter for REQ)");
+        socp_bridge_fail(self, &o, SOCP_BRIDGE_INVALID_REQUEST,
+                         "a request is one payload frame (after an empty delimiter for REQ)");
         return;
     }
     const char *data = zmq_msg_data(payload);
     size_t len = zmq_msg_size(payload);
     if (len > SOCP_BRIDGE_LINE_MAX) {
         self->n_requests++;
-        s_fail(self, &o, SOCP_BRIDGE_INVALID_REQUEST, "request larger than %u bytes",
-               SOCP_BRIDGE_LINE_MAX);
+        socp_bridge_fail(self, &o, SOCP_BRIDGE_INVALID_REQUEST, "request larger than %u bytes",
+                         SOCP_BRIDGE_LINE_MAX);
         return;
     }
     if (self->json_wire) {
@@ -1193,8 +604,8 @@ s_zmq_request(s_bridge_t *self, zmq_msg_t *parts, int nparts)
     msgpack_unpacked_destroy(&u);
     if (!req) {
         self->n_requests++;
-        s_fail(self, &o, SOCP_BRIDGE_PARSE_ERROR,
-               "payload is not one msgpack value convertible to JSON");
+        socp_bridge_fail(self, &o, SOCP_BRIDGE_PARSE_ERROR,
+                         "payload is not one msgpack value convertible to JSON");
         return;
     }
     s_request(self, &o, req);
@@ -1365,7 +776,7 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
     s_bridge_t *self = arg;
     switch (msg->type) {
         case SOCP_MSG_CLI_ACCEPTED:
-            s_on_accepted(self, &msg->body.cli_accepted);
+            socp_bridge_on_accepted(self, &msg->body.cli_accepted);
             break;
         case SOCP_MSG_CLI_DONE:
             socp_client_route_done(&self->route, msg->body.cli_done.worker);
@@ -1382,16 +793,16 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
             }
             break;
         case SOCP_MSG_CLI_SHOW:
-            s_on_show(self, &msg->body.cli_show);
+            socp_bridge_on_show(self, &msg->body.cli_show);
             break;
         case SOCP_MSG_CLI_PEER:
             s_on_peer(self, &msg->body.cli_peer);
             break;
         case SOCP_MSG_CLI_NOTE:
-            s_on_note(self, &msg->body.cli_note);
+            socp_bridge_on_note(self, &msg->body.cli_note);
             break;
         case SOCP_MSG_CLI_FILE:
-            s_on_file(self, &msg->body.cli_file);
+            socp_bridge_on_file(self, &msg->body.cli_file);
             break;
         case SOCP_MSG_CLI_RATE:
             // The server's ERROR itself went out as an "error" event (CLI_NOTE).
@@ -1409,10 +820,10 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
                         self->peers[i].online = false;
                     }
                 }
-                s_event(self, "link",
-                        json_pack(
-                            "{s:b,s:o}", "up", self->link_up, "detail",
-                            s_jtext(msg->body.cli_link.detail, strlen(msg->body.cli_link.detail))));
+                socp_bridge_event(self, "link",
+                                  json_pack("{s:b,s:o}", "up", self->link_up, "detail",
+                                            socp_bridge_jtext(msg->body.cli_link.detail,
+                                                              strlen(msg->body.cli_link.detail))));
             }
             break;
         case SOCP_MSG_CLI_SETTING:
@@ -1448,10 +859,10 @@ s_destroy(s_bridge_t *self)
     socp_client_peers_fini(self->peers, self->npeers);
     for (size_t i = 0; i < self->ngroups; i++) {
         json_decref(self->groups[i].result);
-        s_origin_fini(&self->groups[i].origin);
+        socp_bridge_origin_fini(&self->groups[i].origin);
     }
     for (size_t i = 0; i < self->hist_n; i++) {
-        s_origin_fini(&self->hist_q[i]);
+        socp_bridge_origin_fini(&self->hist_q[i]);
     }
     json_decref(self->hist_rows);
     socp_client_out_fini(&self->out, 0); // (a no-op after the one at the end of run)
