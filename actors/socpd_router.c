@@ -20,6 +20,8 @@
 //   PUBLIC_CHANNEL_ADD (joins are announced in batches: a join costs O(1)
 //   signatures and O(users) frames, the USER_ADVERTISEs presence needs).
 //   The server never decrypts anything.
+//   Server links (joining, linking, gossip) live in socpd_router_mesh.c;
+//   shared state is in socpd_router_int.h.
 //   Shutdown: TERM; the store is closed (every commit was already durable).
 #include "socp/socpd_router.h"
 #include "socp/socp_envelope.h"
@@ -38,82 +40,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_ADVERT_TTL_MS  (4 * 60 * 1000) // reuse a cached signed advert this long
-#define S_BACKOFF_MIN_MS 200
-#define S_BACKOFF_MAX_MS 30000
-#define S_SEEN_CAPACITY  (1u << 18)
-#define S_ADD_BATCH_MS   100                // PUBLIC_CHANNEL_ADD batching window
-#define S_UNSIGNED_MAX   (1048576u - 2048u) // room for "sig" in a 1 MiB frame
+#include "socpd_router_int.h"
 
-typedef enum { S_PENDING, S_USER, S_SERVER, S_JOINING, S_LINKING } s_kind_t;
-
-typedef struct {
-    uint64_t id;
-    s_kind_t kind;
-    char peer_id[SOCP_ENVELOPE_ID_MAX + 1]; // user id or server id once identified
-    uint64_t opened_ms;
-    uint64_t last_rx_ms;
-    bool outbound;
-    char link[129];
-} s_conn_t;
-
-typedef struct {
-    char id[SOCP_ENVELOPE_ID_MAX + 1];
-    char server_id[SOCP_ENVELOPE_ID_MAX + 1]; // hosting server ("" = us)
-    char *pubkey;                             // normalised text as advertised
-    json_t *meta;                             // object
-    uint64_t conn;                            // local users: their connection
-    socp_rsa_key_t *key;                      // local users: parsed key (verification)
-    char *advert;                             // cached signed USER_ADVERTISE (local users)
-    uint64_t advert_ms;
-} s_user_t;
-
-typedef struct {
-    char id[SOCP_ENVELOPE_ID_MAX + 1];
-    char host[256];
-    uint16_t port;
-    char *pubkey;
-    socp_rsa_key_t *key;
-    uint64_t conn;        // 0 when not linked
-    bool dialing;         // a dial is in flight
-    uint64_t retry_at_ms; // next reconnect attempt (0: none planned)
-    uint64_t backoff_ms;
-} s_server_t;
-
-typedef struct {
-    socp_actor_ctx_t *ctx;
-    socpd_router_args_t a;
-    char server_id[SOCP_ENVELOPE_ID_MAX + 1];
-    socpd_store_t *store;
-    socp_seen_t *seen;
-    socpd_map_t *conns;   // "conn id" -> s_conn_t
-    socpd_map_t *users;   // user id -> s_user_t
-    socpd_map_t *servers; // server id -> s_server_t
-    socp_buf_t buf;
-    json_t *pending_adds; // user ids joined since the last PUBLIC_CHANNEL_ADD
-    uint64_t seq;         // last SOCPD_SEND order number given (net writes in this order)
-    uint64_t rr;          // round-robin worker choice
-    size_t intro_next;    // next introducer to try
-    bool joined;          // got a SERVER_WELCOME (or no introducer configured)
-    uint64_t join_retry_at;
-    uint64_t join_backoff;
-    // counters
-    uint64_t dropped_bad_server_sig;
-    uint64_t dropped_replay;
-    uint64_t dropped_too_big;
-    uint64_t delivered;
-} s_self_t;
 
 // ---- helpers ------------------------------------------------------------------
 
-static s_conn_t *
-s_conn(s_self_t *self, uint64_t id)
+s_conn_t *
+socpd_router_conn(s_self_t *self, uint64_t id)
 {
     return socpd_map_get_id(self->conns, id);
 }
 
-static void
-s_put_conn_id(socp_buf_t *ids, uint64_t id)
+void
+socpd_router_put_conn_id(socp_buf_t *ids, uint64_t id)
 {
     uint8_t b[8];
     for (int i = 0; i < 8; i++) {
@@ -147,15 +86,15 @@ s_skip(s_self_t *self, uint64_t seq)
 }
 
 // Builds a frame from us and has it signed and sent to `ids`. Steals payload.
-static void
-s_emit(s_self_t *self,
-       const socp_buf_t *ids,
-       const char *type,
-       const char *to,
-       int64_t ts,
-       json_t *payload,
-       bool close,
-       const char *cache)
+void
+socpd_router_emit(s_self_t *self,
+                  const socp_buf_t *ids,
+                  const char *type,
+                  const char *to,
+                  int64_t ts,
+                  json_t *payload,
+                  bool close,
+                  const char *cache)
 {
     socp_envelope_t env;
     int rc = socp_envelope_init(&env, type, self->server_id, to, ts, payload);
@@ -196,25 +135,25 @@ s_emit(s_self_t *self,
     }
 }
 
-static void
-s_emit_one(s_self_t *self,
-           uint64_t conn,
-           const char *type,
-           const char *to,
-           json_t *payload,
-           bool close)
+void
+socpd_router_emit_one(s_self_t *self,
+                      uint64_t conn,
+                      const char *type,
+                      const char *to,
+                      json_t *payload,
+                      bool close)
 {
     socp_buf_t ids;
     socp_buf_init(&ids);
-    s_put_conn_id(&ids, conn);
-    s_emit(self, &ids, type, to, socp_wall_ms(), payload, close, NULL);
+    socpd_router_put_conn_id(&ids, conn);
+    socpd_router_emit(self, &ids, type, to, socp_wall_ms(), payload, close, NULL);
     socp_buf_fini(&ids);
 }
 
 // Relays bytes unchanged (they carry their origin's signature), straight to
 // net; the seq keeps them in order with the frames being signed meanwhile.
-static void
-s_relay(s_self_t *self, const socp_buf_t *ids, const void *text, size_t len)
+void
+socpd_router_relay(s_self_t *self, const socp_buf_t *ids, const void *text, size_t len)
 {
     if (ids->len == 0) {
         return;
@@ -232,20 +171,24 @@ s_relay(s_self_t *self, const socp_buf_t *ids, const void *text, size_t len)
     }
 }
 
-static void
-s_error(s_self_t *self, s_conn_t *c, socp_envelope_code_t code, const char *detail, bool close)
+void
+socpd_router_error(s_self_t *self,
+                   s_conn_t *c,
+                   socp_envelope_code_t code,
+                   const char *detail,
+                   bool close)
 {
     const char *name = socp_envelope_code_name(code);
     json_t *p = json_pack("{s:s, s:s}", "code", name ? name : "UNKNOWN_TYPE", "detail", detail);
     const char *to = c->peer_id[0] ? c->peer_id : self->server_id;
-    s_emit_one(self, c->id, "ERROR", to, p, close);
+    socpd_router_emit_one(self, c->id, "ERROR", to, p, close);
     socp_info("conn %llu (%s): ERROR %s: %s%s", (unsigned long long) c->id,
               c->peer_id[0] ? c->peer_id : "unidentified", name ? name : "?", detail,
               close ? " (closing)" : "");
 }
 
-static void
-s_kick(s_self_t *self, uint64_t conn, uint16_t code, const char *reason)
+void
+socpd_router_kick(s_self_t *self, uint64_t conn, uint16_t code, const char *reason)
 {
     socp_msg_t m = socp_msg_make(SOCP_MSG_SOCPD_KICK);
     m.body.socpd_kick.conn = conn;
@@ -256,8 +199,8 @@ s_kick(s_self_t *self, uint64_t conn, uint16_t code, const char *reason)
 
 // Connection ids of every local user (except one id) / every linked server
 // (except one server id).
-static void
-s_local_conns(s_self_t *self, const char *except_user, socp_buf_t *ids)
+void
+socpd_router_local_conns(s_self_t *self, const char *except_user, socp_buf_t *ids)
 {
     size_t pos = 0;
     const char *k;
@@ -265,13 +208,13 @@ s_local_conns(s_self_t *self, const char *except_user, socp_buf_t *ids)
     while (socpd_map_next(self->users, &pos, &k, &v)) {
         s_user_t *u = v;
         if (u->conn && (!except_user || strcmp(u->id, except_user) != 0)) {
-            s_put_conn_id(ids, u->conn);
+            socpd_router_put_conn_id(ids, u->conn);
         }
     }
 }
 
-static void
-s_server_conns(s_self_t *self, const char *except_server, socp_buf_t *ids)
+void
+socpd_router_server_conns(s_self_t *self, const char *except_server, socp_buf_t *ids)
 {
     size_t pos = 0;
     const char *k;
@@ -279,13 +222,13 @@ s_server_conns(s_self_t *self, const char *except_server, socp_buf_t *ids)
     while (socpd_map_next(self->servers, &pos, &k, &v)) {
         s_server_t *s = v;
         if (s->conn && (!except_server || strcmp(s->id, except_server) != 0)) {
-            s_put_conn_id(ids, s->conn);
+            socpd_router_put_conn_id(ids, s->conn);
         }
     }
 }
 
-static json_t *
-s_advert_payload(s_self_t *self, const s_user_t *u)
+json_t *
+socpd_router_advert_payload(s_self_t *self, const s_user_t *u)
 {
     json_t *meta = json_deep_copy(u->meta);
     json_object_set_new(meta, "pubkey", json_string(u->pubkey));
@@ -294,8 +237,8 @@ s_advert_payload(s_self_t *self, const s_user_t *u)
                      meta);
 }
 
-static void
-s_user_free(s_user_t *u)
+void
+socpd_router_user_free(s_user_t *u)
 {
     if (!u) {
         return;
@@ -307,11 +250,9 @@ s_user_free(s_user_t *u)
     free(u);
 }
 
-static void s_server_unlink_users(s_self_t *self, const char *server_id);
-
 // Ids that name a channel or the broadcast address, never a user.
-static bool
-s_reserved_id(const char *id)
+bool
+socpd_router_reserved_id(const char *id)
 {
     return strcmp(id, "public") == 0 || strcmp(id, "*") == 0 || strcmp(id, "system") == 0;
 }
@@ -324,8 +265,8 @@ s_on_user_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
     const char *pk = json_string_value(json_object_get(env->payload, "pubkey"));
     socp_rsa_key_t *key = NULL;
     if (!pk || socp_rsa_public_import(pk, strlen(pk), &key) != 0) {
-        s_error(self, c, SOCP_ENVELOPE_CODE_BAD_KEY,
-                "pubkey is missing or not an RSA-4096 key with e=65537", true);
+        socpd_router_error(self, c, SOCP_ENVELOPE_CODE_BAD_KEY,
+                           "pubkey is missing or not an RSA-4096 key with e=65537", true);
         return;
     }
     // Proof of possession: without it anyone could present a user's public
@@ -333,38 +274,40 @@ s_on_user_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
     // standard allows them) only with --allow-unsigned.
     if (!env->sig && self->a.require_user_sig) {
         socp_rsa_destroy(&key);
-        s_error(self, c, SOCP_ENVELOPE_CODE_INVALID_SIG,
-                "USER_HELLO must be signed with the presented key", true);
+        socpd_router_error(self, c, SOCP_ENVELOPE_CODE_INVALID_SIG,
+                           "USER_HELLO must be signed with the presented key", true);
         return;
     }
     if (env->sig && socp_sig_verify_payload(key, env->payload, env->sig, NULL) != 0) {
         socp_rsa_destroy(&key);
-        s_error(self, c, SOCP_ENVELOPE_CODE_INVALID_SIG,
-                "USER_HELLO sig does not verify under the presented key", true);
+        socpd_router_error(self, c, SOCP_ENVELOPE_CODE_INVALID_SIG,
+                           "USER_HELLO sig does not verify under the presented key", true);
         return;
     }
     if (env->sig &&
         (socp_envelope_check_ts(env, socp_wall_ms(), self->a.max_skew_ms, NULL) != 0 ||
          socp_seen_check_envelope(self->seen, env, (int64_t) socp_now_ms()) == SOCP_EREPLAY)) {
         socp_rsa_destroy(&key); // a captured hello cannot be replayed
-        s_error(self, c, SOCP_ENVELOPE_CODE_TIMEOUT, "USER_HELLO is stale or replayed", true);
+        socpd_router_error(self, c, SOCP_ENVELOPE_CODE_TIMEOUT, "USER_HELLO is stale or replayed",
+                           true);
         return;
     }
-    if (s_reserved_id(env->from)) {
+    if (socpd_router_reserved_id(env->from)) {
         socp_rsa_destroy(&key);
-        s_error(self, c, SOCP_ENVELOPE_CODE_NAME_IN_USE, "this id is reserved", true);
+        socpd_router_error(self, c, SOCP_ENVELOPE_CODE_NAME_IN_USE, "this id is reserved", true);
         return;
     }
     if (socpd_map_get(self->users, env->from) || socpd_map_get(self->servers, env->from) ||
         strcmp(env->from, self->server_id) == 0) {
         socp_rsa_destroy(&key);
-        s_error(self, c, SOCP_ENVELOPE_CODE_NAME_IN_USE, "this user id is already connected", true);
+        socpd_router_error(self, c, SOCP_ENVELOPE_CODE_NAME_IN_USE,
+                           "this user id is already connected", true);
         return;
     }
     char *norm = NULL;
     if (socp_rsa_public_export(key, SOCP_RSA_PUB_B64_DER, &norm) != 0) {
         socp_rsa_destroy(&key);
-        s_error(self, c, SOCP_ENVELOPE_CODE_BAD_KEY, "cannot encode the key", true);
+        socpd_router_error(self, c, SOCP_ENVELOPE_CODE_BAD_KEY, "cannot encode the key", true);
         return;
     }
     json_t *meta = json_object_get(env->payload, "meta");
@@ -377,11 +320,11 @@ s_on_user_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
         free(norm);
         json_decref(meta);
         socp_rsa_destroy(&key);
-        s_error(self, c,
-                rc == SOCP_EEXIST ? SOCP_ENVELOPE_CODE_BAD_KEY : SOCP_ENVELOPE_CODE_TIMEOUT,
-                rc == SOCP_EEXIST ? "this user id is bound to another key"
-                                  : "server storage error, try again",
-                true);
+        socpd_router_error(
+            self, c, rc == SOCP_EEXIST ? SOCP_ENVELOPE_CODE_BAD_KEY : SOCP_ENVELOPE_CODE_TIMEOUT,
+            rc == SOCP_EEXIST ? "this user id is bound to another key"
+                              : "server storage error, try again",
+            true);
         return;
     }
     s_user_t *u = socp_calloc(1, sizeof *u);
@@ -399,7 +342,7 @@ s_on_user_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
     uint64_t now = socp_now_ms();
     socp_buf_t one;
     socp_buf_init(&one);
-    s_put_conn_id(&one, c->id);
+    socpd_router_put_conn_id(&one, c->id);
     size_t pos = 0;
     const char *k;
     void *v;
@@ -409,29 +352,30 @@ s_on_user_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
             continue;
         }
         if (o->advert && now - o->advert_ms < S_ADVERT_TTL_MS) {
-            s_relay(self, &one, o->advert, strlen(o->advert));
+            socpd_router_relay(self, &one, o->advert, strlen(o->advert));
         } else {
-            s_emit(self, &one, "USER_ADVERTISE", "*", socp_wall_ms(), s_advert_payload(self, o),
-                   false, NULL);
+            socpd_router_emit(self, &one, "USER_ADVERTISE", "*", socp_wall_ms(),
+                              socpd_router_advert_payload(self, o), false, NULL);
         }
     }
     // Everybody else (local users and servers) learns the newcomer: signed once.
     socp_buf_t all;
     socp_buf_init(&all);
-    s_local_conns(self, u->id, &all);
-    s_server_conns(self, NULL, &all);
+    socpd_router_local_conns(self, u->id, &all);
+    socpd_router_server_conns(self, NULL, &all);
     char cache[160];
     snprintf(cache, sizeof cache, "advert:%s", u->id);
-    s_emit(self, &all, "USER_ADVERTISE", "*", socp_wall_ms(), s_advert_payload(self, u), false,
-           cache);
+    socpd_router_emit(self, &all, "USER_ADVERTISE", "*", socp_wall_ms(),
+                      socpd_router_advert_payload(self, u), false, cache);
     // Public channel: the newcomer gets the channel state now (its
     // acceptance); everybody learns the membership change in a batch
     // (s_on_flush_adds, every S_ADD_BATCH_MS), one PUBLIC_CHANNEL_ADD listing
     // every id that joined meanwhile. Sending ADD + UPDATED to every local
     // user on every hello made N joins cost 2 N^2 frames.
     uint64_t version = socpd_store_public_version(self->store);
-    s_emit(self, &one, "PUBLIC_CHANNEL_UPDATED", "*", socp_wall_ms(),
-           json_pack("{s:I, s:[]}", "version", (json_int_t) version, "wraps"), false, NULL);
+    socpd_router_emit(self, &one, "PUBLIC_CHANNEL_UPDATED", "*", socp_wall_ms(),
+                      json_pack("{s:I, s:[]}", "version", (json_int_t) version, "wraps"), false,
+                      NULL);
     json_array_append_new(self->pending_adds, json_string(u->id));
     socp_buf_fini(&all);
     socp_buf_fini(&one);
@@ -451,7 +395,7 @@ s_on_flush_adds(socp_actor_ctx_t *ctx, int timer_id, void *arg)
     uint64_t version = socpd_store_public_version(self->store);
     socp_buf_t all;
     socp_buf_init(&all);
-    s_local_conns(self, NULL, &all);
+    socpd_router_local_conns(self, NULL, &all);
     json_t *adds = self->pending_adds;
     self->pending_adds = json_array();
     if (all.len == 0) {
@@ -459,10 +403,10 @@ s_on_flush_adds(socp_actor_ctx_t *ctx, int timer_id, void *arg)
         socp_buf_fini(&all);
         return 0;
     }
-    s_emit(self, &all, "PUBLIC_CHANNEL_ADD", "*", socp_wall_ms(),
-           json_pack("{s:o, s:I}", "add", adds, "if_version",
-                     (json_int_t) (version >= n ? version - n : 0)),
-           false, NULL);
+    socpd_router_emit(self, &all, "PUBLIC_CHANNEL_ADD", "*", socp_wall_ms(),
+                      json_pack("{s:o, s:I}", "add", adds, "if_version",
+                                (json_int_t) (version >= n ? version - n : 0)),
+                      false, NULL);
     socp_buf_fini(&all);
     return 0;
 }
@@ -498,8 +442,8 @@ s_list_payload(s_self_t *self)
 
 // Builds the payload delivered to a user for a DM: the original fields plus
 // sender, payload.ts and payload.to (decisions.md, "Signatures").
-static json_t *
-s_deliver_payload(const json_t *orig, const char *sender, const char *to, int64_t ts)
+json_t *
+socpd_router_deliver_payload(const json_t *orig, const char *sender, const char *to, int64_t ts)
 {
     json_t *p = json_object();
     const char *keys[] = {"ciphertext", "sender_pub", "content_sig"};
@@ -545,19 +489,21 @@ s_route_to_user(s_self_t *self,
         if (src) {
             char d[200];
             snprintf(d, sizeof d, "no user %.128s is connected", env->to);
-            s_error(self, src, SOCP_ENVELOPE_CODE_USER_NOT_FOUND, d, false);
+            socpd_router_error(self, src, SOCP_ENVELOPE_CODE_USER_NOT_FOUND, d, false);
         }
         return;
     }
     socp_buf_t ids;
     socp_buf_init(&ids);
     if (r->conn) {
-        s_put_conn_id(&ids, r->conn);
+        socpd_router_put_conn_id(&ids, r->conn);
         if (env->kind == SOCP_ENVELOPE_TYPE_MSG_DIRECT) {
-            s_emit(self, &ids, "USER_DELIVER", r->id, env->ts,
-                   s_deliver_payload(env->payload, env->from, env->to, env->ts), false, NULL);
+            socpd_router_emit(
+                self, &ids, "USER_DELIVER", r->id, env->ts,
+                socpd_router_deliver_payload(env->payload, env->from, env->to, env->ts), false,
+                NULL);
         } else {
-            s_relay(self, &ids, text, len); // user-signed, verifiable end to end
+            socpd_router_relay(self, &ids, text, len); // user-signed, verifiable end to end
         }
         self->delivered++;
     } else {
@@ -571,10 +517,10 @@ s_route_to_user(s_self_t *self,
             via = s_any_link(self, s->id);
         }
         if (s && via) {
-            s_put_conn_id(&ids, via);
+            socpd_router_put_conn_id(&ids, via);
             json_t *p;
             if (env->kind == SOCP_ENVELOPE_TYPE_MSG_DIRECT) {
-                p = s_deliver_payload(env->payload, env->from, env->to, env->ts);
+                p = socpd_router_deliver_payload(env->payload, env->from, env->to, env->ts);
             } else {
                 p = json_object();
                 json_object_set_new(p, "kind", json_string(env->type));
@@ -584,11 +530,11 @@ s_route_to_user(s_self_t *self,
                 json_object_set_new(p, "ts", json_integer(env->ts));
             }
             json_object_set_new(p, "user_id", json_string(r->id));
-            s_emit(self, &ids, "SERVER_DELIVER", s->id, socp_wall_ms(), p, false, NULL);
+            socpd_router_emit(self, &ids, "SERVER_DELIVER", s->id, socp_wall_ms(), p, false, NULL);
             self->delivered++;
         } else if (src) {
-            s_error(self, src, SOCP_ENVELOPE_CODE_USER_NOT_FOUND,
-                    "the recipient's server is unreachable", false);
+            socpd_router_error(self, src, SOCP_ENVELOPE_CODE_USER_NOT_FOUND,
+                               "the recipient's server is unreachable", false);
         }
     }
     socp_buf_fini(&ids);
@@ -605,9 +551,9 @@ s_route_public(s_self_t *self,
 {
     socp_buf_t ids;
     socp_buf_init(&ids);
-    s_local_conns(self, env->from, &ids);
-    s_server_conns(self, from_server, &ids);
-    s_relay(self, &ids, text, len);
+    socpd_router_local_conns(self, env->from, &ids);
+    socpd_router_server_conns(self, from_server, &ids);
+    socpd_router_relay(self, &ids, text, len);
     socp_buf_fini(&ids);
 }
 
@@ -623,8 +569,8 @@ s_on_user_frame(s_self_t *self,
         return;
     }
     if (strcmp(env->from, c->peer_id) != 0 && env->kind != SOCP_ENVELOPE_TYPE_CTRL_CLOSE) {
-        s_error(self, c, SOCP_ENVELOPE_CODE_INVALID_SIG,
-                "\"from\" is not the id of this connection's user", false);
+        socpd_router_error(self, c, SOCP_ENVELOPE_CODE_INVALID_SIG,
+                           "\"from\" is not the id of this connection's user", false);
         return;
     }
     switch (env->kind) {
@@ -632,10 +578,10 @@ s_on_user_frame(s_self_t *self,
         case SOCP_ENVELOPE_TYPE_ACK:
             return;
         case SOCP_ENVELOPE_TYPE_CTRL_CLOSE:
-            s_kick(self, c->id, 1000, "");
+            socpd_router_kick(self, c->id, 1000, "");
             return;
         case SOCP_ENVELOPE_TYPE_LIST_REQUEST:
-            s_emit_one(self, c->id, "LIST_RESPONSE", u->id, s_list_payload(self), false);
+            socpd_router_emit_one(self, c->id, "LIST_RESPONSE", u->id, s_list_payload(self), false);
             return;
         case SOCP_ENVELOPE_TYPE_MSG_DIRECT:
         case SOCP_ENVELOPE_TYPE_MSG_PUBLIC_CHANNEL:
@@ -646,35 +592,37 @@ s_on_user_frame(s_self_t *self,
         case SOCP_ENVELOPE_TYPE_UNKNOWN: {
             char d[120];
             snprintf(d, sizeof d, "unknown message type %.64s", env->type);
-            s_error(self, c, SOCP_ENVELOPE_CODE_UNKNOWN_TYPE, d, false);
+            socpd_router_error(self, c, SOCP_ENVELOPE_CODE_UNKNOWN_TYPE, d, false);
             return;
         }
         default: {
             char d[120];
             snprintf(d, sizeof d, "%.64s is not accepted from a user connection", env->type);
-            s_error(self, c, SOCP_ENVELOPE_CODE_UNKNOWN_TYPE, d, false);
+            socpd_router_error(self, c, SOCP_ENVELOPE_CODE_UNKNOWN_TYPE, d, false);
             return;
         }
     }
     // Content frames: signed by the user, fresh, not seen before.
     if (!env->sig) {
         if (self->a.require_user_sig) {
-            s_error(self, c, SOCP_ENVELOPE_CODE_INVALID_SIG, "frame is not signed", false);
+            socpd_router_error(self, c, SOCP_ENVELOPE_CODE_INVALID_SIG, "frame is not signed",
+                               false);
             return;
         }
     } else if (socp_sig_verify_payload(u->key, env->payload, env->sig, NULL) != 0) {
-        s_error(self, c, SOCP_ENVELOPE_CODE_INVALID_SIG, "sig does not verify under the user's key",
-                false);
+        socpd_router_error(self, c, SOCP_ENVELOPE_CODE_INVALID_SIG,
+                           "sig does not verify under the user's key", false);
         return;
     }
     if (socp_envelope_check_ts(env, socp_wall_ms(), self->a.max_skew_ms, NULL) != 0) {
-        s_error(self, c, SOCP_ENVELOPE_CODE_TIMEOUT, "ts is too far from the server's clock",
-                false);
+        socpd_router_error(self, c, SOCP_ENVELOPE_CODE_TIMEOUT,
+                           "ts is too far from the server's clock", false);
         return;
     }
     if (socp_seen_check_envelope(self->seen, env, (int64_t) socp_now_ms()) == SOCP_EREPLAY) {
         self->dropped_replay++;
-        s_error(self, c, SOCP_ENVELOPE_CODE_INVALID_SIG, "replayed frame (already seen)", false);
+        socpd_router_error(self, c, SOCP_ENVELOPE_CODE_INVALID_SIG, "replayed frame (already seen)",
+                           false);
         return;
     }
     if (env->kind == SOCP_ENVELOPE_TYPE_MSG_PUBLIC_CHANNEL &&
@@ -684,587 +632,6 @@ s_on_user_frame(s_self_t *self,
         return;
     }
     s_route_to_user(self, c, env, text, len);
-}
-
-// ---- server links ---------------------------------------------------------------
-
-static s_server_t *
-s_server_add(s_self_t *self, const char *id, const char *host, uint16_t port, const char *pubkey)
-{
-    socp_rsa_key_t *key = NULL;
-    if (!pubkey || socp_rsa_public_import(pubkey, strlen(pubkey), &key) != 0) {
-        return NULL;
-    }
-    s_server_t *s = socpd_map_get(self->servers, id);
-    if (s) {
-        if (!socp_rsa_public_equal(s->key, key)) {
-            socp_warn("server %s presented a key different from the pinned one: ignored", id);
-            socp_rsa_destroy(&key);
-            return NULL;
-        }
-        socp_rsa_destroy(&key);
-    } else {
-        s = socp_calloc(1, sizeof *s);
-        snprintf(s->id, sizeof s->id, "%s", id);
-        s->pubkey = socp_strdup(pubkey);
-        s->key = key;
-        s->backoff_ms = S_BACKOFF_MIN_MS;
-        socpd_map_put(self->servers, s->id, s);
-    }
-    if (host && host[0]) {
-        snprintf(s->host, sizeof s->host, "%s", host);
-        s->port = port;
-    }
-    return s;
-}
-
-// A link to server s is up on connection c: re-advertise our users to it.
-static void
-s_link_up(s_self_t *self, s_server_t *s, s_conn_t *c)
-{
-    if (s->conn && s->conn != c->id) {
-        // Two links: keep the one dialled by the lower id, close the other.
-        s_conn_t *old = s_conn(self, s->conn);
-        bool new_by_lower =
-            c->outbound ? strcmp(self->server_id, s->id) < 0 : strcmp(s->id, self->server_id) < 0;
-        if (old && !new_by_lower) {
-            s_kick(self, c->id, 1000, "duplicate link");
-            c->kind = S_PENDING;
-            c->peer_id[0] = '\0';
-            return;
-        }
-        if (old) {
-            old->kind = S_PENDING; // its GONE must not unlink the server
-            s_kick(self, old->id, 1000, "duplicate link");
-        }
-    }
-    s->conn = c->id;
-    s->dialing = false;
-    s->retry_at_ms = 0;
-    s->backoff_ms = S_BACKOFF_MIN_MS;
-    c->kind = S_SERVER;
-    snprintf(c->peer_id, sizeof c->peer_id, "%s", s->id);
-    socp_msg_t trust = socp_msg_make(SOCP_MSG_SOCPD_TRUST); // no user rate limit on a link
-    trust.body.socpd_trust.conn = c->id;
-    (void) socp_actor_send(self->ctx, "socpd_net", &trust);
-    socp_info("link to server %s up (conn %llu, %s)", s->id, (unsigned long long) c->id,
-              c->outbound ? "outbound" : "inbound");
-    socp_buf_t one;
-    socp_buf_init(&one);
-    s_put_conn_id(&one, c->id);
-    size_t pos = 0;
-    const char *k;
-    void *v;
-    uint64_t now = socp_now_ms();
-    while (socpd_map_next(self->users, &pos, &k, &v)) {
-        s_user_t *u = v;
-        if (!u->conn) {
-            continue;
-        }
-        if (u->advert && now - u->advert_ms < S_ADVERT_TTL_MS) {
-            s_relay(self, &one, u->advert, strlen(u->advert));
-        } else {
-            s_emit(self, &one, "USER_ADVERTISE", "*", socp_wall_ms(), s_advert_payload(self, u),
-                   false, NULL);
-        }
-    }
-    socp_buf_fini(&one);
-}
-
-static json_t *
-s_server_list(s_self_t *self, const char *except)
-{
-    json_t *servers = json_array();
-    json_array_append_new(servers, json_pack("{s:s, s:s, s:i, s:s}", "server_id", self->server_id,
-                                             "host", self->a.host, "port", (int) self->a.port,
-                                             "pubkey", self->a.pubkey));
-    size_t pos = 0;
-    const char *k;
-    void *v;
-    while (socpd_map_next(self->servers, &pos, &k, &v)) {
-        s_server_t *s = v;
-        if ((except && strcmp(s->id, except) == 0) || !s->host[0]) {
-            continue;
-        }
-        json_array_append_new(servers,
-                              json_pack("{s:s, s:s, s:i, s:s}", "server_id", s->id, "host", s->host,
-                                        "port", (int) s->port, "pubkey", s->pubkey));
-    }
-    return servers;
-}
-
-static void
-s_on_server_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
-{
-    const char *host = json_string_value(json_object_get(env->payload, "host"));
-    json_int_t port = json_integer_value(json_object_get(env->payload, "port"));
-    const char *pk = json_string_value(json_object_get(env->payload, "pubkey"));
-    if (port < 0 || port > 65535) {
-        port = 0;
-    }
-    if (env->kind == SOCP_ENVELOPE_TYPE_SERVER_HELLO_LINK) {
-        // Only servers whose key we pinned (configuration, welcome list or a
-        // relayed announce) may link; the frame must verify under that key.
-        s_server_t *s = socpd_map_get(self->servers, env->from);
-        if (!s || !env->sig || socp_sig_verify_payload(s->key, env->payload, env->sig, NULL) != 0) {
-            self->dropped_bad_server_sig++;
-            s_error(self, c, SOCP_ENVELOPE_CODE_INVALID_SIG,
-                    s ? "SERVER_HELLO_LINK does not verify under the pinned key"
-                      : "unknown server id",
-                    true);
-            return;
-        }
-        if (host && port) {
-            snprintf(s->host, sizeof s->host, "%s", host);
-            s->port = (uint16_t) port;
-        }
-        s_link_up(self, s, c);
-        return;
-    }
-    // SERVER_HELLO_JOIN: we act as introducer.
-    socp_rsa_key_t *key = NULL;
-    if (!pk || socp_rsa_public_import(pk, strlen(pk), &key) != 0) {
-        s_error(self, c, SOCP_ENVELOPE_CODE_BAD_KEY, "pubkey is not an RSA-4096 key", true);
-        return;
-    }
-    // Proof of possession of the key the newcomer asks us to pin.
-    bool ok = env->sig && socp_sig_verify_payload(key, env->payload, env->sig, NULL) == 0;
-    socp_rsa_destroy(&key);
-    if (!ok) {
-        s_error(self, c, SOCP_ENVELOPE_CODE_INVALID_SIG, "SERVER_HELLO_JOIN sig does not verify",
-                true);
-        return;
-    }
-    char assigned[SOCP_ENVELOPE_ID_MAX + 1];
-    snprintf(assigned, sizeof assigned, "%s", env->from);
-    s_server_t *known = socpd_map_get(self->servers, assigned);
-    bool same_key = false;
-    if (known) {
-        socp_rsa_key_t *k2 = NULL;
-        if (socp_rsa_public_import(pk, strlen(pk), &k2) == 0) {
-            same_key = socp_rsa_public_equal(k2, known->key);
-        }
-        socp_rsa_destroy(&k2);
-    }
-    if (strcmp(assigned, self->server_id) == 0 || socpd_map_get(self->users, assigned) ||
-        (known && !same_key)) {
-        socp_uuid_generate(assigned); // id taken: assign a fresh one
-    }
-    s_server_t *s = s_server_add(self, assigned, host, (uint16_t) port, pk);
-    if (!s) {
-        s_error(self, c, SOCP_ENVELOPE_CODE_BAD_KEY, "cannot register this server", true);
-        return;
-    }
-    json_t *servers = s_server_list(self, s->id);
-    json_t *clients = json_array();
-    size_t i;
-    json_t *e;
-    json_array_foreach(servers, i, e)
-    {
-        json_t *m = json_deep_copy(e);
-        json_object_set(m, "user_id", json_object_get(e, "server_id"));
-        json_array_append_new(clients, m);
-    }
-    s_emit_one(
-        self, c->id, "SERVER_WELCOME", s->id,
-        json_pack("{s:s, s:o, s:o}", "assigned_id", s->id, "servers", servers, "clients", clients),
-        false);
-    socp_info("server %s joined through us (%s:%d)", s->id, host ? host : "?", (int) port);
-    s_link_up(self, s, c);
-}
-
-static void
-s_join_next(s_self_t *self)
-{
-    if (self->a.n_introducers == 0) {
-        return;
-    }
-    const socpd_peer_addr_t *in = &self->a.introducers[self->intro_next % self->a.n_introducers];
-    char link[64];
-    snprintf(link, sizeof link, "intro:%zu", self->intro_next % self->a.n_introducers);
-    self->intro_next++;
-    socp_msg_t m = socp_msg_make(SOCP_MSG_SOCPD_DIAL);
-    m.body.socpd_dial.host = in->host;
-    m.body.socpd_dial.port = in->port;
-    m.body.socpd_dial.link = link;
-    (void) socp_actor_send(self->ctx, "socpd_net", &m);
-    self->join_retry_at = 0;
-}
-
-static void
-s_dial_server(s_self_t *self, s_server_t *s)
-{
-    if (!s->host[0] || !s->port || s->conn || s->dialing) {
-        return;
-    }
-    char link[160];
-    snprintf(link, sizeof link, "srv:%s", s->id);
-    socp_msg_t m = socp_msg_make(SOCP_MSG_SOCPD_DIAL);
-    m.body.socpd_dial.host = s->host;
-    m.body.socpd_dial.port = s->port;
-    m.body.socpd_dial.link = link;
-    s->dialing = true;
-    (void) socp_actor_send(self->ctx, "socpd_net", &m);
-}
-
-static void
-s_schedule_retry(s_self_t *self, s_server_t *s)
-{
-    (void) self;
-    s->dialing = false;
-    uint64_t jitter = randombytes_uniform((uint32_t) (s->backoff_ms / 2 + 1));
-    s->retry_at_ms = socp_now_ms() + s->backoff_ms + jitter;
-    s->backoff_ms = s->backoff_ms * 2 > S_BACKOFF_MAX_MS ? S_BACKOFF_MAX_MS : s->backoff_ms * 2;
-}
-
-static void
-s_on_welcome(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
-{
-    size_t idx = (size_t) strtoul(c->link + 6, NULL, 10);
-    if (idx >= self->a.n_introducers) {
-        return;
-    }
-    const socpd_peer_addr_t *in = &self->a.introducers[idx];
-    s_server_t *s = s_server_add(self, env->from, in->host, in->port, in->pubkey);
-    if (!s || !env->sig || socp_sig_verify_payload(s->key, env->payload, env->sig, NULL) != 0) {
-        self->dropped_bad_server_sig++;
-        socp_warn("SERVER_WELCOME from %s does not verify under the pinned key: dropped",
-                  env->from);
-        s_kick(self, c->id, 1000, "bad welcome");
-        return;
-    }
-    const char *assigned = json_string_value(json_object_get(env->payload, "assigned_id"));
-    if (assigned && socp_uuid_is_peer_id(assigned, strlen(assigned)) &&
-        strcmp(assigned, self->server_id) != 0) {
-        socp_warn("introducer assigned us id %s (was %s)", assigned, self->server_id);
-        snprintf(self->server_id, sizeof self->server_id, "%s", assigned);
-        if (socpd_store_meta_put(self->store, "server_id", self->server_id) != 0) {
-            socp_error("cannot persist the assigned server id");
-        }
-    }
-    self->joined = true;
-    socp_info("joined the mesh through introducer %s", s->id);
-    s_link_up(self, s, c);
-    // Announce ourselves (the introducer relays it), then link to everyone.
-    s_emit_one(self, c->id, "SERVER_ANNOUNCE", "*",
-               json_pack("{s:s, s:i, s:s}", "host", self->a.host, "port", (int) self->a.port,
-                         "pubkey", self->a.pubkey),
-               false);
-    json_t *list = json_object_get(env->payload, "servers");
-    if (!json_is_array(list)) {
-        list = json_object_get(env->payload, "clients");
-    }
-    size_t i;
-    json_t *e;
-    json_array_foreach(list, i, e)
-    {
-        const char *sid = json_string_value(json_object_get(e, "server_id"));
-        if (!sid) {
-            sid = json_string_value(json_object_get(e, "user_id"));
-        }
-        const char *h = json_string_value(json_object_get(e, "host"));
-        json_int_t p = json_integer_value(json_object_get(e, "port"));
-        const char *pk = json_string_value(json_object_get(e, "pubkey"));
-        if (!sid || !socp_uuid_is_peer_id(sid, strlen(sid)) || strcmp(sid, self->server_id) == 0 ||
-            strcmp(sid, s->id) == 0 || p <= 0 || p > 65535) {
-            continue;
-        }
-        s_server_t *o = s_server_add(self, sid, h, (uint16_t) p, pk);
-        if (o) {
-            s_dial_server(self, o);
-        }
-    }
-}
-
-// Verifies a frame from a server link under the key pinned for its `from`.
-static s_server_t *
-s_verify_server(s_self_t *self, const socp_envelope_t *env)
-{
-    s_server_t *s = socpd_map_get(self->servers, env->from);
-    if (!s || !env->sig || socp_sig_verify_payload(s->key, env->payload, env->sig, NULL) != 0) {
-        self->dropped_bad_server_sig++;
-        socp_warn("%s from %s: %s: dropped (%llu so far)", env->type, env->from,
-                  !s          ? "unknown server"
-                  : !env->sig ? "unsigned"
-                              : "bad signature",
-                  (unsigned long long) self->dropped_bad_server_sig);
-        return NULL;
-    }
-    return s;
-}
-
-static void
-s_on_server_frame(s_self_t *self,
-                  s_conn_t *c,
-                  const socp_envelope_t *env,
-                  const char *text,
-                  size_t len)
-{
-    s_server_t *link = socpd_map_get(self->servers, c->peer_id);
-    if (env->kind == SOCP_ENVELOPE_TYPE_SERVER_WELCOME && c->kind == S_JOINING) {
-        s_on_welcome(self, c, env);
-        return;
-    }
-    if (env->kind == SOCP_ENVELOPE_TYPE_SERVER_ANNOUNCE) {
-        // Trusted because a pinned server relays it (so only on an
-        // established server link); self-signed by the newcomer.
-        if (c->kind != S_SERVER || !link) {
-            self->dropped_bad_server_sig++;
-            socp_warn("SERVER_ANNOUNCE on a connection that is not a server link: dropped");
-            return;
-        }
-        const char *pk = json_string_value(json_object_get(env->payload, "pubkey"));
-        const char *h = json_string_value(json_object_get(env->payload, "host"));
-        json_int_t p = json_integer_value(json_object_get(env->payload, "port"));
-        if (strcmp(env->from, self->server_id) == 0 || !pk || !env->sig) {
-            return;
-        }
-        socp_rsa_key_t *key = NULL;
-        bool ok = socp_rsa_public_import(pk, strlen(pk), &key) == 0 &&
-                  socp_sig_verify_payload(key, env->payload, env->sig, NULL) == 0;
-        socp_rsa_destroy(&key);
-        if (!ok) {
-            self->dropped_bad_server_sig++;
-            return;
-        }
-        if (socp_seen_check_envelope(self->seen, env, (int64_t) socp_now_ms()) == SOCP_EREPLAY) {
-            return;
-        }
-        if (s_server_add(self, env->from, h, (uint16_t) (p > 0 && p < 65536 ? p : 0), pk)) {
-            socp_info("server %s announced (%s:%d)", env->from, h ? h : "?", (int) p);
-        }
-        socp_buf_t ids;
-        socp_buf_init(&ids);
-        s_server_conns(self, link ? link->id : NULL, &ids);
-        s_relay(self, &ids, text, len);
-        socp_buf_fini(&ids);
-        return;
-    }
-    if (!s_verify_server(self, env)) {
-        return;
-    }
-    switch (env->kind) {
-        case SOCP_ENVELOPE_TYPE_HEARTBEAT:
-            return;
-        case SOCP_ENVELOPE_TYPE_USER_ADVERTISE:
-        case SOCP_ENVELOPE_TYPE_USER_REMOVE: {
-            bool seen =
-                socp_seen_check_envelope(self->seen, env, (int64_t) socp_now_ms()) == SOCP_EREPLAY;
-            const char *uid = json_string_value(json_object_get(env->payload, "user_id"));
-            const char *sid = json_string_value(json_object_get(env->payload, "server_id"));
-            if (!uid || !sid || !socp_uuid_is_peer_id(uid, strlen(uid)) ||
-                !socp_uuid_is_peer_id(sid, strlen(sid))) {
-                return;
-            }
-            s_user_t *u = socpd_map_get(self->users, uid);
-            // The seen-cache stops gossip loops. One duplicate is still
-            // applied: a USER_ADVERTISE its hosting server sends over its own
-            // link for a user we do not have there. That is the re-advertising
-            // after a link came back (the hosting server re-sends its cached,
-            // already signed advert, which we saw before the link died and we
-            // removed the user). It is applied and shown to local users, never
-            // relayed again (the other servers did not lose it).
-            bool reapply = seen && env->kind == SOCP_ENVELOPE_TYPE_USER_ADVERTISE && link &&
-                           strcmp(env->from, link->id) == 0 && strcmp(sid, env->from) == 0 &&
-                           (!u || (!u->conn && strcmp(u->server_id, sid) != 0));
-            if (seen && !reapply) {
-                return;
-            }
-            if (env->kind == SOCP_ENVELOPE_TYPE_USER_ADVERTISE) {
-                if (u && u->conn) {
-                    return; // our own local user wins; never overwritten remotely
-                }
-                const char *pk = json_string_value(json_object_get(env->payload, "pubkey"));
-                json_t *meta = json_object_get(env->payload, "meta");
-                if (!pk && json_is_object(meta)) {
-                    pk = json_string_value(json_object_get(meta, "pubkey"));
-                }
-                if (!pk || strlen(pk) > SOCP_RSA_IMPORT_MAX || s_reserved_id(uid)) {
-                    return;
-                }
-                // Only the hosting server may advertise its users (relays
-                // forward its signed frame unchanged, so from == server_id),
-                // and a user id keeps the key it is known by: here, or bound
-                // to a user of this server in the database.
-                if (strcmp(sid, env->from) != 0) {
-                    socp_warn("USER_ADVERTISE for %.64s by %.64s, not its server %.64s: ignored",
-                              uid, env->from, sid);
-                    return;
-                }
-                char *norm = NULL;
-                socp_rsa_key_t *key = NULL;
-                if (socp_rsa_public_import(pk, strlen(pk), &key) != 0 ||
-                    socp_rsa_public_export(key, SOCP_RSA_PUB_B64_DER, &norm) != 0) {
-                    socp_rsa_destroy(&key);
-                    return;
-                }
-                socp_rsa_destroy(&key);
-                char *bound = NULL;
-                bool clash = (u && u->pubkey && strcmp(u->pubkey, norm) != 0) ||
-                             (socpd_store_user_key(self->store, uid, &bound) == 0 && bound &&
-                              strcmp(bound, norm) != 0);
-                free(bound);
-                if (clash) {
-                    socp_warn("USER_ADVERTISE for %.64s with a different key: refused", uid);
-                    free(norm);
-                    return;
-                }
-                if (!u) {
-                    u = socp_calloc(1, sizeof *u);
-                    snprintf(u->id, sizeof u->id, "%s", uid);
-                    socpd_map_put(self->users, u->id, u);
-                }
-                snprintf(u->server_id, sizeof u->server_id, "%s", sid);
-                free(u->pubkey);
-                u->pubkey = norm;
-                json_decref(u->meta);
-                u->meta = json_is_object(meta) ? json_deep_copy(meta) : json_object();
-                json_object_del(u->meta, "pubkey");
-            } else {
-                if (!u || u->conn || strcmp(u->server_id, sid) != 0) {
-                    return; // only if it still lives there
-                }
-                // Another server saying the user's server is gone: believed
-                // only when we have no link of our own to that server.
-                s_server_t *host = socpd_map_get(self->servers, sid);
-                if (strcmp(env->from, sid) != 0 && host && host->conn) {
-                    return;
-                }
-                socpd_map_remove(self->users, uid);
-                s_user_free(u);
-            }
-            socp_buf_t ids;
-            socp_buf_init(&ids);
-            s_local_conns(self, NULL, &ids);
-            if (!reapply) {
-                s_server_conns(self, link ? link->id : NULL, &ids);
-            }
-            s_relay(self, &ids, text, len);
-            socp_buf_fini(&ids);
-            return;
-        }
-        case SOCP_ENVELOPE_TYPE_SERVER_DELIVER: {
-            const char *uid = json_string_value(json_object_get(env->payload, "user_id"));
-            s_user_t *u = uid ? socpd_map_get(self->users, uid) : NULL;
-            if (!u) {
-                return;
-            }
-            socp_buf_t ids;
-            socp_buf_init(&ids);
-            if (u->conn) {
-                s_put_conn_id(&ids, u->conn);
-                const char *frame = json_string_value(json_object_get(env->payload, "frame"));
-                if (frame) {
-                    s_relay(self, &ids, frame, strlen(frame));
-                } else {
-                    json_t *ts = json_object_get(env->payload, "ts");
-                    const char *sender = json_string_value(json_object_get(env->payload, "sender"));
-                    int64_t t = json_is_integer(ts) ? json_integer_value(ts) : env->ts;
-                    s_emit(self, &ids, "USER_DELIVER", u->id, t,
-                           s_deliver_payload(env->payload, sender ? sender : "", u->id, t), false,
-                           NULL);
-                }
-                self->delivered++;
-            } else {
-                s_server_t *s = socpd_map_get(self->servers, u->server_id);
-                if (s && s->conn && s->conn != c->id) {
-                    s_put_conn_id(&ids, s->conn);
-                    s_relay(self, &ids, text, len); // forwarded unchanged
-                }
-            }
-            socp_buf_fini(&ids);
-            return;
-        }
-        default:
-            return;
-    }
-}
-
-// A public-channel frame or a user frame coming from a peer server unwrapped.
-static void
-s_on_server_user_frame(s_self_t *self,
-                       s_conn_t *c,
-                       const socp_envelope_t *env,
-                       const char *text,
-                       size_t len)
-{
-    // A user's own frame relayed unchanged by a server: accepted only on a
-    // verified server link, from a user we know, under that user's key, so
-    // no server (or anyone who joined as one) can speak for a user.
-    s_user_t *sender = socpd_map_get(self->users, env->from);
-    if (c->kind != S_SERVER || !socpd_map_get(self->servers, c->peer_id) || !sender ||
-        sender->conn || !sender->pubkey || (!env->sig && self->a.require_user_sig)) {
-        self->dropped_bad_server_sig++;
-        return;
-    }
-    if (env->sig) {
-        socp_rsa_key_t *key = NULL;
-        bool ok = socp_rsa_public_import(sender->pubkey, strlen(sender->pubkey), &key) == 0 &&
-                  socp_sig_verify_payload(key, env->payload, env->sig, NULL) == 0;
-        socp_rsa_destroy(&key);
-        if (!ok) {
-            self->dropped_bad_server_sig++;
-            socp_warn("%s relayed for %.64s does not verify under that user's key: dropped",
-                      env->type, env->from);
-            return;
-        }
-    }
-    if (socp_seen_check_envelope(self->seen, env, (int64_t) socp_now_ms()) == SOCP_EREPLAY) {
-        return;
-    }
-    if (env->kind == SOCP_ENVELOPE_TYPE_MSG_PUBLIC_CHANNEL &&
-        (strcmp(env->to, "public") == 0 || strcmp(env->to, "*") == 0 ||
-         !socpd_map_get(self->users, env->to))) {
-        // One hop per server: deliver to our local members only.
-        socp_buf_t ids;
-        socp_buf_init(&ids);
-        s_local_conns(self, env->from, &ids);
-        s_relay(self, &ids, text, len);
-        socp_buf_fini(&ids);
-        return;
-    }
-    s_user_t *u = socpd_map_get(self->users, env->to);
-    if (u && u->conn) {
-        socp_buf_t ids;
-        socp_buf_init(&ids);
-        s_put_conn_id(&ids, u->conn);
-        s_relay(self, &ids, text, len);
-        socp_buf_fini(&ids);
-    }
-}
-
-// Removes every user hosted by a server (link lost) and tells local users.
-static void
-s_server_unlink_users(s_self_t *self, const char *server_id)
-{
-    size_t n = socpd_map_size(self->users), k = 0, pos = 0;
-    s_user_t **gone = socp_calloc(n ? n : 1, sizeof *gone);
-    const char *key;
-    void *v;
-    while (socpd_map_next(self->users, &pos, &key, &v)) {
-        s_user_t *u = v;
-        if (!u->conn && strcmp(u->server_id, server_id) == 0) {
-            gone[k++] = u;
-        }
-    }
-    // Local users, and the other servers: one of them may know these users
-    // only through us (it has no link of its own to that server yet).
-    socp_buf_t ids;
-    socp_buf_init(&ids);
-    s_local_conns(self, NULL, &ids);
-    s_server_conns(self, server_id, &ids);
-    for (size_t i = 0; i < k; i++) {
-        socpd_map_remove(self->users, gone[i]->id);
-        s_emit(self, &ids, "USER_REMOVE", "*", socp_wall_ms(),
-               json_pack("{s:s, s:s}", "user_id", gone[i]->id, "server_id", server_id), false,
-               NULL);
-        s_user_free(gone[i]);
-    }
-    if (k) {
-        socp_info("removed %zu users of server %s", k, server_id);
-    }
-    socp_buf_fini(&ids);
-    free(gone);
 }
 
 // ---- bus events -------------------------------------------------------------------
@@ -1291,16 +658,16 @@ s_on_open(s_self_t *self, const socp_msg_socpd_open_t *m)
                  idx < self->a.n_introducers ? self->a.introducers[idx].host : "?",
                  idx < self->a.n_introducers ? (unsigned) self->a.introducers[idx].port : 0u);
         c->kind = S_JOINING;
-        s_emit_one(self, c->id, "SERVER_HELLO_JOIN", to, hello, false);
+        socpd_router_emit_one(self, c->id, "SERVER_HELLO_JOIN", to, hello, false);
     } else if (strncmp(c->link, "srv:", 4) == 0) {
         s_server_t *s = socpd_map_get(self->servers, c->link + 4);
         if (!s) {
             json_decref(hello);
-            s_kick(self, c->id, 1000, "");
+            socpd_router_kick(self, c->id, 1000, "");
             return;
         }
-        s_emit_one(self, c->id, "SERVER_HELLO_LINK", s->id, hello, false);
-        s_link_up(self, s, c);
+        socpd_router_emit_one(self, c->id, "SERVER_HELLO_LINK", s->id, hello, false);
+        socpd_router_link_up(self, s, c);
     } else {
         json_decref(hello);
     }
@@ -1320,21 +687,22 @@ s_on_gone(s_self_t *self, uint64_t id, const char *reason)
             socp_info("user %s disconnected (%s)", u->id, reason ? reason : "");
             socp_buf_t ids;
             socp_buf_init(&ids);
-            s_local_conns(self, NULL, &ids);
-            s_server_conns(self, NULL, &ids);
-            s_emit(self, &ids, "USER_REMOVE", "*", socp_wall_ms(),
-                   json_pack("{s:s, s:s}", "user_id", u->id, "server_id", self->server_id), false,
-                   NULL);
+            socpd_router_local_conns(self, NULL, &ids);
+            socpd_router_server_conns(self, NULL, &ids);
+            socpd_router_emit(
+                self, &ids, "USER_REMOVE", "*", socp_wall_ms(),
+                json_pack("{s:s, s:s}", "user_id", u->id, "server_id", self->server_id), false,
+                NULL);
             socp_buf_fini(&ids);
-            s_user_free(u);
+            socpd_router_user_free(u);
         }
     } else if (c->kind == S_SERVER) {
         s_server_t *s = socpd_map_get(self->servers, c->peer_id);
         if (s && s->conn == c->id) {
             s->conn = 0;
             socp_warn("link to server %s lost (%s)", s->id, reason ? reason : "");
-            s_server_unlink_users(self, s->id);
-            s_schedule_retry(self, s);
+            socpd_router_server_unlink_users(self, s->id);
+            socpd_router_schedule_retry(self, s);
         }
     } else if (c->kind == S_JOINING && !self->joined) {
         self->join_retry_at = socp_now_ms() + self->join_backoff;
@@ -1357,14 +725,14 @@ s_on_dial_fail(s_self_t *self, const char *link, const char *reason)
                                          ? S_BACKOFF_MAX_MS
                                          : self->join_backoff * 2;
             } else {
-                s_join_next(self);
+                socpd_router_join_next(self);
             }
         }
     } else if (strncmp(link, "srv:", 4) == 0) {
         s_server_t *s = socpd_map_get(self->servers, link + 4);
         if (s) {
             socp_debug("dial to server %s failed (%s)", s->id, reason);
-            s_schedule_retry(self, s);
+            socpd_router_schedule_retry(self, s);
         }
     }
 }
@@ -1372,7 +740,7 @@ s_on_dial_fail(s_self_t *self, const char *link, const char *reason)
 static void
 s_on_frame(s_self_t *self, uint64_t id, const char *text, size_t len)
 {
-    s_conn_t *c = s_conn(self, id);
+    s_conn_t *c = socpd_router_conn(self, id);
     if (!c) {
         return;
     }
@@ -1386,7 +754,8 @@ s_on_frame(s_self_t *self, uint64_t id, const char *text, size_t len)
             socp_warn("malformed frame from server %s: %s", c->peer_id, err.detail);
             return;
         }
-        s_error(self, c, socp_envelope_reason_code(err.reason), err.detail, c->kind == S_PENDING);
+        socpd_router_error(self, c, socp_envelope_reason_code(err.reason), err.detail,
+                           c->kind == S_PENDING);
         return;
     }
     switch (c->kind) {
@@ -1395,12 +764,12 @@ s_on_frame(s_self_t *self, uint64_t id, const char *text, size_t len)
                 s_on_user_hello(self, c, &env);
             } else if (env.kind == SOCP_ENVELOPE_TYPE_SERVER_HELLO_JOIN ||
                        env.kind == SOCP_ENVELOPE_TYPE_SERVER_HELLO_LINK) {
-                s_on_server_hello(self, c, &env);
+                socpd_router_on_server_hello(self, c, &env);
             } else {
-                s_error(self, c, SOCP_ENVELOPE_CODE_UNKNOWN_TYPE,
-                        "the first frame must be USER_HELLO, SERVER_HELLO_JOIN or "
-                        "SERVER_HELLO_LINK",
-                        true);
+                socpd_router_error(self, c, SOCP_ENVELOPE_CODE_UNKNOWN_TYPE,
+                                   "the first frame must be USER_HELLO, SERVER_HELLO_JOIN or "
+                                   "SERVER_HELLO_LINK",
+                                   true);
             }
             break;
         case S_USER:
@@ -1413,9 +782,9 @@ s_on_frame(s_self_t *self, uint64_t id, const char *text, size_t len)
                 env.kind == SOCP_ENVELOPE_TYPE_FILE_START ||
                 env.kind == SOCP_ENVELOPE_TYPE_FILE_CHUNK ||
                 env.kind == SOCP_ENVELOPE_TYPE_FILE_END) {
-                s_on_server_user_frame(self, c, &env, text, len);
+                socpd_router_on_server_user_frame(self, c, &env, text, len);
             } else {
-                s_on_server_frame(self, c, &env, text, len);
+                socpd_router_on_server_frame(self, c, &env, text, len);
             }
             break;
     }
@@ -1446,13 +815,13 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
             // One ERROR per window (net sends at most one SOCPD_RATE per
             // second per connection). TIMEOUT is the closest standard code:
             // the client should slow down and retry (docs/socpd.md).
-            s_conn_t *c = s_conn(self, msg->body.socpd_rate.conn);
+            s_conn_t *c = socpd_router_conn(self, msg->body.socpd_rate.conn);
             if (c && c->kind == S_USER) {
-                s_error(self, c, SOCP_ENVELOPE_CODE_TIMEOUT,
-                        msg->body.socpd_rate.dropped
-                            ? "rate limit: frames are being dropped, slow down"
-                            : "rate limit: slow down (your frames are being delayed)",
-                        false);
+                socpd_router_error(self, c, SOCP_ENVELOPE_CODE_TIMEOUT,
+                                   msg->body.socpd_rate.dropped
+                                       ? "rate limit: frames are being dropped, slow down"
+                                       : "rate limit: slow down (your frames are being delayed)",
+                                   false);
             }
             break;
         }
@@ -1493,12 +862,13 @@ s_on_sweep(socp_actor_ctx_t *ctx, int timer_id, void *arg)
             now - c->opened_ms > (uint64_t) self->a.hello_timeout_ms && !c->peer_id[0]) {
             c->peer_id[0] = '\0';
             c->opened_ms = now + 3600 * 1000; // answer once
-            s_error(self, c, SOCP_ENVELOPE_CODE_TIMEOUT,
-                    "no USER_HELLO, SERVER_HELLO_JOIN or SERVER_HELLO_LINK in time", true);
+            socpd_router_error(self, c, SOCP_ENVELOPE_CODE_TIMEOUT,
+                               "no USER_HELLO, SERVER_HELLO_JOIN or SERVER_HELLO_LINK in time",
+                               true);
         } else if (c->kind == S_SERVER && now - c->last_rx_ms > (uint64_t) self->a.dead_ms) {
             socp_warn("link to server %s silent for %d ms: closing", c->peer_id, self->a.dead_ms);
             c->last_rx_ms = now; // kick once
-            s_kick(self, c->id, 1001, "link dead");
+            socpd_router_kick(self, c->id, 1001, "link dead");
         }
     }
     pos = 0;
@@ -1506,11 +876,11 @@ s_on_sweep(socp_actor_ctx_t *ctx, int timer_id, void *arg)
         s_server_t *s = v;
         if (!s->conn && !s->dialing && s->retry_at_ms && now >= s->retry_at_ms) {
             s->retry_at_ms = 0;
-            s_dial_server(self, s);
+            socpd_router_dial_server(self, s);
         }
     }
     if (!self->joined && self->join_retry_at && now >= self->join_retry_at) {
-        s_join_next(self);
+        socpd_router_join_next(self);
     }
     return 0;
 }
@@ -1523,9 +893,9 @@ s_on_heartbeat(socp_actor_ctx_t *ctx, int timer_id, void *arg)
     s_self_t *self = arg;
     socp_buf_t ids;
     socp_buf_init(&ids);
-    s_server_conns(self, NULL, &ids);
+    socpd_router_server_conns(self, NULL, &ids);
     if (ids.len) {
-        s_emit(self, &ids, "HEARTBEAT", "*", socp_wall_ms(), json_object(), false, NULL);
+        socpd_router_emit(self, &ids, "HEARTBEAT", "*", socp_wall_ms(), json_object(), false, NULL);
     }
     socp_buf_fini(&ids);
     return 0;
@@ -1568,7 +938,7 @@ socpd_router_actor(socp_actor_ctx_t *ctx, void *args)
     }
     if (rc == 0) {
         socp_actor_ready(ctx, 0);
-        s_join_next(&self);
+        socpd_router_join_next(&self);
         rc = socp_actor_run(ctx, s_on_msg, &self);
     }
     socp_info("router: %llu delivered, %llu replays dropped, %llu bad server frames dropped, "
@@ -1580,7 +950,7 @@ socpd_router_actor(socp_actor_ctx_t *ctx, void *args)
     const char *k;
     void *v;
     while (socpd_map_next(self.users, &pos, &k, &v)) {
-        s_user_free(v);
+        socpd_router_user_free(v);
     }
     pos = 0;
     while (socpd_map_next(self.servers, &pos, &k, &v)) {

@@ -1,0 +1,134 @@
+// socpd_router_int.h: what the two files of the router actor share
+// (socpd_router.c: helpers, user connections, bus events;
+// socpd_router_mesh.c: server links, introducers, gossip). Private to them.
+// Part of socp, a SOCP v1.3 client and server.
+#ifndef SOCPD_ROUTER_INT_H
+#define SOCPD_ROUTER_INT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "socp/socp_envelope.h"
+#include "socp/socp_rsa.h"
+#include "socp/socp_seen.h"
+#include "socp/socpd_map.h"
+#include "socp/socpd_router.h"
+#include "socp/socpd_store.h"
+
+#define S_ADVERT_TTL_MS  (4 * 60 * 1000) // reuse a cached signed advert this long
+#define S_BACKOFF_MIN_MS 200
+#define S_BACKOFF_MAX_MS 30000
+#define S_SEEN_CAPACITY  (1u << 18)
+#define S_ADD_BATCH_MS   100                // PUBLIC_CHANNEL_ADD batching window
+#define S_UNSIGNED_MAX   (1048576u - 2048u) // room for "sig" in a 1 MiB frame
+
+typedef enum { S_PENDING, S_USER, S_SERVER, S_JOINING, S_LINKING } s_kind_t;
+
+typedef struct {
+    uint64_t id;
+    s_kind_t kind;
+    char peer_id[SOCP_ENVELOPE_ID_MAX + 1]; // user id or server id once identified
+    uint64_t opened_ms;
+    uint64_t last_rx_ms;
+    bool outbound;
+    char link[129];
+} s_conn_t;
+
+typedef struct {
+    char id[SOCP_ENVELOPE_ID_MAX + 1];
+    char server_id[SOCP_ENVELOPE_ID_MAX + 1]; // hosting server ("" = us)
+    char *pubkey;                             // normalised text as advertised
+    json_t *meta;                             // object
+    uint64_t conn;                            // local users: their connection
+    socp_rsa_key_t *key;                      // local users: parsed key (verification)
+    char *advert;                             // cached signed USER_ADVERTISE (local users)
+    uint64_t advert_ms;
+} s_user_t;
+
+typedef struct {
+    char id[SOCP_ENVELOPE_ID_MAX + 1];
+    char host[256];
+    uint16_t port;
+    char *pubkey;
+    socp_rsa_key_t *key;
+    uint64_t conn;        // 0 when not linked
+    bool dialing;         // a dial is in flight
+    uint64_t retry_at_ms; // next reconnect attempt (0: none planned)
+    uint64_t backoff_ms;
+} s_server_t;
+
+typedef struct {
+    socp_actor_ctx_t *ctx;
+    socpd_router_args_t a;
+    char server_id[SOCP_ENVELOPE_ID_MAX + 1];
+    socpd_store_t *store;
+    socp_seen_t *seen;
+    socpd_map_t *conns;   // "conn id" -> s_conn_t
+    socpd_map_t *users;   // user id -> s_user_t
+    socpd_map_t *servers; // server id -> s_server_t
+    socp_buf_t buf;
+    json_t *pending_adds; // user ids joined since the last PUBLIC_CHANNEL_ADD
+    uint64_t seq;         // last SOCPD_SEND order number given (net writes in this order)
+    uint64_t rr;          // round-robin worker choice
+    size_t intro_next;    // next introducer to try
+    bool joined;          // got a SERVER_WELCOME (or no introducer configured)
+    uint64_t join_retry_at;
+    uint64_t join_backoff;
+    // counters
+    uint64_t dropped_bad_server_sig;
+    uint64_t dropped_replay;
+    uint64_t dropped_too_big;
+    uint64_t delivered;
+} s_self_t;
+
+// Shared between the two files (defined in one, used in the other).
+json_t *socpd_router_advert_payload(s_self_t *self, const s_user_t *u);
+s_conn_t *socpd_router_conn(s_self_t *self, uint64_t id);
+json_t *
+socpd_router_deliver_payload(const json_t *orig, const char *sender, const char *to, int64_t ts);
+void socpd_router_dial_server(s_self_t *self, s_server_t *s);
+void socpd_router_emit(s_self_t *self,
+                       const socp_buf_t *ids,
+                       const char *type,
+                       const char *to,
+                       int64_t ts,
+                       json_t *payload,
+                       bool close,
+                       const char *cache);
+void socpd_router_emit_one(s_self_t *self,
+                           uint64_t conn,
+                           const char *type,
+                           const char *to,
+                           json_t *payload,
+                           bool close);
+void socpd_router_error(s_self_t *self,
+                        s_conn_t *c,
+                        socp_envelope_code_t code,
+                        const char *detail,
+                        bool close);
+void socpd_router_join_next(s_self_t *self);
+void socpd_router_kick(s_self_t *self, uint64_t conn, uint16_t code, const char *reason);
+void socpd_router_link_up(s_self_t *self, s_server_t *s, s_conn_t *c);
+void socpd_router_local_conns(s_self_t *self, const char *except_user, socp_buf_t *ids);
+void socpd_router_on_server_frame(s_self_t *self,
+                                  s_conn_t *c,
+                                  const socp_envelope_t *env,
+                                  const char *text,
+                                  size_t len);
+void socpd_router_on_server_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t *env);
+void socpd_router_on_server_user_frame(s_self_t *self,
+                                       s_conn_t *c,
+                                       const socp_envelope_t *env,
+                                       const char *text,
+                                       size_t len);
+void socpd_router_put_conn_id(socp_buf_t *ids, uint64_t id);
+void socpd_router_relay(s_self_t *self, const socp_buf_t *ids, const void *text, size_t len);
+bool socpd_router_reserved_id(const char *id);
+void socpd_router_schedule_retry(s_self_t *self, s_server_t *s);
+void socpd_router_server_conns(s_self_t *self, const char *except_server, socp_buf_t *ids);
+void socpd_router_server_unlink_users(s_self_t *self, const char *server_id);
+void socpd_router_user_free(s_user_t *u);
+
+#endif

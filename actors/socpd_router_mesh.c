@@ -1,0 +1,601 @@
+// socpd_router_mesh.c: the router's server links: joining through an
+// introducer (SERVER_HELLO_JOIN, SERVER_WELCOME), linking to every other
+// server (SERVER_HELLO_LINK), heartbeats and dead links with backoff,
+// presence gossip (USER_ADVERTISE / USER_REMOVE) and SERVER_DELIVER.
+// Part of socp, a SOCP v1.3 client and server. The rest of the router:
+// socpd_router.c; shared state: socpd_router_int.h.
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "socp/socp_err.h"
+#include "socp/socp_json.h"
+#include "socp/socp_log.h"
+#include "socp/socp_sig.h"
+#include "socp/socp_uuid.h"
+#include "socpd_router_int.h"
+
+// ---- server links ---------------------------------------------------------------
+
+static s_server_t *
+s_server_add(s_self_t *self, const char *id, const char *host, uint16_t port, const char *pubkey)
+{
+    socp_rsa_key_t *key = NULL;
+    if (!pubkey || socp_rsa_public_import(pubkey, strlen(pubkey), &key) != 0) {
+        return NULL;
+    }
+    s_server_t *s = socpd_map_get(self->servers, id);
+    if (s) {
+        if (!socp_rsa_public_equal(s->key, key)) {
+            socp_warn("server %s presented a key different from the pinned one: ignored", id);
+            socp_rsa_destroy(&key);
+            return NULL;
+        }
+        socp_rsa_destroy(&key);
+    } else {
+        s = socp_calloc(1, sizeof *s);
+        snprintf(s->id, sizeof s->id, "%s", id);
+        s->pubkey = socp_strdup(pubkey);
+        s->key = key;
+        s->backoff_ms = S_BACKOFF_MIN_MS;
+        socpd_map_put(self->servers, s->id, s);
+    }
+    if (host && host[0]) {
+        snprintf(s->host, sizeof s->host, "%s", host);
+        s->port = port;
+    }
+    return s;
+}
+
+// A link to server s is up on connection c: re-advertise our users to it.
+void
+socpd_router_link_up(s_self_t *self, s_server_t *s, s_conn_t *c)
+{
+    if (s->conn && s->conn != c->id) {
+        // Two links: keep the one dialled by the lower id, close the other.
+        s_conn_t *old = socpd_router_conn(self, s->conn);
+        bool new_by_lower =
+            c->outbound ? strcmp(self->server_id, s->id) < 0 : strcmp(s->id, self->server_id) < 0;
+        if (old && !new_by_lower) {
+            socpd_router_kick(self, c->id, 1000, "duplicate link");
+            c->kind = S_PENDING;
+            c->peer_id[0] = '\0';
+            return;
+        }
+        if (old) {
+            old->kind = S_PENDING; // its GONE must not unlink the server
+            socpd_router_kick(self, old->id, 1000, "duplicate link");
+        }
+    }
+    s->conn = c->id;
+    s->dialing = false;
+    s->retry_at_ms = 0;
+    s->backoff_ms = S_BACKOFF_MIN_MS;
+    c->kind = S_SERVER;
+    snprintf(c->peer_id, sizeof c->peer_id, "%s", s->id);
+    socp_msg_t trust = socp_msg_make(SOCP_MSG_SOCPD_TRUST); // no user rate limit on a link
+    trust.body.socpd_trust.conn = c->id;
+    (void) socp_actor_send(self->ctx, "socpd_net", &trust);
+    socp_info("link to server %s up (conn %llu, %s)", s->id, (unsigned long long) c->id,
+              c->outbound ? "outbound" : "inbound");
+    socp_buf_t one;
+    socp_buf_init(&one);
+    socpd_router_put_conn_id(&one, c->id);
+    size_t pos = 0;
+    const char *k;
+    void *v;
+    uint64_t now = socp_now_ms();
+    while (socpd_map_next(self->users, &pos, &k, &v)) {
+        s_user_t *u = v;
+        if (!u->conn) {
+            continue;
+        }
+        if (u->advert && now - u->advert_ms < S_ADVERT_TTL_MS) {
+            socpd_router_relay(self, &one, u->advert, strlen(u->advert));
+        } else {
+            socpd_router_emit(self, &one, "USER_ADVERTISE", "*", socp_wall_ms(),
+                              socpd_router_advert_payload(self, u), false, NULL);
+        }
+    }
+    socp_buf_fini(&one);
+}
+
+static json_t *
+s_server_list(s_self_t *self, const char *except)
+{
+    json_t *servers = json_array();
+    json_array_append_new(servers, json_pack("{s:s, s:s, s:i, s:s}", "server_id", self->server_id,
+                                             "host", self->a.host, "port", (int) self->a.port,
+                                             "pubkey", self->a.pubkey));
+    size_t pos = 0;
+    const char *k;
+    void *v;
+    while (socpd_map_next(self->servers, &pos, &k, &v)) {
+        s_server_t *s = v;
+        if ((except && strcmp(s->id, except) == 0) || !s->host[0]) {
+            continue;
+        }
+        json_array_append_new(servers,
+                              json_pack("{s:s, s:s, s:i, s:s}", "server_id", s->id, "host", s->host,
+                                        "port", (int) s->port, "pubkey", s->pubkey));
+    }
+    return servers;
+}
+
+void
+socpd_router_on_server_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
+{
+    const char *host = json_string_value(json_object_get(env->payload, "host"));
+    json_int_t port = json_integer_value(json_object_get(env->payload, "port"));
+    const char *pk = json_string_value(json_object_get(env->payload, "pubkey"));
+    if (port < 0 || port > 65535) {
+        port = 0;
+    }
+    if (env->kind == SOCP_ENVELOPE_TYPE_SERVER_HELLO_LINK) {
+        // Only servers whose key we pinned (configuration, welcome list or a
+        // relayed announce) may link; the frame must verify under that key.
+        s_server_t *s = socpd_map_get(self->servers, env->from);
+        if (!s || !env->sig || socp_sig_verify_payload(s->key, env->payload, env->sig, NULL) != 0) {
+            self->dropped_bad_server_sig++;
+            socpd_router_error(self, c, SOCP_ENVELOPE_CODE_INVALID_SIG,
+                               s ? "SERVER_HELLO_LINK does not verify under the pinned key"
+                                 : "unknown server id",
+                               true);
+            return;
+        }
+        if (host && port) {
+            snprintf(s->host, sizeof s->host, "%s", host);
+            s->port = (uint16_t) port;
+        }
+        socpd_router_link_up(self, s, c);
+        return;
+    }
+    // SERVER_HELLO_JOIN: we act as introducer.
+    socp_rsa_key_t *key = NULL;
+    if (!pk || socp_rsa_public_import(pk, strlen(pk), &key) != 0) {
+        socpd_router_error(self, c, SOCP_ENVELOPE_CODE_BAD_KEY, "pubkey is not an RSA-4096 key",
+                           true);
+        return;
+    }
+    // Proof of possession of the key the newcomer asks us to pin.
+    bool ok = env->sig && socp_sig_verify_payload(key, env->payload, env->sig, NULL) == 0;
+    socp_rsa_destroy(&key);
+    if (!ok) {
+        socpd_router_error(self, c, SOCP_ENVELOPE_CODE_INVALID_SIG,
+                           "SERVER_HELLO_JOIN sig does not verify", true);
+        return;
+    }
+    char assigned[SOCP_ENVELOPE_ID_MAX + 1];
+    snprintf(assigned, sizeof assigned, "%s", env->from);
+    s_server_t *known = socpd_map_get(self->servers, assigned);
+    bool same_key = false;
+    if (known) {
+        socp_rsa_key_t *k2 = NULL;
+        if (socp_rsa_public_import(pk, strlen(pk), &k2) == 0) {
+            same_key = socp_rsa_public_equal(k2, known->key);
+        }
+        socp_rsa_destroy(&k2);
+    }
+    if (strcmp(assigned, self->server_id) == 0 || socpd_map_get(self->users, assigned) ||
+        (known && !same_key)) {
+        socp_uuid_generate(assigned); // id taken: assign a fresh one
+    }
+    s_server_t *s = s_server_add(self, assigned, host, (uint16_t) port, pk);
+    if (!s) {
+        socpd_router_error(self, c, SOCP_ENVELOPE_CODE_BAD_KEY, "cannot register this server",
+                           true);
+        return;
+    }
+    json_t *servers = s_server_list(self, s->id);
+    json_t *clients = json_array();
+    size_t i;
+    json_t *e;
+    json_array_foreach(servers, i, e)
+    {
+        json_t *m = json_deep_copy(e);
+        json_object_set(m, "user_id", json_object_get(e, "server_id"));
+        json_array_append_new(clients, m);
+    }
+    socpd_router_emit_one(
+        self, c->id, "SERVER_WELCOME", s->id,
+        json_pack("{s:s, s:o, s:o}", "assigned_id", s->id, "servers", servers, "clients", clients),
+        false);
+    socp_info("server %s joined through us (%s:%d)", s->id, host ? host : "?", (int) port);
+    socpd_router_link_up(self, s, c);
+}
+
+void
+socpd_router_join_next(s_self_t *self)
+{
+    if (self->a.n_introducers == 0) {
+        return;
+    }
+    const socpd_peer_addr_t *in = &self->a.introducers[self->intro_next % self->a.n_introducers];
+    char link[64];
+    snprintf(link, sizeof link, "intro:%zu", self->intro_next % self->a.n_introducers);
+    self->intro_next++;
+    socp_msg_t m = socp_msg_make(SOCP_MSG_SOCPD_DIAL);
+    m.body.socpd_dial.host = in->host;
+    m.body.socpd_dial.port = in->port;
+    m.body.socpd_dial.link = link;
+    (void) socp_actor_send(self->ctx, "socpd_net", &m);
+    self->join_retry_at = 0;
+}
+
+void
+socpd_router_dial_server(s_self_t *self, s_server_t *s)
+{
+    if (!s->host[0] || !s->port || s->conn || s->dialing) {
+        return;
+    }
+    char link[160];
+    snprintf(link, sizeof link, "srv:%s", s->id);
+    socp_msg_t m = socp_msg_make(SOCP_MSG_SOCPD_DIAL);
+    m.body.socpd_dial.host = s->host;
+    m.body.socpd_dial.port = s->port;
+    m.body.socpd_dial.link = link;
+    s->dialing = true;
+    (void) socp_actor_send(self->ctx, "socpd_net", &m);
+}
+
+void
+socpd_router_schedule_retry(s_self_t *self, s_server_t *s)
+{
+    (void) self;
+    s->dialing = false;
+    uint64_t jitter = randombytes_uniform((uint32_t) (s->backoff_ms / 2 + 1));
+    s->retry_at_ms = socp_now_ms() + s->backoff_ms + jitter;
+    s->backoff_ms = s->backoff_ms * 2 > S_BACKOFF_MAX_MS ? S_BACKOFF_MAX_MS : s->backoff_ms * 2;
+}
+
+static void
+s_on_welcome(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
+{
+    size_t idx = (size_t) strtoul(c->link + 6, NULL, 10);
+    if (idx >= self->a.n_introducers) {
+        return;
+    }
+    const socpd_peer_addr_t *in = &self->a.introducers[idx];
+    s_server_t *s = s_server_add(self, env->from, in->host, in->port, in->pubkey);
+    if (!s || !env->sig || socp_sig_verify_payload(s->key, env->payload, env->sig, NULL) != 0) {
+        self->dropped_bad_server_sig++;
+        socp_warn("SERVER_WELCOME from %s does not verify under the pinned key: dropped",
+                  env->from);
+        socpd_router_kick(self, c->id, 1000, "bad welcome");
+        return;
+    }
+    const char *assigned = json_string_value(json_object_get(env->payload, "assigned_id"));
+    if (assigned && socp_uuid_is_peer_id(assigned, strlen(assigned)) &&
+        strcmp(assigned, self->server_id) != 0) {
+        socp_warn("introducer assigned us id %s (was %s)", assigned, self->server_id);
+        snprintf(self->server_id, sizeof self->server_id, "%s", assigned);
+        if (socpd_store_meta_put(self->store, "server_id", self->server_id) != 0) {
+            socp_error("cannot persist the assigned server id");
+        }
+    }
+    self->joined = true;
+    socp_info("joined the mesh through introducer %s", s->id);
+    socpd_router_link_up(self, s, c);
+    // Announce ourselves (the introducer relays it), then link to everyone.
+    socpd_router_emit_one(self, c->id, "SERVER_ANNOUNCE", "*",
+                          json_pack("{s:s, s:i, s:s}", "host", self->a.host, "port",
+                                    (int) self->a.port, "pubkey", self->a.pubkey),
+                          false);
+    json_t *list = json_object_get(env->payload, "servers");
+    if (!json_is_array(list)) {
+        list = json_object_get(env->payload, "clients");
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e)
+    {
+        const char *sid = json_string_value(json_object_get(e, "server_id"));
+        if (!sid) {
+            sid = json_string_value(json_object_get(e, "user_id"));
+        }
+        const char *h = json_string_value(json_object_get(e, "host"));
+        json_int_t p = json_integer_value(json_object_get(e, "port"));
+        const char *pk = json_string_value(json_object_get(e, "pubkey"));
+        if (!sid || !socp_uuid_is_peer_id(sid, strlen(sid)) || strcmp(sid, self->server_id) == 0 ||
+            strcmp(sid, s->id) == 0 || p <= 0 || p > 65535) {
+            continue;
+        }
+        s_server_t *o = s_server_add(self, sid, h, (uint16_t) p, pk);
+        if (o) {
+            socpd_router_dial_server(self, o);
+        }
+    }
+}
+
+// Verifies a frame from a server link under the key pinned for its `from`.
+static s_server_t *
+s_verify_server(s_self_t *self, const socp_envelope_t *env)
+{
+    s_server_t *s = socpd_map_get(self->servers, env->from);
+    if (!s || !env->sig || socp_sig_verify_payload(s->key, env->payload, env->sig, NULL) != 0) {
+        self->dropped_bad_server_sig++;
+        socp_warn("%s from %s: %s: dropped (%llu so far)", env->type, env->from,
+                  !s          ? "unknown server"
+                  : !env->sig ? "unsigned"
+                              : "bad signature",
+                  (unsigned long long) self->dropped_bad_server_sig);
+        return NULL;
+    }
+    return s;
+}
+
+void
+socpd_router_on_server_frame(s_self_t *self,
+                             s_conn_t *c,
+                             const socp_envelope_t *env,
+                             const char *text,
+                             size_t len)
+{
+    s_server_t *link = socpd_map_get(self->servers, c->peer_id);
+    if (env->kind == SOCP_ENVELOPE_TYPE_SERVER_WELCOME && c->kind == S_JOINING) {
+        s_on_welcome(self, c, env);
+        return;
+    }
+    if (env->kind == SOCP_ENVELOPE_TYPE_SERVER_ANNOUNCE) {
+        // Trusted because a pinned server relays it (so only on an
+        // established server link); self-signed by the newcomer.
+        if (c->kind != S_SERVER || !link) {
+            self->dropped_bad_server_sig++;
+            socp_warn("SERVER_ANNOUNCE on a connection that is not a server link: dropped");
+            return;
+        }
+        const char *pk = json_string_value(json_object_get(env->payload, "pubkey"));
+        const char *h = json_string_value(json_object_get(env->payload, "host"));
+        json_int_t p = json_integer_value(json_object_get(env->payload, "port"));
+        if (strcmp(env->from, self->server_id) == 0 || !pk || !env->sig) {
+            return;
+        }
+        socp_rsa_key_t *key = NULL;
+        bool ok = socp_rsa_public_import(pk, strlen(pk), &key) == 0 &&
+                  socp_sig_verify_payload(key, env->payload, env->sig, NULL) == 0;
+        socp_rsa_destroy(&key);
+        if (!ok) {
+            self->dropped_bad_server_sig++;
+            return;
+        }
+        if (socp_seen_check_envelope(self->seen, env, (int64_t) socp_now_ms()) == SOCP_EREPLAY) {
+            return;
+        }
+        if (s_server_add(self, env->from, h, (uint16_t) (p > 0 && p < 65536 ? p : 0), pk)) {
+            socp_info("server %s announced (%s:%d)", env->from, h ? h : "?", (int) p);
+        }
+        socp_buf_t ids;
+        socp_buf_init(&ids);
+        socpd_router_server_conns(self, link ? link->id : NULL, &ids);
+        socpd_router_relay(self, &ids, text, len);
+        socp_buf_fini(&ids);
+        return;
+    }
+    if (!s_verify_server(self, env)) {
+        return;
+    }
+    switch (env->kind) {
+        case SOCP_ENVELOPE_TYPE_HEARTBEAT:
+            return;
+        case SOCP_ENVELOPE_TYPE_USER_ADVERTISE:
+        case SOCP_ENVELOPE_TYPE_USER_REMOVE: {
+            bool seen =
+                socp_seen_check_envelope(self->seen, env, (int64_t) socp_now_ms()) == SOCP_EREPLAY;
+            const char *uid = json_string_value(json_object_get(env->payload, "user_id"));
+            const char *sid = json_string_value(json_object_get(env->payload, "server_id"));
+            if (!uid || !sid || !socp_uuid_is_peer_id(uid, strlen(uid)) ||
+                !socp_uuid_is_peer_id(sid, strlen(sid))) {
+                return;
+            }
+            s_user_t *u = socpd_map_get(self->users, uid);
+            // The seen-cache stops gossip loops. One duplicate is still
+            // applied: a USER_ADVERTISE its hosting server sends over its own
+            // link for a user we do not have there. That is the re-advertising
+            // after a link came back (the hosting server re-sends its cached,
+            // already signed advert, which we saw before the link died and we
+            // removed the user). It is applied and shown to local users, never
+            // relayed again (the other servers did not lose it).
+            bool reapply = seen && env->kind == SOCP_ENVELOPE_TYPE_USER_ADVERTISE && link &&
+                           strcmp(env->from, link->id) == 0 && strcmp(sid, env->from) == 0 &&
+                           (!u || (!u->conn && strcmp(u->server_id, sid) != 0));
+            if (seen && !reapply) {
+                return;
+            }
+            if (env->kind == SOCP_ENVELOPE_TYPE_USER_ADVERTISE) {
+                if (u && u->conn) {
+                    return; // our own local user wins; never overwritten remotely
+                }
+                const char *pk = json_string_value(json_object_get(env->payload, "pubkey"));
+                json_t *meta = json_object_get(env->payload, "meta");
+                if (!pk && json_is_object(meta)) {
+                    pk = json_string_value(json_object_get(meta, "pubkey"));
+                }
+                if (!pk || strlen(pk) > SOCP_RSA_IMPORT_MAX || socpd_router_reserved_id(uid)) {
+                    return;
+                }
+                // Only the hosting server may advertise its users (relays
+                // forward its signed frame unchanged, so from == server_id),
+                // and a user id keeps the key it is known by: here, or bound
+                // to a user of this server in the database.
+                if (strcmp(sid, env->from) != 0) {
+                    socp_warn("USER_ADVERTISE for %.64s by %.64s, not its server %.64s: ignored",
+                              uid, env->from, sid);
+                    return;
+                }
+                char *norm = NULL;
+                socp_rsa_key_t *key = NULL;
+                if (socp_rsa_public_import(pk, strlen(pk), &key) != 0 ||
+                    socp_rsa_public_export(key, SOCP_RSA_PUB_B64_DER, &norm) != 0) {
+                    socp_rsa_destroy(&key);
+                    return;
+                }
+                socp_rsa_destroy(&key);
+                char *bound = NULL;
+                bool clash = (u && u->pubkey && strcmp(u->pubkey, norm) != 0) ||
+                             (socpd_store_user_key(self->store, uid, &bound) == 0 && bound &&
+                              strcmp(bound, norm) != 0);
+                free(bound);
+                if (clash) {
+                    socp_warn("USER_ADVERTISE for %.64s with a different key: refused", uid);
+                    free(norm);
+                    return;
+                }
+                if (!u) {
+                    u = socp_calloc(1, sizeof *u);
+                    snprintf(u->id, sizeof u->id, "%s", uid);
+                    socpd_map_put(self->users, u->id, u);
+                }
+                snprintf(u->server_id, sizeof u->server_id, "%s", sid);
+                free(u->pubkey);
+                u->pubkey = norm;
+                json_decref(u->meta);
+                u->meta = json_is_object(meta) ? json_deep_copy(meta) : json_object();
+                json_object_del(u->meta, "pubkey");
+            } else {
+                if (!u || u->conn || strcmp(u->server_id, sid) != 0) {
+                    return; // only if it still lives there
+                }
+                // Another server saying the user's server is gone: believed
+                // only when we have no link of our own to that server.
+                s_server_t *host = socpd_map_get(self->servers, sid);
+                if (strcmp(env->from, sid) != 0 && host && host->conn) {
+                    return;
+                }
+                socpd_map_remove(self->users, uid);
+                socpd_router_user_free(u);
+            }
+            socp_buf_t ids;
+            socp_buf_init(&ids);
+            socpd_router_local_conns(self, NULL, &ids);
+            if (!reapply) {
+                socpd_router_server_conns(self, link ? link->id : NULL, &ids);
+            }
+            socpd_router_relay(self, &ids, text, len);
+            socp_buf_fini(&ids);
+            return;
+        }
+        case SOCP_ENVELOPE_TYPE_SERVER_DELIVER: {
+            const char *uid = json_string_value(json_object_get(env->payload, "user_id"));
+            s_user_t *u = uid ? socpd_map_get(self->users, uid) : NULL;
+            if (!u) {
+                return;
+            }
+            socp_buf_t ids;
+            socp_buf_init(&ids);
+            if (u->conn) {
+                socpd_router_put_conn_id(&ids, u->conn);
+                const char *frame = json_string_value(json_object_get(env->payload, "frame"));
+                if (frame) {
+                    socpd_router_relay(self, &ids, frame, strlen(frame));
+                } else {
+                    json_t *ts = json_object_get(env->payload, "ts");
+                    const char *sender = json_string_value(json_object_get(env->payload, "sender"));
+                    int64_t t = json_is_integer(ts) ? json_integer_value(ts) : env->ts;
+                    socpd_router_emit(
+                        self, &ids, "USER_DELIVER", u->id, t,
+                        socpd_router_deliver_payload(env->payload, sender ? sender : "", u->id, t),
+                        false, NULL);
+                }
+                self->delivered++;
+            } else {
+                s_server_t *s = socpd_map_get(self->servers, u->server_id);
+                if (s && s->conn && s->conn != c->id) {
+                    socpd_router_put_conn_id(&ids, s->conn);
+                    socpd_router_relay(self, &ids, text, len); // forwarded unchanged
+                }
+            }
+            socp_buf_fini(&ids);
+            return;
+        }
+        default:
+            return;
+    }
+}
+
+// A public-channel frame or a user frame coming from a peer server unwrapped.
+void
+socpd_router_on_server_user_frame(s_self_t *self,
+                                  s_conn_t *c,
+                                  const socp_envelope_t *env,
+                                  const char *text,
+                                  size_t len)
+{
+    // A user's own frame relayed unchanged by a server: accepted only on a
+    // verified server link, from a user we know, under that user's key, so
+    // no server (or anyone who joined as one) can speak for a user.
+    s_user_t *sender = socpd_map_get(self->users, env->from);
+    if (c->kind != S_SERVER || !socpd_map_get(self->servers, c->peer_id) || !sender ||
+        sender->conn || !sender->pubkey || (!env->sig && self->a.require_user_sig)) {
+        self->dropped_bad_server_sig++;
+        return;
+    }
+    if (env->sig) {
+        socp_rsa_key_t *key = NULL;
+        bool ok = socp_rsa_public_import(sender->pubkey, strlen(sender->pubkey), &key) == 0 &&
+                  socp_sig_verify_payload(key, env->payload, env->sig, NULL) == 0;
+        socp_rsa_destroy(&key);
+        if (!ok) {
+            self->dropped_bad_server_sig++;
+            socp_warn("%s relayed for %.64s does not verify under that user's key: dropped",
+                      env->type, env->from);
+            return;
+        }
+    }
+    if (socp_seen_check_envelope(self->seen, env, (int64_t) socp_now_ms()) == SOCP_EREPLAY) {
+        return;
+    }
+    if (env->kind == SOCP_ENVELOPE_TYPE_MSG_PUBLIC_CHANNEL &&
+        (strcmp(env->to, "public") == 0 || strcmp(env->to, "*") == 0 ||
+         !socpd_map_get(self->users, env->to))) {
+        // One hop per server: deliver to our local members only.
+        socp_buf_t ids;
+        socp_buf_init(&ids);
+        socpd_router_local_conns(self, env->from, &ids);
+        socpd_router_relay(self, &ids, text, len);
+        socp_buf_fini(&ids);
+        return;
+    }
+    s_user_t *u = socpd_map_get(self->users, env->to);
+    if (u && u->conn) {
+        socp_buf_t ids;
+        socp_buf_init(&ids);
+        socpd_router_put_conn_id(&ids, u->conn);
+        socpd_router_relay(self, &ids, text, len);
+        socp_buf_fini(&ids);
+    }
+}
+
+// Removes every user hosted by a server (link lost) and tells local users.
+void
+socpd_router_server_unlink_users(s_self_t *self, const char *server_id)
+{
+    size_t n = socpd_map_size(self->users), k = 0, pos = 0;
+    s_user_t **gone = socp_calloc(n ? n : 1, sizeof *gone);
+    const char *key;
+    void *v;
+    while (socpd_map_next(self->users, &pos, &key, &v)) {
+        s_user_t *u = v;
+        if (!u->conn && strcmp(u->server_id, server_id) == 0) {
+            gone[k++] = u;
+        }
+    }
+    // Local users, and the other servers: one of them may know these users
+    // only through us (it has no link of its own to that server yet).
+    socp_buf_t ids;
+    socp_buf_init(&ids);
+    socpd_router_local_conns(self, NULL, &ids);
+    socpd_router_server_conns(self, server_id, &ids);
+    for (size_t i = 0; i < k; i++) {
+        socpd_map_remove(self->users, gone[i]->id);
+        socpd_router_emit(self, &ids, "USER_REMOVE", "*", socp_wall_ms(),
+                          json_pack("{s:s, s:s}", "user_id", gone[i]->id, "server_id", server_id),
+                          false, NULL);
+        socpd_router_user_free(gone[i]);
+    }
+    if (k) {
+        socp_info("removed %zu users of server %s", k, server_id);
+    }
+    socp_buf_fini(&ids);
+    free(gone);
+}
