@@ -15,6 +15,7 @@
 // send time), open (fixed total --rate), presigned (all frames signed before
 // the timed phase: the server's work is what is measured), e2e (sender
 // encrypts and signs content and transport, receiver decrypts and verifies).
+// Setup and the report: socp_bench_setup.c; shared state: socp_bench_int.h.
 // Blocking calls: connect + handshake at setup (bounded, 10 s), poll() with
 // a <= 10 ms timeout. Shutdown: the timed phase ends at --duration or Ctrl-C;
 // then up to --drain ms for deliveries still on the way (skipped on Ctrl-C),
@@ -46,72 +47,8 @@
 #include "socp/socp_uuid.h"
 #include "socp/socp_ws.h"
 
-#define S_RING      65536u // outstanding sends tracked per user
-#define S_ERR_MAX   16
-#define S_HB_MS     15000
-#define S_USERS_MAX 10000
+#include "socp_bench_int.h"
 
-typedef enum { S_CLOSED = 0, S_OPEN = 1, S_PRESIGNED = 2, S_E2E = 3 } s_mode_t;
-static const char *const s_mode_names[] = {"closed", "open", "presigned", "e2e"};
-static const int s_private_ops[] = {2, 2, 1, 4}; // per message, on this host (server included)
-
-typedef struct {
-    const char *server, *data_dir;
-    char host[SOCP_WS_HOST_MAX];
-    uint16_t port;
-    size_t users, threads, window, presign;
-    double duration, rate;
-    s_mode_t mode;
-    bool json, csv, quiet, rsa_only;
-    unsigned primes, drain_ms;
-    int server_pid;
-} s_opts_t;
-
-typedef struct {
-    char name[40];
-    uint64_t count;
-} s_errc_t;
-
-typedef struct {
-    uint64_t sent, delivered, delivered_in_run, dups, verify_fail, backlog, exhausted, send_fail,
-        unexpected;
-    s_errc_t errors[S_ERR_MAX];
-    size_t nerrors;
-    socp_bench_hist_t hist;
-} s_stats_t;
-
-typedef struct {
-    socp_tcp_conn_t *conn;
-    char id[SOCP_UUID_BUF];
-    socp_rsa_key_t *key;
-    char *pub;
-    size_t to; // recipient (global index)
-    size_t from;
-    uint64_t seq;      // next sequence number
-    int64_t base_ts;   // ts = base_ts + seq
-    uint64_t *sent_ns; // ring: send time of seq (0: none / delivered)
-    uint64_t outstanding;
-    char *held; // a built frame the socket did not take yet
-    char **pre; // presigned frames
-    size_t npre, pre_next;
-    char *ct_once, *csig_once; // closed/open: a valid ciphertext + content_sig reused
-    bool ready;                // saw its recipient announced
-    uint64_t last_hb;
-} s_vu_t;
-
-typedef struct {
-    const s_opts_t *o;
-    s_vu_t *all;
-    size_t first, count;
-    int stop_fd;
-    uint64_t run_start_ms, run_end_ms; // set by main before the threads start
-    s_stats_t st;
-    pthread_mutex_t *mu;
-    s_stats_t snap; // progress snapshot (under mu)
-    bool interrupted;
-    bool finished; // under mu
-    pthread_t tid;
-} s_worker_t;
 
 static int s_stop_pipe[2] = {-1, -1};
 
@@ -318,13 +255,13 @@ s_key(const s_opts_t *o, size_t i, socp_rsa_key_t **out)
 
 // ---- frames --------------------------------------------------------------------------
 
-static char *
-s_frame(socp_rsa_key_t *key,
-        const char *type,
-        const char *from,
-        const char *to,
-        int64_t ts,
-        json_t *payload)
+char *
+socp_bench_frame(socp_rsa_key_t *key,
+                 const char *type,
+                 const char *from,
+                 const char *to,
+                 int64_t ts,
+                 json_t *payload)
 {
     socp_envelope_t env;
     if (socp_envelope_init(&env, type, from, to, ts, payload) != 0) {
@@ -387,7 +324,7 @@ s_dm(const s_opts_t *o, s_vu_t *all, s_vu_t *u, uint64_t seq)
                           "content_sig", csig ? csig : u->csig_once);
     free(ct);
     free(csig);
-    return s_frame(u->key, "MSG_DIRECT", u->id, to->id, ts, p);
+    return socp_bench_frame(u->key, "MSG_DIRECT", u->id, to->id, ts, p);
 }
 
 // ---- the worker ----------------------------------------------------------------------
@@ -565,7 +502,8 @@ s_heartbeats(s_worker_t *w)
         s_vu_t *u = &w->all[w->first + i];
         if (now - u->last_hb >= S_HB_MS) {
             u->last_hb = now;
-            char *f = s_frame(u->key, "HEARTBEAT", u->id, "*", socp_wall_ms(), json_object());
+            char *f =
+                socp_bench_frame(u->key, "HEARTBEAT", u->id, "*", socp_wall_ms(), json_object());
             if (f) {
                 if (socp_tcp_conn_send_text(u->conn, f, strlen(f)) != 0) {
                     s_count_error(&w->st, "HEARTBEAT_NOT_SENT");
@@ -647,252 +585,7 @@ s_worker(void *arg)
     return NULL;
 }
 
-// ---- setup ---------------------------------------------------------------------------
-
-typedef struct {
-    const uint8_t *der; // the key, PKCS#8 DER (each thread imports its own copy)
-    size_t der_len;
-    uint64_t until_ns;
-    unsigned long ops;
-    double cpu_s;
-    bool failed;
-} s_rate_job_t;
-
-static void *
-s_rate_thread(void *arg)
-{
-    s_rate_job_t *j = arg;
-    socp_rsa_key_t *k = NULL;
-    if (socp_rsa_private_import(j->der, j->der_len, &k) != 0) {
-        j->failed = true;
-        return NULL;
-    }
-    uint8_t sig[SOCP_RSA_BYTES];
-    const char msg[] = "{\"ciphertext\":\"x\",\"from\":\"y\"}";
-    struct timespec c0, c1;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
-    while (socp_now_ns() < j->until_ns) {
-        if (socp_rsa_sign(k, SOCP_RSA_SALT_MAX, msg, sizeof msg, sig) != 0) {
-            j->failed = true;
-            break;
-        }
-        j->ops++;
-    }
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
-    j->cpu_s = (double) (c1.tv_sec - c0.tv_sec) + (double) (c1.tv_nsec - c0.tv_nsec) / 1e9;
-    socp_rsa_destroy(&k);
-    return NULL;
-}
-
-// Private-op rate of this machine: one signing thread per core at once
-// (cores of a VM need not be equally fast, so one core times the count
-// would be wrong), the better of two 0.6 s rounds. Returns signatures per
-// second per core (the all-core rate / cores); *per_cpu_out gets signatures
-// per CPU second. 0 on failure.
-static double
-s_sign_rate(socp_rsa_key_t *k, long cores, double *per_cpu_out)
-{
-    uint8_t *der = NULL;
-    size_t der_len = 0;
-    if (socp_rsa_private_export(k, SOCP_RSA_PRIV_DER, &der, &der_len) != 0) {
-        return 0;
-    }
-    size_t n = cores < 1 ? 1 : cores > 256 ? 256 : (size_t) cores;
-    pthread_t *t = calloc(n, sizeof *t);
-    s_rate_job_t *jobs = calloc(n, sizeof *jobs);
-    double best = 0, per_cpu = 0;
-    for (int round = 0; round < 2 && t && jobs; round++) {
-        uint64_t t0 = socp_now_ns();
-        size_t started = 0;
-        for (size_t i = 0; i < n; i++) {
-            jobs[i] = (s_rate_job_t){der, der_len, t0 + 600000000ull, 0, 0, false};
-            if (pthread_create(&t[i], NULL, s_rate_thread, &jobs[i]) != 0) {
-                break;
-            }
-            started++;
-        }
-        unsigned long ops = 0;
-        double cpu = 0;
-        bool failed = started < n;
-        for (size_t i = 0; i < started; i++) {
-            pthread_join(t[i], NULL);
-            ops += jobs[i].ops;
-            cpu += jobs[i].cpu_s;
-            failed |= jobs[i].failed;
-        }
-        double wall = (double) (socp_now_ns() - t0) / 1e9;
-        if (failed) {
-            best = 0;
-            break;
-        }
-        double rate = (double) ops / wall / (double) n;
-        if (rate > best) {
-            best = rate;
-            per_cpu = cpu > 0 ? (double) ops / cpu : 0;
-        }
-    }
-    free(t);
-    free(jobs);
-    sodium_memzero(der, der_len);
-    sodium_free(der);
-    if (per_cpu_out) {
-        *per_cpu_out = per_cpu;
-    }
-    return best;
-}
-
-static int
-s_connect(const s_opts_t *o, s_vu_t *u)
-{
-    int rc = socp_tcp_ws_connect(o->host, o->port, NULL, 10000, &u->conn);
-    if (rc != 0) {
-        fprintf(stderr, "socp bench: cannot connect to %s: %s\n", o->server, socp_strerror(rc));
-        return rc;
-    }
-    char *f = s_frame(u->key, "USER_HELLO", u->id, "*", socp_wall_ms(),
-                      json_pack("{s:s,s:s}", "client", "socp-bench", "pubkey", u->pub));
-    rc = f ? socp_tcp_conn_send_text(u->conn, f, strlen(f)) : SOCP_ECRYPTO;
-    free(f);
-    u->last_hb = socp_now_ms();
-    return rc;
-}
-
-static double
-s_cpu_self(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double) ru.ru_utime.tv_sec + (double) ru.ru_utime.tv_usec / 1e6 +
-           (double) ru.ru_stime.tv_sec + (double) ru.ru_stime.tv_usec / 1e6;
-}
-
-static double
-s_cpu_pid(int pid)
-{
-    if (pid <= 0) {
-        return -1;
-    }
-    char path[64], buf[2048];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return -1;
-    }
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) {
-        return -1;
-    }
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    unsigned long long ut = 0, stt = 0;
-    if (!p ||
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &stt) != 2) {
-        return -1;
-    }
-    return (double) (ut + stt) / (double) sysconf(_SC_CLK_TCK);
-}
-
-// ---- report --------------------------------------------------------------------------
-
-typedef struct {
-    double run_s, cpu_s, server_cpu_s, sign_rate, bound, throughput, offered;
-    long cores;
-    bool interrupted;
-    s_stats_t t;
-} s_report_t;
-
-static void
-s_print_report(const s_opts_t *o, const s_report_t *r)
-{
-    const socp_bench_hist_t *h = &r->t.hist;
-    double ms[5] = {(double) socp_bench_hist_pct(h, 50) / 1000.0,
-                    (double) socp_bench_hist_pct(h, 90) / 1000.0,
-                    (double) socp_bench_hist_pct(h, 99) / 1000.0,
-                    (double) socp_bench_hist_pct(h, 99.9) / 1000.0, (double) h->max / 1000.0};
-    uint64_t lost = r->t.sent - r->t.delivered;
-    double cpu_per_msg = r->t.sent ? r->cpu_s / (double) r->t.sent : 0;
-    double core_pct_per_k = cpu_per_msg * 1000.0 * 100.0; // % of one core per 1000 msg/s
-    double ratio = r->bound > 0 ? r->throughput / r->bound : 0;
-    if (o->json) {
-        json_t *errs = json_object();
-        for (size_t i = 0; i < r->t.nerrors; i++) {
-            json_object_set_new(errs, r->t.errors[i].name,
-                                json_integer((json_int_t) r->t.errors[i].count));
-        }
-        json_t *j = json_pack(
-            "{s:s,s:s,s:I,s:I,s:f,s:f,s:b,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:{s:f,s:f,s:f,s:f,"
-            "s:f,s:f},s:f,s:f,s:f,s:f,s:I,s:f,s:i,s:f,s:f}",
-            "server", o->server, "mode", s_mode_names[o->mode], "users", (json_int_t) o->users,
-            "threads", (json_int_t) o->threads, "duration_s", r->run_s, "rate_offered", o->rate,
-            "interrupted", r->interrupted, "throughput", r->throughput, "sent_rate", r->offered,
-            "sent", (json_int_t) r->t.sent, "delivered", (json_int_t) r->t.delivered, "lost",
-            (json_int_t) lost, "duplicates", (json_int_t) r->t.dups, "verify_failures",
-            (json_int_t) r->t.verify_fail, "backlog_skipped", (json_int_t) r->t.backlog, "errors",
-            errs, "latency_ms", "p50", ms[0], "p90", ms[1], "p99", ms[2], "p99_9", ms[3], "max",
-            ms[4], "mean", h->total ? h->sum / (double) h->total / 1000.0 : 0.0, "cpu_s", r->cpu_s,
-            "cpu_s_per_msg", cpu_per_msg, "core_pct_per_1000_msg_s", core_pct_per_k,
-            "server_cpu_s_per_msg",
-            r->server_cpu_s >= 0 && r->t.delivered ? r->server_cpu_s / (double) r->t.delivered
-                                                   : -1.0,
-            "cores", (json_int_t) r->cores, "rsa_private_ops_per_s_per_core", r->sign_rate,
-            "private_ops_per_msg", s_private_ops[o->mode], "rsa_bound_msg_s", r->bound,
-            "ratio_to_bound", ratio);
-        char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        printf("%s\n", s);
-        free(s);
-        json_decref(j);
-    } else if (o->csv) {
-        printf("mode,users,rate_offered,duration_s,sent,delivered,lost,errors,throughput,p50_ms,"
-               "p90_ms,p99_ms,p99_9_ms,max_ms,cpu_s_per_msg,core_pct_per_1000_msg_s,rsa_bound,"
-               "ratio,interrupted\n");
-        uint64_t nerr = 0;
-        for (size_t i = 0; i < r->t.nerrors; i++) {
-            nerr += r->t.errors[i].count;
-        }
-        printf(
-            "%s,%zu,%.1f,%.3f,%llu,%llu,%llu,%llu,%.1f,%.3f,%.3f,%.3f,%.3f,%.3f,%.6f,%.2f,%.1f,%."
-            "3f,%d\n",
-            s_mode_names[o->mode], o->users, o->rate, r->run_s, (unsigned long long) r->t.sent,
-            (unsigned long long) r->t.delivered, (unsigned long long) lost,
-            (unsigned long long) nerr, r->throughput, ms[0], ms[1], ms[2], ms[3], ms[4],
-            cpu_per_msg, core_pct_per_k, r->bound, ratio, r->interrupted);
-    } else {
-        printf("socp bench: %s, mode %s, %zu users, %zu threads%s\n", o->server,
-               s_mode_names[o->mode], o->users, o->threads,
-               r->interrupted ? "  (INTERRUPTED: partial report)" : "");
-        if (o->rate > 0) {
-            printf("  offered load      %.0f msg/s\n", o->rate);
-        }
-        printf("  timed phase       %.2f s\n", r->run_s);
-        printf("  sent              %llu (%.1f msg/s)\n", (unsigned long long) r->t.sent,
-               r->offered);
-        printf("  delivered         %llu  throughput %.1f msg/s\n",
-               (unsigned long long) r->t.delivered, r->throughput);
-        printf("  lost              %llu   duplicates %llu   e2e verify failures %llu\n",
-               (unsigned long long) lost, (unsigned long long) r->t.dups,
-               (unsigned long long) r->t.verify_fail);
-        printf("  latency ms        p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n", ms[0],
-               ms[1], ms[2], ms[3], ms[4]);
-        printf("  errors            ");
-        if (r->t.nerrors == 0) {
-            printf("none");
-        }
-        for (size_t i = 0; i < r->t.nerrors; i++) {
-            printf("%s=%llu ", r->t.errors[i].name, (unsigned long long) r->t.errors[i].count);
-        }
-        printf("\n  bench CPU         %.2f s = %.1f us/msg = %.1f%% of one core per 1000 msg/s\n",
-               r->cpu_s, cpu_per_msg * 1e6, core_pct_per_k);
-        if (r->server_cpu_s >= 0) {
-            printf("  server CPU        %.2f s = %.1f us/msg\n", r->server_cpu_s,
-                   r->t.delivered ? r->server_cpu_s * 1e6 / (double) r->t.delivered : 0.0);
-        }
-        printf("  RSA bound         %ld cores x %.0f private ops/s / %d ops per msg = %.0f msg/s;"
-               " ratio %.2f\n",
-               r->cores, r->sign_rate, s_private_ops[o->mode], r->bound, ratio);
-    }
-    fflush(stdout);
-}
+// ---- main ----------------------------------------------------------------------------
 
 int
 socp_bench_main(int argc, char **argv)
@@ -917,7 +610,7 @@ socp_bench_main(int argc, char **argv)
         }
         // Signatures per second of CPU time: what a core would do if it were ours alone.
         double per_cpu = 0;
-        double rate = s_sign_rate(k, cores, &per_cpu);
+        double rate = socp_bench_sign_rate(k, cores, &per_cpu);
         printf("{\"rsa_private_ops_per_s_per_core\": %.1f, \"rsa_private_ops_per_cpu_s\": %.1f, "
                "\"cores\": %ld, \"primes\": %u}\n",
                rate, per_cpu, cores, socp_rsa_primes(k));
@@ -969,7 +662,7 @@ socp_bench_main(int argc, char **argv)
         at += w[t].count;
     }
     // The RSA private-op bound of this machine, measured now.
-    double sign_rate = s_sign_rate(u[0].key, cores, NULL);
+    double sign_rate = socp_bench_sign_rate(u[0].key, cores, NULL);
     if (!o.quiet) {
         fprintf(stderr,
                 "\rsocp bench: RSA-4096 (%u primes) private ops: %.0f/s per core, %ld cores\n",
@@ -977,7 +670,7 @@ socp_bench_main(int argc, char **argv)
     }
     // Connect everyone and wait until each sender's recipient is announced.
     for (size_t i = 0; i < o.users; i++) {
-        if (s_connect(&o, &u[i]) != 0) {
+        if (socp_bench_connect(&o, &u[i]) != 0) {
             goto out;
         }
     }
@@ -1042,7 +735,7 @@ socp_bench_main(int argc, char **argv)
         }
     }
     // Timed phase.
-    double cpu0 = s_cpu_self(), scpu0 = s_cpu_pid(o.server_pid);
+    double cpu0 = socp_bench_cpu_self(), scpu0 = socp_bench_cpu_pid(o.server_pid);
     uint64_t t0 = socp_now_ms();
     uint64_t t_end = t0 + (uint64_t) (o.duration * 1000.0);
     for (size_t t = 0; t < o.threads; t++) {
@@ -1106,8 +799,8 @@ socp_bench_main(int argc, char **argv)
         fprintf(stderr, "\n");
     }
     s_report_t r = {.cores = cores, .sign_rate = sign_rate, .interrupted = interrupted};
-    r.cpu_s = s_cpu_self() - cpu0;
-    r.server_cpu_s = scpu0 >= 0 ? s_cpu_pid(o.server_pid) - scpu0 : -1;
+    r.cpu_s = socp_bench_cpu_self() - cpu0;
+    r.server_cpu_s = scpu0 >= 0 ? socp_bench_cpu_pid(o.server_pid) - scpu0 : -1;
     uint64_t run_ms = (interrupted ? t_stop : t_end) - t0;
     if (run_ms > t_stop - t0) {
         run_ms = t_stop - t0;
@@ -1137,7 +830,7 @@ socp_bench_main(int argc, char **argv)
     if (r.t.exhausted && !o.quiet) {
         fprintf(stderr, "socp bench: the pre-signed frames ran out (raise --presign)\n");
     }
-    s_print_report(&o, &r);
+    socp_bench_print_report(&o, &r);
     exit_code = r.t.sent == r.t.delivered || interrupted ? 0 : 1;
 out:
     for (size_t i = 0; i < o.users; i++) {
