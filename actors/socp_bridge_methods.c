@@ -192,66 +192,33 @@ socp_bridge_m_send_file(s_bridge_t *self, const s_origin_t *o, const char *to, c
     if (!p) {
         return;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        socp_bridge_fail(self, o, SOCP_BRIDGE_FILE, "cannot read %s: %s", path,
-                         fd < 0 ? strerror(errno) : "not a regular file");
-        if (fd >= 0) {
-            close(fd);
-        }
-        return;
-    }
-    uint64_t chunks = ((uint64_t) st.st_size + SOCP_TEXT_PIECE_MAX - 1) / SOCP_TEXT_PIECE_MAX;
-    if ((uint64_t) st.st_size > S_FILE_MAX) {
-        socp_bridge_fail(self, o, SOCP_BRIDGE_FILE, "%s is larger than the 256 MiB limit", path);
-        close(fd);
-        return;
-    }
     if (self->ngroups == S_GROUPS_MAX) {
         socp_bridge_fail(self, o, SOCP_BRIDGE_BUSY, "busy: too many requests wait to be stored");
-        close(fd);
         return;
     }
-    crypto_hash_sha256_state sha;
-    crypto_hash_sha256_init(&sha);
-    uint8_t buf[65536];
-    uint64_t total = 0;
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0) {
-        crypto_hash_sha256_update(&sha, buf, (size_t) n);
-        total += (uint64_t) n;
-    }
-    if (n < 0 || total != (uint64_t) st.st_size || lseek(fd, 0, SEEK_SET) != 0) {
-        socp_bridge_fail(self, o, SOCP_BRIDGE_FILE, "cannot read %s (changed while reading?)",
-                         path);
-        close(fd);
+    socp_client_file_t file;
+    char why[4200];
+    if (socp_client_file_open(path, S_FILE_MAX, &file, why, sizeof why) != 0) {
+        socp_bridge_fail(self, o, SOCP_BRIDGE_FILE, "%s", why);
         return;
     }
-    uint8_t digest[32];
-    char hex[65];
-    crypto_hash_sha256_final(&sha, digest);
-    sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+    uint64_t total = file.size;
+    uint64_t chunks = (total + SOCP_TEXT_PIECE_MAX - 1) / SOCP_TEXT_PIECE_MAX;
     s_outfile_t *f = &self->file;
     memset(f, 0, sizeof *f);
-    f->fd = fd;
-    socp_uuid_generate(f->file_id);
+    f->fd = file.fd;
+    snprintf(f->file_id, sizeof f->file_id, "%s", file.file_id);
     snprintf(f->to, sizeof f->to, "%s", p->id);
     f->to_pub = socp_strdup(p->pub);
-    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    socp_client_sanitize_name(base, f->name, sizeof f->name);
+    snprintf(f->name, sizeof f->name, "%s", file.name);
     f->size = total;
     // File pieces are paced, not counted against max_inflight up front.
     s_group_t *g = s_group_new(self, chunks + 2, o,
                                json_pack("{s:b,s:s,s:s,s:s,s:I,s:s}", "accepted", 1, "to", p->id,
                                          "fileId", f->file_id, "name", f->name, "size",
-                                         (json_int_t) total, "sha256", hex));
+                                         (json_int_t) total, "sha256", file.sha_hex));
     f->group = g->first;
-    char meta[512];
-    snprintf(meta, sizeof meta,
-             "{\"file_id\":\"%s\",\"name\":\"%s\",\"size\":%llu,\"sha256\":\"%s\"}", f->file_id,
-             f->name, (unsigned long long) total, hex);
-    s_send_piece(self, SOCP_CLIENT_KIND_FILE_START, f->group, p->id, p->pub, NULL, 0, meta, 0,
+    s_send_piece(self, SOCP_CLIENT_KIND_FILE_START, f->group, p->id, p->pub, NULL, 0, file.meta, 0,
                  socp_wall_ms());
     socp_client_pacer_start(&self->pacer, socp_now_ms());
     f->timer = socp_actor_timer_add(self->ctx, 0, 5, s_on_file_tick, self);

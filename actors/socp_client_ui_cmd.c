@@ -187,48 +187,21 @@ s_cmd_file(socp_actor_ctx_t *ctx, s_ui_t *self, const char *who, const char *pat
     if (!p || !s_usable(self, p)) {
         return;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        socp_ui_print(self, "error: cannot read %s: %s", path,
-                      fd < 0 ? strerror(errno) : "not a regular file");
-        if (fd >= 0) {
-            close(fd);
-        }
+    socp_client_file_t file;
+    char why[4200];
+    if (socp_client_file_open(path, S_FILE_MAX, &file, why, sizeof why) != 0) {
+        socp_ui_print(self, "error: %s", why);
         return;
     }
-    if ((uint64_t) st.st_size > S_FILE_MAX) {
-        socp_ui_print(self, "error: %s is larger than the 256 MiB limit", path);
-        close(fd);
-        return;
-    }
-    // First pass: the sha256 the receiver checks.
-    crypto_hash_sha256_state sha;
-    crypto_hash_sha256_init(&sha);
-    uint8_t buf[65536];
-    uint64_t total = 0;
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0) {
-        crypto_hash_sha256_update(&sha, buf, (size_t) n);
-        total += (uint64_t) n;
-    }
-    if (n < 0 || total != (uint64_t) st.st_size || lseek(fd, 0, SEEK_SET) != 0) {
-        socp_ui_print(self, "error: cannot read %s", path);
-        close(fd);
-        return;
-    }
-    uint8_t digest[32];
-    char hex[65];
-    crypto_hash_sha256_final(&sha, digest);
-    sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+    int fd = file.fd;
+    uint64_t total = file.size;
     s_outfile_t *o = &self->out;
     memset(o, 0, sizeof *o);
     o->fd = fd;
-    socp_uuid_generate(o->file_id);
+    snprintf(o->file_id, sizeof o->file_id, "%s", file.file_id);
     snprintf(o->to, sizeof o->to, "%s", p->id);
     o->to_pub = socp_strdup(p->pub);
-    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    socp_client_sanitize_name(base, o->name, sizeof o->name);
+    snprintf(o->name, sizeof o->name, "%s", file.name);
     o->size = total;
     uint64_t chunks = (total + SOCP_TEXT_PIECE_MAX - 1) / SOCP_TEXT_PIECE_MAX;
     char line[512];
@@ -242,11 +215,7 @@ s_cmd_file(socp_actor_ctx_t *ctx, s_ui_t *self, const char *who, const char *pat
         return;
     }
     o->group = g->first;
-    char meta[512];
-    snprintf(meta, sizeof meta,
-             "{\"file_id\":\"%s\",\"name\":\"%s\",\"size\":%llu,\"sha256\":\"%s\"}", o->file_id,
-             o->name, (unsigned long long) total, hex);
-    s_send(ctx, self, SOCP_CLIENT_KIND_FILE_START, o->group, p, p->pub, NULL, 0, meta, 0,
+    s_send(ctx, self, SOCP_CLIENT_KIND_FILE_START, o->group, p, p->pub, NULL, 0, file.meta, 0,
            socp_wall_ms());
     socp_ui_print(self, "sending %s (%llu bytes) to %s ...", o->name, (unsigned long long) total,
                   p->name);

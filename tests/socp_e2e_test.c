@@ -62,6 +62,15 @@ SOCP_TEST_T(socp_e2e_dm_public_long_and_files, 120)
     socp_cli_say(&bob, "/tell alice back at you");
     socp_cli_expect(&alice, "bob -> you: back at you", 10000, NULL, 0);
 
+    // Not a regular file (a FIFO nobody writes to): refused at once, never a
+    // hang; and the session goes on.
+    char fifo[4096];
+    snprintf(fifo, sizeof fifo, "%s/a-fifo", socp_test_tmpdir());
+    CHECK(mkfifo(fifo, 0600) == 0);
+    snprintf(cmd, sizeof cmd, "/file bob %s", fifo);
+    socp_cli_say(&alice, cmd);
+    socp_cli_expect(&alice, "not a regular file", 5000, NULL, 0);
+
     // Files: 0 bytes and 1 MiB, checked byte for byte.
     char empty[4096], big[4096], saved[4096];
     snprintf(empty, sizeof empty, "%s/empty.bin", socp_test_tmpdir());

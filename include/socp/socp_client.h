@@ -251,4 +251,24 @@ SOCP_NODISCARD int socp_client_key_fp(const socp_rsa_key_t *key, char out[65]);
 // becomes "file". Always NUL-terminates out (size >= 8).
 void socp_client_sanitize_name(const char *name, char *out, size_t size);
 
+// A file about to be sent (`/file`, the bridge's sendFile): open, hashed,
+// rewound, with the name the receiver will see.
+typedef struct {
+    int fd;           // O_RDONLY, at offset 0
+    uint64_t size;    // bytes (what was hashed)
+    char sha_hex[65]; // SHA-256, lowercase hex
+    char name[160];   // the base name, sanitised
+    char file_id[37]; // a fresh UUID v4
+    char meta[512];   // FILE_START's {file_id,name,size,sha256} as JSON
+} socp_client_file_t;
+
+// Opens `path` for sending: a regular file (never blocks on a FIFO or a
+// device) of at most `max` bytes, hashed in one pass and rewound. Returns 0,
+// or -1 with a one-line reason for a person in why (nothing left open).
+int socp_client_file_open(const char *path,
+                          uint64_t max,
+                          socp_client_file_t *out,
+                          char *why,
+                          size_t why_size);
+
 #endif
