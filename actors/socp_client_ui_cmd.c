@@ -47,20 +47,8 @@ s_send(socp_actor_ctx_t *ctx,
        uint64_t index,
        int64_t ts)
 {
-    char worker[SOCP_ACTOR_NAME_MAX + 1];
-    socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_SEND);
-    m.body.cli_send.order =
-        socp_client_route(&self->route, kind, to->id, self->args->crypto_workers, worker);
-    m.body.cli_send.kind = kind;
-    m.body.cli_send.local_id = local_id;
-    m.body.cli_send.to = to->id;
-    m.body.cli_send.to_pub = pub;
-    m.body.cli_send.data = (socp_bin_t){data, len};
-    m.body.cli_send.meta = meta ? meta : "";
-    m.body.cli_send.index = index;
-    m.body.cli_send.ts = ts;
-    m.body.cli_send.conv = kind == SOCP_CLIENT_KIND_PUBLIC ? "public" : to->id;
-    (void) socp_actor_send(ctx, worker, &m);
+    socp_client_piece_t piece = {kind, local_id, to->id, pub, data, len, meta, index, ts};
+    socp_client_send_piece(ctx, &self->route, self->args->crypto_workers, &piece);
 }
 
 static bool

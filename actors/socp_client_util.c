@@ -420,3 +420,25 @@ socp_client_file_open(const char *path,
              out->name, (unsigned long long) total, out->sha_hex);
     return 0;
 }
+
+void
+socp_client_send_piece(socp_actor_ctx_t *ctx,
+                       socp_client_route_t *route,
+                       unsigned workers,
+                       const socp_client_piece_t *p)
+{
+    // Every core signs, even for one recipient: the store restores the order.
+    char worker[SOCP_ACTOR_NAME_MAX + 1];
+    socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_SEND);
+    m.body.cli_send.order = socp_client_route(route, p->kind, p->to, workers, worker);
+    m.body.cli_send.kind = p->kind;
+    m.body.cli_send.local_id = p->local_id;
+    m.body.cli_send.to = p->to;
+    m.body.cli_send.to_pub = p->pub;
+    m.body.cli_send.data = (socp_bin_t){p->data, p->len};
+    m.body.cli_send.meta = p->meta ? p->meta : "";
+    m.body.cli_send.index = p->index;
+    m.body.cli_send.ts = p->ts;
+    m.body.cli_send.conv = p->kind == SOCP_CLIENT_KIND_PUBLIC ? "public" : p->to;
+    (void) socp_actor_send(ctx, worker, &m);
+}

@@ -128,6 +128,26 @@ uint64_t socp_client_route(socp_client_route_t *self,
                            unsigned workers,
                            char name[SOCP_ACTOR_NAME_MAX + 1]);
 
+// One piece of what the user sends (a DM or public piece, a file frame).
+typedef struct {
+    uint8_t kind;      // SOCP_CLIENT_KIND_*
+    uint64_t local_id; // the front end's id (CLI_ACCEPTED answers it)
+    const char *to;    // recipient user id
+    const char *pub;   // their pinned key
+    const void *data;  // plaintext (a piece of at most 446 bytes)
+    size_t len;
+    const char *meta; // FILE_*: file id or FILE_START's JSON; else NULL
+    uint64_t index;   // FILE_CHUNK index
+    int64_t ts;       // wall-clock ms, signed
+} socp_client_piece_t;
+
+// Numbers the piece (socp_client_route) and sends it as CLI_SEND to the
+// crypto worker the route picks.
+void socp_client_send_piece(socp_actor_ctx_t *ctx,
+                            socp_client_route_t *route,
+                            unsigned workers,
+                            const socp_client_piece_t *p);
+
 // A front end's output stream (stdout): writes that never block the actor.
 // Bytes the fd cannot take yet wait in a buffer; the actor watches POLLOUT
 // while socp_client_out_flush says some remain. At exit, whatever is left
