@@ -852,10 +852,7 @@ s_destroy(s_bridge_t *self)
     }
     socp_sock_close(bus, &self->router);
     socp_sock_close(bus, &self->xpub);
-    if (self->file.fd >= 0) {
-        close(self->file.fd);
-        free(self->file.to_pub);
-    }
+    socp_client_outfile_fini(&self->file);
     socp_client_peers_fini(self->peers, self->npeers);
     for (size_t i = 0; i < self->ngroups; i++) {
         json_decref(self->groups[i].result);

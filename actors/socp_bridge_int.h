@@ -48,15 +48,7 @@ typedef struct {
     json_t *result; // owned
 } s_group_t;
 
-typedef struct {
-    int fd;
-    char file_id[SOCP_UUID_BUF];
-    char to[129];
-    char *to_pub;
-    char name[160];
-    uint64_t size, sent, index, group;
-    int timer;
-} s_outfile_t;
+typedef socp_client_outfile_t s_outfile_t;
 
 typedef struct {
     socp_bridge_args_t *args;

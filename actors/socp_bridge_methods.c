@@ -192,19 +192,12 @@ socp_bridge_m_send_file(s_bridge_t *self, const s_origin_t *o, const char *to, c
     uint64_t total = file.size;
     uint64_t chunks = (total + SOCP_TEXT_PIECE_MAX - 1) / SOCP_TEXT_PIECE_MAX;
     s_outfile_t *f = &self->file;
-    memset(f, 0, sizeof *f);
-    f->fd = file.fd;
-    snprintf(f->file_id, sizeof f->file_id, "%s", file.file_id);
-    snprintf(f->to, sizeof f->to, "%s", p->id);
-    f->to_pub = socp_strdup(p->pub);
-    snprintf(f->name, sizeof f->name, "%s", file.name);
-    f->size = total;
     // File pieces are paced, not counted against max_inflight up front.
     s_group_t *g = s_group_new(self, chunks + 2, o,
                                json_pack("{s:b,s:s,s:s,s:s,s:I,s:s}", "accepted", 1, "to", p->id,
-                                         "fileId", f->file_id, "name", f->name, "size",
+                                         "fileId", file.file_id, "name", file.name, "size",
                                          (json_int_t) total, "sha256", file.sha_hex));
-    f->group = g->first;
+    socp_client_outfile_start(f, &file, p->id, p->pub, g->first);
     s_send_piece(self, SOCP_CLIENT_KIND_FILE_START, f->group, p->id, p->pub, NULL, 0, file.meta, 0,
                  socp_wall_ms());
     socp_client_pacer_start(&self->pacer, socp_now_ms());
@@ -217,46 +210,20 @@ s_on_file_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg)
     SOCP_UNUSED(timer_id);
     s_bridge_t *self = arg;
     s_outfile_t *f = &self->file;
-    if (f->fd < 0) {
+    bool read_error;
+    if (!socp_client_outfile_tick(f, ctx, &self->route, self->args->crypto_workers, &self->pacer,
+                                  S_CHUNKS_TICK, &read_error)) {
         return 0;
     }
-    char worker[SOCP_ACTOR_NAME_MAX + 1];
-    socp_client_shard(f->to, self->args->crypto_workers, worker);
-    if (socp_actor_queued(ctx, worker) > 0) {
-        return 0;
+    if (read_error) {
+        socp_warn("bridge: reading %s failed; transfer cut short", f->name);
     }
-    int budget = socp_client_pacer_take(&self->pacer, socp_now_ms(), S_CHUNKS_TICK);
-    for (int i = 0; i < budget && f->sent < f->size; i++) {
-        uint8_t buf[SOCP_TEXT_PIECE_MAX];
-        size_t want = f->size - f->sent < sizeof buf ? (size_t) (f->size - f->sent) : sizeof buf;
-        ssize_t n = read(f->fd, buf, want);
-        if (n <= 0) {
-            socp_warn("bridge: reading %s failed; transfer cut short", f->name);
-            f->sent = f->size;
-            break;
+    for (size_t i = 0; i < self->ngroups; i++) {
+        s_group_t *g = &self->groups[i];
+        if (g->first == f->group && g->count != f->index + 2) {
+            self->inflight -= g->count - (f->index + 2); // a short read
+            g->count = f->index + 2;
         }
-        s_send_piece(self, SOCP_CLIENT_KIND_FILE_CHUNK, f->group + 1 + f->index, f->to, f->to_pub,
-                     buf, (size_t) n, f->file_id, f->index, socp_wall_ms());
-        sodium_memzero(buf, sizeof buf);
-        f->index++;
-        f->sent += (uint64_t) n;
-    }
-    if (f->sent >= f->size) {
-        s_send_piece(self, SOCP_CLIENT_KIND_FILE_END, f->group + 1 + f->index, f->to, f->to_pub,
-                     NULL, 0, f->file_id, 0, socp_wall_ms());
-        for (size_t i = 0; i < self->ngroups; i++) {
-            s_group_t *g = &self->groups[i];
-            if (g->first == f->group && g->count != f->index + 2) {
-                self->inflight -= g->count - (f->index + 2); // a short read
-                g->count = f->index + 2;
-            }
-        }
-        socp_actor_timer_cancel(ctx, f->timer);
-        close(f->fd);
-        f->fd = -1;
-        free(f->to_pub);
-        f->to_pub = NULL;
-        socp_client_pacer_done(&self->pacer, socp_now_ms());
     }
     return 0;
 }

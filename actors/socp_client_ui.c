@@ -785,10 +785,7 @@ socp_client_ui_actor(socp_actor_ctx_t *ctx, void *args)
     // second); a stop from the supervisor (SIGTERM) 200 ms, since it waits
     // 300 ms for us.
     socp_client_out_fini(&self->stdout_stream, self->quitting ? 600 : 200);
-    if (self->out.fd >= 0) {
-        close(self->out.fd);
-        free(self->out.to_pub);
-    }
+    socp_client_outfile_fini(&self->out);
     socp_client_peers_fini(self->peers, self->npeers);
     for (size_t i = 0; i < self->ngroups; i++) {
         free(self->groups[i].line);

@@ -181,28 +181,18 @@ s_cmd_file(socp_actor_ctx_t *ctx, s_ui_t *self, const char *who, const char *pat
         socp_ui_print(self, "error: %s", why);
         return;
     }
-    int fd = file.fd;
     uint64_t total = file.size;
-    s_outfile_t *o = &self->out;
-    memset(o, 0, sizeof *o);
-    o->fd = fd;
-    snprintf(o->file_id, sizeof o->file_id, "%s", file.file_id);
-    snprintf(o->to, sizeof o->to, "%s", p->id);
-    o->to_pub = socp_strdup(p->pub);
-    snprintf(o->name, sizeof o->name, "%s", file.name);
-    o->size = total;
     uint64_t chunks = (total + SOCP_TEXT_PIECE_MAX - 1) / SOCP_TEXT_PIECE_MAX;
     char line[512];
-    snprintf(line, sizeof line, "file %s (%llu bytes) sent to %s", o->name,
+    snprintf(line, sizeof line, "file %s (%llu bytes) sent to %s", file.name,
              (unsigned long long) total, p->name);
     s_group_t *g = s_group_new(self, chunks + 2, line);
     if (!g) {
-        close(fd);
-        o->fd = -1;
-        free(o->to_pub);
+        close(file.fd);
         return;
     }
-    o->group = g->first;
+    s_outfile_t *o = &self->out;
+    socp_client_outfile_start(o, &file, p->id, p->pub, g->first);
     s_send(ctx, self, SOCP_CLIENT_KIND_FILE_START, o->group, p, p->pub, NULL, 0, file.meta, 0,
            socp_wall_ms());
     socp_ui_print(self, "sending %s (%llu bytes) to %s ...", o->name, (unsigned long long) total,
@@ -217,33 +207,14 @@ s_on_file_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg)
     SOCP_UNUSED(timer_id);
     s_ui_t *self = arg;
     s_outfile_t *o = &self->out;
-    if (o->fd < 0) {
-        return 0;
+    bool read_error;
+    uint64_t before = o->sent;
+    bool done = socp_client_outfile_tick(o, ctx, &self->route, self->args->crypto_workers,
+                                         &self->pacer, S_CHUNKS_TICK, &read_error);
+    if (read_error) {
+        socp_ui_print(self, "error: reading %s failed; transfer aborted", o->name);
     }
-    char worker[SOCP_ACTOR_NAME_MAX + 1];
-    socp_client_shard(o->to, self->args->crypto_workers, worker);
-    if (socp_actor_queued(ctx, worker) > 0) {
-        return 0; // the worker is busy: keep memory bounded
-    }
-    // Servers rate-limit users (socpd: 200 frames/s, bucket 400): stay under it.
-    int budget = socp_client_pacer_take(&self->pacer, socp_now_ms(), S_CHUNKS_TICK);
-    s_peer_t peer = {.id = o->to};
-    for (int i = 0; i < budget && o->sent < o->size; i++) {
-        uint8_t buf[SOCP_TEXT_PIECE_MAX];
-        size_t want = o->size - o->sent < sizeof buf ? (size_t) (o->size - o->sent) : sizeof buf;
-        ssize_t n = read(o->fd, buf, want);
-        if (n <= 0) {
-            socp_ui_print(self, "error: reading %s failed; transfer aborted", o->name);
-            o->sent = o->size;
-            break;
-        }
-        s_send(ctx, self, SOCP_CLIENT_KIND_FILE_CHUNK, o->group + 1 + o->index, &peer, o->to_pub,
-               buf, (size_t) n, o->file_id, o->index, socp_wall_ms());
-        sodium_memzero(buf, sizeof buf);
-        o->index++;
-        o->sent += (uint64_t) n;
-    }
-    if (self->raw && o->size > 0) {
+    if (self->raw && o->size > 0 && o->sent != before) {
         unsigned pct = (unsigned) (o->sent * 100 / o->size);
         char bar[128];
         int fill = (int) (pct / 5);
@@ -251,22 +222,13 @@ s_on_file_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg)
                  "####################", pct);
         socp_ui_write(self, bar, strlen(bar));
     }
-    if (o->sent >= o->size) {
-        s_peer_t p = {.id = o->to};
-        s_send(ctx, self, SOCP_CLIENT_KIND_FILE_END, o->group + 1 + o->index, &p, o->to_pub, NULL,
-               0, o->file_id, 0, socp_wall_ms());
+    if (done) {
         // Unused ids of the group (a short read) count as done.
         for (size_t i = 0; i < self->ngroups; i++) {
             if (self->groups[i].first == o->group) {
                 self->groups[i].count = o->index + 2;
             }
         }
-        socp_actor_timer_cancel(ctx, o->timer);
-        close(o->fd);
-        o->fd = -1;
-        free(o->to_pub);
-        o->to_pub = NULL;
-        socp_client_pacer_done(&self->pacer, socp_now_ms());
         socp_ui_redraw(self);
     }
     return 0;

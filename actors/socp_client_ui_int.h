@@ -32,16 +32,7 @@ typedef struct {
     char *line; // the echo printed when every piece is durable
 } s_group_t;
 
-typedef struct {
-    int fd;
-    char file_id[SOCP_UUID_BUF];
-    char to[129];
-    char *to_pub;
-    char name[160];
-    uint64_t size, sent, index, group;
-    bool started;
-    int timer;
-} s_outfile_t;
+typedef socp_client_outfile_t s_outfile_t;
 
 // Long messages (docs/client.md, "Long messages"): every piece but the last
 // ends with U+2060 WORD JOINER, invisible in other clients; pieces carry

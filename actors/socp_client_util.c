@@ -16,6 +16,7 @@
 #include "socp/socp_b64.h"
 #include "socp/socp_err.h"
 #include "socp/socp_log.h"
+#include "socp/socp_text.h"
 #include "socp/socp_uuid.h"
 
 unsigned
@@ -441,4 +442,95 @@ socp_client_send_piece(socp_actor_ctx_t *ctx,
     m.body.cli_send.ts = p->ts;
     m.body.cli_send.conv = p->kind == SOCP_CLIENT_KIND_PUBLIC ? "public" : p->to;
     (void) socp_actor_send(ctx, worker, &m);
+}
+
+void
+socp_client_outfile_start(socp_client_outfile_t *self,
+                          const socp_client_file_t *file,
+                          const char *to,
+                          const char *pub,
+                          uint64_t group)
+{
+    *self = (socp_client_outfile_t){.fd = file->fd, .size = file->size, .group = group};
+    snprintf(self->file_id, sizeof self->file_id, "%s", file->file_id);
+    snprintf(self->to, sizeof self->to, "%s", to);
+    snprintf(self->name, sizeof self->name, "%s", file->name);
+    self->to_pub = socp_strdup(pub);
+}
+
+bool
+socp_client_outfile_tick(socp_client_outfile_t *self,
+                         socp_actor_ctx_t *ctx,
+                         socp_client_route_t *route,
+                         unsigned workers,
+                         socp_client_pacer_t *pacer,
+                         int max,
+                         bool *read_error)
+{
+    *read_error = false;
+    if (self->fd < 0) {
+        return false;
+    }
+    char worker[SOCP_ACTOR_NAME_MAX + 1];
+    socp_client_shard(self->to, workers, worker);
+    if (socp_actor_queued(ctx, worker) > 0) {
+        return false; // the worker is busy: keep memory bounded
+    }
+    // Servers rate-limit users (socpd: 200 frames/s, bucket 400): stay under it.
+    int budget = socp_client_pacer_take(pacer, socp_now_ms(), max);
+    for (int i = 0; i < budget && self->sent < self->size; i++) {
+        uint8_t buf[SOCP_TEXT_PIECE_MAX];
+        uint64_t left = self->size - self->sent;
+        ssize_t n = read(self->fd, buf, left < sizeof buf ? (size_t) left : sizeof buf);
+        if (n <= 0) {
+            *read_error = true;
+            self->sent = self->size;
+            break;
+        }
+        socp_client_piece_t chunk = {SOCP_CLIENT_KIND_FILE_CHUNK,
+                                     self->group + 1 + self->index,
+                                     self->to,
+                                     self->to_pub,
+                                     buf,
+                                     (size_t) n,
+                                     self->file_id,
+                                     self->index,
+                                     socp_wall_ms()};
+        socp_client_send_piece(ctx, route, workers, &chunk);
+        sodium_memzero(buf, sizeof buf);
+        self->index++;
+        self->sent += (uint64_t) n;
+    }
+    if (self->sent < self->size) {
+        return false;
+    }
+    socp_client_piece_t end = {SOCP_CLIENT_KIND_FILE_END,
+                               self->group + 1 + self->index,
+                               self->to,
+                               self->to_pub,
+                               NULL,
+                               0,
+                               self->file_id,
+                               0,
+                               socp_wall_ms()};
+    socp_client_send_piece(ctx, route, workers, &end);
+    socp_actor_timer_cancel(ctx, self->timer);
+    self->timer = 0;
+    close(self->fd);
+    self->fd = -1;
+    free(self->to_pub);
+    self->to_pub = NULL;
+    socp_client_pacer_done(pacer, socp_now_ms());
+    return true;
+}
+
+void
+socp_client_outfile_fini(socp_client_outfile_t *self)
+{
+    if (self->fd >= 0) {
+        close(self->fd);
+        self->fd = -1;
+    }
+    free(self->to_pub);
+    self->to_pub = NULL;
 }

@@ -291,4 +291,40 @@ int socp_client_file_open(const char *path,
                           char *why,
                           size_t why_size);
 
+// A file going out, for the ui and the bridge alike. The front end sends
+// FILE_START with local id `group`; chunk i goes as group + 1 + i, and
+// FILE_END after the last chunk.
+typedef struct {
+    int fd; // -1: no file going out
+    char file_id[37];
+    char to[129];
+    char *to_pub;
+    char name[160];
+    uint64_t size, sent, index, group;
+    int timer; // the front end's tick
+} socp_client_outfile_t;
+
+// Takes over file->fd for a transfer to user `to` (key `pub`).
+void socp_client_outfile_start(socp_client_outfile_t *self,
+                               const socp_client_file_t *file,
+                               const char *to,
+                               const char *pub,
+                               uint64_t group);
+
+// One tick: nothing while the conversation's crypto worker still has work
+// queued (memory stays bounded); else as many chunks as the pacer allows
+// (at most max). Once every chunk went, or a read failed (*read_error),
+// sends FILE_END, closes the file and returns true: the group then has
+// index + 2 items (a short read leaves ids unused).
+bool socp_client_outfile_tick(socp_client_outfile_t *self,
+                              socp_actor_ctx_t *ctx,
+                              socp_client_route_t *route,
+                              unsigned workers,
+                              socp_client_pacer_t *pacer,
+                              int max,
+                              bool *read_error);
+
+// Closes the file (if any) and frees what the transfer holds.
+void socp_client_outfile_fini(socp_client_outfile_t *self);
+
 #endif
