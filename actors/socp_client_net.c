@@ -7,7 +7,8 @@
 // attach a known key to inbound messages, reconnect and heartbeat timers.
 // States: IDLE (waiting for the reconnect timer) -> CONNECTING (non-blocking
 // connect) -> HANDSHAKE (WebSocket upgrade) -> HELLO (USER_HELLO asked of
-// crypto0, signed) -> UP (USER_HELLO written: CLI_LINK up to store and ui,
+// crypto0, signed) -> UP (USER_HELLO written: CLI_LINK up to the store, which
+// hands it on to the ui,
 // which replays the outbox) -> back to IDLE on any error, with exponential
 // backoff (0.5 s doubling to backoff_max) and full jitter.
 // In:  CLI_WIRE (a signed frame: written only if its link generation is the
@@ -16,7 +17,7 @@
 //      CLI_SETTING (nick: reconnect so USER_HELLO carries it).
 // Out: CLI_CTRL (crypto0), CLI_INBOUND (numbered, round robin over the
 //      workers: the store restores the order), CLI_PRESENCE,
-//      CLI_SENT, CLI_LINK (store), CLI_LINK, CLI_NOTE (ui).
+//      CLI_SENT, CLI_LINK (store), CLI_NOTE (ui).
 // Edge validation: every frame is parsed with socp_envelope_parse (1 MiB,
 // UTF-8, depth, duplicates); refused frames produce one line for the user
 // (rate-limited) and the session goes on; oversized frames close the link
@@ -145,8 +146,9 @@ s_link(socp_actor_ctx_t *ctx, s_net_t *self, bool up, const char *detail)
     m.body.cli_link.up = up;
     m.body.cli_link.gen = self->gen;
     m.body.cli_link.detail = detail;
+    // Through the store, which hands it on to the ui: the ui then learns of
+    // the link after the presence that came before it (same pipe, in order).
     (void) socp_actor_send(ctx, "store", &m);
-    (void) socp_actor_send(ctx, "ui", &m);
 }
 
 // ---- directory ---------------------------------------------------------------------

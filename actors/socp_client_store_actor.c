@@ -13,7 +13,8 @@
 //      net spreads received frames over every worker; kind NONE only fills a
 //      number), CLI_PRESENCE (net: TOFU pinning), CLI_HISTORY_REQ,
 //      CLI_SETTING (ui).
-// Out: CLI_ACCEPTED, CLI_SHOW, CLI_PEER, CLI_NOTE, CLI_FILE (ui); CLI_WIRE,
+// Out: CLI_ACCEPTED, CLI_SHOW, CLI_PEER, CLI_NOTE, CLI_FILE, CLI_LINK (ui,
+//      handed on from net after the presence before it); CLI_WIRE,
 //      CLI_SETTING (net).
 // Group commit: every write goes into one open transaction; a timer commits
 // it S_COMMIT_MS after the first write, and only then are the replies
@@ -410,6 +411,11 @@ s_on_link(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_link_t *l)
     self->wire_credit = S_WIRE_WINDOW;
     self->wire_behind = true;
     s_pump(ctx, self);
+    // The ui hears of the link from here, after every presence update net
+    // sent before it (CLI_PEER): at link-up it knows who is online.
+    socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_LINK);
+    m.body.cli_link = *l;
+    (void) socp_actor_send(ctx, "ui", &m);
 }
 
 // ---- received files ------------------------------------------------------------------

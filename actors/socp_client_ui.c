@@ -669,6 +669,31 @@ s_on_rate(s_ui_t *self)
                   o->name, (unsigned) self->pacer.rate);
 }
 
+// Script mode: starts reading the commands (once).
+static void
+s_script_start(socp_actor_ctx_t *ctx, s_ui_t *self)
+{
+    if (!self->in_waiting) {
+        return;
+    }
+    self->in_waiting = false;
+    if (self->wait_timer) {
+        socp_actor_timer_cancel(ctx, self->wait_timer);
+        self->wait_timer = 0;
+    }
+    socp_actor_watch_fd(ctx, self->args->in_fd, ZMQ_POLLIN, s_on_input, self);
+}
+
+static int
+s_on_script_wait(socp_actor_ctx_t *ctx, int timer_id, void *arg)
+{
+    SOCP_UNUSED(timer_id);
+    s_ui_t *self = arg;
+    self->wait_timer = 0;
+    s_script_start(ctx, self);
+    return 0;
+}
+
 static int
 s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
 {
@@ -707,8 +732,9 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
                 if (self->link_up) {
                     socp_ui_print(self, "connected to %s as %s", msg->body.cli_link.detail,
                                   self->args->user_id);
-                    // Presence can overtake this (it comes through the store,
-                    // this straight from net): announce who is online already.
+                    // The presence net saw before the link went up came
+                    // first (both pass through the store, in order): say
+                    // who is online, then let a script's commands run.
                     char t[16];
                     s_clock(socp_wall_ms(), t);
                     for (size_t i = 0; i < self->npeers; i++) {
@@ -717,6 +743,7 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
                             socp_ui_print(self, "[%s] * %s is online", t, e->name);
                         }
                     }
+                    s_script_start(ctx, self);
                 } else {
                     socp_ui_print(self, "disconnected (%s); reconnecting ...",
                                   msg->body.cli_link.detail);
@@ -761,7 +788,15 @@ socp_client_ui_actor(socp_actor_ctx_t *ctx, void *args)
         t.c_cc[VTIME] = 0;
         self->raw = tcsetattr(self->args->in_fd, TCSAFLUSH, &t) == 0;
     }
-    socp_actor_watch_fd(ctx, self->args->in_fd, ZMQ_POLLIN, s_on_input, self);
+    if (self->raw) {
+        socp_actor_watch_fd(ctx, self->args->in_fd, ZMQ_POLLIN, s_on_input, self);
+    } else {
+        // A script's commands run once the link is up and the server's list
+        // of users is in (so "/tell bob" finds bob), or after S_SCRIPT_WAIT
+        // without a link (what it sends then waits in the outbox).
+        self->in_waiting = true;
+        self->wait_timer = socp_actor_timer_add(ctx, S_SCRIPT_WAIT, 0, s_on_script_wait, self);
+    }
     (void) socp_actor_timer_add(ctx, 1000, 1000, s_on_join_tick, self);
     socp_actor_ready(ctx, 0);
     if (self->args->display_name && *self->args->display_name) {

@@ -22,6 +22,7 @@
 #define S_GROUPS_MAX  4096
 #define S_FILE_MAX    (256ull << 20)
 #define S_DRAIN_MS    30000
+#define S_SCRIPT_WAIT 5000 // script mode: input waits this long for the link
 #define S_CHUNKS_TICK 64
 
 typedef socp_client_peer_t s_peer_t;
@@ -77,6 +78,8 @@ typedef struct {
     char rbuf[4096];
     size_t rlen, rpos;
     bool in_paused;
+    bool in_waiting; // script mode: input not read until the link is up
+    int wait_timer;
     bool eof;
     uint64_t eof_ms;
     int drain_timer;

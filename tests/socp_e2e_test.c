@@ -283,3 +283,19 @@ SOCP_TEST_T(socp_e2e_refused_hello_loses_nothing, 90)
     CHECK_EQ(socp_test_stop(t.pid, SIGTERM, 5000), 0);
     CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 5000), 0);
 }
+
+// A script that pipes its commands in at once: they run once the link is
+// up and the server's list of users is in, so "/tell bob" finds bob without
+// the script having to wait for "bob is online" itself.
+SOCP_TEST_T(socp_e2e_script_commands_wait_for_the_link, 60)
+{
+    char port[16];
+    socp_cli_server("srv", NULL, port, sizeof port);
+    socp_cli_t bob = socp_cli_start(port, "bob", "rsa4096_4p_b.pem", NULL);
+    socp_cli_expect(&bob, "connected to", 10000, NULL, 0);
+    socp_cli_t alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", NULL);
+    socp_cli_say(&alice, "/tell bob piped-before-the-link");
+    socp_cli_expect(&bob, "alice -> you: piped-before-the-link", 10000, NULL, 0);
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
+    CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 2000), 0);
+}
