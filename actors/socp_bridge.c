@@ -295,6 +295,15 @@ socp_bridge_resolve(s_bridge_t *self, const char *who, int *hits_out)
 }
 
 static void
+s_presence_event(s_bridge_t *self, const s_peer_t *e, bool online)
+{
+    socp_bridge_event(self, "presence",
+                      json_pack("{s:s,s:s,s:o,s:b}", "event", online ? "joined" : "left", "user",
+                                e->id, "name", socp_bridge_jtext(e->name, strlen(e->name)),
+                                "keyRefused", e->status == 2));
+}
+
+static void
 s_on_peer(s_bridge_t *self, const socp_msg_cli_peer_t *p)
 {
     bool was_online = false;
@@ -302,12 +311,10 @@ s_on_peer(s_bridge_t *self, const socp_msg_cli_peer_t *p)
     if (!e) {
         return;
     }
-    if (strcmp(p->user_id, self->args->user_id) != 0 && p->online != was_online) {
-        socp_bridge_event(self, "presence",
-                          json_pack("{s:s,s:s,s:o,s:b}", "event", p->online ? "joined" : "left",
-                                    "user", e->id, "name",
-                                    socp_bridge_jtext(e->name, strlen(e->name)), "keyRefused",
-                                    e->status == 2));
+    // Before the link is up (the server's list arrives just before it), the
+    // users online are announced with the link event instead.
+    if (self->link_up && strcmp(p->user_id, self->args->user_id) != 0 && p->online != was_online) {
+        s_presence_event(self, e, p->online);
     }
     if (p->status == 2) {
         socp_bridge_event(self, "error",
@@ -824,6 +831,12 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
                                   json_pack("{s:b,s:o}", "up", self->link_up, "detail",
                                             socp_bridge_jtext(msg->body.cli_link.detail,
                                                               strlen(msg->body.cli_link.detail))));
+                for (size_t i = 0; self->link_up && i < self->npeers; i++) {
+                    const s_peer_t *e = &self->peers[i];
+                    if (e->online && strcmp(e->id, self->args->user_id) != 0) {
+                        s_presence_event(self, e, true); // the list that came with the link
+                    }
+                }
             }
             break;
         case SOCP_MSG_CLI_SETTING:

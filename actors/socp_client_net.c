@@ -53,11 +53,13 @@
 #define S_CONFIRM_MS 2000 // no answer to USER_HELLO: take silence as acceptance
 
 // S_CONFIRM: USER_HELLO is written; the link goes up (and the store replays
-// the outbox) only once the server has shown it accepted the hello: a frame
-// that is not an ERROR (our LIST_REQUEST is answered at once by socpd), or
-// S_CONFIRM_MS of silence for servers that answer nothing. A hello refused
-// (NAME_IN_USE: the server still holds our previous link) would otherwise
-// take every frame written after it down with it, marked sent.
+// the outbox) only once the server has shown it accepted the hello: the
+// LIST_RESPONSE to the LIST_REQUEST sent with it (socpd answers at once, after
+// the adverts it sends a newcomer), or S_CONFIRM_MS for servers that do not
+// answer it. A hello refused (NAME_IN_USE: the server still holds our
+// previous link) would otherwise take every frame written after it down with
+// it, marked sent. Waiting for the list also means that at link-up every user
+// online is known (a script's "/tell bob" finds bob).
 typedef enum { S_IDLE, S_CONNECTING, S_HANDSHAKE, S_HELLO, S_CONFIRM, S_UP } s_state_t;
 
 typedef struct {
@@ -500,14 +502,10 @@ s_inbound(socp_actor_ctx_t *ctx, s_net_t *self, const char *data, size_t len)
     }
     json_t *pay = env.payload;
     bool refused = false; // our hello was refused: shown below, then the link fails
-    if (self->state == S_CONFIRM) {
+    if (self->state == S_CONFIRM && env.kind == SOCP_ENVELOPE_TYPE_ERROR) {
         const char *code = json_string_value(json_object_get(pay, "code"));
-        if (env.kind != SOCP_ENVELOPE_TYPE_ERROR) {
-            s_confirm(ctx, self);
-        } else {
-            refused = code && (strcmp(code, "NAME_IN_USE") == 0 || strcmp(code, "BAD_KEY") == 0 ||
-                               strcmp(code, "INVALID_SIG") == 0);
-        }
+        refused = code && (strcmp(code, "NAME_IN_USE") == 0 || strcmp(code, "BAD_KEY") == 0 ||
+                           strcmp(code, "INVALID_SIG") == 0);
     }
     switch (env.kind) {
         case SOCP_ENVELOPE_TYPE_FILE_START:
@@ -554,6 +552,12 @@ s_inbound(socp_actor_ctx_t *ctx, s_net_t *self, const char *data, size_t len)
                 if (json_is_object(u)) {
                     s_presence(ctx, self, u);
                 }
+            }
+            if (self->state == S_CONFIRM) {
+                // The answer to the LIST_REQUEST sent with our hello: the
+                // hello was accepted, and every user online is known now
+                // (their presence reaches the store before the link-up).
+                s_confirm(ctx, self);
             }
             break;
         }

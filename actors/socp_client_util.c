@@ -380,7 +380,7 @@ socp_client_file_open(const char *path,
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(why, why_size, "cannot read %s: %s", path,
+        snprintf(why, why_size, "cannot read %.512s: %s", path,
                  fd < 0 ? strerror(errno) : "not a regular file");
         if (fd >= 0) {
             close(fd);
@@ -388,7 +388,7 @@ socp_client_file_open(const char *path,
         return -1;
     }
     if ((uint64_t) st.st_size > max) {
-        snprintf(why, why_size, "%s is larger than the %llu MiB limit", path,
+        snprintf(why, why_size, "%.512s is larger than the %llu MiB limit", path,
                  (unsigned long long) (max >> 20));
         close(fd);
         return -1;
@@ -404,7 +404,7 @@ socp_client_file_open(const char *path,
         total += (uint64_t) n;
     }
     if (n < 0 || total != (uint64_t) st.st_size || lseek(fd, 0, SEEK_SET) != 0) {
-        snprintf(why, why_size, "cannot read %s (changed while reading?)", path);
+        snprintf(why, why_size, "cannot read %.512s (changed while reading?)", path);
         close(fd);
         return -1;
     }

@@ -224,3 +224,29 @@ SOCP_TEST_T(socp_interop_server_that_stops_reading_gets_everything_once, 180)
     CHECK_MSG(got == N, "the server got %lu of %d messages", got, N);
     CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
 }
+
+// A script's commands wait for the server's answer to the LIST_REQUEST sent
+// with the hello, not merely for its first frame: "/tell carol" finds carol
+// even when another user's advertisement came first.
+SOCP_TEST_T(socp_interop_script_waits_for_the_user_list, 60)
+{
+    char port[16], cmd[4096], n[64];
+    socp_cli_t fake = socp_cli_fake_start(port, sizeof port);
+    socp_cli_t alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", NULL);
+    socp_cli_say(&alice, "/tell carol hello-after-the-list");
+    socp_cli_fake(&fake, "hello", NULL, 0);
+    const char *fx = socp_test_srcdir();
+    snprintf(cmd, sizeof cmd, "user carol %s/tests/fixtures/rsa4096_2p_a.pem", fx);
+    socp_cli_fake(&fake, cmd, NULL, 0);
+    snprintf(cmd, sizeof cmd, "user dave %s/tests/fixtures/rsa4096_2p_b.pem", fx);
+    socp_cli_fake(&fake, cmd, NULL, 0);
+    socp_cli_fake(&fake, "advertise dave der", NULL, 0); // the first frame after the hello
+    socp_cli_fake(&fake, "list dave carol", NULL, 0);
+    socp_cli_expect(&alice, "you -> carol: hello-after-the-list", 10000, NULL, 0);
+    uint64_t deadline = socp_now_ms() + 10000;
+    do {
+        socp_cli_fake(&fake, "count_to carol", n, sizeof n);
+    } while (strcmp(n, "1") != 0 && socp_now_ms() < deadline && poll(NULL, 0, 50) == 0);
+    CHECK_STREQ(n, "1");
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
+}

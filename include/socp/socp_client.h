@@ -284,7 +284,8 @@ typedef struct {
 
 // Opens `path` for sending: a regular file (never blocks on a FIFO or a
 // device) of at most `max` bytes, hashed in one pass and rewound. Returns 0,
-// or -1 with a one-line reason for a person in why (nothing left open).
+// or -1 with a one-line reason for a person in why (the path cut at 512
+// bytes, so the reason always fits in 1 KiB; nothing left open).
 int socp_client_file_open(const char *path,
                           uint64_t max,
                           socp_client_file_t *out,

@@ -26,6 +26,8 @@ reads one command per line on stdin and answers "ok CMD ..." (or
   badutf8                     a text frame that is not UTF-8
   file NAME FILENAME          FILE_START (name FILENAME) + FILE_CHUNK + FILE_END
   big                         one 2 MiB text frame
+  list NAME...                LIST_RESPONSE with these users (what answers the
+                              client's LIST_REQUEST; the fake sends none unasked)
   count_to NAME               "ok count_to N": frames the client sent to NAME
   rcvbuf BYTES                a small receive buffer for the next connection
                               (before it is made), so not reading pushes back
@@ -258,6 +260,14 @@ class Server:
             return ""
         if c == "dm":
             self.deliver(words[1], words[4], words[2], words[3])
+            return ""
+        if c == "list":
+            users = []
+            for name in words[1:]:
+                uid, key = self.users[name]
+                meta = {"display_name": name, "pubkey": self.pub_text(key, "der")}
+                users.append({"user_id": uid, "server_id": self.id, "meta": meta})
+            self.send("LIST_RESPONSE", self.id, self.client_id, {"users": users})
             return ""
         if c == "badsig":
             self.deliver(words[1], words[2], "string", "max", damage=True)
