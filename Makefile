@@ -110,7 +110,7 @@ docs: $(BUILD)/socp_tests
 run: deps all
 	@scripts/run.sh $(BUILD)
 
-FORMAT_SRC := $(wildcard include/socp/*.h bus/*.[ch] proto/*.[ch] actors/*.[ch] cmd/*.c tests/*.[ch] bench/*.c fuzz/*.c)
+FORMAT_SRC := $(wildcard include/socp/*.h bus/*.[ch] proto/*.[ch] actors/*.[ch] cmd/*.c tests/*.[ch] bench/*.c fuzz/*.[ch])
 format:
 	clang-format -i $(FORMAT_SRC)
 format-check:

@@ -24,15 +24,9 @@
 #include "socp/socp_seen.h"
 #include "socp/socp_text.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_require.h"
 
-#define S_REQUIRE(cond)                                                          \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            fprintf(stderr, "contract broken: %s (line %d)\n", #cond, __LINE__); \
-            abort();                                                             \
-        }                                                                        \
-    } while (0)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 // Canonical ASCII form of v is ASCII and a fixed point.
 static void

@@ -13,15 +13,9 @@
 
 #include "socp/socp_err.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_require.h"
 
-#define S_REQUIRE(cond)                                                          \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            fprintf(stderr, "contract broken: %s (line %d)\n", #cond, __LINE__); \
-            abort();                                                             \
-        }                                                                        \
-    } while (0)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void
 s_drop_output(socp_ws_t *ws)

@@ -14,15 +14,9 @@
 
 #include "socp/socp_err.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_require.h"
 
-#define S_REQUIRE(cond)                                                          \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            fprintf(stderr, "contract broken: %s (line %d)\n", #cond, __LINE__); \
-            abort();                                                             \
-        }                                                                        \
-    } while (0)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static bool
 s_starts(const uint8_t *p, size_t len, const char *prefix)
