@@ -433,18 +433,22 @@ socp_lineedit_complete(socp_lineedit_t *self, const char *with)
     return true;
 }
 
-// Columns of line[0..at), walked by units.
+// Columns before the cursor (returned) and of the whole line (*total), in
+// one walk by units.
 static size_t
-s_columns_to(const socp_lineedit_t *self, size_t at)
+s_columns(const socp_lineedit_t *self, size_t *total)
 {
-    size_t cols = 0;
-    for (size_t p = 0; p < at && p < self->len;) {
+    size_t cols = 0, before = 0;
+    for (size_t p = 0; p < self->len;) {
         uint32_t cp;
         size_t k = s_unit(self, p, &cp);
-        cols += s_unit_columns(cp);
+        size_t w = s_unit_columns(cp);
+        before += p < self->cur ? w : 0;
+        cols += w;
         p += k;
     }
-    return cols;
+    *total = cols;
+    return before;
 }
 
 size_t
@@ -457,8 +461,8 @@ socp_lineedit_render(socp_lineedit_t *self,
     size_t plen = strlen(prompt); // ASCII: one column a byte
     // The last column stays free: writing into it wraps on some terminals.
     size_t avail = width > plen + 2 ? width - plen - 1 : 1;
-    size_t ccur = s_columns_to(self, self->cur);
-    size_t total = s_columns_to(self, self->len);
+    size_t total;
+    size_t ccur = s_columns(self, &total);
     // The window [scroll, scroll + avail) keeps the cursor in view and
     // shows as much of the line as fits (never an empty row beside text).
     size_t most = total + 1 > avail ? total + 1 - avail : 0;

@@ -7,10 +7,11 @@
 // attach a known key to inbound messages, reconnect and heartbeat timers.
 // States: IDLE (waiting for the reconnect timer) -> CONNECTING (non-blocking
 // connect) -> HANDSHAKE (WebSocket upgrade) -> HELLO (USER_HELLO asked of
-// crypto0, signed) -> UP (USER_HELLO written: CLI_LINK up to the store, which
-// hands it on to the ui,
-// which replays the outbox) -> back to IDLE on any error, with exponential
-// backoff (0.5 s doubling to backoff_max) and full jitter.
+// crypto0, signed) -> CONFIRM (USER_HELLO and LIST_REQUEST written) -> UP (the
+// LIST_RESPONSE handled, or S_CONFIRM_MS: CLI_LINK up to the store, which
+// replays the outbox and hands the link on to the ui) -> back to IDLE on any
+// error, with exponential backoff (0.5 s doubling to backoff_max) and full
+// jitter.
 // In:  CLI_WIRE (a signed frame: written only if its link generation is the
 //      current one, so a frame queued for a dead link is never sent twice),
 //      CLI_DONE (a crypto worker finished a received frame: hand it another),

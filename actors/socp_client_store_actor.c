@@ -403,6 +403,7 @@ s_on_link(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_link_t *l)
         socp_actor_timer_cancel(ctx, self->commit_timer);
         self->commit_timer = 0;
     }
+    self->link_up = false; // the commit pumps nothing for the link that ended
     (void) s_on_commit(ctx, 0, self);
     self->link_up = l->up;
     self->gen = l->gen;

@@ -516,10 +516,7 @@ socp_client_outfile_tick(socp_client_outfile_t *self,
     socp_client_send_piece(ctx, route, workers, &end);
     socp_actor_timer_cancel(ctx, self->timer);
     self->timer = 0;
-    close(self->fd);
-    self->fd = -1;
-    free(self->to_pub);
-    self->to_pub = NULL;
+    socp_client_outfile_fini(self);
     socp_client_pacer_done(pacer, socp_now_ms());
     return true;
 }

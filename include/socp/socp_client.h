@@ -26,6 +26,7 @@
 #include "socp/socp_actor.h"
 #include "socp/socp_rsa.h"
 #include "socp/socp_sig.h"
+#include "socp/socp_uuid.h"
 
 #define SOCP_CLIENT_CRYPTO_MAX 16 // crypto workers at most
 
@@ -274,12 +275,12 @@ void socp_client_sanitize_name(const char *name, char *out, size_t size);
 // A file about to be sent (`/file`, the bridge's sendFile): open, hashed,
 // rewound, with the name the receiver will see.
 typedef struct {
-    int fd;           // O_RDONLY, at offset 0
-    uint64_t size;    // bytes (what was hashed)
-    char sha_hex[65]; // SHA-256, lowercase hex
-    char name[160];   // the base name, sanitised
-    char file_id[37]; // a fresh UUID v4
-    char meta[512];   // FILE_START's {file_id,name,size,sha256} as JSON
+    int fd;                      // O_RDONLY, at offset 0
+    uint64_t size;               // bytes (what was hashed)
+    char sha_hex[65];            // SHA-256, lowercase hex
+    char name[160];              // the base name, sanitised
+    char file_id[SOCP_UUID_BUF]; // a fresh UUID v4
+    char meta[512];              // FILE_START's {file_id,name,size,sha256} as JSON
 } socp_client_file_t;
 
 // Opens `path` for sending: a regular file (never blocks on a FIFO or a
@@ -297,7 +298,7 @@ int socp_client_file_open(const char *path,
 // FILE_END after the last chunk.
 typedef struct {
     int fd; // -1: no file going out
-    char file_id[37];
+    char file_id[SOCP_UUID_BUF];
     char to[129];
     char *to_pub;
     char name[160];
