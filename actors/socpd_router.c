@@ -259,6 +259,10 @@ socpd_router_reserved_id(const char *id)
 
 // ---- user connections ---------------------------------------------------------
 
+// USER_HELLO. The standard makes its sig optional (spec section 7.1), so
+// an unsigned hello is served; what a signature proves is kept: an id whose
+// key was once proven (a signed hello verified, or an account login) is only
+// taken again with proof (docs/adr/0012-unsigned-hellos.md).
 static void
 s_on_user_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
 {
@@ -269,22 +273,14 @@ s_on_user_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
                            "pubkey is missing or not an RSA-4096 key with e=65537", true);
         return;
     }
-    // Proof of possession: without it anyone could present a user's public
-    // key under that user's id and take the session. Unsigned hellos (the
-    // standard allows them) only with --allow-unsigned.
-    if (!env->sig && self->a.require_user_sig) {
-        socp_rsa_destroy(&key);
-        socpd_router_error(self, c, SOCP_ENVELOPE_CODE_INVALID_SIG,
-                           "USER_HELLO must be signed with the presented key", true);
-        return;
-    }
     if (env->sig && socp_sig_verify_payload(key, env->payload, env->sig, NULL) != 0) {
         socp_rsa_destroy(&key);
         socpd_router_error(self, c, SOCP_ENVELOPE_CODE_INVALID_SIG,
                            "USER_HELLO sig does not verify under the presented key", true);
         return;
     }
-    if (env->sig &&
+    bool proven = env->sig != NULL;
+    if (proven &&
         (socp_envelope_check_ts(env, socp_wall_ms(), self->a.max_skew_ms, NULL) != 0 ||
          socp_seen_check_envelope(self->seen, env, (int64_t) socp_now_ms()) == SOCP_EREPLAY)) {
         socp_rsa_destroy(&key); // a captured hello cannot be replayed
@@ -310,14 +306,31 @@ s_on_user_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
         socpd_router_error(self, c, SOCP_ENVELOPE_CODE_BAD_KEY, "cannot encode the key", true);
         return;
     }
+    if (!proven) {
+        socpd_store_user_t old;
+        int grc = socpd_store_user_get(self->store, env->from, &old);
+        bool was_proven = grc == 0 && old.proven;
+        socpd_store_user_fini(&old);
+        if (was_proven || (grc != 0 && grc != SOCP_ENOTFOUND)) {
+            free(norm);
+            socp_rsa_destroy(&key);
+            socpd_router_error(
+                self, c, was_proven ? SOCP_ENVELOPE_CODE_INVALID_SIG : SOCP_ENVELOPE_CODE_TIMEOUT,
+                was_proven ? "this id proved its key with a signed USER_HELLO "
+                             "before: only a signed hello can take it"
+                           : "server storage error, try again",
+                true);
+            return;
+        }
+    }
     json_t *meta = json_object_get(env->payload, "meta");
     meta = json_is_object(meta) ? json_deep_copy(meta) : json_object();
     json_object_del(meta, "pubkey");
     char *meta_text = json_dumps(meta, JSON_COMPACT);
-    int rc = socpd_store_user_bind(self->store, env->from, norm, meta_text, NULL);
+    int rc = socpd_store_user_bind(self->store, env->from, norm, pk, meta_text, proven, NULL);
     free(meta_text);
+    free(norm);
     if (rc != 0) {
-        free(norm);
         json_decref(meta);
         socp_rsa_destroy(&key);
         socpd_router_error(
@@ -329,14 +342,15 @@ s_on_user_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
     }
     s_user_t *u = socp_calloc(1, sizeof *u);
     snprintf(u->id, sizeof u->id, "%s", env->from);
-    u->pubkey = norm;
+    u->pubkey = socp_strdup(pk); // relayed byte for byte as presented
     u->meta = meta;
     u->conn = c->id;
     u->key = key;
     socpd_map_put(self->users, u->id, u);
     c->kind = S_USER;
     snprintf(c->peer_id, sizeof c->peer_id, "%s", env->from);
-    socp_info("user %s connected (conn %llu)", u->id, (unsigned long long) c->id);
+    socp_info("user %s connected (conn %llu, %s hello)", u->id, (unsigned long long) c->id,
+              proven ? "signed" : "unsigned");
 
     // The newcomer learns every user already known: cached adverts when fresh.
     uint64_t now = socp_now_ms();

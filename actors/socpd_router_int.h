@@ -39,7 +39,7 @@ typedef struct {
 typedef struct {
     char id[SOCP_ENVELOPE_ID_MAX + 1];
     char server_id[SOCP_ENVELOPE_ID_MAX + 1]; // hosting server ("" = us)
-    char *pubkey;                             // normalised text as advertised
+    char *pubkey;                             // as the user presented it (relayed as is)
     json_t *meta;                             // object
     uint64_t conn;                            // local users: their connection
     socp_rsa_key_t *key;                      // local users: parsed key (verification)

@@ -18,6 +18,20 @@
 
 // ---- server links ---------------------------------------------------------------
 
+// A key in any accepted encoding, as base64url DER (what comparisons use).
+static int
+s_normalise_key(const char *text, char **out)
+{
+    *out = NULL;
+    socp_rsa_key_t *key = NULL;
+    int rc = socp_rsa_public_import(text, strlen(text), &key);
+    if (rc == 0) {
+        rc = socp_rsa_public_export(key, SOCP_RSA_PUB_B64_DER, out);
+    }
+    socp_rsa_destroy(&key);
+    return rc;
+}
+
 static s_server_t *
 s_server_add(s_self_t *self, const char *id, const char *host, uint16_t port, const char *pubkey)
 {
@@ -423,22 +437,26 @@ socpd_router_on_server_frame(s_self_t *self,
                               uid, env->from, sid);
                     return;
                 }
+                // Compared as keys (a user may present DER or PEM), relayed
+                // as presented.
                 char *norm = NULL;
-                socp_rsa_key_t *key = NULL;
-                if (socp_rsa_public_import(pk, strlen(pk), &key) != 0 ||
-                    socp_rsa_public_export(key, SOCP_RSA_PUB_B64_DER, &norm) != 0) {
-                    socp_rsa_destroy(&key);
+                if (s_normalise_key(pk, &norm) != 0) {
                     return;
                 }
-                socp_rsa_destroy(&key);
                 char *bound = NULL;
-                bool clash = (u && u->pubkey && strcmp(u->pubkey, norm) != 0) ||
-                             (socpd_store_user_key(self->store, uid, &bound) == 0 && bound &&
-                              strcmp(bound, norm) != 0);
+                char *known = NULL;
+                bool clash =
+                    (u && u->pubkey &&
+                     (s_normalise_key(u->pubkey, &known) != 0 || strcmp(known, norm) != 0)) ||
+                    (socpd_store_user_key(self->store, uid, &bound) == 0 && bound &&
+                     strcmp(bound, norm) != 0);
                 free(bound);
+                free(known);
+                free(norm);
                 if (clash) {
-                    socp_warn("USER_ADVERTISE for %.64s with a different key: refused", uid);
-                    free(norm);
+                    socp_warn("USER_ADVERTISE for %.64s from server %.64s with a different key: "
+                              "refused",
+                              uid, env->from);
                     return;
                 }
                 if (!u) {
@@ -448,7 +466,7 @@ socpd_router_on_server_frame(s_self_t *self,
                 }
                 snprintf(u->server_id, sizeof u->server_id, "%s", sid);
                 free(u->pubkey);
-                u->pubkey = norm;
+                u->pubkey = socp_strdup(pk);
                 json_decref(u->meta);
                 u->meta = json_is_object(meta) ? json_deep_copy(meta) : json_object();
                 json_object_del(u->meta, "pubkey");

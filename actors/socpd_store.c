@@ -162,9 +162,9 @@ socpd_store_close(socpd_store_t **self_p)
 }
 
 int
-socpd_store_user_key(socpd_store_t *self, const char *user_id, char **pubkey_out)
+socpd_store_user_get(socpd_store_t *self, const char *user_id, socpd_store_user_t *out)
 {
-    *pubkey_out = NULL;
+    memset(out, 0, sizeof *out);
     char *text = NULL;
     int rc = s_get(self, self->users, user_id, strlen(user_id), &text);
     if (rc != 0) {
@@ -173,36 +173,97 @@ socpd_store_user_key(socpd_store_t *self, const char *user_id, char **pubkey_out
     json_t *rec = s_record(text);
     free(text);
     const char *pk = rec ? json_string_value(json_object_get(rec, "pubkey")) : NULL;
-    if (!pk) {
+    json_t *presented = rec ? json_object_get(rec, "presented") : NULL;
+    json_t *proven = rec ? json_object_get(rec, "proven") : NULL;
+    if (!pk || (presented && !json_is_string(presented)) || (proven && !json_is_boolean(proven))) {
         json_decref(rec);
         socp_error("store: corrupt user record");
         return SOCP_ESTORE;
     }
-    *pubkey_out = socp_strdup(pk);
+    out->pubkey = socp_strdup(pk);
+    // Records written before these fields: the normalised key is what the
+    // user was relayed with, and nothing was proven.
+    out->presented = socp_strdup(presented ? json_string_value(presented) : pk);
+    out->proven = json_is_true(proven);
     json_decref(rec);
     return 0;
+}
+
+void
+socpd_store_user_fini(socpd_store_user_t *u)
+{
+    free(u->pubkey);
+    free(u->presented);
+    memset(u, 0, sizeof *u);
+}
+
+int
+socpd_store_user_key(socpd_store_t *self, const char *user_id, char **pubkey_out)
+{
+    socpd_store_user_t u;
+    int rc = socpd_store_user_get(self, user_id, &u);
+    *pubkey_out = rc == 0 ? u.pubkey : NULL;
+    free(u.presented);
+    return rc;
+}
+
+// Rewrites an existing user record with a new presented form and proof.
+static int
+s_user_update(socpd_store_t *self, const char *user_id, const char *presented, bool proven)
+{
+    char *text = NULL;
+    int rc = s_get(self, self->users, user_id, strlen(user_id), &text);
+    if (rc != 0) {
+        return rc;
+    }
+    json_t *rec = s_record(text);
+    free(text);
+    if (!rec) {
+        return SOCP_ESTORE;
+    }
+    json_object_set_new(rec, "presented", json_string(presented));
+    json_object_set_new(rec, "proven", json_boolean(proven));
+    char *out = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(rec);
+    if (!out) {
+        return SOCP_ENOMEM;
+    }
+    rc = s_put(self, self->users, user_id, strlen(user_id), out);
+    free(out);
+    return rc;
 }
 
 int
 socpd_store_user_bind(socpd_store_t *self,
                       const char *user_id,
                       const char *pubkey,
+                      const char *presented,
                       const char *meta_json,
+                      bool proven,
                       char **bound_out)
 {
     if (bound_out) {
         *bound_out = NULL;
     }
-    char *bound = NULL;
-    int rc = socpd_store_user_key(self, user_id, &bound);
+    socpd_store_user_t old;
+    int rc = socpd_store_user_get(self, user_id, &old);
     if (rc == 0) {
-        bool same = strcmp(bound, pubkey) == 0;
-        if (!same && bound_out) {
-            *bound_out = bound;
-        } else {
-            free(bound);
+        bool same = strcmp(old.pubkey, pubkey) == 0;
+        if (!same) {
+            if (bound_out) {
+                *bound_out = old.pubkey;
+                old.pubkey = NULL;
+            }
+            socpd_store_user_fini(&old);
+            return SOCP_EEXIST;
         }
-        return same ? 0 : SOCP_EEXIST;
+        // Same key: keep the latest presented form; proof is never lost.
+        bool now_proven = old.proven || proven;
+        if (strcmp(old.presented, presented) != 0 || now_proven != old.proven) {
+            rc = s_user_update(self, user_id, presented, now_proven);
+        }
+        socpd_store_user_fini(&old);
+        return rc;
     }
     if (rc != SOCP_ENOTFOUND) {
         return rc;
@@ -212,7 +273,8 @@ socpd_store_user_bind(socpd_store_t *self,
         json_decref(meta);
         meta = json_object();
     }
-    json_t *rec = json_pack("{s:s, s:o, s:i}", "pubkey", pubkey, "meta", meta, "version", 1);
+    json_t *rec = json_pack("{s:s, s:s, s:b, s:o, s:i}", "pubkey", pubkey, "presented", presented,
+                            "proven", proven, "meta", meta, "version", 1);
     char *text = rec ? json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(rec);
     if (!text) {

@@ -47,6 +47,7 @@ typedef struct {
     long crypto_workers;
     long max_skew_ms;
     bool allow_unsigned;
+    int pub_format;
     long max_output_kb;
     char advertise_host[256];
     size_t n_intro;
@@ -62,8 +63,10 @@ s_usage(FILE *f)
                "  --advertise-host H     host other servers should dial (default: --host)\n"
                "  --data-dir DIR         database and key directory (default ./socpd-data)\n"
                "  --introducer H:P:KEY   join a mesh through this server (repeatable; KEY =\n"
-               "                         base64url DER SPKI of its public key)\n"
-               "  --print-pubkey         print the server public key (base64url DER) and exit\n"
+               "                         its public key: base64url of DER SPKI or of PEM)\n"
+               "  --print-pubkey         print the server public key (in --pub-format) and exit\n"
+               "  --pub-format der|pem   how our key is published: base64url of DER SPKI\n"
+               "                         (default) or of PEM text (what PEM-only peers parse)\n"
                "  --plain-key            keep the server key unencrypted (tests; env\n"
                "                         SOCPD_PLAIN_KEY=1); else passphrase from\n"
                "                         SOCPD_PASSPHRASE or a prompt\n"
@@ -80,7 +83,8 @@ s_usage(FILE *f)
                "                         dropped as a slow reader (default 4096)\n"
                "  --crypto-workers N     signing threads (default: number of cores, max 16)\n"
                "  --max-skew-ms N        refuse user frames with ts further off (default 600000)\n"
-               "  --allow-unsigned       accept user content frames without sig\n"
+               "  --allow-unsigned       accept user content frames (MSG_*, FILE_*) without sig;\n"
+               "                         USER_HELLO may always be unsigned (ADR 0012)\n"
                "  --log-level L          error|warn|info|debug (default info; env SOCP_LOG)\n"
                "  --config FILE          read 'name = value' lines (same names as the flags)\n"
                "  --help, --version\n");
@@ -182,6 +186,14 @@ s_apply(s_opts_t *o, const char *name, const char *v, bool *needs_value)
             fprintf(stderr, "socpd: --introducer: expected host:port:pubkey, got '%.80s'\n", v);
             return -1;
         }
+        return 0;
+    }
+    if (strcmp(name, "pub-format") == 0) {
+        if (strcmp(v, "der") != 0 && strcmp(v, "pem") != 0) {
+            fprintf(stderr, "socpd: --pub-format: der or pem\n");
+            return -1;
+        }
+        o->pub_format = strcmp(v, "pem") == 0 ? SOCP_RSA_PUB_B64_PEM : SOCP_RSA_PUB_B64_DER;
         return 0;
     }
     if (strcmp(name, "key-primes") == 0) {
@@ -484,7 +496,7 @@ main(int argc, char **argv)
         return 1;
     }
     char *pubkey = NULL;
-    if (socp_rsa_public_export(key, SOCP_RSA_PUB_B64_DER, &pubkey) != 0) {
+    if (socp_rsa_public_export(key, (socp_rsa_pub_format_t) o.pub_format, &pubkey) != 0) {
         socp_rsa_destroy(&key);
         return 1;
     }

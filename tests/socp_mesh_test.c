@@ -41,7 +41,7 @@ SOCP_TEST_T(socp_mesh_three_clients_two_servers, 120)
     const char *timing[] = {"--heartbeat-ms", "500", "--dead-ms", "3000", NULL};
     sd_server_t s1, s2;
     sd_server_start(&s1, "s1", "rsa4096_2p_a.pem", timing);
-    char intro[1200];
+    char intro[2400];
     snprintf(intro, sizeof intro, "127.0.0.1:%u:%s", (unsigned) s1.port, s1.pubkey);
     const char *join[] = {"--heartbeat-ms", "500", "--dead-ms", "3000",
                           "--introducer",   intro, NULL};

@@ -85,12 +85,26 @@ sd_client_open(sd_client_t *c, uint16_t port, const char *id, const char *fixtur
 }
 
 void
-sd_client_hello(sd_client_t *c, uint16_t port, const char *id, const char *fixture)
+sd_client_hello_ex(sd_client_t *c,
+                   uint16_t port,
+                   const char *id,
+                   const char *fixture,
+                   socp_rsa_pub_format_t format,
+                   bool sign)
 {
     sd_client_open(c, port, id, fixture);
+    free(c->pub);
+    c->pub = NULL;
+    CHECK_OK(socp_rsa_public_export(c->key, format, &c->pub));
     json_t *p = json_pack("{s:s, s:s, s:s, s:{s:s}}", "client", "socpd-test", "pubkey", c->pub,
                           "enc_pubkey", c->pub, "meta", "display_name", id);
-    sd_send(c, "USER_HELLO", id, socp_wall_ms(), p, true);
+    sd_send(c, "USER_HELLO", id, socp_wall_ms(), p, sign);
+}
+
+void
+sd_client_hello(sd_client_t *c, uint16_t port, const char *id, const char *fixture)
+{
+    sd_client_hello_ex(c, port, id, fixture, SOCP_RSA_PUB_B64_DER, true);
 }
 
 void

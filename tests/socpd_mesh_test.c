@@ -63,7 +63,7 @@ SOCP_TEST_T(socpd_mesh_three, 120)
     const char *timing[] = {"--heartbeat-ms", "200", "--dead-ms", "1000", NULL};
     sd_server_t s1, s2, s3;
     sd_server_start(&s1, "s1", "rsa4096_4p_a.pem", timing);
-    char intro[1200];
+    char intro[2400];
     snprintf(intro, sizeof intro, "127.0.0.1:%u:%s", (unsigned) s1.port, s1.pubkey);
     const char *join[] = {"--heartbeat-ms", "200", "--dead-ms", "1000",
                           "--introducer",   intro, NULL};

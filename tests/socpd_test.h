@@ -15,7 +15,7 @@ typedef struct {
     uint16_t port;
     char id[160];
     char dir[1024];
-    char pubkey[1024];
+    char pubkey[2048];
 } sd_server_t;
 
 typedef struct {
@@ -40,6 +40,13 @@ socp_rsa_key_t *sd_fixture_key(const char *name);
 void sd_client_open(sd_client_t *c, uint16_t port, const char *id, const char *fixture);
 // Opens and sends a signed USER_HELLO.
 void sd_client_hello(sd_client_t *c, uint16_t port, const char *id, const char *fixture);
+// Same, with the key published in `format`, the hello signed or not.
+void sd_client_hello_ex(sd_client_t *c,
+                        uint16_t port,
+                        const char *id,
+                        const char *fixture,
+                        socp_rsa_pub_format_t format,
+                        bool sign);
 void sd_client_close(sd_client_t *c);
 
 // Sends a frame from c->id (signed with c's key when `sign`). Steals payload.

@@ -66,7 +66,7 @@ SOCP_TEST_T(socpd_timing_dead_link, 90)
                             "--hello-timeout-ms", "500", NULL};
     sd_server_t s1, s2;
     sd_server_start(&s1, "s1", "rsa4096_4p_a.pem", timing);
-    char intro[1200];
+    char intro[2400];
     snprintf(intro, sizeof intro, "127.0.0.1:%u:%s", (unsigned) s1.port, s1.pubkey);
     const char *join[] = {"--heartbeat-ms", "150", "--dead-ms", "800", "--hello-timeout-ms", "500",
                           "--introducer",   intro, NULL};
@@ -113,7 +113,7 @@ SOCP_TEST_T(socpd_timing_introducer_fallback, 90)
     int hole = -1;
     uint16_t hole_port = 0;
     CHECK_OK(socp_tcp_listen("127.0.0.1", 0, 8, &hole, &hole_port));
-    char i1[1200], i2[1200], i3[1200];
+    char i1[2400], i2[2400], i3[2400];
     snprintf(i1, sizeof i1, "127.0.0.1:%u:%s", (unsigned) refused, s1.pubkey);
     snprintf(i2, sizeof i2, "127.0.0.1:%u:%s", (unsigned) hole_port, s1.pubkey);
     snprintf(i3, sizeof i3, "127.0.0.1:%u:%s", (unsigned) s1.port, s1.pubkey);

@@ -16,14 +16,14 @@
 typedef struct {
     char host[256];
     uint16_t port;
-    char pubkey[1024]; // pinned, any accepted encoding
+    char pubkey[2048]; // pinned, any accepted encoding (b64url PEM is ~1,070)
 } socpd_peer_addr_t;
 
 typedef struct {
     const char *server_id; // our UUID
     const char *host;      // advertised host
     uint16_t port;         // advertised (bound) port
-    const char *pubkey;    // our public key, b64url DER SPKI
+    const char *pubkey;    // our public key as published (--pub-format)
     const char *data_dir;  // for the database
     int crypto_workers;    // number of socpd_cryptoN actors
     int hello_timeout_ms;  // first frame must identify within this

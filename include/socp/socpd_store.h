@@ -24,18 +24,38 @@ typedef struct socpd_store socpd_store_t;
 SOCP_NODISCARD int socpd_store_open(const char *dir, size_t map_mb, socpd_store_t **out);
 void socpd_store_close(socpd_store_t **self_p);
 
-// Binds user id to pubkey (normalised text) on first sight and adds it to
-// the public group. Returns 0 (new, or already bound to the same key),
-// SOCP_EEXIST (bound to another key: *bound_out may receive it, free()),
-// SOCP_ESTORE.
+// A user record: the key normalised (base64url DER SPKI, what comparisons
+// use), the key exactly as the user presented it (what is relayed), and
+// whether the binding was ever proven (a USER_HELLO signed by that key, or
+// an account login). See docs/adr/0012-unsigned-hellos.md.
+typedef struct {
+    char *pubkey;
+    char *presented;
+    bool proven;
+} socpd_store_user_t;
+
+// Binds user id to pubkey (normalised) on first sight and adds it to the
+// public group; records how it was presented and whether it was proven.
+// An id already bound to the same key keeps its binding: the presented form
+// is updated and proof, once given, is kept. Returns 0 (new, or already
+// bound to the same key), SOCP_EEXIST (bound to another key: *bound_out may
+// receive it, free()), SOCP_ESTORE.
 SOCP_NODISCARD int socpd_store_user_bind(socpd_store_t *self,
                                          const char *user_id,
                                          const char *pubkey,
+                                         const char *presented,
                                          const char *meta_json,
+                                         bool proven,
                                          char **bound_out);
 
-// Looks a user's bound key up: 0 and *pubkey_out (free()), SOCP_ENOTFOUND,
+// Reads a user record: 0 and *out (socpd_store_user_fini), SOCP_ENOTFOUND,
 // SOCP_ESTORE (unreadable record).
+SOCP_NODISCARD int
+socpd_store_user_get(socpd_store_t *self, const char *user_id, socpd_store_user_t *out);
+void socpd_store_user_fini(socpd_store_user_t *u);
+
+// Looks a user's bound key (normalised) up: 0 and *pubkey_out (free()),
+// SOCP_ENOTFOUND, SOCP_ESTORE (unreadable record).
 SOCP_NODISCARD int
 socpd_store_user_key(socpd_store_t *self, const char *user_id, char **pubkey_out);
 
