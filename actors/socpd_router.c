@@ -473,8 +473,8 @@ socpd_router_deliver_payload(const json_t *orig, const char *sender, const char 
     return p;
 }
 
-// The connection of some linked server other than `except` (0 if none).
-static uint64_t
+// Some linked server other than `except` (NULL if none).
+static s_server_t *
 s_any_link(s_self_t *self, const char *except)
 {
     size_t pos = 0;
@@ -483,10 +483,10 @@ s_any_link(s_self_t *self, const char *except)
     while (socpd_map_next(self->servers, &pos, &k, &v)) {
         s_server_t *s = v;
         if (s->conn && strcmp(s->id, except) != 0) {
-            return s->conn;
+            return s;
         }
     }
-    return 0;
+    return NULL;
 }
 
 // Routes a user content frame (MSG_DIRECT, MSG_PUBLIC_CHANNEL to a user,
@@ -522,29 +522,27 @@ s_route_to_user(s_self_t *self,
         self->delivered++;
     } else {
         s_server_t *s = socpd_map_get(self->servers, r->server_id);
-        uint64_t via = s && s->conn ? s->conn : 0;
+        s_server_t *via = s && s->conn ? s : NULL;
         if (s && !via) {
             // No direct link to the hosting server (yet: links form a moment
             // after a join, or one is being re-dialled): hand it to any linked
-            // server; a server forwards a SERVER_DELIVER for a user it does not
-            // host to that user's server, unchanged (one extra hop, no loop).
+            // server; a server forwards a frame for a user it does not host to
+            // that user's server, unchanged (one extra hop, no loop).
             via = s_any_link(self, s->id);
         }
         if (s && via) {
-            socpd_router_put_conn_id(&ids, via);
-            json_t *p;
+            socpd_router_put_conn_id(&ids, via->conn);
             if (env->kind == SOCP_ENVELOPE_TYPE_MSG_DIRECT) {
-                p = socpd_router_deliver_payload(env->payload, env->from, env->to, env->ts);
+                json_t *p = socpd_router_deliver_payload(env->payload, env->from, env->to, env->ts);
+                json_object_set_new(p, "user_id", json_string(r->id));
+                socpd_router_emit(self, &ids, "SERVER_DELIVER", s->id, socp_wall_ms(), p, false,
+                                  NULL);
+            } else if (via->raw_relay) {
+                socpd_router_relay(self, &ids, text, len); // the user's own frame (peer A's form)
             } else {
-                p = json_object();
-                json_object_set_new(p, "kind", json_string(env->type));
-                json_object_set_new(p, "frame", json_stringn(text, len));
-                json_object_set_new(p, "sender", json_string(env->from));
-                json_object_set_new(p, "to", json_string(env->to));
-                json_object_set_new(p, "ts", json_integer(env->ts));
+                socpd_router_emit(self, &ids, env->type, s->id, socp_wall_ms(),
+                                  socpd_router_forward_payload(env, r->id, text, len), false, NULL);
             }
-            json_object_set_new(p, "user_id", json_string(r->id));
-            socpd_router_emit(self, &ids, "SERVER_DELIVER", s->id, socp_wall_ms(), p, false, NULL);
             self->delivered++;
         } else if (src) {
             socpd_router_error(self, src, SOCP_ENVELOPE_CODE_USER_NOT_FOUND,
@@ -680,8 +678,12 @@ s_on_open(s_self_t *self, const socp_msg_socpd_open_t *m)
             socpd_router_kick(self, c->id, 1000, "");
             return;
         }
+        // The link is up once the far side accepted it: its first frame
+        // that verifies under the pinned key (socpd answers a HELLO_LINK
+        // with a HEARTBEAT at once; others send gossip or a heartbeat).
+        c->kind = S_LINKING;
+        snprintf(c->peer_id, sizeof c->peer_id, "%s", s->id);
         socpd_router_emit_one(self, c->id, "SERVER_HELLO_LINK", s->id, hello, false);
-        socpd_router_link_up(self, s, c);
     } else {
         json_decref(hello);
     }
@@ -714,14 +716,24 @@ s_on_gone(s_self_t *self, uint64_t id, const char *reason)
         s_server_t *s = socpd_map_get(self->servers, c->peer_id);
         if (s && s->conn == c->id) {
             s->conn = 0;
-            socp_warn("link to server %s lost (%s)", s->id, reason ? reason : "");
+            uint64_t up_ms = socp_now_ms() - s->up_at_ms;
+            socp_warn("link to server %s lost after %llu ms (%s)", s->id,
+                      (unsigned long long) up_ms, reason ? reason : "");
+            if (up_ms >= S_LINK_STABLE_MS) {
+                s->backoff_ms = S_BACKOFF_MIN_MS; // a flapping link keeps backing off
+            }
             socpd_router_server_unlink_users(self, s->id);
             socpd_router_schedule_retry(self, s);
         }
+    } else if (c->kind == S_LINKING) {
+        s_server_t *s = socpd_map_get(self->servers, c->peer_id);
+        if (s && !s->conn && c->outbound) {
+            socp_warn("server %s closed our link before accepting it (%s)", s->id,
+                      reason ? reason : "");
+            socpd_router_schedule_retry(self, s);
+        }
     } else if (c->kind == S_JOINING && !self->joined) {
-        self->join_retry_at = socp_now_ms() + self->join_backoff;
-        self->join_backoff =
-            self->join_backoff * 2 > S_BACKOFF_MAX_MS ? S_BACKOFF_MAX_MS : self->join_backoff * 2;
+        socpd_router_join_backoff(self);
     }
     free(c);
 }
@@ -733,11 +745,7 @@ s_on_dial_fail(s_self_t *self, const char *link, const char *reason)
         socp_warn("introducer %s unreachable (%s)", link + 6, reason);
         if (!self->joined) {
             if (self->intro_next % self->a.n_introducers == 0) {
-                // Tried them all: wait before the next round.
-                self->join_retry_at = socp_now_ms() + self->join_backoff;
-                self->join_backoff = self->join_backoff * 2 > S_BACKOFF_MAX_MS
-                                         ? S_BACKOFF_MAX_MS
-                                         : self->join_backoff * 2;
+                socpd_router_join_backoff(self); // tried them all: wait for the next round
             } else {
                 socpd_router_join_next(self);
             }
@@ -763,7 +771,7 @@ s_on_frame(s_self_t *self, uint64_t id, const char *text, size_t len)
     socp_envelope_error_t err;
     int rc = socp_envelope_parse(text, len, &env, &err);
     if (rc != 0) {
-        if (c->kind == S_SERVER || c->kind == S_JOINING) {
+        if (c->kind == S_SERVER || c->kind == S_JOINING || c->kind == S_LINKING) {
             self->dropped_bad_server_sig++;
             socp_warn("malformed frame from server %s: %s", c->peer_id, err.detail);
             return;
@@ -879,8 +887,11 @@ s_on_sweep(socp_actor_ctx_t *ctx, int timer_id, void *arg)
             socpd_router_error(self, c, SOCP_ENVELOPE_CODE_TIMEOUT,
                                "no USER_HELLO, SERVER_HELLO_JOIN or SERVER_HELLO_LINK in time",
                                true);
-        } else if (c->kind == S_SERVER && now - c->last_rx_ms > (uint64_t) self->a.dead_ms) {
-            socp_warn("link to server %s silent for %d ms: closing", c->peer_id, self->a.dead_ms);
+        } else if ((c->kind == S_SERVER || c->kind == S_LINKING || c->kind == S_JOINING) &&
+                   now - c->last_rx_ms > (uint64_t) self->a.dead_ms) {
+            socp_warn("%s server %s silent for %d ms: closing",
+                      c->kind == S_SERVER ? "link to" : "unanswered hello to",
+                      c->peer_id[0] ? c->peer_id : c->link, self->a.dead_ms);
             c->last_rx_ms = now; // kick once
             socpd_router_kick(self, c->id, 1001, "link dead");
         }

@@ -20,6 +20,9 @@
 #define S_ADVERT_TTL_MS  (4 * 60 * 1000) // reuse a cached signed advert this long
 #define S_BACKOFF_MIN_MS 200
 #define S_BACKOFF_MAX_MS 30000
+#define S_LINK_STABLE_MS 10000 // a link up this long resets its reconnect backoff
+#define S_SERVERS_MAX    256   // servers we keep (pinned keys, addresses)
+#define S_WELCOME_MAX    64    // entries of one SERVER_WELCOME we look at
 #define S_SEEN_CAPACITY  (1u << 18)
 #define S_ADD_BATCH_MS   100                // PUBLIC_CHANNEL_ADD batching window
 #define S_UNSIGNED_MAX   (1048576u - 2048u) // room for "sig" in a 1 MiB frame
@@ -57,6 +60,9 @@ typedef struct {
     bool dialing;         // a dial is in flight
     uint64_t retry_at_ms; // next reconnect attempt (0: none planned)
     uint64_t backoff_ms;
+    uint64_t up_at_ms; // when the current link came up
+    bool raw_relay;    // its hello was unsigned (peer A): user frames go to it as
+                       // the user sent them, its own form (ADR 0013)
 } s_server_t;
 
 typedef struct {
@@ -88,6 +94,10 @@ json_t *socpd_router_advert_payload(s_self_t *self, const s_user_t *u);
 s_conn_t *socpd_router_conn(s_self_t *self, uint64_t id);
 json_t *
 socpd_router_deliver_payload(const json_t *orig, const char *sender, const char *to, int64_t ts);
+json_t *socpd_router_forward_payload(const socp_envelope_t *env,
+                                     const char *recipient,
+                                     const char *text,
+                                     size_t len);
 void socpd_router_dial_server(s_self_t *self, s_server_t *s);
 void socpd_router_emit(s_self_t *self,
                        const socp_buf_t *ids,
@@ -108,6 +118,7 @@ void socpd_router_error(s_self_t *self,
                         socp_envelope_code_t code,
                         const char *detail,
                         bool close);
+void socpd_router_join_backoff(s_self_t *self);
 void socpd_router_join_next(s_self_t *self);
 void socpd_router_kick(s_self_t *self, uint64_t conn, uint16_t code, const char *reason);
 void socpd_router_link_up(s_self_t *self, s_server_t *s, s_conn_t *c);

@@ -48,6 +48,11 @@ s_server_add(s_self_t *self, const char *id, const char *host, uint16_t port, co
         }
         socp_rsa_destroy(&key);
     } else {
+        if (socpd_map_size(self->servers) >= S_SERVERS_MAX) {
+            socp_warn("server %.64s not added: %d servers known already", id, S_SERVERS_MAX);
+            socp_rsa_destroy(&key);
+            return NULL;
+        }
         s = socp_calloc(1, sizeof *s);
         snprintf(s->id, sizeof s->id, "%s", id);
         s->pubkey = socp_strdup(pubkey);
@@ -60,6 +65,22 @@ s_server_add(s_self_t *self, const char *id, const char *host, uint16_t port, co
         s->port = port;
     }
     return s;
+}
+
+// True when some known server lives at host:port already.
+static bool
+s_address_taken(s_self_t *self, const char *host, uint16_t port)
+{
+    size_t pos = 0;
+    const char *k;
+    void *v;
+    while (socpd_map_next(self->servers, &pos, &k, &v)) {
+        const s_server_t *s = v;
+        if (s->port == port && strcmp(s->host, host) == 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 // A link to server s is up on connection c: re-advertise our users to it.
@@ -85,7 +106,7 @@ socpd_router_link_up(s_self_t *self, s_server_t *s, s_conn_t *c)
     s->conn = c->id;
     s->dialing = false;
     s->retry_at_ms = 0;
-    s->backoff_ms = S_BACKOFF_MIN_MS;
+    s->up_at_ms = socp_now_ms();
     c->kind = S_SERVER;
     snprintf(c->peer_id, sizeof c->peer_id, "%s", s->id);
     socp_msg_t trust = socp_msg_make(SOCP_MSG_SOCPD_TRUST); // no user rate limit on a link
@@ -148,21 +169,43 @@ socpd_router_on_server_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t 
     }
     if (env->kind == SOCP_ENVELOPE_TYPE_SERVER_HELLO_LINK) {
         // Only servers whose key we pinned (configuration, welcome list or a
-        // relayed announce) may link; the frame must verify under that key.
+        // relayed announce) may link. A signed hello must verify under that
+        // key and brings the link up at once. An unsigned one (the standard
+        // allows it; peer A sends it) proves nothing: the link waits for the
+        // first frame that verifies under the pinned key, so a stranger
+        // using a known server's id can neither displace its link nor move
+        // its address (docs/adr/0013-unsigned-server-frames.md).
         s_server_t *s = socpd_map_get(self->servers, env->from);
-        if (!s || !env->sig || socp_sig_verify_payload(s->key, env->payload, env->sig, NULL) != 0) {
+        if (!s ||
+            (env->sig && socp_sig_verify_payload(s->key, env->payload, env->sig, NULL) != 0)) {
             self->dropped_bad_server_sig++;
+            socp_warn("SERVER_HELLO_LINK from %.64s refused: %s", env->from,
+                      s ? "does not verify under the pinned key" : "unknown server id");
             socpd_router_error(self, c, SOCP_ENVELOPE_CODE_INVALID_SIG,
                                s ? "SERVER_HELLO_LINK does not verify under the pinned key"
                                  : "unknown server id",
                                true);
             return;
         }
-        if (host && port) {
-            snprintf(s->host, sizeof s->host, "%s", host);
-            s->port = (uint16_t) port;
+        s->raw_relay = !env->sig;
+        if (!env->sig) {
+            c->kind = S_LINKING;
+            snprintf(c->peer_id, sizeof c->peer_id, "%s", s->id);
+            socp_info("unsigned SERVER_HELLO_LINK from %s: the link is up at its first signed "
+                      "frame",
+                      s->id);
+        } else {
+            if (host && port) {
+                snprintf(s->host, sizeof s->host, "%s", host);
+                s->port = (uint16_t) port;
+            }
+            socpd_router_link_up(self, s, c);
         }
-        socpd_router_link_up(self, s, c);
+        if (s->conn == c->id || c->kind == S_LINKING) {
+            // Tells the dialler at once that its hello was taken (and gives
+            // it a signed frame to check our key with).
+            socpd_router_emit_one(self, c->id, "HEARTBEAT", s->id, json_object(), false);
+        }
         return;
     }
     // SERVER_HELLO_JOIN: we act as introducer.
@@ -172,8 +215,11 @@ socpd_router_on_server_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t 
                            true);
         return;
     }
-    // Proof of possession of the key the newcomer asks us to pin.
-    bool ok = env->sig && socp_sig_verify_payload(key, env->payload, env->sig, NULL) == 0;
+    // A signed join proves possession of the key the newcomer asks us to
+    // pin; an unsigned one (the standard allows it for bootstrap) does not,
+    // so it cannot take over a server that is linked now, and whatever it
+    // pins is only used to verify what that server signs later.
+    bool ok = !env->sig || socp_sig_verify_payload(key, env->payload, env->sig, NULL) == 0;
     socp_rsa_destroy(&key);
     if (!ok) {
         socpd_router_error(self, c, SOCP_ENVELOPE_CODE_INVALID_SIG,
@@ -191,11 +237,20 @@ socpd_router_on_server_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t 
         }
         socp_rsa_destroy(&k2);
     }
+    if (known && same_key && known->conn && !env->sig) {
+        socp_warn("unsigned SERVER_HELLO_JOIN for linked server %.64s: refused", assigned);
+        socpd_router_error(self, c, SOCP_ENVELOPE_CODE_INVALID_SIG,
+                           "this server is linked; only a signed join can replace its link", true);
+        return;
+    }
     if (strcmp(assigned, self->server_id) == 0 || socpd_map_get(self->users, assigned) ||
         (known && !same_key)) {
         socp_uuid_generate(assigned); // id taken: assign a fresh one
     }
     s_server_t *s = s_server_add(self, assigned, host, (uint16_t) port, pk);
+    if (s) {
+        s->raw_relay = !env->sig;
+    }
     if (!s) {
         socpd_router_error(self, c, SOCP_ENVELOPE_CODE_BAD_KEY, "cannot register this server",
                            true);
@@ -253,14 +308,32 @@ socpd_router_dial_server(s_self_t *self, s_server_t *s)
     (void) socp_actor_send(self->ctx, "socpd_net", &m);
 }
 
+// Exponential backoff with jitter: the next attempt in [b, 1.5 b), then
+// b doubles up to S_BACKOFF_MAX_MS. Returns the delay.
+static uint64_t
+s_backoff(uint64_t *backoff_ms)
+{
+    uint64_t delay = *backoff_ms + randombytes_uniform((uint32_t) (*backoff_ms / 2 + 1));
+    *backoff_ms = *backoff_ms * 2 > S_BACKOFF_MAX_MS ? S_BACKOFF_MAX_MS : *backoff_ms * 2;
+    return delay;
+}
+
 void
 socpd_router_schedule_retry(s_self_t *self, s_server_t *s)
 {
     (void) self;
     s->dialing = false;
-    uint64_t jitter = randombytes_uniform((uint32_t) (s->backoff_ms / 2 + 1));
-    s->retry_at_ms = socp_now_ms() + s->backoff_ms + jitter;
-    s->backoff_ms = s->backoff_ms * 2 > S_BACKOFF_MAX_MS ? S_BACKOFF_MAX_MS : s->backoff_ms * 2;
+    uint64_t delay = s_backoff(&s->backoff_ms);
+    s->retry_at_ms = socp_now_ms() + delay;
+    socp_debug("server %s: next dial in %llu ms", s->id, (unsigned long long) delay);
+}
+
+void
+socpd_router_join_backoff(s_self_t *self)
+{
+    uint64_t delay = s_backoff(&self->join_backoff);
+    self->join_retry_at = socp_now_ms() + delay;
+    socp_info("joining the mesh: next attempt in %llu ms", (unsigned long long) delay);
 }
 
 static void
@@ -271,13 +344,27 @@ s_on_welcome(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
         return;
     }
     const socpd_peer_addr_t *in = &self->a.introducers[idx];
-    s_server_t *s = s_server_add(self, env->from, in->host, in->port, in->pubkey);
-    if (!s || !env->sig || socp_sig_verify_payload(s->key, env->payload, env->sig, NULL) != 0) {
+    // Signed: it must verify under the key configured for this introducer.
+    // Unsigned (peer A's servers): taken on this connection only, the one we
+    // dialled to a configured introducer; its id is pinned to the configured
+    // key, so everything it sends later must verify under that key
+    // (docs/adr/0013-unsigned-server-frames.md says what this trusts).
+    s_server_t *s = socp_uuid_is_peer_id(env->from, strlen(env->from))
+                        ? s_server_add(self, env->from, in->host, in->port, in->pubkey)
+                        : NULL;
+    if (!s || (env->sig && socp_sig_verify_payload(s->key, env->payload, env->sig, NULL) != 0)) {
         self->dropped_bad_server_sig++;
-        socp_warn("SERVER_WELCOME from %s does not verify under the pinned key: dropped",
-                  env->from);
+        socp_warn("SERVER_WELCOME from %.64s (introducer %s:%u): %s: dropped", env->from, in->host,
+                  (unsigned) in->port,
+                  s ? "does not verify under the configured key" : "bad or clashing server id");
         socpd_router_kick(self, c->id, 1000, "bad welcome");
         return;
+    }
+    s->raw_relay = !env->sig;
+    if (!env->sig) {
+        socp_info("unsigned SERVER_WELCOME from introducer %s (%s:%u): accepted on the "
+                  "connection we dialled",
+                  s->id, in->host, (unsigned) in->port);
     }
     const char *assigned = json_string_value(json_object_get(env->payload, "assigned_id"));
     if (assigned && socp_uuid_is_peer_id(assigned, strlen(assigned)) &&
@@ -302,8 +389,16 @@ s_on_welcome(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
     }
     size_t i;
     json_t *e;
+    if (json_array_size(list) > S_WELCOME_MAX) {
+        socp_warn("SERVER_WELCOME from %s lists %zu servers: only the first %d are used", s->id,
+                  json_array_size(list), S_WELCOME_MAX);
+    }
+    size_t shared_address = 0;
     json_array_foreach(list, i, e)
     {
+        if (i >= S_WELCOME_MAX) {
+            break;
+        }
         const char *sid = json_string_value(json_object_get(e, "server_id"));
         if (!sid) {
             sid = json_string_value(json_object_get(e, "user_id"));
@@ -312,13 +407,31 @@ s_on_welcome(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
         json_int_t p = json_integer_value(json_object_get(e, "port"));
         const char *pk = json_string_value(json_object_get(e, "pubkey"));
         if (!sid || !socp_uuid_is_peer_id(sid, strlen(sid)) || strcmp(sid, self->server_id) == 0 ||
-            strcmp(sid, s->id) == 0 || p <= 0 || p > 65535) {
+            strcmp(sid, s->id) == 0 || p <= 0 || p > 65535 || !h || !h[0]) {
+            continue;
+        }
+        // Our own address or the introducer's under another id: a loop or
+        // a lie; never dialled.
+        if ((p == self->a.port && strcmp(h, self->a.host) == 0) ||
+            (p == in->port && strcmp(h, in->host) == 0)) {
+            socp_warn("SERVER_WELCOME from %s lists %.64s at %.64s:%d, our or the introducer's "
+                      "address: ignored",
+                      s->id, sid, h, (int) p);
+            continue;
+        }
+        if (!socpd_map_get(self->servers, sid) && s_address_taken(self, h, (uint16_t) p)) {
+            shared_address++; // one dial per address, whatever ids a list puts there
             continue;
         }
         s_server_t *o = s_server_add(self, sid, h, (uint16_t) p, pk);
         if (o) {
             socpd_router_dial_server(self, o);
         }
+    }
+    if (shared_address) {
+        socp_warn("SERVER_WELCOME from %s: %zu servers listed at an address another server has: "
+                  "ignored",
+                  s->id, shared_address);
     }
 }
 
@@ -362,7 +475,23 @@ socpd_router_on_server_frame(s_self_t *self,
         const char *pk = json_string_value(json_object_get(env->payload, "pubkey"));
         const char *h = json_string_value(json_object_get(env->payload, "host"));
         json_int_t p = json_integer_value(json_object_get(env->payload, "port"));
-        if (strcmp(env->from, self->server_id) == 0 || !pk || !env->sig) {
+        if (strcmp(env->from, self->server_id) == 0 || !pk) {
+            return;
+        }
+        if (!env->sig) {
+            // Unsigned (peer A): only a server announcing itself over its own
+            // link, with the key pinned for it, is heard; it teaches nothing
+            // new and is not relayed (nobody else could check it).
+            s_server_t *own = socpd_map_get(self->servers, env->from);
+            socp_rsa_key_t *k2 = NULL;
+            bool same = own && own == link && socp_rsa_public_import(pk, strlen(pk), &k2) == 0 &&
+                        socp_rsa_public_equal(k2, own->key);
+            socp_rsa_destroy(&k2);
+            if (!same) {
+                self->dropped_bad_server_sig++;
+                socp_warn("unsigned SERVER_ANNOUNCE for %.64s via %s: dropped", env->from,
+                          link->id);
+            }
             return;
         }
         socp_rsa_key_t *key = NULL;
@@ -386,8 +515,15 @@ socpd_router_on_server_frame(s_self_t *self,
         socp_buf_fini(&ids);
         return;
     }
-    if (!s_verify_server(self, env)) {
+    s_server_t *from = s_verify_server(self, env);
+    if (!from) {
         return;
+    }
+    if (c->kind == S_LINKING) {
+        if (from != link) {
+            return; // only the server we dialled can accept the link
+        }
+        socpd_router_link_up(self, link, c);
     }
     switch (env->kind) {
         case SOCP_ENVELOPE_TYPE_HEARTBEAT:
@@ -531,6 +667,128 @@ socpd_router_on_server_frame(s_self_t *self,
     }
 }
 
+// The payload of a user frame (MSG_PUBLIC_CHANNEL to a user, FILE_*) sent
+// on to another server, server-signed: the user's own fields, plus who it is
+// for (`user_id` and `to`: what the Impl14 servers route by), who sent it and
+// when (`sender`, `ts`), and the user's frame itself (`frame`), which a socpd
+// hands to the recipient unchanged, so the user's signature still verifies.
+json_t *
+socpd_router_forward_payload(const socp_envelope_t *env,
+                             const char *recipient,
+                             const char *text,
+                             size_t len)
+{
+    json_t *p = json_deep_copy(env->payload);
+    json_object_set_new(p, "user_id", json_string(recipient));
+    json_object_set_new(p, "to", json_string(recipient));
+    json_object_set_new(p, "sender", json_string(env->from));
+    json_object_set_new(p, "ts", json_integer(env->ts));
+    json_object_set_new(p, "frame", json_stringn(text, len));
+    return p;
+}
+
+// Hands a user's frame carried inside a server-signed one to its local
+// recipient: it must be a frame of the same type, from `sender`, for `u`,
+// signed by the sender's key (unless unsigned user frames are allowed).
+static void
+s_deliver_inner(s_self_t *self,
+                const s_server_t *link,
+                const socp_envelope_t *env,
+                const char *frame,
+                s_user_t *u)
+{
+    socp_envelope_t in;
+    socp_envelope_error_t err;
+    if (socp_envelope_parse(frame, strlen(frame), &in, &err) != 0) {
+        self->dropped_bad_server_sig++;
+        socp_warn("%s from server %s carries a malformed frame: dropped", env->type, link->id);
+        return;
+    }
+    s_user_t *sender = socpd_map_get(self->users, in.from);
+    const char *why = NULL;
+    if (in.kind != env->kind || strcmp(in.to, u->id) != 0) {
+        why = "its frame is of another type or for another user";
+    } else if (!sender || !sender->pubkey) {
+        why = "its sender is unknown";
+    } else if (!in.sig && self->a.require_user_sig) {
+        why = "its frame is not signed by the user";
+    } else if (in.sig) {
+        socp_rsa_key_t *key = NULL;
+        if (socp_rsa_public_import(sender->pubkey, strlen(sender->pubkey), &key) != 0 ||
+            socp_sig_verify_payload(key, in.payload, in.sig, NULL) != 0) {
+            why = "its frame does not verify under the sender's key";
+        }
+        socp_rsa_destroy(&key);
+    }
+    if (why) {
+        self->dropped_bad_server_sig++;
+        socp_warn("%s from server %s for %.64s: %s: dropped", env->type, link->id, u->id, why);
+    } else if (socp_seen_check_envelope(self->seen, &in, (int64_t) socp_now_ms()) != SOCP_EREPLAY) {
+        socp_buf_t ids;
+        socp_buf_init(&ids);
+        socpd_router_put_conn_id(&ids, u->conn);
+        socpd_router_relay(self, &ids, frame, strlen(frame));
+        socp_buf_fini(&ids);
+        self->delivered++;
+    }
+    socp_envelope_fini(&in);
+}
+
+// MSG_PUBLIC_CHANNEL / FILE_* signed by a peer server (from = its id) for
+// one user (payload user_id or to): socpd's and Impl14's form.
+static void
+s_on_server_typed_frame(s_self_t *self,
+                        s_conn_t *c,
+                        const socp_envelope_t *env,
+                        const char *text,
+                        size_t len)
+{
+    s_server_t *link = socpd_map_get(self->servers, c->peer_id);
+    if (c->kind != S_SERVER || !link || !s_verify_server(self, env)) {
+        return;
+    }
+    if (socp_seen_check_envelope(self->seen, env, (int64_t) socp_now_ms()) == SOCP_EREPLAY) {
+        return;
+    }
+    const char *uid = json_string_value(json_object_get(env->payload, "user_id"));
+    if (!uid) {
+        uid = json_string_value(json_object_get(env->payload, "to"));
+    }
+    s_user_t *u = uid ? socpd_map_get(self->users, uid) : NULL;
+    if (!u) {
+        socp_debug("%s from server %s for unknown user %.64s: dropped", env->type, link->id,
+                   uid ? uid : "?");
+        return;
+    }
+    if (!u->conn) {
+        s_server_t *host = socpd_map_get(self->servers, u->server_id);
+        if (host && host->conn && host->conn != c->id) {
+            socp_buf_t ids;
+            socp_buf_init(&ids);
+            socpd_router_put_conn_id(&ids, host->conn);
+            socpd_router_relay(self, &ids, text, len); // forwarded unchanged
+            socp_buf_fini(&ids);
+        }
+        return;
+    }
+    const char *frame = json_string_value(json_object_get(env->payload, "frame"));
+    if (frame) {
+        s_deliver_inner(self, link, env, frame, u);
+        return;
+    }
+    // Impl14's form: no user frame inside; the server vouches for `sender`.
+    json_t *ts = json_object_get(env->payload, "ts");
+    int64_t t = json_is_integer(ts) ? json_integer_value(ts) : env->ts;
+    json_t *p = json_deep_copy(env->payload);
+    json_object_del(p, "user_id");
+    socp_buf_t ids;
+    socp_buf_init(&ids);
+    socpd_router_put_conn_id(&ids, u->conn);
+    socpd_router_emit(self, &ids, env->type, u->id, t, p, false, NULL);
+    socp_buf_fini(&ids);
+    self->delivered++;
+}
+
 // A public-channel frame or a user frame coming from a peer server unwrapped.
 void
 socpd_router_on_server_user_frame(s_self_t *self,
@@ -539,6 +797,10 @@ socpd_router_on_server_user_frame(s_self_t *self,
                                   const char *text,
                                   size_t len)
 {
+    if (socpd_map_get(self->servers, env->from)) {
+        s_on_server_typed_frame(self, c, env, text, len);
+        return;
+    }
     // A user's own frame relayed unchanged by a server: accepted only on a
     // verified server link, from a user we know, under that user's key, so
     // no server (or anyone who joined as one) can speak for a user.

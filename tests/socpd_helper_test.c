@@ -3,6 +3,7 @@
 #include "socp/socp_b64.h"
 #include "socp/socp_sig.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,4 +231,43 @@ sd_closed_within(sd_client_t *c, int timeout_ms)
         }
     }
     return false;
+}
+
+int
+sd_peer_listen(uint16_t *port)
+{
+    int lfd = -1;
+    CHECK_OK(socp_tcp_listen("127.0.0.1", 0, 16, &lfd, port));
+    return lfd;
+}
+
+int
+sd_peer_accept(sd_client_t *c, int lfd, const char *id, const char *fixture, int timeout_ms)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->id, sizeof c->id, "%s", id);
+    uint64_t deadline = socp_now_ms() + (uint64_t) timeout_ms;
+    int fd = -1;
+    for (;;) {
+        int rc = socp_tcp_accept(lfd, &fd, NULL);
+        if (rc == 0) {
+            break;
+        }
+        if (rc != SOCP_EAGAIN || socp_now_ms() >= deadline) {
+            return SOCP_ETIMEDOUT;
+        }
+        struct pollfd p = {.fd = lfd, .events = POLLIN};
+        (void) poll(&p, 1, (int) (deadline - socp_now_ms()));
+    }
+    c->conn = socp_tcp_conn_new(fd, SOCP_WS_SERVER, NULL, NULL, 0);
+    CHECK(c->conn != NULL);
+    while (socp_ws_state(socp_tcp_conn_ws(c->conn)) == SOCP_WS_CONNECTING) {
+        if (socp_now_ms() >= deadline || socp_tcp_conn_pump(c->conn, 50) != 0) {
+            socp_tcp_conn_destroy(&c->conn);
+            return SOCP_ETIMEDOUT;
+        }
+    }
+    c->key = sd_fixture_key(fixture);
+    CHECK_OK(socp_rsa_public_export(c->key, SOCP_RSA_PUB_B64_PEM, &c->pub));
+    return 0;
 }

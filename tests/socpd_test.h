@@ -49,6 +49,13 @@ void sd_client_hello_ex(sd_client_t *c,
                         bool sign);
 void sd_client_close(sd_client_t *c);
 
+// A fake peer server: a listening socket on 127.0.0.1 (returns its fd), and
+// one accepted connection, WebSocket handshake done, wrapped as a client
+// whose id is `id` and whose key is `fixture` (published as b64url(PEM) in
+// c->pub, as peer A does). Returns 0 or SOCP_ETIMEDOUT.
+int sd_peer_listen(uint16_t *port);
+int sd_peer_accept(sd_client_t *c, int lfd, const char *id, const char *fixture, int timeout_ms);
+
 // Sends a frame from c->id (signed with c's key when `sign`). Steals payload.
 void
 sd_send(sd_client_t *c, const char *type, const char *to, int64_t ts, json_t *payload, bool sign);
