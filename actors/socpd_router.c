@@ -535,8 +535,7 @@ s_route_to_user(s_self_t *self,
             if (env->kind == SOCP_ENVELOPE_TYPE_MSG_DIRECT) {
                 json_t *p = socpd_router_deliver_payload(env->payload, env->from, env->to, env->ts);
                 json_object_set_new(p, "user_id", json_string(r->id));
-                socpd_router_emit(self, &ids, "SERVER_DELIVER", s->id, socp_wall_ms(), p, false,
-                                  NULL);
+                socpd_router_emit(self, &ids, "SERVER_DELIVER", s->id, env->ts, p, false, NULL);
             } else if (via->raw_relay) {
                 socpd_router_relay(self, &ids, text, len); // the user's own frame (peer A's form)
             } else {
@@ -661,10 +660,18 @@ s_on_open(s_self_t *self, const socp_msg_socpd_open_t *m)
     if (!m->outbound) {
         return;
     }
+    const char *peer_key = NULL;
+    size_t idx = (size_t) strtoul(c->link + 6, NULL, 10);
+    s_server_t *s =
+        strncmp(c->link, "srv:", 4) == 0 ? socpd_map_get(self->servers, c->link + 4) : NULL;
+    if (strncmp(c->link, "intro:", 6) == 0 && idx < self->a.n_introducers) {
+        peer_key = self->a.introducers[idx].pubkey;
+    } else if (s) {
+        peer_key = s->pubkey;
+    }
     json_t *hello = json_pack("{s:s, s:i, s:s}", "host", self->a.host, "port", (int) self->a.port,
-                              "pubkey", self->a.pubkey);
+                              "pubkey", socpd_router_our_key(self, peer_key));
     if (strncmp(c->link, "intro:", 6) == 0) {
-        size_t idx = (size_t) strtoul(c->link + 6, NULL, 10);
         char to[300];
         snprintf(to, sizeof to, "%s:%u",
                  idx < self->a.n_introducers ? self->a.introducers[idx].host : "?",
@@ -672,7 +679,6 @@ s_on_open(s_self_t *self, const socp_msg_socpd_open_t *m)
         c->kind = S_JOINING;
         socpd_router_emit_one(self, c->id, "SERVER_HELLO_JOIN", to, hello, false);
     } else if (strncmp(c->link, "srv:", 4) == 0) {
-        s_server_t *s = socpd_map_get(self->servers, c->link + 4);
         if (!s) {
             json_decref(hello);
             socpd_router_kick(self, c->id, 1000, "");

@@ -119,6 +119,7 @@ void socpd_router_error(s_self_t *self,
                         const char *detail,
                         bool close);
 void socpd_router_join_backoff(s_self_t *self);
+const char *socpd_router_our_key(const s_self_t *self, const char *peer_key);
 void socpd_router_join_next(s_self_t *self);
 void socpd_router_kick(s_self_t *self, uint64_t conn, uint16_t code, const char *reason);
 void socpd_router_link_up(s_self_t *self, s_server_t *s, s_conn_t *c);

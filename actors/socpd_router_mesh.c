@@ -67,6 +67,20 @@ s_server_add(s_self_t *self, const char *id, const char *host, uint16_t port, co
     return s;
 }
 
+// Our key in the form a peer server reads: with --pub-format auto, PEM to a
+// server whose own key we know as PEM text (peer A parses PEM only), DER to
+// the others (Impl14 parses DER only).
+const char *
+socpd_router_our_key(const s_self_t *self, const char *peer_key)
+{
+    if (self->a.pub_format == SOCPD_PUB_PEM || (self->a.pub_format == SOCPD_PUB_AUTO && peer_key &&
+                                                (strncmp(peer_key, "LS0tLS1CRUdJT", 13) == 0 ||
+                                                 strncmp(peer_key, "-----BEGIN", 10) == 0))) {
+        return self->a.pubkey_pem;
+    }
+    return self->a.pubkey;
+}
+
 // True when some known server lives at host:port already.
 static bool
 s_address_taken(s_self_t *self, const char *host, uint16_t port)
@@ -136,13 +150,14 @@ socpd_router_link_up(s_self_t *self, s_server_t *s, s_conn_t *c)
     socp_buf_fini(&one);
 }
 
+// The servers we know, us first (our key in the form `peer_key` suggests).
 static json_t *
-s_server_list(s_self_t *self, const char *except)
+s_server_list(s_self_t *self, const char *except, const char *peer_key)
 {
     json_t *servers = json_array();
     json_array_append_new(servers, json_pack("{s:s, s:s, s:i, s:s}", "server_id", self->server_id,
                                              "host", self->a.host, "port", (int) self->a.port,
-                                             "pubkey", self->a.pubkey));
+                                             "pubkey", socpd_router_our_key(self, peer_key)));
     size_t pos = 0;
     const char *k;
     void *v;
@@ -256,7 +271,7 @@ socpd_router_on_server_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t 
                            true);
         return;
     }
-    json_t *servers = s_server_list(self, s->id);
+    json_t *servers = s_server_list(self, s->id, pk);
     json_t *clients = json_array();
     size_t i;
     json_t *e;
@@ -381,7 +396,8 @@ s_on_welcome(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
     // Announce ourselves (the introducer relays it), then link to everyone.
     socpd_router_emit_one(self, c->id, "SERVER_ANNOUNCE", "*",
                           json_pack("{s:s, s:i, s:s}", "host", self->a.host, "port",
-                                    (int) self->a.port, "pubkey", self->a.pubkey),
+                                    (int) self->a.port, "pubkey",
+                                    socpd_router_our_key(self, in->pubkey)),
                           false);
     json_t *list = json_object_get(env->payload, "servers");
     if (!json_is_array(list)) {
@@ -452,6 +468,49 @@ s_verify_server(s_self_t *self, const socp_envelope_t *env)
     return s;
 }
 
+static void s_deliver_inner(s_self_t *self,
+                            const s_server_t *link,
+                            const socp_envelope_t *env,
+                            socp_envelope_type_t kind,
+                            const char *frame,
+                            s_user_t *u);
+
+// Peer A's way of sending a file to another server: a SERVER_DELIVER whose
+// `from` is the sending user, whose payload is that user's whole frame plus
+// `user_id`, signed by the relaying server. Accepted on that server's link
+// only, under its key; the user's frame inside must still verify under the
+// user's key before it reaches the recipient.
+static void
+s_on_wrapped_user_frame(s_self_t *self, const s_server_t *link, const socp_envelope_t *env)
+{
+    const char *uid = json_string_value(json_object_get(env->payload, "user_id"));
+    s_user_t *u = uid ? socpd_map_get(self->users, uid) : NULL;
+    const char *tname = json_string_value(json_object_get(env->payload, "type"));
+    socp_envelope_type_t kind =
+        tname ? socp_envelope_type_lookup(tname, strlen(tname)) : SOCP_ENVELOPE_TYPE_UNKNOWN;
+    if (!env->sig || socp_sig_verify_payload(link->key, env->payload, env->sig, NULL) != 0) {
+        self->dropped_bad_server_sig++;
+        socp_warn("SERVER_DELIVER from user %.64s via %s: not signed by %s: dropped", env->from,
+                  link->id, link->id);
+        return;
+    }
+    if (!u || !u->conn ||
+        (kind != SOCP_ENVELOPE_TYPE_FILE_START && kind != SOCP_ENVELOPE_TYPE_FILE_CHUNK &&
+         kind != SOCP_ENVELOPE_TYPE_FILE_END && kind != SOCP_ENVELOPE_TYPE_MSG_PUBLIC_CHANNEL)) {
+        socp_debug("SERVER_DELIVER from user %.64s via %s: not for a local user: dropped",
+                   env->from, link->id);
+        return;
+    }
+    json_t *inner = json_deep_copy(env->payload);
+    json_object_del(inner, "user_id");
+    char *text = json_dumps(inner, JSON_COMPACT);
+    json_decref(inner);
+    if (text) {
+        s_deliver_inner(self, link, env, kind, text, u);
+    }
+    free(text);
+}
+
 void
 socpd_router_on_server_frame(s_self_t *self,
                              s_conn_t *c,
@@ -462,6 +521,11 @@ socpd_router_on_server_frame(s_self_t *self,
     s_server_t *link = socpd_map_get(self->servers, c->peer_id);
     if (env->kind == SOCP_ENVELOPE_TYPE_SERVER_WELCOME && c->kind == S_JOINING) {
         s_on_welcome(self, c, env);
+        return;
+    }
+    if (env->kind == SOCP_ENVELOPE_TYPE_SERVER_DELIVER && link && c->kind == S_SERVER &&
+        !socpd_map_get(self->servers, env->from) && json_object_get(env->payload, "type")) {
+        s_on_wrapped_user_frame(self, link, env);
         return;
     }
     if (env->kind == SOCP_ENVELOPE_TYPE_SERVER_ANNOUNCE) {
@@ -694,6 +758,7 @@ static void
 s_deliver_inner(s_self_t *self,
                 const s_server_t *link,
                 const socp_envelope_t *env,
+                socp_envelope_type_t kind,
                 const char *frame,
                 s_user_t *u)
 {
@@ -706,7 +771,7 @@ s_deliver_inner(s_self_t *self,
     }
     s_user_t *sender = socpd_map_get(self->users, in.from);
     const char *why = NULL;
-    if (in.kind != env->kind || strcmp(in.to, u->id) != 0) {
+    if (in.kind != kind || strcmp(in.to, u->id) != 0) {
         why = "its frame is of another type or for another user";
     } else if (!sender || !sender->pubkey) {
         why = "its sender is unknown";
@@ -773,7 +838,7 @@ s_on_server_typed_frame(s_self_t *self,
     }
     const char *frame = json_string_value(json_object_get(env->payload, "frame"));
     if (frame) {
-        s_deliver_inner(self, link, env, frame, u);
+        s_deliver_inner(self, link, env, env->kind, frame, u);
         return;
     }
     // Impl14's form: no user frame inside; the server vouches for `sender`.
@@ -815,10 +880,18 @@ socpd_router_on_server_user_frame(s_self_t *self,
         bool ok = socp_rsa_public_import(sender->pubkey, strlen(sender->pubkey), &key) == 0 &&
                   socp_sig_verify_payload(key, env->payload, env->sig, NULL) == 0;
         socp_rsa_destroy(&key);
+        // Peer A re-signs a user's frame with its server key when it relays
+        // it: accepted for a user that server hosts, on its own link.
+        s_server_t *link = socpd_map_get(self->servers, c->peer_id);
+        if (!ok && strcmp(sender->server_id, link->id) == 0 &&
+            socp_sig_verify_payload(link->key, env->payload, env->sig, NULL) == 0) {
+            ok = true;
+        }
         if (!ok) {
             self->dropped_bad_server_sig++;
-            socp_warn("%s relayed for %.64s does not verify under that user's key: dropped",
-                      env->type, env->from);
+            socp_warn("%s relayed by %s for %.64s verifies under neither the user's key nor its "
+                      "server's: dropped",
+                      env->type, c->peer_id, env->from);
             return;
         }
     }

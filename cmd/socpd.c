@@ -64,9 +64,12 @@ s_usage(FILE *f)
                "  --data-dir DIR         database and key directory (default ./socpd-data)\n"
                "  --introducer H:P:KEY   join a mesh through this server (repeatable; KEY =\n"
                "                         its public key: base64url of DER SPKI or of PEM)\n"
-               "  --print-pubkey         print the server public key (in --pub-format) and exit\n"
-               "  --pub-format der|pem   how our key is published: base64url of DER SPKI\n"
-               "                         (default) or of PEM text (what PEM-only peers parse)\n"
+               "  --print-pubkey         print the server public key (DER unless --pub-format\n"
+               "                         pem) and exit\n"
+               "  --pub-format F         how our key is published: der (base64url of DER\n"
+               "                         SPKI), pem (of PEM text, what PEM-only peers parse)\n"
+               "                         or auto (default: PEM to a server whose own key\n"
+               "                         is PEM, DER to the others)\n"
                "  --plain-key            keep the server key unencrypted (tests; env\n"
                "                         SOCPD_PLAIN_KEY=1); else passphrase from\n"
                "                         SOCPD_PASSPHRASE or a prompt\n"
@@ -189,11 +192,13 @@ s_apply(s_opts_t *o, const char *name, const char *v, bool *needs_value)
         return 0;
     }
     if (strcmp(name, "pub-format") == 0) {
-        if (strcmp(v, "der") != 0 && strcmp(v, "pem") != 0) {
-            fprintf(stderr, "socpd: --pub-format: der or pem\n");
+        if (strcmp(v, "der") != 0 && strcmp(v, "pem") != 0 && strcmp(v, "auto") != 0) {
+            fprintf(stderr, "socpd: --pub-format: der, pem or auto\n");
             return -1;
         }
-        o->pub_format = strcmp(v, "pem") == 0 ? SOCP_RSA_PUB_B64_PEM : SOCP_RSA_PUB_B64_DER;
+        o->pub_format = strcmp(v, "der") == 0   ? SOCPD_PUB_DER
+                        : strcmp(v, "pem") == 0 ? SOCPD_PUB_PEM
+                                                : SOCPD_PUB_AUTO;
         return 0;
     }
     if (strcmp(name, "key-primes") == 0) {
@@ -495,14 +500,17 @@ main(int argc, char **argv)
     if (s_identity(&o, &key) != 0) {
         return 1;
     }
-    char *pubkey = NULL;
-    if (socp_rsa_public_export(key, (socp_rsa_pub_format_t) o.pub_format, &pubkey) != 0) {
+    char *pubkey = NULL, *pubkey_pem = NULL;
+    if (socp_rsa_public_export(key, SOCP_RSA_PUB_B64_DER, &pubkey) != 0 ||
+        socp_rsa_public_export(key, SOCP_RSA_PUB_B64_PEM, &pubkey_pem) != 0) {
+        free(pubkey);
         socp_rsa_destroy(&key);
         return 1;
     }
     if (o.print_pubkey) {
-        printf("%s\n", pubkey);
+        printf("%s\n", o.pub_format == SOCPD_PUB_PEM ? pubkey_pem : pubkey);
         free(pubkey);
+        free(pubkey_pem);
         socp_rsa_destroy(&key);
         return 0;
     }
@@ -562,6 +570,8 @@ main(int argc, char **argv)
     rargs.host = o.advertise_host[0] ? o.advertise_host : o.host;
     rargs.port = port;
     rargs.pubkey = pubkey;
+    rargs.pubkey_pem = pubkey_pem;
+    rargs.pub_format = o.pub_format;
     rargs.data_dir = o.data_dir;
     rargs.crypto_workers = (int) o.crypto_workers;
     rargs.hello_timeout_ms = (int) o.hello_timeout_ms;
@@ -589,6 +599,7 @@ main(int argc, char **argv)
         socp_sup_destroy(&sup);
         (void) socp_bus_destroy(&bus);
         free(pubkey);
+        free(pubkey_pem);
         return 1;
     }
     printf("listening ws://%s:%u id=%s\n", o.host, (unsigned) port, server_id);
@@ -623,6 +634,7 @@ main(int argc, char **argv)
     socp_sup_destroy(&sup);
     (void) socp_bus_destroy(&bus);
     free(pubkey);
+    free(pubkey_pem);
     socp_info("stopped");
     return status;
 }

@@ -76,6 +76,16 @@ SOCP_TEST_T(socpd_peer_a_joins_unsigned, 60)
     socp_envelope_t e;
     CHECK_OK(sd_recv(&p, "SERVER_WELCOME", 5000, &e));
     CHECK_STREQ(json_string_value(json_object_get(e.payload, "assigned_id")), PEER);
+    // A PEM-only peer gets our key as PEM (--pub-format auto), and the
+    // welcome is signed by the key it names.
+    json_t *us = json_array_get(json_object_get(e.payload, "servers"), 0);
+    CHECK_STREQ(json_string_value(json_object_get(us, "server_id")), s.id);
+    const char *ourkey = json_string_value(json_object_get(us, "pubkey"));
+    CHECK(strncmp(ourkey, "LS0tLS1CRUdJTi", 14) == 0);
+    socp_rsa_key_t *sk = NULL;
+    CHECK_OK(socp_rsa_public_import(ourkey, strlen(ourkey), &sk));
+    CHECK_OK(socp_sig_verify_payload(sk, e.payload, e.sig, NULL));
+    socp_rsa_destroy(&sk);
     socp_envelope_fini(&e);
     sd_send(&p, "SERVER_ANNOUNCE", "*", socp_wall_ms(), s_server_hello(&p, 1), false);
 
@@ -95,6 +105,7 @@ SOCP_TEST_T(socpd_peer_a_joins_unsigned, 60)
     int64_t ts = socp_wall_ms();
     sd_send(&a, "MSG_DIRECT", UMA, ts, sd_dm_payload(&a, UMA, ts, "dG8tdW1h"), true);
     CHECK_OK(sd_recv(&p, "SERVER_DELIVER", 5000, &e));
+    CHECK_EQ(e.ts, ts); // peer A's client checks content_sig with the envelope ts
     CHECK_STREQ(json_string_value(json_object_get(e.payload, "user_id")), UMA);
     CHECK_STREQ(json_string_value(json_object_get(e.payload, "sender")), ALICE);
     CHECK_STREQ(json_string_value(json_object_get(e.payload, "sender_pub")), a.pub);
@@ -109,6 +120,49 @@ SOCP_TEST_T(socpd_peer_a_joins_unsigned, 60)
     CHECK_STREQ(json_string_value(json_object_get(e.payload, "sender")), UMA);
     CHECK_STREQ(json_string_value(json_object_get(e.payload, "ciphertext")), "ZnJvbS11bWE");
     socp_envelope_fini(&e);
+
+    // Peer A relays Uma's public message as her frame, re-signed with its
+    // server key: delivered. Signed by neither key: dropped.
+    snprintf(p.id, sizeof p.id, "%s", UMA);
+    sd_send(&p, "MSG_PUBLIC_CHANNEL", "public", socp_wall_ms(),
+            json_pack("{s:s, s:s, s:s}", "ciphertext", "dW5zaWduZWQ", "sender_pub", upem,
+                      "content_sig", "eA"),
+            false);
+    socp_rsa_key_t *pk = p.key;
+    p.key = sd_fixture_key("rsa4096_2p_a.pem");
+    sd_send(&p, "MSG_PUBLIC_CHANNEL", "public", socp_wall_ms(),
+            json_pack("{s:s, s:s, s:s}", "ciphertext", "d3Jvbmc", "sender_pub", upem, "content_sig",
+                      "eA"),
+            true);
+    socp_rsa_destroy(&p.key);
+    p.key = pk;
+    sd_send(&p, "MSG_PUBLIC_CHANNEL", "public", socp_wall_ms(),
+            json_pack("{s:s, s:s, s:s}", "ciphertext", "aGVsbG8gYWxs", "sender_pub", upem,
+                      "content_sig", "eA"),
+            true);
+    CHECK_OK(sd_recv(&a, "MSG_PUBLIC_CHANNEL", 5000, &e));
+    CHECK_STREQ(e.from, UMA);
+    CHECK_STREQ(json_string_value(json_object_get(e.payload, "ciphertext")), "aGVsbG8gYWxs");
+    socp_envelope_fini(&e);
+    // Peer A's file wrapper: SERVER_DELIVER from Uma, her whole FILE_START
+    // (signed by her) inside, the wrapper signed by the peer server.
+    ts = socp_wall_ms();
+    json_t *fs =
+        json_pack("{s:s, s:s, s:i, s:s, s:s}", "file_id", "3b0d1c2e-1111-4111-8111-0000000000f2",
+                  "name", "u.txt", "size", 2, "sha256", "00", "mode", "dm");
+    char *usig = NULL;
+    CHECK_OK(socp_sig_sign_payload(uk, SOCP_RSA_SALT_MAX, fs, &usig));
+    sd_send(&p, "SERVER_DELIVER", ALICE, ts,
+            json_pack("{s:s, s:s, s:s, s:I, s:o, s:s, s:s}", "type", "FILE_START", "from", UMA,
+                      "to", ALICE, "ts", (json_int_t) ts, "payload", fs, "sig", usig, "user_id",
+                      ALICE),
+            true);
+    free(usig);
+    CHECK_OK(sd_recv(&a, "FILE_START", 5000, &e));
+    CHECK_STREQ(e.from, UMA);
+    CHECK_STREQ(json_string_value(json_object_get(e.payload, "name")), "u.txt");
+    socp_envelope_fini(&e);
+    snprintf(p.id, sizeof p.id, "%s", PEER);
 
     // A file from Alice to Uma reaches peer A as Alice's own frame.
     ts = socp_wall_ms();
@@ -231,6 +285,9 @@ SOCP_TEST_T(socpd_peer_unsigned_welcome_and_its_list, 60)
     CHECK_OK(sd_peer_accept(&in, ifd, INTRO, "rsa4096_4p_b.pem", 10000));
     socp_envelope_t e;
     CHECK_OK(sd_recv(&in, "SERVER_HELLO_JOIN", 5000, &e));
+    // The introducer's configured key is PEM: socpd speaks PEM to it.
+    CHECK(strncmp(json_string_value(json_object_get(e.payload, "pubkey")), "LS0tLS1CRUdJTi", 14) ==
+          0);
     socp_envelope_fini(&e);
     json_t *servers = json_array();
     for (int i = 0; i < 100; i++) {

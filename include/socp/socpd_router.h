@@ -19,18 +19,22 @@ typedef struct {
     char pubkey[2048]; // pinned, any accepted encoding (b64url PEM is ~1,070)
 } socpd_peer_addr_t;
 
+typedef enum { SOCPD_PUB_AUTO = 0, SOCPD_PUB_DER, SOCPD_PUB_PEM } socpd_pub_format_t;
+
 typedef struct {
-    const char *server_id; // our UUID
-    const char *host;      // advertised host
-    uint16_t port;         // advertised (bound) port
-    const char *pubkey;    // our public key as published (--pub-format)
-    const char *data_dir;  // for the database
-    int crypto_workers;    // number of socpd_cryptoN actors
-    int hello_timeout_ms;  // first frame must identify within this
-    int heartbeat_ms;      // HEARTBEAT period on server links
-    int dead_ms;           // a link silent this long is dead
-    int64_t max_skew_ms;   // user frames with ts further than this get TIMEOUT
-    bool require_user_sig; // content frames from users must carry a sig
+    const char *server_id;  // our UUID
+    const char *host;       // advertised host
+    uint16_t port;          // advertised (bound) port
+    const char *pubkey;     // our public key, base64url DER SPKI
+    const char *pubkey_pem; // the same as base64url(PEM)
+    int pub_format;         // socpd_pub_format_t: which one a peer server gets
+    const char *data_dir;   // for the database
+    int crypto_workers;     // number of socpd_cryptoN actors
+    int hello_timeout_ms;   // first frame must identify within this
+    int heartbeat_ms;       // HEARTBEAT period on server links
+    int dead_ms;            // a link silent this long is dead
+    int64_t max_skew_ms;    // user frames with ts further than this get TIMEOUT
+    bool require_user_sig;  // content frames from users must carry a sig
     size_t n_introducers;
     socpd_peer_addr_t introducers[SOCPD_INTRODUCERS_MAX];
 } socpd_router_args_t;
