@@ -689,7 +689,15 @@ s_on_open(s_self_t *self, const socp_msg_socpd_open_t *m)
         // with a HEARTBEAT at once; others send gossip or a heartbeat).
         c->kind = S_LINKING;
         snprintf(c->peer_id, sizeof c->peer_id, "%s", s->id);
-        socpd_router_emit_one(self, c->id, "SERVER_HELLO_LINK", s->id, hello, false);
+        if (s->link_by_join) {
+            // Impl14 takes a server only by a join; its welcome (signed by
+            // the pinned key) then accepts the link.
+            char to[300];
+            snprintf(to, sizeof to, "%s:%u", s->host, (unsigned) s->port);
+            socpd_router_emit_one(self, c->id, "SERVER_HELLO_JOIN", to, hello, false);
+        } else {
+            socpd_router_emit_one(self, c->id, "SERVER_HELLO_LINK", s->id, hello, false);
+        }
     } else {
         json_decref(hello);
     }
@@ -734,8 +742,13 @@ s_on_gone(s_self_t *self, uint64_t id, const char *reason)
     } else if (c->kind == S_LINKING) {
         s_server_t *s = socpd_map_get(self->servers, c->peer_id);
         if (s && !s->conn && c->outbound) {
-            socp_warn("server %s closed our link before accepting it (%s)", s->id,
-                      reason ? reason : "");
+            // Not accepted: the next attempt uses the other hello (a
+            // SERVER_HELLO_LINK, or a SERVER_HELLO_JOIN, which is all Impl14
+            // takes from a server), still with backoff.
+            s->link_by_join = !s->link_by_join;
+            socp_warn("server %s closed our link before accepting it (%s); next with %s", s->id,
+                      reason ? reason : "",
+                      s->link_by_join ? "SERVER_HELLO_JOIN" : "SERVER_HELLO_LINK");
             socpd_router_schedule_retry(self, s);
         }
     } else if (c->kind == S_JOINING && !self->joined) {

@@ -61,6 +61,7 @@ typedef struct {
     uint64_t retry_at_ms; // next reconnect attempt (0: none planned)
     uint64_t backoff_ms;
     uint64_t up_at_ms; // when the current link came up
+    bool link_by_join; // dial it with SERVER_HELLO_JOIN (Impl14 takes no HELLO_LINK)
     bool raw_relay;    // its hello was unsigned (peer A): user frames go to it as
                        // the user sent them, its own form (ADR 0013)
 } s_server_t;

@@ -587,6 +587,13 @@ socpd_router_on_server_frame(s_self_t *self,
         if (from != link) {
             return; // only the server we dialled can accept the link
         }
+        if (env->kind == SOCP_ENVELOPE_TYPE_ERROR) {
+            // E.g. Impl14 answering a SERVER_HELLO_LINK: it took us for a user.
+            const char *detail = json_string_value(json_object_get(env->payload, "detail"));
+            socp_warn("server %s refused our hello: %.120s", link->id, detail ? detail : "?");
+            socpd_router_kick(self, c->id, 1000, "hello refused");
+            return;
+        }
         socpd_router_link_up(self, link, c);
     }
     switch (env->kind) {

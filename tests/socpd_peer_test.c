@@ -392,3 +392,62 @@ SOCP_TEST_T(socpd_peer_flapping_link_backs_off, 60)
     close(lfd);
     sd_server_stop(&s);
 }
+
+// A peer that takes servers only by SERVER_HELLO_JOIN (Impl14 answers a
+// SERVER_HELLO_LINK as if a user sent it): socpd's next dial joins instead,
+// the peer's signed welcome accepts the link, and socpd's users are
+// advertised on it.
+SOCP_TEST_T(socpd_peer_relinks_by_join, 60)
+{
+    const char *timing[] = {TIMING, NULL};
+    sd_server_t s;
+    sd_server_start(&s, "s", "rsa4096_4p_a.pem", timing);
+    sd_client_t a;
+    s_hello_ok(&a, s.port, ALICE, "rsa4096_2p_a.pem");
+    uint16_t lport = 0;
+    int lfd = sd_peer_listen(&lport);
+    sd_client_t p;
+    sd_client_open(&p, s.port, PEER, "rsa4096_4p_b.pem");
+    char to[64];
+    snprintf(to, sizeof to, "127.0.0.1:%u", (unsigned) s.port);
+    sd_send(&p, "SERVER_HELLO_JOIN", to, socp_wall_ms(), s_server_hello(&p, lport), true);
+    socp_envelope_t e;
+    CHECK_OK(sd_recv(&p, "SERVER_WELCOME", 5000, &e));
+    socp_envelope_fini(&e);
+    sd_client_close(&p); // socpd re-dials the peer at lport
+
+    bool joined = false;
+    int hellos = 0;
+    uint64_t until = socp_now_ms() + 15000;
+    while (!joined && socp_now_ms() < until) {
+        sd_client_t x;
+        if (sd_peer_accept(&x, lfd, PEER, "rsa4096_4p_b.pem", (int) (until - socp_now_ms())) != 0) {
+            continue;
+        }
+        hellos++;
+        CHECK_OK(sd_recv(&x, NULL, 5000, &e));
+        if (strcmp(e.type, "SERVER_HELLO_LINK") == 0) {
+            sd_send(&x, "ERROR", s.id, socp_wall_ms(),
+                    json_pack("{s:s, s:s}", "code", "UNKNOWN_TYPE", "detail", "SERVER_HELLO_LINK"),
+                    true);
+            CHECK(sd_closed_within(&x, 3000)); // socpd gives that link up
+        } else {
+            CHECK_STREQ(e.type, "SERVER_HELLO_JOIN");
+            CHECK_STREQ(e.from, s.id);
+            sd_send(&x, "SERVER_WELCOME", s.id, socp_wall_ms(),
+                    json_pack("{s:s, s:[]}", "assigned_id", s.id, "servers"), true);
+            socp_envelope_t adv;
+            CHECK_OK(sd_recv(&x, "USER_ADVERTISE", 5000, &adv));
+            CHECK_STREQ(json_string_value(json_object_get(adv.payload, "user_id")), ALICE);
+            socp_envelope_fini(&adv);
+            joined = true;
+        }
+        socp_envelope_fini(&e);
+        sd_client_close(&x);
+    }
+    CHECK_MSG(joined, "no SERVER_HELLO_JOIN after %d hellos", hellos);
+    CHECK(hellos <= 3);
+    close(lfd);
+    sd_client_close(&a);
+    sd_server_stop(&s);
+}
