@@ -284,6 +284,16 @@ s_json_reason(socp_json_error_t why)
 int
 socp_envelope_parse(const char *text, size_t len, socp_envelope_t *out, socp_envelope_error_t *err)
 {
+    return socp_envelope_parse_ex(text, len, 0, out, err);
+}
+
+int
+socp_envelope_parse_ex(const char *text,
+                       size_t len,
+                       unsigned flags,
+                       socp_envelope_t *out,
+                       socp_envelope_error_t *err)
+{
     memset(out, 0, sizeof *out);
     if (err) {
         err->reason = SOCP_ENVELOPE_REASON_OK;
@@ -338,7 +348,9 @@ socp_envelope_parse(const char *text, size_t len, socp_envelope_t *out, socp_env
         memset(out, 0, sizeof *out);
         return s_reject(err, SOCP_ENVELOPE_REASON_TO_MISSING, SOCP_EPROTO, NULL, root);
     }
-    if (to && !s_take_id(to, out->to)) {
+    bool empty_to =
+        (flags & SOCP_ENVELOPE_PARSE_EMPTY_TO) && json_is_string(to) && json_string_length(to) == 0;
+    if (to && !empty_to && !s_take_id(to, out->to)) {
         memset(out, 0, sizeof *out);
         return s_reject(err, SOCP_ENVELOPE_REASON_TO_BAD, SOCP_EPROTO, NULL, root);
     }

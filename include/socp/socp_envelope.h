@@ -162,6 +162,17 @@ typedef struct {
 SOCP_NODISCARD int
 socp_envelope_parse(const char *text, size_t len, socp_envelope_t *out, socp_envelope_error_t *err);
 
+// What socp_envelope_parse_ex may accept beyond the rules above.
+#define SOCP_ENVELOPE_PARSE_EMPTY_TO 1u // "to": "" (out->to is then ""): a server
+                                        // addressing a socket it has not authenticated
+
+// socp_envelope_parse with `flags` (SOCP_ENVELOPE_PARSE_*; 0 = the same rules).
+SOCP_NODISCARD int socp_envelope_parse_ex(const char *text,
+                                          size_t len,
+                                          unsigned flags,
+                                          socp_envelope_t *out,
+                                          socp_envelope_error_t *err);
+
 // Fills a new envelope for sending. Copies the strings, takes a new
 // reference to payload (NULL means an empty object). sig starts NULL.
 // @return 0, or SOCP_EINVAL when a field breaks the rules above (type not a
