@@ -332,9 +332,11 @@ socp_envelope_parse_ex(const char *text,
     out->kind = socp_envelope_type_lookup(out->type, json_string_length(type));
     // The standard's CTRL_CLOSE example is {"type":"CTRL_CLOSE"}.
     bool bare_ok = out->kind == SOCP_ENVELOPE_TYPE_CTRL_CLOSE;
+    // Impl14's clients leave from / to / payload out of account frames.
+    bool no_addr = (flags & SOCP_ENVELOPE_PARSE_NO_ADDR) != 0;
 
     const json_t *from = json_object_get(root, "from");
-    if (!from && !bare_ok) {
+    if (!from && !bare_ok && !no_addr) {
         memset(out, 0, sizeof *out);
         return s_reject(err, SOCP_ENVELOPE_REASON_FROM_MISSING, SOCP_EPROTO, NULL, root);
     }
@@ -344,12 +346,12 @@ socp_envelope_parse_ex(const char *text,
     }
 
     const json_t *to = json_object_get(root, "to");
-    if (!to && !bare_ok) {
+    if (!to && !bare_ok && !no_addr) {
         memset(out, 0, sizeof *out);
         return s_reject(err, SOCP_ENVELOPE_REASON_TO_MISSING, SOCP_EPROTO, NULL, root);
     }
-    bool empty_to =
-        (flags & SOCP_ENVELOPE_PARSE_EMPTY_TO) && json_is_string(to) && json_string_length(to) == 0;
+    bool empty_to = (flags & (SOCP_ENVELOPE_PARSE_EMPTY_TO | SOCP_ENVELOPE_PARSE_NO_ADDR)) &&
+                    json_is_string(to) && json_string_length(to) == 0;
     if (to && !empty_to && !s_take_id(to, out->to)) {
         memset(out, 0, sizeof *out);
         return s_reject(err, SOCP_ENVELOPE_REASON_TO_BAD, SOCP_EPROTO, NULL, root);
@@ -366,7 +368,7 @@ socp_envelope_parse_ex(const char *text,
     }
 
     json_t *payload = json_object_get(root, "payload");
-    if (!payload && !bare_ok) {
+    if (!payload && !bare_ok && !no_addr) {
         memset(out, 0, sizeof *out);
         return s_reject(err, SOCP_ENVELOPE_REASON_PAYLOAD_MISSING, SOCP_EPROTO, NULL, root);
     }

@@ -306,7 +306,7 @@ SOCP_TEST(envelope_type_and_code_tables)
         CHECK_EQ(socp_envelope_type_lookup(name, strlen(name)), t);
         named++;
     }
-    CHECK_EQ(named, 23); // every v1.3 type plus LIST_REQUEST / LIST_RESPONSE
+    CHECK_EQ(named, 30); // every v1.3 type, LIST_REQUEST / LIST_RESPONSE, 7 of Impl14's
     CHECK(socp_envelope_type_name(SOCP_ENVELOPE_TYPE_UNKNOWN) == NULL);
     CHECK(socp_envelope_type_name(SOCP_ENVELOPE_TYPE_COUNT) == NULL);
     CHECK_EQ(socp_envelope_type_lookup("CMD_LIST", 8), SOCP_ENVELOPE_TYPE_LIST_REQUEST);
@@ -365,4 +365,29 @@ SOCP_TEST(envelope_check_ts_window)
     CHECK_RC(socp_envelope_check_ts(&env, INT64_MIN, ten_min, NULL), SOCP_ETIMEDOUT);
     CHECK_OK(socp_envelope_check_ts(&env, INT64_MAX, 0, NULL));
     socp_envelope_fini(&env);
+}
+
+// Impl14's account frames carry no from / to (or "to": "") and sometimes no
+// payload: refused by default, read with SOCP_ENVELOPE_PARSE_NO_ADDR.
+SOCP_TEST(envelope_parse_no_addr)
+{
+    const char *reg = "{\"type\":\"USER_REGISTER\",\"ts\":5,\"payload\":{\"user_id\":\"bob\"}}";
+    const char *list = "{\"type\":\"LIST_REQUEST\",\"ts\":5}";
+    const char *hello = "{\"type\":\"USER_HELLO\",\"from\":\"bob\",\"to\":\"\",\"ts\":5,"
+                        "\"payload\":{}}";
+    socp_envelope_t e;
+    CHECK_RC(socp_envelope_parse(reg, strlen(reg), &e, NULL), SOCP_EPROTO);
+    CHECK_RC(socp_envelope_parse(hello, strlen(hello), &e, NULL), SOCP_EPROTO);
+    CHECK_OK(socp_envelope_parse_ex(reg, strlen(reg), SOCP_ENVELOPE_PARSE_NO_ADDR, &e, NULL));
+    CHECK_EQ(e.kind, SOCP_ENVELOPE_TYPE_USER_REGISTER);
+    CHECK_STREQ(e.from, "");
+    CHECK_STREQ(e.to, "");
+    CHECK_STREQ(json_string_value(json_object_get(e.payload, "user_id")), "bob");
+    socp_envelope_fini(&e);
+    CHECK_OK(socp_envelope_parse_ex(list, strlen(list), SOCP_ENVELOPE_PARSE_NO_ADDR, &e, NULL));
+    CHECK(json_is_object(e.payload));
+    socp_envelope_fini(&e);
+    CHECK_OK(socp_envelope_parse_ex(hello, strlen(hello), SOCP_ENVELOPE_PARSE_NO_ADDR, &e, NULL));
+    CHECK_STREQ(e.from, "bob");
+    socp_envelope_fini(&e);
 }

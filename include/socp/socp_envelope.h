@@ -42,7 +42,8 @@
 #define SOCP_ENVELOPE_SIG_MAX        4096u           // characters in sig
 #define SOCP_ENVELOPE_DETAIL_MAX     160u            // bytes in an error detail, NUL included
 
-// Every v1.3 message type (and the list pair our profile adds).
+// Every v1.3 message type, the list pair our profile adds, and the account
+// profile of Impl14 (USER_REGISTER ... USER_REMOVED; docs/protocol.md).
 #define SOCP_ENVELOPE_TYPES(T)  \
     T(USER_HELLO)               \
     T(SERVER_HELLO_JOIN)        \
@@ -66,7 +67,14 @@
     T(ERROR)                    \
     T(CTRL_CLOSE)               \
     T(LIST_REQUEST)             \
-    T(LIST_RESPONSE)
+    T(LIST_RESPONSE)            \
+    T(USER_REGISTER)            \
+    T(USER_REGISTERED)          \
+    T(USER_LOGIN)               \
+    T(USER_LOGGED_IN)           \
+    T(USER_HELLO_ACK)           \
+    T(USER_ADDED)               \
+    T(USER_REMOVED)
 
 // Names deployed peers use for the same messages: A(alias, canonical type).
 #define SOCP_ENVELOPE_ALIASES(A)   \
@@ -163,8 +171,13 @@ SOCP_NODISCARD int
 socp_envelope_parse(const char *text, size_t len, socp_envelope_t *out, socp_envelope_error_t *err);
 
 // What socp_envelope_parse_ex may accept beyond the rules above.
-#define SOCP_ENVELOPE_PARSE_EMPTY_TO 1u // "to": "" (out->to is then ""): a server
-                                        // addressing a socket it has not authenticated
+#define SOCP_ENVELOPE_PARSE_EMPTY_TO \
+    1u // "to": "" (out->to is then ""): a server
+       // addressing a socket it has not authenticated
+#define SOCP_ENVELOPE_PARSE_NO_ADDR \
+    2u // "from", "to" (or "to": "") and "payload" may be
+       // missing ("" / empty object): Impl14's account
+       // frames (USER_REGISTER, USER_LOGIN, its MSG_DIRECT)
 
 // socp_envelope_parse with `flags` (SOCP_ENVELOPE_PARSE_*; 0 = the same rules).
 SOCP_NODISCARD int socp_envelope_parse_ex(const char *text,
