@@ -300,19 +300,12 @@ s_on_user_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
                            "this user id is already connected", true);
         return;
     }
-    char *norm = NULL;
-    if (socp_rsa_public_export(key, SOCP_RSA_PUB_B64_DER, &norm) != 0) {
-        socp_rsa_destroy(&key);
-        socpd_router_error(self, c, SOCP_ENVELOPE_CODE_BAD_KEY, "cannot encode the key", true);
-        return;
-    }
     if (!proven) {
         socpd_store_user_t old;
         int grc = socpd_store_user_get(self->store, env->from, &old);
         bool was_proven = grc == 0 && old.proven;
         socpd_store_user_fini(&old);
         if (was_proven || (grc != 0 && grc != SOCP_ENOTFOUND)) {
-            free(norm);
             socp_rsa_destroy(&key);
             socpd_router_error(
                 self, c, was_proven ? SOCP_ENVELOPE_CODE_INVALID_SIG : SOCP_ENVELOPE_CODE_TIMEOUT,
@@ -325,9 +318,30 @@ s_on_user_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
     }
     json_t *meta = json_object_get(env->payload, "meta");
     meta = json_is_object(meta) ? json_deep_copy(meta) : json_object();
+    socpd_router_user_accept(self, c, env->from, pk, key, meta, proven);
+}
+
+// Binds `id` to `key` (presented as `pk`) and makes connection c that user's:
+// the tables, the adverts both ways, the public channel. Takes key and meta.
+bool
+socpd_router_user_accept(s_self_t *self,
+                         s_conn_t *c,
+                         const char *id,
+                         const char *pk,
+                         socp_rsa_key_t *key,
+                         json_t *meta,
+                         bool proven)
+{
+    char *norm = NULL;
+    if (socp_rsa_public_export(key, SOCP_RSA_PUB_B64_DER, &norm) != 0) {
+        socp_rsa_destroy(&key);
+        json_decref(meta);
+        socpd_router_error(self, c, SOCP_ENVELOPE_CODE_BAD_KEY, "cannot encode the key", true);
+        return false;
+    }
     json_object_del(meta, "pubkey");
     char *meta_text = json_dumps(meta, JSON_COMPACT);
-    int rc = socpd_store_user_bind(self->store, env->from, norm, pk, meta_text, proven, NULL);
+    int rc = socpd_store_user_bind(self->store, id, norm, pk, meta_text, proven, NULL);
     free(meta_text);
     free(norm);
     if (rc != 0) {
@@ -338,19 +352,22 @@ s_on_user_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
             rc == SOCP_EEXIST ? "this user id is bound to another key"
                               : "server storage error, try again",
             true);
-        return;
+        return false;
     }
     s_user_t *u = socp_calloc(1, sizeof *u);
-    snprintf(u->id, sizeof u->id, "%s", env->from);
+    snprintf(u->id, sizeof u->id, "%s", id);
     u->pubkey = socp_strdup(pk); // relayed byte for byte as presented
     u->meta = meta;
     u->conn = c->id;
     u->key = key;
     socpd_map_put(self->users, u->id, u);
     c->kind = S_USER;
-    snprintf(c->peer_id, sizeof c->peer_id, "%s", env->from);
-    socp_info("user %s connected (conn %llu, %s hello)", u->id, (unsigned long long) c->id,
-              proven ? "signed" : "unsigned");
+    snprintf(c->peer_id, sizeof c->peer_id, "%s", id);
+    socp_info("user %s connected (conn %llu, %s)", u->id, (unsigned long long) c->id,
+              c->account ? "account login"
+              : proven   ? "signed hello"
+                         : "unsigned hello");
+    socpd_router_tell_accounts(self, u, true);
 
     // The newcomer learns every user already known: cached adverts when fresh.
     uint64_t now = socp_now_ms();
@@ -393,6 +410,7 @@ s_on_user_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
     json_array_append_new(self->pending_adds, json_string(u->id));
     socp_buf_fini(&all);
     socp_buf_fini(&one);
+    return true;
 }
 
 // Sends the batched PUBLIC_CHANNEL_ADD to every local user.
@@ -511,11 +529,22 @@ s_route_to_user(s_self_t *self,
     socp_buf_init(&ids);
     if (r->conn) {
         socpd_router_put_conn_id(&ids, r->conn);
-        if (env->kind == SOCP_ENVELOPE_TYPE_MSG_DIRECT) {
-            socpd_router_emit(
-                self, &ids, "USER_DELIVER", r->id, env->ts,
-                socpd_router_deliver_payload(env->payload, env->from, env->to, env->ts), false,
-                NULL);
+        s_conn_t *rc = socpd_router_conn(self, r->conn);
+        bool account = rc && rc->account;
+        if (env->kind == SOCP_ENVELOPE_TYPE_MSG_DIRECT ||
+            (account && env->kind == SOCP_ENVELOPE_TYPE_MSG_PUBLIC_CHANNEL)) {
+            // An Impl14 client reads DER keys only, and a public message
+            // with `sender` in its payload.
+            json_t *p = socpd_router_deliver_payload(env->payload, env->from, env->to, env->ts);
+            if (account) {
+                json_t *d = socpd_router_account_deliver(p);
+                json_decref(p);
+                p = d;
+            }
+            socpd_router_emit(self, &ids,
+                              env->kind == SOCP_ENVELOPE_TYPE_MSG_DIRECT ? "USER_DELIVER"
+                                                                         : "MSG_PUBLIC_CHANNEL",
+                              r->id, env->ts, p, false, NULL);
         } else {
             socpd_router_relay(self, &ids, text, len); // user-signed, verifiable end to end
         }
@@ -592,7 +621,9 @@ s_on_user_frame(s_self_t *self,
             socpd_router_kick(self, c->id, 1000, "");
             return;
         case SOCP_ENVELOPE_TYPE_LIST_REQUEST:
-            socpd_router_emit_one(self, c->id, "LIST_RESPONSE", u->id, s_list_payload(self), false);
+            socpd_router_emit_one(
+                self, c->id, "LIST_RESPONSE", u->id,
+                c->account ? socpd_router_account_list(self) : s_list_payload(self), false);
             return;
         case SOCP_ENVELOPE_TYPE_MSG_DIRECT:
         case SOCP_ENVELOPE_TYPE_MSG_PUBLIC_CHANNEL:
@@ -615,7 +646,9 @@ s_on_user_frame(s_self_t *self,
     }
     // Content frames: signed by the user, fresh, not seen before.
     if (!env->sig) {
-        if (self->a.require_user_sig) {
+        // An account session was authenticated by its password (Impl14's
+        // clients never sign their frames).
+        if (self->a.require_user_sig && !c->account) {
             socpd_router_error(self, c, SOCP_ENVELOPE_CODE_INVALID_SIG, "frame is not signed",
                                false);
             return;
@@ -643,6 +676,44 @@ s_on_user_frame(s_self_t *self,
         return;
     }
     s_route_to_user(self, c, env, text, len);
+}
+
+// A frame from an Impl14 client, logged in by password: its MSG_DIRECT and
+// FILE_* name the recipient in payload.to and carry no envelope from / to /
+// sig. The envelope is completed from the session and re-serialised, so what
+// is relayed is a well-formed frame from this user.
+static void
+s_on_account_frame(s_self_t *self, s_conn_t *c, socp_envelope_t *env)
+{
+    const char *pto = json_string_value(json_object_get(env->payload, "to"));
+    const char *sender = json_string_value(json_object_get(env->payload, "sender"));
+    if ((env->from[0] && strcmp(env->from, c->peer_id) != 0) ||
+        (sender && strcmp(sender, c->peer_id) != 0)) {
+        socpd_router_error(self, c, SOCP_ENVELOPE_CODE_INVALID_SIG,
+                           "\"from\" is not the id of this connection's user", false);
+        return;
+    }
+    snprintf(env->from, sizeof env->from, "%s", c->peer_id);
+    if (!env->to[0] && pto) {
+        snprintf(env->to, sizeof env->to, "%.*s", (int) SOCP_ENVELOPE_ID_MAX, pto);
+    }
+    if (!env->to[0]) {
+        snprintf(env->to, sizeof env->to, "%s", self->server_id);
+    }
+    if (env->kind == SOCP_ENVELOPE_TYPE_USER_LOGIN || env->kind == SOCP_ENVELOPE_TYPE_USER_HELLO) {
+        socpd_router_error(self, c, SOCP_ENVELOPE_CODE_NAME_IN_USE, "already logged in", false);
+        return;
+    }
+    socp_buf_reset(&self->buf);
+    if (socp_envelope_emit(env, &self->buf) != 0) {
+        socpd_router_error(self, c, SOCP_ENVELOPE_CODE_UNKNOWN_TYPE, "malformed frame", false);
+        return;
+    }
+    char *text = socp_malloc(self->buf.len + 1);
+    memcpy(text, self->buf.data, self->buf.len);
+    text[self->buf.len] = '\0';
+    s_on_user_frame(self, c, env, text, self->buf.len);
+    free(text);
 }
 
 // ---- bus events -------------------------------------------------------------------
@@ -724,6 +795,7 @@ s_on_gone(s_self_t *self, uint64_t id, const char *reason)
                 json_pack("{s:s, s:s}", "user_id", u->id, "server_id", self->server_id), false,
                 NULL);
             socp_buf_fini(&ids);
+            socpd_router_tell_accounts(self, u, false);
             socpd_router_user_free(u);
         }
     } else if (c->kind == S_SERVER) {
@@ -788,7 +860,9 @@ s_on_frame(s_self_t *self, uint64_t id, const char *text, size_t len)
     c->last_rx_ms = socp_now_ms();
     socp_envelope_t env;
     socp_envelope_error_t err;
-    int rc = socp_envelope_parse(text, len, &env, &err);
+    // Impl14's clients leave from / to / payload out of their frames.
+    unsigned flags = c->kind == S_PENDING || c->account ? SOCP_ENVELOPE_PARSE_NO_ADDR : 0;
+    int rc = socp_envelope_parse_ex(text, len, flags, &env, &err);
     if (rc != 0) {
         if (c->kind == S_SERVER || c->kind == S_JOINING || c->kind == S_LINKING) {
             self->dropped_bad_server_sig++;
@@ -801,20 +875,37 @@ s_on_frame(s_self_t *self, uint64_t id, const char *text, size_t len)
     }
     switch (c->kind) {
         case S_PENDING:
-            if (env.kind == SOCP_ENVELOPE_TYPE_USER_HELLO) {
-                s_on_user_hello(self, c, &env);
+            if (env.kind == SOCP_ENVELOPE_TYPE_USER_REGISTER) {
+                socpd_router_on_register(self, c, &env);
+            } else if (env.kind == SOCP_ENVELOPE_TYPE_USER_LOGIN) {
+                socpd_router_on_login(self, c, &env);
+            } else if ((env.kind == SOCP_ENVELOPE_TYPE_USER_HELLO ||
+                        env.kind == SOCP_ENVELOPE_TYPE_SERVER_HELLO_JOIN ||
+                        env.kind == SOCP_ENVELOPE_TYPE_SERVER_HELLO_LINK) &&
+                       !env.from[0]) {
+                socpd_router_error(self, c, SOCP_ENVELOPE_CODE_UNKNOWN_TYPE, "\"from\" is missing",
+                                   true);
+            } else if (env.kind == SOCP_ENVELOPE_TYPE_USER_HELLO) {
+                if (!socpd_router_on_account_hello(self, c, &env)) {
+                    s_on_user_hello(self, c, &env);
+                }
             } else if (env.kind == SOCP_ENVELOPE_TYPE_SERVER_HELLO_JOIN ||
                        env.kind == SOCP_ENVELOPE_TYPE_SERVER_HELLO_LINK) {
                 socpd_router_on_server_hello(self, c, &env);
             } else {
                 socpd_router_error(self, c, SOCP_ENVELOPE_CODE_UNKNOWN_TYPE,
-                                   "the first frame must be USER_HELLO, SERVER_HELLO_JOIN or "
-                                   "SERVER_HELLO_LINK",
-                                   true);
+                                   c->account ? "log in first (USER_LOGIN)"
+                                              : "the first frame must be USER_HELLO, "
+                                                "SERVER_HELLO_JOIN or SERVER_HELLO_LINK",
+                                   !c->account);
             }
             break;
         case S_USER:
-            s_on_user_frame(self, c, &env, text, len);
+            if (c->account) {
+                s_on_account_frame(self, c, &env);
+            } else {
+                s_on_user_frame(self, c, &env, text, len);
+            }
             break;
         case S_SERVER:
         case S_JOINING:
@@ -899,8 +990,11 @@ s_on_sweep(socp_actor_ctx_t *ctx, int timer_id, void *arg)
     void *v;
     while (socpd_map_next(self->conns, &pos, &k, &v)) {
         s_conn_t *c = v;
-        if (c->kind == S_PENDING && !c->outbound &&
-            now - c->opened_ms > (uint64_t) self->a.hello_timeout_ms && !c->peer_id[0]) {
+        // An account socket may sit between /register and /login (a person
+        // types them): 5 minutes.
+        uint64_t deadline = c->account ? S_ACCOUNT_IDLE_MS : (uint64_t) self->a.hello_timeout_ms;
+        if (c->kind == S_PENDING && !c->outbound && now - c->opened_ms > deadline &&
+            !c->peer_id[0]) {
             c->peer_id[0] = '\0';
             c->opened_ms = now + 3600 * 1000; // answer once
             socpd_router_error(self, c, SOCP_ENVELOPE_CODE_TIMEOUT,
@@ -969,6 +1063,7 @@ socpd_router_actor(socp_actor_ctx_t *ctx, void *args)
     self.conns = socpd_map_new();
     self.users = socpd_map_new();
     self.servers = socpd_map_new();
+    self.logins = socpd_map_new();
     socp_buf_init(&self.buf);
     self.pending_adds = json_array();
     self.join_backoff = S_BACKOFF_MIN_MS;
@@ -1010,6 +1105,11 @@ socpd_router_actor(socp_actor_ctx_t *ctx, void *args)
     socpd_map_destroy(&self.conns);
     socpd_map_destroy(&self.users);
     socpd_map_destroy(&self.servers);
+    pos = 0;
+    while (socpd_map_next(self.logins, &pos, &k, &v)) {
+        free(v);
+    }
+    socpd_map_destroy(&self.logins);
     socp_seen_destroy(&self.seen);
     json_decref(self.pending_adds);
     socp_buf_fini(&self.buf);

@@ -17,15 +17,20 @@
 #include "socp/socpd_router.h"
 #include "socp/socpd_store.h"
 
-#define S_ADVERT_TTL_MS  (4 * 60 * 1000) // reuse a cached signed advert this long
-#define S_BACKOFF_MIN_MS 200
-#define S_BACKOFF_MAX_MS 30000
-#define S_LINK_STABLE_MS 10000 // a link up this long resets its reconnect backoff
-#define S_SERVERS_MAX    256   // servers we keep (pinned keys, addresses)
-#define S_WELCOME_MAX    64    // entries of one SERVER_WELCOME we look at
-#define S_SEEN_CAPACITY  (1u << 18)
-#define S_ADD_BATCH_MS   100                // PUBLIC_CHANNEL_ADD batching window
-#define S_UNSIGNED_MAX   (1048576u - 2048u) // room for "sig" in a 1 MiB frame
+#define S_ADVERT_TTL_MS    (4 * 60 * 1000) // reuse a cached signed advert this long
+#define S_BACKOFF_MIN_MS   200
+#define S_BACKOFF_MAX_MS   30000
+#define S_LINK_STABLE_MS   10000  // a link up this long resets its reconnect backoff
+#define S_SERVERS_MAX      256    // servers we keep (pinned keys, addresses)
+#define S_WELCOME_MAX      64     // entries of one SERVER_WELCOME we look at
+#define S_LOGIN_FAILS_ID   5      // failed logins per account name per window
+#define S_LOGIN_WINDOW_MS  60000  // ... the window
+#define S_LOGIN_FAILS_CONN 3      // failed logins before a connection is closed
+#define S_LOGINS_MAX       4096   // names tracked at once (the table is cleared past it)
+#define S_ACCOUNT_IDLE_MS  300000 // an account socket may wait this long for its login
+#define S_SEEN_CAPACITY    (1u << 18)
+#define S_ADD_BATCH_MS     100                // PUBLIC_CHANNEL_ADD batching window
+#define S_UNSIGNED_MAX     (1048576u - 2048u) // room for "sig" in a 1 MiB frame
 
 typedef enum { S_PENDING, S_USER, S_SERVER, S_JOINING, S_LINKING } s_kind_t;
 
@@ -37,6 +42,10 @@ typedef struct {
     uint64_t last_rx_ms;
     bool outbound;
     char link[129];
+    // Impl14's account profile (socpd_router_account.c)
+    bool account;                            // speaks it: frames to it in its shape
+    char hello_id[SOCP_ENVELOPE_ID_MAX + 1]; // its USER_HELLO's id, before USER_LOGIN
+    uint32_t login_failures;
 } s_conn_t;
 
 typedef struct {
@@ -66,6 +75,12 @@ typedef struct {
                        // the user sent them, its own form (ADR 0013)
 } s_server_t;
 
+// Failed logins of one account name in the current window.
+typedef struct {
+    uint64_t window_ms;
+    uint32_t failures;
+} s_login_t;
+
 typedef struct {
     socp_actor_ctx_t *ctx;
     socpd_router_args_t a;
@@ -75,6 +90,7 @@ typedef struct {
     socpd_map_t *conns;   // "conn id" -> s_conn_t
     socpd_map_t *users;   // user id -> s_user_t
     socpd_map_t *servers; // server id -> s_server_t
+    socpd_map_t *logins;  // account name -> s_login_t (failed logins, for the rate limit)
     socp_buf_t buf;
     json_t *pending_adds; // user ids joined since the last PUBLIC_CHANNEL_ADD
     uint64_t seq;         // last SOCPD_SEND order number given (net writes in this order)
@@ -121,6 +137,14 @@ void socpd_router_error(s_self_t *self,
                         bool close);
 void socpd_router_join_backoff(s_self_t *self);
 const char *socpd_router_our_key(const s_self_t *self, const char *peer_key);
+int socpd_router_der_key(const char *text, char **out);
+// The account profile (socpd_router_account.c).
+void socpd_router_on_register(s_self_t *self, s_conn_t *c, const socp_envelope_t *env);
+bool socpd_router_on_account_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t *env);
+void socpd_router_on_login(s_self_t *self, s_conn_t *c, const socp_envelope_t *env);
+json_t *socpd_router_account_list(s_self_t *self);
+void socpd_router_tell_accounts(s_self_t *self, const s_user_t *u, bool added);
+json_t *socpd_router_account_deliver(const json_t *payload);
 void socpd_router_join_next(s_self_t *self);
 void socpd_router_kick(s_self_t *self, uint64_t conn, uint16_t code, const char *reason);
 void socpd_router_link_up(s_self_t *self, s_server_t *s, s_conn_t *c);
@@ -143,5 +167,12 @@ void socpd_router_schedule_retry(s_self_t *self, s_server_t *s);
 void socpd_router_server_conns(s_self_t *self, const char *except_server, socp_buf_t *ids);
 void socpd_router_server_unlink_users(s_self_t *self, const char *server_id);
 void socpd_router_user_free(s_user_t *u);
+bool socpd_router_user_accept(s_self_t *self,
+                              s_conn_t *c,
+                              const char *id,
+                              const char *pk,
+                              socp_rsa_key_t *key,
+                              json_t *meta,
+                              bool proven);
 
 #endif

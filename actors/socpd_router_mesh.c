@@ -19,8 +19,8 @@
 // ---- server links ---------------------------------------------------------------
 
 // A key in any accepted encoding, as base64url DER (what comparisons use).
-static int
-s_normalise_key(const char *text, char **out)
+int
+socpd_router_der_key(const char *text, char **out)
 {
     *out = NULL;
     socp_rsa_key_t *key = NULL;
@@ -647,14 +647,14 @@ socpd_router_on_server_frame(s_self_t *self,
                 // Compared as keys (a user may present DER or PEM), relayed
                 // as presented.
                 char *norm = NULL;
-                if (s_normalise_key(pk, &norm) != 0) {
+                if (socpd_router_der_key(pk, &norm) != 0) {
                     return;
                 }
                 char *bound = NULL;
                 char *known = NULL;
                 bool clash =
                     (u && u->pubkey &&
-                     (s_normalise_key(u->pubkey, &known) != 0 || strcmp(known, norm) != 0)) ||
+                     (socpd_router_der_key(u->pubkey, &known) != 0 || strcmp(known, norm) != 0)) ||
                     (socpd_store_user_key(self->store, uid, &bound) == 0 && bound &&
                      strcmp(bound, norm) != 0);
                 free(bound);
@@ -674,6 +674,7 @@ socpd_router_on_server_frame(s_self_t *self,
                 snprintf(u->server_id, sizeof u->server_id, "%s", sid);
                 free(u->pubkey);
                 u->pubkey = socp_strdup(pk);
+                socpd_router_tell_accounts(self, u, true);
                 json_decref(u->meta);
                 u->meta = json_is_object(meta) ? json_deep_copy(meta) : json_object();
                 json_object_del(u->meta, "pubkey");
@@ -688,6 +689,7 @@ socpd_router_on_server_frame(s_self_t *self,
                     return;
                 }
                 socpd_map_remove(self->users, uid);
+                socpd_router_tell_accounts(self, u, false);
                 socpd_router_user_free(u);
             }
             socp_buf_t ids;
@@ -717,10 +719,15 @@ socpd_router_on_server_frame(s_self_t *self,
                     json_t *ts = json_object_get(env->payload, "ts");
                     const char *sender = json_string_value(json_object_get(env->payload, "sender"));
                     int64_t t = json_is_integer(ts) ? json_integer_value(ts) : env->ts;
-                    socpd_router_emit(
-                        self, &ids, "USER_DELIVER", u->id, t,
-                        socpd_router_deliver_payload(env->payload, sender ? sender : "", u->id, t),
-                        false, NULL);
+                    json_t *p =
+                        socpd_router_deliver_payload(env->payload, sender ? sender : "", u->id, t);
+                    s_conn_t *uc = socpd_router_conn(self, u->conn);
+                    if (uc && uc->account) {
+                        json_t *d = socpd_router_account_deliver(p);
+                        json_decref(p);
+                        p = d;
+                    }
+                    socpd_router_emit(self, &ids, "USER_DELIVER", u->id, t, p, false, NULL);
                 }
                 self->delivered++;
             } else {
@@ -948,6 +955,7 @@ socpd_router_server_unlink_users(s_self_t *self, const char *server_id)
     socpd_router_server_conns(self, server_id, &ids);
     for (size_t i = 0; i < k; i++) {
         socpd_map_remove(self->users, gone[i]->id);
+        socpd_router_tell_accounts(self, gone[i], false);
         socpd_router_emit(self, &ids, "USER_REMOVE", "*", socp_wall_ms(),
                           json_pack("{s:s, s:s}", "user_id", gone[i]->id, "server_id", server_id),
                           false, NULL);

@@ -25,6 +25,7 @@ struct socpd_store {
     MDB_dbi groups;
     MDB_dbi members;
     MDB_dbi meta;
+    MDB_dbi accounts;
 };
 
 static int
@@ -83,6 +84,25 @@ s_record(const char *text)
     return v;
 }
 
+// Reads a record as a JSON object: 0 and *out (json_decref), SOCP_ENOTFOUND,
+// SOCP_ESTORE (unreadable, or not an object).
+static int
+s_get_record(socpd_store_t *self, MDB_dbi dbi, const char *key, json_t **out)
+{
+    char *text = NULL;
+    int rc = s_get(self, dbi, key, strlen(key), &text);
+    if (rc != 0) {
+        return rc;
+    }
+    *out = s_record(text);
+    free(text);
+    if (!*out) {
+        socp_error("store: corrupt record");
+        return SOCP_ESTORE;
+    }
+    return 0;
+}
+
 int
 socpd_store_open(const char *dir, size_t map_mb, socpd_store_t **out)
 {
@@ -122,6 +142,9 @@ socpd_store_open(const char *dir, size_t map_mb, socpd_store_t **out)
     }
     if (rc == 0) {
         rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &self->meta);
+    }
+    if (rc == 0) {
+        rc = mdb_dbi_open(txn, "accounts", MDB_CREATE, &self->accounts);
     }
     if (rc == 0) {
         MDB_val key = {.mv_size = 6, .mv_data = (void *) "public"};
@@ -165,16 +188,14 @@ int
 socpd_store_user_get(socpd_store_t *self, const char *user_id, socpd_store_user_t *out)
 {
     memset(out, 0, sizeof *out);
-    char *text = NULL;
-    int rc = s_get(self, self->users, user_id, strlen(user_id), &text);
+    json_t *rec = NULL;
+    int rc = s_get_record(self, self->users, user_id, &rec);
     if (rc != 0) {
         return rc;
     }
-    json_t *rec = s_record(text);
-    free(text);
-    const char *pk = rec ? json_string_value(json_object_get(rec, "pubkey")) : NULL;
-    json_t *presented = rec ? json_object_get(rec, "presented") : NULL;
-    json_t *proven = rec ? json_object_get(rec, "proven") : NULL;
+    const char *pk = json_string_value(json_object_get(rec, "pubkey"));
+    json_t *presented = json_object_get(rec, "presented");
+    json_t *proven = json_object_get(rec, "proven");
     if (!pk || (presented && !json_is_string(presented)) || (proven && !json_is_boolean(proven))) {
         json_decref(rec);
         socp_error("store: corrupt user record");
@@ -211,15 +232,10 @@ socpd_store_user_key(socpd_store_t *self, const char *user_id, char **pubkey_out
 static int
 s_user_update(socpd_store_t *self, const char *user_id, const char *presented, bool proven)
 {
-    char *text = NULL;
-    int rc = s_get(self, self->users, user_id, strlen(user_id), &text);
+    json_t *rec = NULL;
+    int rc = s_get_record(self, self->users, user_id, &rec);
     if (rc != 0) {
         return rc;
-    }
-    json_t *rec = s_record(text);
-    free(text);
-    if (!rec) {
-        return SOCP_ESTORE;
     }
     json_object_set_new(rec, "presented", json_string(presented));
     json_object_set_new(rec, "proven", json_boolean(proven));
@@ -365,4 +381,67 @@ int
 socpd_store_meta_put(socpd_store_t *self, const char *key, const char *value)
 {
     return s_put(self, self->meta, key, strlen(key), value);
+}
+
+int
+socpd_store_account_get(socpd_store_t *self, const char *name, socpd_store_account_t *out)
+{
+    memset(out, 0, sizeof *out);
+    json_t *rec = NULL;
+    int rc = s_get_record(self, self->accounts, name, &rec);
+    if (rc != 0) {
+        return rc;
+    }
+    const char *pk = json_string_value(json_object_get(rec, "pubkey"));
+    const char *store = json_string_value(json_object_get(rec, "privkey_store"));
+    const char *pake = json_string_value(json_object_get(rec, "pake_password"));
+    if (!pk || !store || !pake) {
+        json_decref(rec);
+        socp_error("store: corrupt account record");
+        return SOCP_ESTORE;
+    }
+    out->pubkey = socp_strdup(pk);
+    out->privkey_store = socp_strdup(store);
+    out->pake_password = socp_strdup(pake);
+    json_decref(rec);
+    return 0;
+}
+
+void
+socpd_store_account_fini(socpd_store_account_t *a)
+{
+    free(a->pubkey);
+    free(a->privkey_store);
+    free(a->pake_password);
+    memset(a, 0, sizeof *a);
+}
+
+int
+socpd_store_account_add(socpd_store_t *self,
+                        const char *name,
+                        const char *pubkey,
+                        const char *privkey_store,
+                        const char *pake_password)
+{
+    json_t *rec = json_pack("{s:s, s:s, s:s}", "pubkey", pubkey, "privkey_store", privkey_store,
+                            "pake_password", pake_password);
+    char *text = rec ? json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(rec);
+    if (!text) {
+        return SOCP_ENOMEM;
+    }
+    MDB_txn *txn = NULL;
+    if (mdb_txn_begin(self->env, NULL, 0, &txn) != 0) {
+        free(text);
+        return SOCP_ESTORE;
+    }
+    MDB_val key = {.mv_size = strlen(name), .mv_data = (void *) name};
+    MDB_val val = {.mv_size = strlen(text), .mv_data = text};
+    int mrc = mdb_put(txn, self->accounts, &key, &val, MDB_NOOVERWRITE);
+    free(text);
+    if (mrc != 0) {
+        mdb_txn_abort(txn);
+        return mrc == MDB_KEYEXIST ? SOCP_EEXIST : SOCP_ESTORE;
+    }
+    return mdb_txn_commit(txn) == 0 ? 0 : SOCP_ESTORE;
 }

@@ -59,6 +59,28 @@ void socpd_store_user_fini(socpd_store_user_t *u);
 SOCP_NODISCARD int
 socpd_store_user_key(socpd_store_t *self, const char *user_id, char **pubkey_out);
 
+// Accounts of the Impl14 profile (USER_REGISTER / USER_LOGIN): the key as
+// registered (base64url DER), the client's sealed private key (returned at
+// login, never opened here) and the password verifier (salt.scrypt hash;
+// never the password).
+typedef struct {
+    char *pubkey;
+    char *privkey_store;
+    char *pake_password;
+} socpd_store_account_t;
+
+// Adds an account: 0, SOCP_EEXIST (the name has one), SOCP_ESTORE.
+SOCP_NODISCARD int socpd_store_account_add(socpd_store_t *self,
+                                           const char *name,
+                                           const char *pubkey,
+                                           const char *privkey_store,
+                                           const char *pake_password);
+// Reads an account: 0 and *out (socpd_store_account_fini), SOCP_ENOTFOUND,
+// SOCP_ESTORE.
+SOCP_NODISCARD int
+socpd_store_account_get(socpd_store_t *self, const char *name, socpd_store_account_t *out);
+void socpd_store_account_fini(socpd_store_account_t *a);
+
 // Number of users and of members of the public group.
 size_t socpd_store_user_count(socpd_store_t *self);
 
