@@ -706,6 +706,8 @@ socpd_router_on_server_frame(s_self_t *self,
             const char *uid = json_string_value(json_object_get(env->payload, "user_id"));
             s_user_t *u = uid ? socpd_map_get(self->users, uid) : NULL;
             if (!u) {
+                socp_warn("SERVER_DELIVER from %s for %.64s, a user nobody here knows: dropped",
+                          env->from, uid ? uid : "(no user_id)");
                 return;
             }
             socp_buf_t ids;
@@ -835,8 +837,8 @@ s_on_server_typed_frame(s_self_t *self,
     }
     s_user_t *u = uid ? socpd_map_get(self->users, uid) : NULL;
     if (!u) {
-        socp_debug("%s from server %s for unknown user %.64s: dropped", env->type, link->id,
-                   uid ? uid : "?");
+        socp_warn("%s from server %s for %.64s, a user nobody here knows: dropped", env->type,
+                  link->id, uid ? uid : "(no user_id)");
         return;
     }
     if (!u->conn) {
