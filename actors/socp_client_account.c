@@ -1,0 +1,509 @@
+// socp_client_account.c: `socp --account NAME`: the password, the account's
+// data directory, and the login (or registration) made before the actors
+// start. Part of socp, a SOCP v1.3 client and server.
+#include "socp/socp_client_account.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "socp/socp_account.h"
+#include "socp/socp_err.h"
+#include "socp/socp_json.h"
+#include "socp/socp_keyfile.h"
+#include "socp/socp_tcp.h"
+
+#define S_TIMEOUT_MS 10000
+#define S_CLIENT     "socp-" SOCP_VERSION
+
+static int s_fail(const char *who, int code, const char *fmt, ...) SOCP_PRINTF(3, 4);
+
+static int
+s_fail(const char *who, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", who);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    return code;
+}
+
+// ---- the password --------------------------------------------------------------
+
+// Overwrites the variable's value in the environment block (which
+// /proc/PID/environ shows) and removes it, as socp_client_self_init does
+// for SOCP_PASSPHRASE.
+static void
+s_forget_env(void)
+{
+    static const char name[] = SOCP_CLIENT_ACCOUNT_ENV;
+    char *value = getenv(name);
+    if (!value) {
+        return;
+    }
+    char *entry = value - sizeof name;
+    bool named = memcmp(entry, name, sizeof name - 1) == 0 && entry[sizeof name - 1] == '=';
+    sodium_memzero(value, strlen(value));
+    (void) unsetenv(name);
+    if (named) {
+        sodium_memzero(entry, sizeof name);
+    }
+}
+
+// Reads a line from the terminal without echo into out (cap bytes, NUL
+// included). Returns its length, or -1 (no terminal, nothing typed).
+static long
+s_read_tty(const char *prompt, char *out, size_t cap)
+{
+    int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        return -1;
+    }
+    struct termios old, t;
+    bool tty = tcgetattr(fd, &old) == 0;
+    if (tty) {
+        t = old;
+        t.c_lflag &= (tcflag_t) ~ECHO;
+        (void) tcsetattr(fd, TCSAFLUSH, &t);
+    }
+    if (write(fd, prompt, strlen(prompt)) < 0) {
+        // the read below still works
+    }
+    size_t n = 0;
+    char c;
+    while (n + 1 < cap && read(fd, &c, 1) == 1 && c != '\n') {
+        out[n++] = c;
+    }
+    out[n] = '\0';
+    if (tty) {
+        (void) tcsetattr(fd, TCSAFLUSH, &old);
+    }
+    if (write(fd, "\n", 1) < 0) {
+        // ignored
+    }
+    close(fd);
+    return n ? (long) n : -1;
+}
+
+int
+socp_client_account_password(const char *who, const char *name, socp_client_account_pass_t *p)
+{
+    memset(p, 0, sizeof *p);
+    if (sodium_init() < 0) {
+        return s_fail(who, 1, "%s", "libsodium failed to start");
+    }
+    p->pass = sodium_malloc(SOCP_ACCOUNT_PASSWORD_MAX + 2);
+    if (!p->pass) {
+        return s_fail(who, 1, "%s", "out of secure memory");
+    }
+    const char *env = getenv(SOCP_CLIENT_ACCOUNT_ENV);
+    size_t n = env ? strlen(env) : 0;
+    if (env && n > SOCP_ACCOUNT_PASSWORD_MAX) {
+        s_forget_env();
+        socp_client_account_pass_free(p);
+        return s_fail(who, 3, "%s is longer than %d bytes", SOCP_CLIENT_ACCOUNT_ENV,
+                      SOCP_ACCOUNT_PASSWORD_MAX);
+    }
+    if (env && n) {
+        memcpy(p->pass, env, n + 1);
+        p->len = n;
+        s_forget_env();
+        return 0;
+    }
+    s_forget_env(); // set but empty: nothing to keep either
+    char prompt[128];
+    snprintf(prompt, sizeof prompt, "password for account %s: ", name);
+    long got = s_read_tty(prompt, p->pass, SOCP_ACCOUNT_PASSWORD_MAX + 2);
+    if (got < 0 || (size_t) got > SOCP_ACCOUNT_PASSWORD_MAX) {
+        socp_client_account_pass_free(p);
+        return s_fail(who, 3,
+                      got < 0 ? "no password for the account: type it, or set %s"
+                              : "the password is too long (%s: at most 1024 bytes)",
+                      SOCP_CLIENT_ACCOUNT_ENV);
+    }
+    p->len = (size_t) got;
+    p->from_tty = true;
+    return 0;
+}
+
+void
+socp_client_account_pass_free(socp_client_account_pass_t *p)
+{
+    if (p && p->pass) {
+        sodium_free(p->pass); // wipes
+        p->pass = NULL;
+        p->len = 0;
+    }
+}
+
+// ---- the data directory ---------------------------------------------------------
+
+static char *
+s_path(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = socp_malloc(n);
+    snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+// Reads a small file, trailing newlines and spaces dropped. 0, SOCP_ENOTFOUND, SOCP_EIO.
+static int
+s_read_small(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return errno == ENOENT ? SOCP_ENOTFOUND : SOCP_EIO;
+    }
+    ssize_t n = read(fd, buf, size - 1);
+    close(fd);
+    if (n < 0) {
+        return SOCP_EIO;
+    }
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) {
+        n--;
+    }
+    buf[n] = '\0';
+    return 0;
+}
+
+static bool
+s_exists(const char *path)
+{
+    return access(path, F_OK) == 0;
+}
+
+// Writes `account` (the name) once the account is known to the server.
+static int
+s_write_account(const socp_client_account_opts_t *o)
+{
+    char *path = s_path(o->data_dir, "account");
+    char *tmp = s_path(o->data_dir, "account.tmp");
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = fd >= 0;
+    if (ok) {
+        size_t n = strlen(o->name);
+        ok = write(fd, o->name, n) == (ssize_t) n && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
+        ok = close(fd) == 0 && ok;
+    }
+    ok = ok && rename(tmp, path) == 0;
+    if (!ok) {
+        unlink(tmp);
+    }
+    free(tmp);
+    free(path);
+    return ok ? 0 : s_fail(o->who, 3, "cannot write %s/account", o->data_dir);
+}
+
+// Checks the directory belongs to this account (or to none yet) and loads
+// its key if it has one (*key stays NULL otherwise).
+static int
+s_local(const socp_client_account_opts_t *o, socp_rsa_key_t **key)
+{
+    char *uid = s_path(o->data_dir, "user_id");
+    char *acc = s_path(o->data_dir, "account");
+    char *kp = s_path(o->data_dir, "key");
+    char buf[256];
+    int code = 0, rc;
+    if (s_exists(uid)) {
+        code = s_fail(o->who, 2,
+                      "%s holds a socp identity that is not an account: give --account a data "
+                      "directory of its own (--data-dir)",
+                      o->data_dir);
+    } else if ((rc = s_read_small(acc, buf, sizeof buf)) != 0 && rc != SOCP_ENOTFOUND) {
+        code = s_fail(o->who, 3, "cannot read %s", acc);
+    } else if (rc == 0 && strcmp(buf, o->name) != 0) {
+        code = s_fail(o->who, 2, "%s belongs to account %s, not %s (use another --data-dir)",
+                      o->data_dir, buf, o->name);
+    } else if (s_exists(kp)) {
+        const char *why = "";
+        rc = socp_keyfile_load(kp, o->pw->pass, o->pw->len, key, &why);
+        if (rc == SOCP_EAUTH) {
+            code = s_fail(o->who, 3, "wrong password for account %s (it does not open %s)", o->name,
+                          kp);
+        } else if (rc != 0) {
+            code = s_fail(o->who, 3, "%s: %s", kp, why);
+        }
+    }
+    free(uid);
+    free(acc);
+    free(kp);
+    return code;
+}
+
+static int
+s_save_key(const socp_client_account_opts_t *o, const socp_rsa_key_t *key)
+{
+    char *kp = s_path(o->data_dir, "key");
+    int rc = o->plain ? socp_keyfile_save_plain(kp, key)
+                      : socp_keyfile_save(kp, key, o->pw->pass, o->pw->len, NULL);
+    free(kp);
+    return rc == 0 ? 0 : s_fail(o->who, 3, "cannot save the key: %s", socp_strerror(rc));
+}
+
+// A key for a new account: imported (--import-key) or generated.
+static int
+s_new_key(const socp_client_account_opts_t *o, socp_rsa_key_t **key)
+{
+    if (o->import_key) {
+        size_t cap = 65536, n = 0;
+        uint8_t *pem = sodium_malloc(cap);
+        int fd = pem ? open(o->import_key, O_RDONLY | O_CLOEXEC) : -1;
+        ssize_t r = 0;
+        while (fd >= 0 && n < cap && (r = read(fd, pem + n, cap - n)) > 0) {
+            n += (size_t) r;
+        }
+        if (fd >= 0) {
+            close(fd);
+        }
+        int rc = fd >= 0 && r >= 0 ? socp_rsa_private_import(pem, n, key) : SOCP_EIO;
+        sodium_free(pem);
+        return rc == 0 ? 0
+                       : s_fail(o->who, 3,
+                                "%s is not an RSA-4096 private key with e=65537 (PKCS#8/PKCS#1 "
+                                "PEM)",
+                                o->import_key);
+    }
+    int rc = socp_rsa_generate(o->primes, o->progress, o->progress_arg, key);
+    if (o->progress) {
+        fprintf(stderr, "\n");
+    }
+    return rc == 0 ? 0 : s_fail(o->who, 1, "key generation failed: %s", socp_strerror(rc));
+}
+
+// ---- talking to the server ------------------------------------------------------
+
+typedef struct {
+    const socp_client_account_opts_t *o;
+    socp_tcp_conn_t *conn;
+    json_t *frame; // the last reply awaited (owned)
+    socp_account_reply_t reply;
+    char url[300];
+} s_session_t;
+
+static int
+s_send(s_session_t *s, const char *text, size_t len)
+{
+    int rc = socp_tcp_conn_send_text(s->conn, text, len);
+    return rc == 0 ? 0 : s_fail(s->o->who, 1, "lost %s: %s", s->url, socp_strerror(rc));
+}
+
+// HELLO (with our key, when we have one) and LOGIN.
+static int
+s_login(s_session_t *s, const char *pub)
+{
+    char *hello = NULL, *login = NULL;
+    size_t login_len = 0;
+    int64_t ts = socp_wall_ms();
+    if (socp_account_hello_frame(s->o->name, pub, S_CLIENT, ts, &hello) != 0 ||
+        socp_account_login_frame(s->o->name, s->o->pw->pass, s->o->pw->len, ts, &login,
+                                 &login_len) != 0) {
+        free(hello);
+        return s_fail(s->o->who, 3, "%s", "the password is not valid UTF-8");
+    }
+    int code = s_send(s, hello, strlen(hello));
+    if (code == 0) {
+        code = s_send(s, login, login_len);
+    }
+    free(hello);
+    sodium_free(login); // wipes
+    return code;
+}
+
+// Waits for the next reply that is one of `want` (or an ERROR); other frames
+// (USER_HELLO_ACK, adverts) are passed over. s->reply points into s->frame.
+static int
+s_await(s_session_t *s, socp_account_reply_kind_t want)
+{
+    json_decref(s->frame);
+    s->frame = NULL;
+    int timeout = s->o->timeout_ms > 0 ? s->o->timeout_ms : S_TIMEOUT_MS;
+    uint64_t end = socp_now_ms() + (uint64_t) timeout;
+    for (;;) {
+        socp_ws_msg_t m;
+        while (socp_tcp_conn_next(s->conn, &m) == 0) {
+            if (m.kind != SOCP_WS_TEXT) {
+                continue;
+            }
+            json_t *v = NULL;
+            if (socp_json_parse((const char *) m.data, m.len, 64, &v) != 0) {
+                continue;
+            }
+            socp_account_reply(v, &s->reply);
+            if (s->reply.kind == want || s->reply.kind == SOCP_ACCOUNT_REPLY_ERROR) {
+                s->frame = v;
+                return 0;
+            }
+            json_decref(v);
+        }
+        uint64_t now = socp_now_ms();
+        if (socp_tcp_conn_done(s->conn)) {
+            return s_fail(s->o->who, 1, "%s closed the connection before answering %s", s->url,
+                          want == SOCP_ACCOUNT_REPLY_LOGGED_IN ? "USER_LOGIN" : "USER_REGISTER");
+        }
+        if (now >= end) {
+            return s_fail(s->o->who, 1,
+                          "no answer to %s from %s within %d s (is it a server with accounts?)",
+                          want == SOCP_ACCOUNT_REPLY_LOGGED_IN ? "USER_LOGIN" : "USER_REGISTER",
+                          s->url, timeout / 1000);
+        }
+        int rc = socp_tcp_conn_pump(s->conn, (int) (end - now));
+        if (rc != 0 && rc != SOCP_ECLOSED) {
+            return s_fail(s->o->who, 1, "lost %s: %s", s->url, socp_strerror(rc));
+        }
+    }
+}
+
+// The ERROR in s->reply, as one line and an exit code.
+static int
+s_refused(s_session_t *s, const char *what)
+{
+    const socp_account_reply_t *r = &s->reply;
+    char detail[161];
+    size_t n = 0;
+    for (const char *p = r->detail; *p && n + 1 < sizeof detail; p++) {
+        detail[n++] = (unsigned char) *p >= 0x20 && *p != 0x7f ? *p : '?';
+    }
+    detail[n] = '\0';
+    if (strcmp(r->code, "BAD_KEY") == 0 && strstr(r->detail, "password")) {
+        return s_fail(s->o->who, 3, "wrong password for account %s on %s", s->o->name, s->url);
+    }
+    if (strcmp(r->code, "BAD_KEY") == 0 && strstr(r->detail, "pubkey")) {
+        return s_fail(s->o->who, 3,
+                      "the key in %s is not the key of account %s on %s (%s: %s); log in "
+                      "with a new --data-dir to use the account's key",
+                      s->o->data_dir, s->o->name, s->url, r->code, detail);
+    }
+    return s_fail(s->o->who, 1, "%s refused %s for account %s: %.32s %s", s->url, what, s->o->name,
+                  r->code, detail);
+}
+
+// USER_REGISTER with our key sealed under the password, then USER_REGISTERED.
+static int
+s_register(s_session_t *s, const socp_rsa_key_t *key, const char *pub)
+{
+    const socp_client_account_opts_t *o = s->o;
+    char *store = NULL, *pake = NULL, *frame = NULL;
+    int rc = socp_account_store_seal_key(key, o->pw->pass, o->pw->len, &store);
+    if (rc == 0) {
+        rc = socp_account_pake_make(o->pw->pass, o->pw->len, NULL, &pake);
+    }
+    if (rc == 0) {
+        rc = socp_account_register_frame(o->name, pub, store, pake, socp_wall_ms(), &frame);
+    }
+    int code = rc == 0 ? s_send(s, frame, strlen(frame))
+                       : s_fail(o->who, 1, "cannot build the registration: %s", socp_strerror(rc));
+    free(store);
+    free(pake);
+    free(frame);
+    if (code == 0 && (code = s_await(s, SOCP_ACCOUNT_REPLY_REGISTERED)) == 0 &&
+        s->reply.kind == SOCP_ACCOUNT_REPLY_ERROR) {
+        code = strcmp(s->reply.code, "NAME_IN_USE") == 0
+                   ? s_fail(o->who, 1, "account %s was registered on %s meanwhile by someone else",
+                            o->name, s->url)
+                   : s_refused(s, "the registration");
+    }
+    return code;
+}
+
+static void
+s_close(s_session_t *s)
+{
+    json_decref(s->frame);
+    s->frame = NULL;
+    if (s->conn) {
+        socp_tcp_conn_close(s->conn, 1000, "logged in");
+        uint64_t end = socp_now_ms() + 500;
+        while (!socp_tcp_conn_done(s->conn) && socp_now_ms() < end) {
+            if (socp_tcp_conn_pump(s->conn, (int) (end - socp_now_ms())) != 0) {
+                break;
+            }
+        }
+        socp_tcp_conn_destroy(&s->conn);
+    }
+}
+
+int
+socp_client_account_login(const socp_client_account_opts_t *o, socp_rsa_key_t **key)
+{
+    *key = NULL;
+    int code = s_local(o, key);
+    if (code != 0) {
+        return code;
+    }
+    s_session_t s = {.o = o};
+    snprintf(s.url, sizeof s.url, "ws://%s:%u", o->host, (unsigned) o->port);
+    int timeout = o->timeout_ms > 0 ? o->timeout_ms : S_TIMEOUT_MS;
+    int rc = socp_tcp_ws_connect(o->host, o->port, NULL, timeout, &s.conn);
+    if (rc != 0) {
+        if (*key) {
+            fprintf(stderr, "%s: cannot reach %s now (%s): logging in when it answers\n", o->who,
+                    s.url, socp_strerror(rc));
+            return s_write_account(o);
+        }
+        return s_fail(o->who, 1,
+                      "cannot reach %s (%s): the first login on this machine needs the server",
+                      s.url, socp_strerror(rc));
+    }
+    char *pub = NULL;
+    bool registered = false;
+    if (*key && socp_rsa_public_export(*key, SOCP_RSA_PUB_B64_DER, &pub) != 0) {
+        code = s_fail(o->who, 1, "%s", "cannot export the public key");
+    }
+    for (int round = 0; code == 0 && round < 2; round++) {
+        if ((code = s_login(&s, pub)) != 0 ||
+            (code = s_await(&s, SOCP_ACCOUNT_REPLY_LOGGED_IN)) != 0) {
+            break;
+        }
+        if (s.reply.kind == SOCP_ACCOUNT_REPLY_LOGGED_IN) {
+            break;
+        }
+        if (strcmp(s.reply.code, "USER_NOT_FOUND") != 0 || registered) {
+            code = s_refused(&s, "the login");
+            break;
+        }
+        // A new account: our key (or a new one), saved here first, then registered.
+        if (!*key && ((code = s_new_key(o, key)) != 0 || (code = s_save_key(o, *key)) != 0 ||
+                      (rc = socp_rsa_public_export(*key, SOCP_RSA_PUB_B64_DER, &pub)) != 0)) {
+            code = code ? code : s_fail(o->who, 1, "%s", "cannot export the public key");
+            break;
+        }
+        if ((code = s_register(&s, *key, pub)) != 0) {
+            break;
+        }
+        registered = true;
+        fprintf(stderr, "%s: registered account %s on %s\n", o->who, o->name, s.url);
+    }
+    if (code == 0 && !*key) {
+        // A new machine: the account's key is the one the server keeps for it.
+        const char *store = s.reply.privkey_store, *why = "";
+        rc = store ? socp_account_store_open_key(store, strlen(store), o->pw->pass, o->pw->len, key,
+                                                 &why)
+                   : SOCP_EPROTO;
+        if (rc != 0) {
+            code = s_fail(o->who, 3, "the key %s keeps for account %s does not open: %s", s.url,
+                          o->name, store ? why : "USER_LOGGED_IN carries no privkey_store");
+        } else if ((code = s_save_key(o, *key)) == 0) {
+            fprintf(stderr, "%s: logged in as %s with the account's key from %s\n", o->who, o->name,
+                    s.url);
+        }
+    }
+    free(pub);
+    s_close(&s);
+    if (code == 0) {
+        code = s_write_account(o);
+    }
+    if (code != 0) {
+        socp_rsa_destroy(key);
+    }
+    return code;
+}

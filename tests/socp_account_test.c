@@ -1,0 +1,307 @@
+// socp_account_test.c: `socp --account NAME` against a stand-in for Impl14's
+// server (tests/py/fake_impl14_server.py): registration on first use, login
+// on the next run, login from a new data directory with the key the server
+// keeps (ours, or one sealed by Impl14's own client), wrong passwords, a key
+// that is not the account's; then two account clients talking through it.
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "socp/socp_keyfile.h"
+#include "socp/socp_rsa.h"
+#include "socp_cli_helpers.h"
+#include "socp_test.h"
+
+// ---- helpers ---------------------------------------------------------------
+
+// The password of the client running: no line of its output may carry it.
+static const char *s_secret = "";
+
+static socp_cli_t
+s_fake(char *port, size_t size)
+{
+    char script[4096];
+    snprintf(script, sizeof script, "%s/tests/py/fake_impl14_server.py", socp_test_srcdir());
+    const char *argv[] = {"python3", script, NULL};
+    socp_cli_t f = socp_cli_spawn("/usr/bin/python3", argv);
+    char line[256];
+    socp_cli_expect(&f, "listening ", 20000, line, sizeof line);
+    snprintf(port, size, "%.15s", line + strlen("listening "));
+    return f;
+}
+
+// Starts `socp --account NAME` in script mode, password `pass` from the
+// environment, data directory TMP/<dir>; stdout and stderr both on c.out.
+static socp_cli_t
+s_client(const char *port, const char *dir, const char *name, const char *pass, const char *key)
+{
+    char url[64], path[4096], keypath[4096];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%s", port);
+    snprintf(path, sizeof path, "%s/%s", socp_test_tmpdir(), dir);
+    const char *argv[24] = {"socp", "--server",    url,    "--data-dir",  path, "--account",
+                            name,   "--heartbeat", "1000", "--file-rate", "0",  NULL};
+    size_t n = 11;
+    if (key) {
+        snprintf(keypath, sizeof keypath, "%s/tests/fixtures/%s", socp_test_srcdir(), key);
+        argv[n++] = "--import-key";
+        argv[n++] = keypath;
+    }
+    argv[n] = NULL;
+    s_secret = pass;
+    CHECK(setenv("SOCP_ACCOUNT_PASSWORD", pass, 1) == 0);
+    int in[2], out[2];
+    CHECK(pipe(in) == 0 && pipe(out) == 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        dup2(in[0], STDIN_FILENO);
+        dup2(out[1], STDOUT_FILENO);
+        dup2(out[1], STDERR_FILENO);
+        close(in[0]);
+        close(in[1]);
+        close(out[0]);
+        close(out[1]);
+        execv(socp_test_program("socp"), (char *const *) argv);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    CHECK(unsetenv("SOCP_ACCOUNT_PASSWORD") == 0);
+    return (socp_cli_t){pid, in[1], out[0]};
+}
+
+// Reads c's lines until one has `want`; fails on a line with the password.
+static void
+s_expect(socp_cli_t *c, const char *want)
+{
+    uint64_t end = socp_now_ms() + 30000;
+    char line[8192];
+    while (socp_now_ms() < end) {
+        if (socp_test_read_line(c->out, line, sizeof line, (int) (end - socp_now_ms())) < 0) {
+            break;
+        }
+        if (socp_test_verbose()) {
+            fprintf(stderr, "  [%d] %s\n", c->pid, line);
+        }
+        CHECK_MSG(!*s_secret || !strstr(line, s_secret), "the password is in: %s", line);
+        if (strstr(line, want)) {
+            return;
+        }
+    }
+    CHECK_MSG(false, "no line with \"%s\"", want);
+}
+
+// Reads the rest of c's output: false if `text` is in it.
+static bool
+s_never_says(socp_cli_t *c, const char *text)
+{
+    char line[8192];
+    while (socp_test_read_line(c->out, line, sizeof line, 2000) >= 0) {
+        if (socp_test_verbose()) {
+            fprintf(stderr, "  [%d] %s\n", c->pid, line);
+        }
+        if (strstr(line, text) || (*s_secret && strstr(line, s_secret))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void
+s_done(socp_cli_t *c, int want_status)
+{
+    close(c->in);
+    int st = socp_test_stop(c->pid, 0, 20000);
+    CHECK_MSG(st == want_status, "socp exited with %d, expected %d", st, want_status);
+    close(c->out);
+}
+
+static socp_rsa_key_t *
+s_fixture_key(const char *name)
+{
+    char *path = socp_test_fixture(name);
+    size_t len = 0;
+    uint8_t *pem = socp_test_read_file(path, &len);
+    socp_rsa_key_t *key = NULL;
+    CHECK_OK(socp_rsa_private_import(pem, len, &key));
+    free(pem);
+    free(path);
+    return key;
+}
+
+// The key file of TMP/<dir> opens with pass and holds the fixture's key.
+static void
+s_check_key(const char *dir, const char *pass, const char *fixture)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s/key", socp_test_tmpdir(), dir);
+    socp_rsa_key_t *got = NULL, *want = s_fixture_key(fixture);
+    const char *why = "";
+    CHECK_MSG(socp_keyfile_load(path, pass, pass ? strlen(pass) : 0, &got, &why) == 0, "%s: %s",
+              path, why);
+    CHECK(socp_rsa_public_equal(got, want));
+    socp_rsa_destroy(&got);
+    socp_rsa_destroy(&want);
+}
+
+static int
+s_fake_int(socp_cli_t *fake, const char *cmd)
+{
+    char out[64];
+    socp_cli_fake(fake, cmd, out, sizeof out);
+    return atoi(out);
+}
+
+static char *
+s_tmp(const char *name)
+{
+    return socp_test_path(socp_test_tmpdir(), name);
+}
+
+static void
+s_put(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    CHECK(fputs(text, f) >= 0);
+    CHECK(fclose(f) == 0);
+}
+
+// ---- cases -------------------------------------------------------------------
+
+SOCP_TEST_T(socp_account_register_login_new_machine, 180)
+{
+    char port[16], cmd[4096];
+    socp_cli_t fake = s_fake(port, sizeof port);
+
+    // First use: the account is registered with our key, then logged in.
+    socp_cli_t c = s_client(port, "a1", "alice", "pw alice \xc3\xa9", "rsa4096_4p_a.pem");
+    s_expect(&c, "registered account alice on ws://127.0.0.1:");
+    s_expect(&c, "connected to ws://127.0.0.1:");
+    socp_cli_say(&c, "/quit");
+    CHECK(s_never_says(&c, "refused"));
+    s_done(&c, 0);
+    CHECK_EQ(s_fake_int(&fake, "registers"), 1);
+    s_check_key("a1", "pw alice \xc3\xa9", "rsa4096_4p_a.pem");
+
+    // What the server keeps opens the way Impl14's client opens it, and is our key.
+    char *store = s_tmp("store"), *pass = s_tmp("pass"), *pem = s_tmp("pem");
+    snprintf(cmd, sizeof cmd, "store alice %s", store);
+    socp_cli_fake(&fake, cmd, NULL, 0);
+    s_put(pass, "pw alice \xc3\xa9");
+    CHECK_EQ(socp_test_python("account_check.py",
+                              (const char *[]){"store-open", pass, store, pem, NULL}, NULL, 0),
+             0);
+    size_t pem_len = 0;
+    uint8_t *pem_data = socp_test_read_file(pem, &pem_len);
+    socp_rsa_key_t *from_store = NULL, *want = s_fixture_key("rsa4096_4p_a.pem");
+    CHECK_OK(socp_rsa_private_import(pem_data, pem_len, &from_store));
+    CHECK(socp_rsa_public_equal(from_store, want));
+    socp_rsa_destroy(&from_store);
+    socp_rsa_destroy(&want);
+    free(pem_data);
+
+    // Next run, same directory: a login, no second registration.
+    c = s_client(port, "a1", "alice", "pw alice \xc3\xa9", NULL);
+    s_expect(&c, "connected to ws://127.0.0.1:");
+    socp_cli_say(&c, "/quit");
+    CHECK(s_never_says(&c, "registered"));
+    s_done(&c, 0);
+    CHECK_EQ(s_fake_int(&fake, "registers"), 1);
+
+    // A new machine (a new data directory): the key comes from the server.
+    c = s_client(port, "a2", "alice", "pw alice \xc3\xa9", NULL);
+    s_expect(&c, "logged in as alice with the account's key from ws://127.0.0.1:");
+    s_expect(&c, "connected to ws://127.0.0.1:");
+    socp_cli_say(&c, "/quit");
+    s_done(&c, 0);
+    s_check_key("a2", "pw alice \xc3\xa9", "rsa4096_4p_a.pem");
+
+    // Wrong password, new directory: one line, exit 3, nothing kept.
+    c = s_client(port, "a3", "alice", "pw alice", NULL);
+    s_expect(&c, "socp: wrong password for account alice on ws://127.0.0.1:");
+    s_done(&c, 3);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/a3/key", socp_test_tmpdir());
+    CHECK(access(path, F_OK) != 0);
+    snprintf(path, sizeof path, "%s/a3/account", socp_test_tmpdir());
+    CHECK(access(path, F_OK) != 0);
+    // Wrong password, known directory: the key file does not open either.
+    c = s_client(port, "a1", "alice", "pw alice", NULL);
+    s_expect(&c, "socp: wrong password for account alice");
+    s_done(&c, 3);
+    // A directory of another account is refused.
+    c = s_client(port, "a1", "bob", "pw bob", NULL);
+    s_expect(&c, "belongs to account alice, not bob");
+    s_done(&c, 2);
+    CHECK_EQ(s_fake_int(&fake, "registers"), 1);
+
+    free(store);
+    free(pass);
+    free(pem);
+    close(fake.in);
+    socp_test_stop(fake.pid, SIGTERM, 5000);
+}
+
+// An account made by Impl14's own client (its privkey_store sealed by an
+// independent implementation) opens here; a directory whose key is not the
+// account's is refused before anything is sent under it.
+SOCP_TEST_T(socp_account_made_by_impl14_client, 120)
+{
+    char port[16], cmd[8192];
+    socp_cli_t fake = s_fake(port, sizeof port);
+    char *pass = s_tmp("pass"), *store = s_tmp("store"), *pake = s_tmp("pake"), *pub = s_tmp("pub");
+    s_put(pass, "bob's password");
+    char *fixture = socp_test_fixture("rsa4096_2p_b.pem");
+    CHECK_EQ(socp_test_python("account_check.py",
+                              (const char *[]){"store-seal", pass, fixture, store, NULL}, NULL, 0),
+             0);
+    CHECK_EQ(socp_test_python("account_check.py",
+                              (const char *[]){"pake-make", pass,
+                                               "00112233445566778899aabbccddeeff", pake, NULL},
+                              NULL, 0),
+             0);
+    socp_rsa_key_t *key = s_fixture_key("rsa4096_2p_b.pem");
+    char *der = NULL;
+    CHECK_OK(socp_rsa_public_export(key, SOCP_RSA_PUB_B64_DER, &der));
+    s_put(pub, der);
+    snprintf(cmd, sizeof cmd, "seed bob %s %s %s", pub, store, pake);
+    socp_cli_fake(&fake, cmd, NULL, 0);
+
+    socp_cli_t c = s_client(port, "b1", "bob", "bob's password", NULL);
+    s_expect(&c, "logged in as bob with the account's key");
+    s_expect(&c, "connected to ws://127.0.0.1:");
+    socp_cli_say(&c, "/quit");
+    s_done(&c, 0);
+    s_check_key("b1", "bob's password", "rsa4096_2p_b.pem");
+    CHECK_EQ(s_fake_int(&fake, "registers"), 0);
+
+    // A data directory of account bob holding another key (plain, so the
+    // password reaches the server): refused by the server, one clear line.
+    char dir[4096], path[4200];
+    snprintf(dir, sizeof dir, "%s/b2", socp_test_tmpdir());
+    CHECK(mkdir(dir, 0700) == 0);
+    snprintf(path, sizeof path, "%s/account", dir);
+    s_put(path, "bob\n");
+    snprintf(path, sizeof path, "%s/key", dir);
+    socp_rsa_key_t *other = s_fixture_key("rsa4096_2p_a.pem");
+    CHECK_OK(socp_keyfile_save_plain(path, other));
+    c = s_client(port, "b2", "bob", "bob's password", NULL);
+    s_expect(&c, "is not the key of account bob on ws://127.0.0.1:");
+    s_done(&c, 3);
+
+    socp_rsa_destroy(&other);
+    socp_rsa_destroy(&key);
+    free(der);
+    free(fixture);
+    free(pass);
+    free(store);
+    free(pake);
+    free(pub);
+    close(fake.in);
+    socp_test_stop(fake.pid, SIGTERM, 5000);
+}
