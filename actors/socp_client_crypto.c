@@ -9,7 +9,8 @@
 // In:  CLI_SEND (ui: encrypt + content_sig + transport sig -> CLI_FRAME to
 //      store), CLI_CTRL (net: sign a control frame -> CLI_WIRE to net),
 //      CLI_INBOUND (net: verify content_sig in every accepted form, decrypt
-//      -> CLI_PLAIN to store).
+//      -> CLI_PLAIN to store), CLI_SETTING (net: pub_format, the form of our
+//      key in sender_pub from now on).
 // Order: the ui spreads DMs and public pieces over all workers (one
 // conversation uses every core) and numbers them (CLI_SEND.order, copied to
 // CLI_FRAME); the store puts frames in the outbox in that order. File frames
@@ -458,6 +459,18 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
         }
         case SOCP_MSG_CLI_CTRL:
             s_on_ctrl(ctx, self, &msg->body.cli_ctrl);
+            break;
+        case SOCP_MSG_CLI_SETTING:
+            if (strcmp(msg->body.cli_setting.key, "pub_format") == 0) {
+                // net chose the form of our key for this server (--pub-format auto).
+                bool pem = strcmp(msg->body.cli_setting.value, "pem") == 0;
+                char *pub = NULL;
+                if (socp_rsa_public_export(
+                        self->key, pem ? SOCP_RSA_PUB_B64_PEM : SOCP_RSA_PUB_B64_DER, &pub) == 0) {
+                    free(self->pub);
+                    self->pub = pub;
+                }
+            }
             break;
         case SOCP_MSG_CLI_INBOUND: {
             s_on_inbound(ctx, self, &msg->body.cli_inbound);

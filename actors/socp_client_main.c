@@ -36,6 +36,7 @@ socp_client_opts_init(socp_client_opts_t *o, const char *who)
     o->server = "ws://127.0.0.1:8765";
     o->primes = 4;
     o->file_rate = 190;
+    o->wire.pub_auto = true; // DER, or PEM for a server that presents PEM keys
 }
 
 bool
@@ -91,8 +92,12 @@ socp_client_opts_take(socp_client_opts_t *o, const char *a, const char *v)
         o->import_key = v;
     } else if (strcmp(a, "--primes") == 0 && s_pick(v, "2", "4", &first)) {
         o->primes = first ? 2 : 4;
+    } else if (strcmp(a, "--pub-format") == 0 && strcmp(v, "auto") == 0) {
+        o->wire.pub_format = SOCP_RSA_PUB_B64_DER;
+        o->wire.pub_auto = true;
     } else if (strcmp(a, "--pub-format") == 0 && s_pick(v, "der", "pem", &first)) {
         o->wire.pub_format = first ? SOCP_RSA_PUB_B64_DER : SOCP_RSA_PUB_B64_PEM;
+        o->wire.pub_auto = false; // an explicit form always wins
     } else if (strcmp(a, "--sig-form") == 0 && s_pick(v, "string", "bytes", &first)) {
         o->wire.sig_emit = first ? SOCP_SIG_EMIT_STRING : SOCP_SIG_EMIT_RAW;
     } else if (strcmp(a, "--pss-salt") == 0 && s_pick(v, "max", "32", &first)) {
@@ -183,7 +188,11 @@ socp_client_self_init(const socp_client_opts_t *o,
     s_forget_passphrase();
     self->user_id = user_id;
     if (socp_client_key_fp(*key, self->fp) != 0 ||
-        socp_rsa_public_export(*key, o->wire.pub_format, &self->pub) != 0) {
+        socp_rsa_public_export(*key, o->wire.pub_format, &self->pub) != 0 ||
+        (o->wire.pub_auto &&
+         socp_rsa_public_export(*key, SOCP_RSA_PUB_B64_PEM, &self->pub_pem) != 0)) {
+        free(self->pub);
+        self->pub = NULL;
         socp_rsa_destroy(key);
         return socp_client_die(o->who, 1, "%s", "cannot export the public key");
     }
@@ -238,11 +247,16 @@ socp_client_run(const socp_client_opts_t *o,
     if (exit_code == 0) {
         socp_client_history_key(cargs[0].key_der, cargs[0].key_der_len, history_key);
     }
-    socp_client_store_args_t sargs = {.data_dir = o->data_dir, .history_key = history_key};
+    char server[SOCP_WS_HOST_MAX + 16];
+    snprintf(server, sizeof server, "%s:%u", o->host, (unsigned) o->port);
+    socp_client_store_args_t sargs = {
+        .data_dir = o->data_dir, .history_key = history_key, .server = server};
     socp_client_net_args_t nargs = {.host = o->host,
                                     .port = o->port,
                                     .user_id = self->user_id,
                                     .pubkey = self->pub,
+                                    .pubkey_pem = self->pub_pem,
+                                    .pub_auto = o->wire.pub_auto,
                                     .display_name = o->name ? o->name : "",
                                     .crypto_workers = self->workers,
                                     .heartbeat_ms = o->heartbeat,
@@ -320,5 +334,7 @@ out:
     }
     free(self->pub);
     self->pub = NULL;
+    free(self->pub_pem);
+    self->pub_pem = NULL;
     return exit_code;
 }

@@ -15,10 +15,16 @@
 // In:  CLI_WIRE (a signed frame: written only if its link generation is the
 //      current one, so a frame queued for a dead link is never sent twice),
 //      CLI_DONE (a crypto worker finished a received frame: hand it another),
-//      CLI_SETTING (nick: reconnect so USER_HELLO carries it).
+//      CLI_SETTING (nick: reconnect so USER_HELLO carries it; pub_format:
+//      the form of our key the store remembers for this server).
 // Out: CLI_CTRL (crypto0), CLI_INBOUND (numbered, round robin over the
 //      workers: the store restores the order), CLI_PRESENCE,
-//      CLI_SENT, CLI_LINK (store), CLI_NOTE (ui).
+//      CLI_SENT, CLI_LINK (store), CLI_NOTE (ui), CLI_SETTING (pub_format:
+//      to the store, which remembers it for this server, and to every
+//      crypto worker, which then publishes that form in sender_pub).
+// --pub-format auto (pub_auto): the first advertisement of a user key as
+// b64url(PEM) switches us to PEM for this server, once: remembered by the
+// store, and the link restarts at once so the session is already PEM.
 // Edge validation: every frame is parsed with socp_envelope_parse (1 MiB,
 // UTF-8, depth, duplicates); refused frames produce one line for the user
 // (rate-limited) and the session goes on; oversized frames close the link
@@ -91,6 +97,8 @@ typedef struct {
     unsigned inflight[SOCP_CLIENT_CRYPTO_MAX];
     unsigned attempts;
     int reconnect_timer, tick_timer, confirm_timer;
+    bool pem;            // our key goes out as b64url(PEM) (pub_auto's choice)
+    bool pem_switched;   // pub_auto switched to PEM in this process (once at most)
     uint64_t *sent_seqs; // written into the session, awaiting a full flush
     size_t nsent, sent_cap;
     s_dir_t dir[S_DIR_MAX];
@@ -287,6 +295,25 @@ s_on_reconnect(socp_actor_ctx_t *ctx, int timer_id, void *arg)
     return 0;
 }
 
+// Drops the link and connects again at once (no backoff): our hello must
+// change. Frames queued for the old link are void (a new generation).
+static void
+s_restart(socp_actor_ctx_t *ctx, s_net_t *self, const char *why)
+{
+    bool was_up = self->state == S_UP;
+    s_close(ctx, self);
+    self->state = S_IDLE;
+    self->gen++;
+    if (was_up) {
+        self->announced_down = true;
+        s_link(ctx, self, false, why);
+    }
+    if (self->reconnect_timer) {
+        socp_actor_timer_cancel(ctx, self->reconnect_timer);
+    }
+    self->reconnect_timer = socp_actor_timer_add(ctx, 0, 0, s_on_reconnect, self);
+}
+
 static void
 s_flush(socp_actor_ctx_t *ctx, s_net_t *self)
 {
@@ -333,8 +360,10 @@ s_send_hello(socp_actor_ctx_t *ctx, s_net_t *self)
     if (self->nick[0]) {
         json_object_set_new(meta, "display_name", json_string(self->nick));
     }
-    json_t *p = json_pack("{s:s, s:s, s:s, s:o}", "client", "socp-" SOCP_VERSION, "pubkey",
-                          self->args->pubkey, "enc_pubkey", self->args->pubkey, "meta", meta);
+    const char *pub =
+        self->pem && self->args->pubkey_pem ? self->args->pubkey_pem : self->args->pubkey;
+    json_t *p = json_pack("{s:s, s:s, s:s, s:o}", "client", "socp-" SOCP_VERSION, "pubkey", pub,
+                          "enc_pubkey", pub, "meta", meta);
     self->state = S_HELLO;
     s_request(ctx, self, "USER_HELLO", self->args->user_id, p);
 }
@@ -345,6 +374,50 @@ static bool
 s_has_path(const char *name)
 {
     return strchr(name, '/') || strchr(name, '\\') || strstr(name, "..") || name[0] == '.';
+}
+
+// The crypto workers publish our key in sender_pub: tell them its form.
+static void
+s_tell_crypto(socp_actor_ctx_t *ctx, s_net_t *self)
+{
+    unsigned workers = self->args->crypto_workers ? self->args->crypto_workers : 1;
+    workers = workers > SOCP_CLIENT_CRYPTO_MAX ? SOCP_CLIENT_CRYPTO_MAX : workers;
+    socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_SETTING);
+    m.body.cli_setting.key = "pub_format";
+    m.body.cli_setting.value = self->pem ? "pem" : "der";
+    for (unsigned w = 0; w < workers; w++) {
+        char worker[SOCP_ACTOR_NAME_MAX + 1];
+        snprintf(worker, sizeof worker, "crypto%u", w);
+        (void) socp_actor_send(ctx, worker, &m);
+    }
+}
+
+// base64(url) of "-----BEGIN": the key text is b64url(PEM) (the same
+// characters in both alphabets).
+static bool
+s_is_b64_pem(const char *pub)
+{
+    return strncmp(pub, "LS0tLS1CRUdJTi", 14) == 0;
+}
+
+// The server presents a user's key as b64url(PEM): some client there reads
+// only that form. In auto mode, switch to it for this server, once.
+static void
+s_saw_pem(socp_actor_ctx_t *ctx, s_net_t *self, const char *uid)
+{
+    if (!self->args->pub_auto || !self->args->pubkey_pem || self->pem || self->pem_switched) {
+        return;
+    }
+    self->pem = self->pem_switched = true;
+    socp_info("net: ws://%s:%u presents the key of %s as PEM: our key goes as PEM to this server "
+              "from now on (reconnecting once)",
+              self->args->host, (unsigned) self->args->port, uid);
+    socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_SETTING);
+    m.body.cli_setting.key = "pub_format";
+    m.body.cli_setting.value = "pem";
+    (void) socp_actor_send(ctx, "store", &m); // remembered for this server
+    s_tell_crypto(ctx, self);
+    s_restart(ctx, self, "presenting our key as PEM to this server");
 }
 
 static void
@@ -376,6 +449,7 @@ s_presence(socp_actor_ctx_t *ctx, s_net_t *self, json_t *entry)
         return;
     }
     socp_rsa_destroy(&key);
+    bool pem = strcmp(uid, self->args->user_id) != 0 && s_is_b64_pem(pub);
     s_dir_set(self, uid, norm);
     socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_PRESENCE);
     m.body.cli_presence.kind = 1;
@@ -385,6 +459,9 @@ s_presence(socp_actor_ctx_t *ctx, s_net_t *self, json_t *entry)
     m.body.cli_presence.name = name ? name : "";
     (void) socp_actor_send(ctx, "store", &m);
     free(norm);
+    if (pem) {
+        s_saw_pem(ctx, self, uid);
+    }
 }
 
 // ---- received frames to the crypto workers -----------------------------------------
@@ -793,6 +870,16 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
                 snprintf(self->nick, sizeof self->nick, "%s", msg->body.cli_setting.value);
                 if (self->state == S_UP) {
                     s_fail(ctx, self, "reconnecting to announce the new name");
+                }
+            } else if (strcmp(msg->body.cli_setting.key, "pub_format") == 0 &&
+                       strcmp(msg->body.cli_setting.value, "pem") == 0 && self->args->pub_auto &&
+                       self->args->pubkey_pem && !self->pem) {
+                // The store remembers that this server wants PEM (an earlier
+                // run switched): from the first hello on. Never back to DER.
+                self->pem = true;
+                s_tell_crypto(ctx, self);
+                if (self->state == S_HELLO || self->state == S_CONFIRM || self->state == S_UP) {
+                    s_restart(ctx, self, "presenting our key as PEM to this server");
                 }
             }
             break;

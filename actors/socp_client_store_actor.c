@@ -12,7 +12,7 @@
 //      history / file assembly; in CLI_INBOUND.order, held like frames, since
 //      net spreads received frames over every worker; kind NONE only fills a
 //      number), CLI_PRESENCE (net: TOFU pinning), CLI_HISTORY_REQ,
-//      CLI_SETTING (ui).
+//      CLI_SETTING (ui: nick; net: pub_format, kept per server).
 // Out: CLI_ACCEPTED, CLI_SHOW, CLI_PEER, CLI_NOTE, CLI_FILE, CLI_LINK (ui,
 //      handed on from net after the presence before it); CLI_WIRE,
 //      CLI_SETTING (net).
@@ -772,6 +772,24 @@ s_on_presence(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_presenc
 
 // ---- history and settings ----------------------------------------------------------
 
+// The database key of a setting: pub_format belongs to the server it was
+// learned from ("pub_format@" + BLAKE2b-128 of "host:port", in hex).
+static const char *
+s_setting_key(const s_store_t *self, const char *name, char out[65])
+{
+    if (strcmp(name, "pub_format") != 0 || !self->args->server) {
+        return name;
+    }
+    uint8_t h[16];
+    char hex[33];
+    crypto_generichash(h, sizeof h, (const uint8_t *) self->args->server,
+                       strlen(self->args->server), NULL, 0);
+    sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+    snprintf(out, 65, "pub_format@%s", hex);
+    return out;
+}
+
+
 static int
 s_history_row(const socp_cstore_msg_t *m, void *arg)
 {
@@ -835,12 +853,15 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
             s_note(ctx, 0, "-- end of history --");
             break;
         }
-        case SOCP_MSG_CLI_SETTING:
-            if (socp_cstore_setting_set(self->db, msg->body.cli_setting.key,
+        case SOCP_MSG_CLI_SETTING: {
+            char key[65];
+            if (socp_cstore_setting_set(self->db,
+                                        s_setting_key(self, msg->body.cli_setting.key, key),
                                         msg->body.cli_setting.value) == 0) {
                 s_defer(ctx, self, "net", msg);
             }
             break;
+        }
         default:
             socp_warn("store: unexpected %s", socp_msg_name(msg->type));
             break;
@@ -893,6 +914,14 @@ socp_client_store_actor(socp_actor_ctx_t *ctx, void *args)
         m.body.cli_setting.value = nick;
         (void) socp_actor_send(ctx, "net", &m);
         (void) socp_actor_send(ctx, "ui", &m);
+    }
+    char fmt[16], key[65];
+    if (socp_cstore_setting_get(self->db, s_setting_key(self, "pub_format", key), fmt,
+                                sizeof fmt) == 0) {
+        socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_SETTING);
+        m.body.cli_setting.key = "pub_format";
+        m.body.cli_setting.value = fmt;
+        (void) socp_actor_send(ctx, "net", &m); // before net's first hello
     }
     s_send_pending(ctx, self);
     rc = socp_actor_run(ctx, s_on_msg, self);

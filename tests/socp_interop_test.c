@@ -37,11 +37,16 @@ s_entries(const char *dir)
     return n;
 }
 
+// What we accept, so our key stays DER: with --pub-format auto, carol's
+// b64url(PEM) key would switch us to PEM and restart the link (tested in
+// socp_quiet_pub_format_auto).
+static const char *const s_der[] = {"--pub-format", "der", NULL};
+
 SOCP_TEST_T(socp_interop_variants_and_bad_input, 90)
 {
     char port[16], cmd[4096], out[256];
     socp_cli_t fake = socp_cli_fake_start(port, sizeof port);
-    socp_cli_t alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", NULL);
+    socp_cli_t alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", s_der);
     socp_cli_fake(&fake, "hello", out, sizeof out);
     socp_cli_expect(&alice, "connected to", 10000, NULL, 0);
     const char *fx = socp_test_srcdir();
@@ -129,7 +134,7 @@ SOCP_TEST_T(socp_interop_key_change_refused, 60)
 {
     char port[16], cmd[4096];
     socp_cli_t fake = socp_cli_fake_start(port, sizeof port);
-    socp_cli_t alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", NULL);
+    socp_cli_t alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", s_der);
     socp_cli_fake(&fake, "hello", NULL, 0);
     socp_cli_expect(&alice, "connected to", 10000, NULL, 0);
     const char *fx = socp_test_srcdir();

@@ -9,6 +9,7 @@
 //   server --ws--> net --CLI_INBOUND--> cryptoN --CLI_PLAIN--> store --CLI_SHOW--> ui
 //   net --CLI_PRESENCE--> store (TOFU pinning) --CLI_PEER--> ui
 //   net --CLI_CTRL--> crypto0 --CLI_WIRE(seq 0)--> net   (USER_HELLO, HEARTBEAT)
+//   net --CLI_SETTING(pub_format)--> store (per server), cryptoN (sender_pub)
 //
 // RSA work is spread over every crypto worker, so even one conversation
 // uses all cores: the ui numbers what it sends (CLI_SEND.order) and net
@@ -52,8 +53,9 @@ enum {
 // Wire settings chosen by flags/config (decisions.md, "Interop settings").
 typedef struct {
     socp_rsa_pub_format_t pub_format; // how we publish our key (DER default)
-    socp_sig_emit_t sig_emit;         // content_sig form we emit (string default)
-    socp_rsa_salt_t salt;             // PSS salt when signing (max default)
+    bool pub_auto;            // --pub-format auto: DER, or PEM for a server that presents PEM keys
+    socp_sig_emit_t sig_emit; // content_sig form we emit (string default)
+    socp_rsa_salt_t salt;     // PSS salt when signing (max default)
 } socp_client_wire_t;
 
 // The crypto worker's arguments.
@@ -71,6 +73,9 @@ typedef struct {
     // 32 bytes that seal the history at rest (socp_client_history_key), read
     // during start (the caller wipes them after); NULL: not sealed.
     const uint8_t *history_key;
+    // The server ("host:port"): settings that belong to it (pub_format) are
+    // kept per server. NULL: one for all.
+    const char *server;
 } socp_client_store_args_t;
 
 // The net actor's arguments.
@@ -79,6 +84,8 @@ typedef struct {
     uint16_t port;            // server port
     const char *user_id;      // our id
     const char *pubkey;       // our public key as published
+    const char *pubkey_pem;   // our key as b64url(PEM), for pub_auto (NULL: none)
+    bool pub_auto;            // --pub-format auto: switch to pubkey_pem for a PEM server
     const char *display_name; // initial display name ("" for none)
     unsigned crypto_workers;  // number of crypto workers
     uint64_t heartbeat_ms;    // HEARTBEAT interval (15000)

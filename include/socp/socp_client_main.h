@@ -21,7 +21,8 @@
     "  --plain-key           keep the private key unencrypted (or SOCP_PLAIN_KEY=1)\n"        \
     "  --import-key PATH     create the identity from an RSA-4096 PKCS#8 PEM key\n"           \
     "  --primes 2|4          primes of a new key (default 4)\n"                               \
-    "  --pub-format der|pem  how our key is published (default der)\n"                        \
+    "  --pub-format auto|der|pem  how our key is published (default auto: DER, or PEM\n"      \
+    "                        for a server whose users' keys come as PEM, remembered)\n"       \
     "  --sig-form string|bytes  content_sig form we emit (default string)\n"                  \
     "  --pss-salt max|32     PSS salt when signing (default max)\n"                           \
     "  --heartbeat MS        heartbeat interval (default 15000)\n"                            \
@@ -73,8 +74,9 @@ typedef struct {
 // The identity as the actors need it.
 typedef struct {
     const char *user_id;
-    char fp[65]; // hex SHA-256 of the public key DER
-    char *pub;   // our key as published (o->wire.pub_format); owned
+    char fp[65];   // hex SHA-256 of the public key DER
+    char *pub;     // our key as published (o->wire.pub_format); owned
+    char *pub_pem; // our key as b64url(PEM) when o->wire.pub_auto; owned
     unsigned workers;
     socp_rsa_key_t *key; // consumed by socp_client_run
 } socp_client_self_t;

@@ -34,6 +34,32 @@ reads one command per line on stdin and answers "ok CMD ..." (or
   pause / resume              stop / go on reading the client's frames (the
                               server sends a frame every 0.5 s meanwhile, so
                               the client does not take it for dead)
+  mute                        stop reading and answering (pings too), send
+                              nothing: the link looks dead to the client
+  key_form                    "ok key_form der|pem64": the form of the key in
+                              the last USER_HELLO
+  count_type TYPE             "ok count_type N": frames of TYPE the client sent
+                              on the current connection
+  closed                      "ok closed 1" once the client closed the current
+                              connection, else "ok closed 0"
+  answer TYPE HOW             answer each TYPE frame the client sends from now
+                              on: unknown_a (ERROR UNKNOWN_TYPE to the client,
+                              detail as peer A words it), unknown_b (ERROR
+                              UNKNOWN_TYPE "to": "", detail TYPE, as Impl14),
+                              list_empty_to (LIST_RESPONSE "to": "" with every
+                              user defined, keys DER, and one user of another
+                              server with "pubkey": ""), none (stop answering)
+  error TO CODE DETAIL...     ERROR {code, detail}; TO: me (the client) or
+                              empty ("to": "")
+  dm_to NAME TO WORD          USER_DELIVER from NAME (no payload.to) whose
+                              envelope "to" is TO: me, empty, or a user's name
+  public NAME HOW TEXT...     MSG_PUBLIC_CHANNEL from NAME to "*" as peer A's
+                              client sends /all: ciphertext = base64url of the
+                              text, content_sig (string form) over it; HOW: ok,
+                              badsig, std (padded standard base64), blob512
+                              (TEXT repeated to 512 bytes), ctrl (TEXT + BEL)
+  sender_pub_form NAME        "ok sender_pub_form der|pem64|none": sender_pub of
+                              the last frame the client sent to NAME
 """
 import base64
 import hashlib
@@ -82,6 +108,7 @@ class Conn:
         self.closed = False
         self.reading = threading.Event()  # cleared by "pause"
         self.reading.set()
+        self.on_frame = None  # called with each parsed frame
 
     def recv_exact(self, n):
         while len(self.buf) < n:
@@ -148,9 +175,12 @@ class Conn:
                     break
                 elif op == 1:
                     try:
-                        self.frames.append(json.loads(data))
+                        frame = json.loads(data)
                     except ValueError:
-                        pass
+                        continue
+                    self.frames.append(frame)
+                    if self.on_frame:
+                        self.on_frame(self, frame)
         except (EOFError, OSError):
             pass
         self.closed = True
@@ -167,6 +197,8 @@ class Server:
         self.client_id = None
         self.client_pub = None
         self.users = {}  # name -> (id, private key)
+        self.answers = {}  # frame type -> how to answer it
+        self.key_form = None
         here = os.path.dirname(os.path.abspath(__file__))
         with open(os.path.join(here, "..", "fixtures", "rsa4096_2p_a.pem"), "rb") as f:
             self.key = serialization.load_pem_private_key(f.read(), None)
@@ -212,6 +244,62 @@ class Server:
         # A fresh envelope ts (the server's forwarding time), original in payload.ts.
         self.send("USER_DELIVER", self.id, self.client_id, payload, ts + 5000)
 
+    def answer(self, conn, frame):
+        if not isinstance(frame, dict):
+            return
+        type_ = frame.get("type")
+        how = self.answers.get(type_)
+        if how == "unknown_a":
+            words = "Unknown message type: " if type_ == "LIST_REQUEST" else "Message type "
+            detail = words + type_ + ("" if type_ == "LIST_REQUEST" else " not yet implemented")
+            payload = {"code": "UNKNOWN_TYPE", "detail": detail}
+            conn.send_text(self.envelope("ERROR", self.id, self.client_id, payload))
+        elif how == "unknown_b":
+            payload = {"code": "UNKNOWN_TYPE", "detail": type_}
+            conn.send_text(self.envelope("ERROR", self.id, "", payload))
+        elif how == "list_empty_to":
+            users = []
+            for name, (uid, key) in self.users.items():
+                users.append(
+                    {"user_id": uid, "pubkey": self.pub_text(key, "der"), "meta": {"display_name": name}, "online_local": True}
+                )
+            # A user of another server, listed without a key (as Impl14 does).
+            users.append({"user_id": str(uuid.uuid4()), "pubkey": "", "online_local": False})
+            conn.send_text(self.envelope("LIST_RESPONSE", self.id, "", {"users": users}))
+
+    def to_id(self, word):
+        if word == "me":
+            return self.client_id
+        if word == "empty":
+            return ""
+        return self.users[word][0]
+
+    def public(self, name, how, text):
+        uid, key = self.users[name]
+        ts = int(time.time() * 1000)
+        data = text.encode()
+        if how == "blob512":
+            data = (data * (512 // len(data) + 1))[:512]
+        elif how == "ctrl":
+            data += b"\x07"
+        if how == "std":
+            ct = base64.b64encode(data).decode()
+        else:
+            ct = b64url(data)
+        sig = bytearray(key.sign((ct + uid + str(ts)).encode(), pss("max"), hashes.SHA256()))
+        if how == "badsig":
+            sig[10] ^= 0x40
+        payload = {"ciphertext": ct, "sender_pub": self.pub_text(key, "pem64"), "content_sig": b64url(bytes(sig))}
+        self.send("MSG_PUBLIC_CHANNEL", uid, "*", payload, ts)
+
+    def dm_to(self, name, to, word):
+        uid, key = self.users[name]
+        ts = int(time.time() * 1000)
+        ct = b64url(self.client_pub.encrypt(word.encode(), OAEP))
+        sig = key.sign((ct + uid + self.client_id + str(ts)).encode(), pss("max"), hashes.SHA256())
+        payload = {"ciphertext": ct, "sender": uid, "sender_pub": self.pub_text(key, "der"), "content_sig": b64url(sig)}
+        self.send("USER_DELIVER", self.id, self.to_id(to), payload, ts)
+
     def keepalive(self, conn):
         while not conn.reading.is_set() and not conn.closed:
             try:
@@ -234,7 +322,14 @@ class Server:
                 if env.get("type") == "USER_HELLO":
                     break
             self.client_id = env["from"]
-            self.client_pub = serialization.load_der_public_key(unb64(env["payload"]["pubkey"]))
+            raw = unb64(env["payload"]["pubkey"])
+            if raw.startswith(b"-----BEGIN"):
+                self.key_form = "pem64"
+                self.client_pub = serialization.load_pem_public_key(raw)
+            else:
+                self.key_form = "der"
+                self.client_pub = serialization.load_der_public_key(raw)
+            self.conn.on_frame = self.answer
             threading.Thread(target=self.conn.reader, daemon=True).start()
             return self.client_id
         if c == "user":
@@ -321,6 +416,35 @@ class Server:
         if c == "resume":
             self.conn.reading.set()
             return ""
+        if c == "mute":
+            self.conn.reading.clear()
+            return ""
+        if c == "key_form":
+            return self.key_form
+        if c == "count_type":
+            return str(sum(1 for f in list(self.conn.frames) if isinstance(f, dict) and f.get("type") == words[1]))
+        if c == "closed":
+            return "1" if self.conn.closed else "0"
+        if c == "answer":
+            self.answers[words[1]] = words[2]
+            return ""
+        if c == "error":
+            payload = {"code": words[2], "detail": " ".join(words[3:])}
+            self.send("ERROR", self.id, self.to_id(words[1]), payload)
+            return ""
+        if c == "dm_to":
+            self.dm_to(words[1], words[2], words[3])
+            return ""
+        if c == "public":
+            self.public(words[1], words[2], " ".join(words[3:]))
+            return ""
+        if c == "sender_pub_form":
+            uid, _ = self.users[words[1]]
+            sent = [f for f in list(self.conn.frames) if isinstance(f, dict) and f.get("to") == uid]
+            if not sent:
+                return "none"
+            pub = unb64(sent[-1]["payload"]["sender_pub"])
+            return "pem64" if pub.startswith(b"-----BEGIN") else "der"
         if c == "count_to":
             uid, _ = self.users[words[1]]
             return str(sum(1 for f in list(self.conn.frames) if isinstance(f, dict) and f.get("to") == uid))

@@ -1,0 +1,123 @@
+// socp_quiet_test.c: a quiet, tolerant client (issue #11, item 5), against the
+// scripted fake server (tests/py/fake_socp_server.py) playing the deployed
+// peers: HEARTBEAT only every --heartbeat ms with dead links still found;
+// ERROR UNKNOWN_TYPE answers to our optional frames (LIST_REQUEST,
+// HEARTBEAT) swallowed, in the terminal and in the bridge; frames addressed
+// "to": "" taken as ours, frames for another user refused; a public message
+// sent as base64 of its text shown as [NOT ENCRYPTED]; --pub-format auto
+// switching to PEM, once, for a server that presents PEM keys.
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "socp/socp_envelope.h"
+#include "socp_cli_helpers.h"
+#include "socp_test.h"
+
+// The fake server's answer to `cmd` as a number.
+static unsigned long
+s_fake_num(socp_cli_t *fake, const char *cmd)
+{
+    char out[64];
+    socp_cli_fake(fake, cmd, out, sizeof out);
+    return strtoul(out, NULL, 10);
+}
+
+static void
+s_user(socp_cli_t *fake, const char *name, const char *key)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "user %s %s/tests/fixtures/%s", name, socp_test_srcdir(), key);
+    socp_cli_fake(fake, cmd, NULL, 0);
+}
+
+// Waits up to 10 s for the fake server to see the client connect again.
+static void
+s_rehello(socp_cli_t *fake, socp_cli_t *c, const char *want_form)
+{
+    socp_cli_fake(fake, "hello", NULL, 0);
+    char form[32];
+    socp_cli_fake(fake, "key_form", form, sizeof form);
+    CHECK_STREQ(form, want_form);
+    socp_cli_expect(c, "connected to", 10000, NULL, 0);
+}
+
+// The connection stays for `ms` (no switch, no reconnect).
+static void
+s_stays(socp_cli_t *fake, int ms)
+{
+    uint64_t end = socp_now_ms() + (uint64_t) ms;
+    while (socp_now_ms() < end) {
+        CHECK_MSG(s_fake_num(fake, "closed") == 0, "the client reconnected");
+        (void) poll(NULL, 0, 100); // sampling the window
+    }
+}
+
+// --pub-format auto (the default): DER until the server presents a user's key
+// as b64url(PEM); then PEM for that server at once (one reconnect), in the
+// hello and in sender_pub, remembered across restarts; once only; an
+// explicit --pub-format wins.
+SOCP_TEST_T(socp_quiet_pub_format_auto, 90)
+{
+    char port[16];
+    socp_cli_t fake = socp_cli_fake_start(port, sizeof port);
+    socp_cli_t alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", NULL);
+    s_rehello(&fake, &alice, "der");
+    s_user(&fake, "carol", "rsa4096_2p_a.pem");
+    s_user(&fake, "dave", "rsa4096_2p_b.pem");
+    socp_cli_fake(&fake, "advertise dave der", NULL, 0);
+    socp_cli_expect(&alice, "dave is online", 10000, NULL, 0);
+    socp_cli_say(&alice, "/tell dave in-der");
+    socp_cli_expect(&alice, "you -> dave: in-der", 10000, NULL, 0);
+    uint64_t end = socp_now_ms() + 10000;
+    while (s_fake_num(&fake, "count_to dave") == 0 && socp_now_ms() < end) {
+        (void) poll(NULL, 0, 50);
+    }
+    char form[32];
+    socp_cli_fake(&fake, "sender_pub_form dave", form, sizeof form);
+    CHECK_STREQ(form, "der");
+
+    // carol's key comes as b64url(PEM): the client switches and reconnects at once.
+    socp_cli_fake(&fake, "advertise carol pem64", NULL, 0);
+    uint64_t t0 = socp_now_ms();
+    s_rehello(&fake, &alice, "pem64");
+    CHECK_MSG(socp_now_ms() - t0 < 3000, "the switch took %llu ms",
+              (unsigned long long) (socp_now_ms() - t0));
+    socp_cli_fake(&fake, "advertise carol pem64", NULL, 0);
+    socp_cli_fake(&fake, "advertise dave der", NULL, 0);
+    socp_cli_expect(&alice, "dave is online", 10000, NULL, 0);
+    socp_cli_say(&alice, "/tell dave in-pem");
+    end = socp_now_ms() + 10000;
+    while (s_fake_num(&fake, "count_to dave") == 0 && socp_now_ms() < end) {
+        (void) poll(NULL, 0, 50);
+    }
+    socp_cli_fake(&fake, "sender_pub_form dave", form, sizeof form);
+    CHECK_STREQ(form, "pem64");
+    s_stays(&fake, 1500); // more PEM keys: no second switch
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
+
+    // Remembered: PEM from the first hello of the next run.
+    alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", NULL);
+    s_rehello(&fake, &alice, "pem64");
+    socp_cli_fake(&fake, "advertise carol pem64", NULL, 0);
+    s_stays(&fake, 1500);
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
+
+    // An explicit form wins over what was learned, and over what is seen.
+    const char *der[] = {"--pub-format", "der", NULL};
+    alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", der);
+    s_rehello(&fake, &alice, "der");
+    socp_cli_fake(&fake, "advertise carol pem64", NULL, 0);
+    socp_cli_expect(&alice, "carol is online", 10000, NULL, 0);
+    s_stays(&fake, 1500);
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
+
+    // Another server (another URL) starts from DER again.
+    char port2[16];
+    socp_cli_t fake2 = socp_cli_fake_start(port2, sizeof port2);
+    socp_cli_t again = socp_cli_start(port2, "alice", "rsa4096_4p_a.pem", NULL);
+    s_rehello(&fake2, &again, "der");
+    CHECK_EQ(socp_test_stop(again.pid, SIGTERM, 2000), 0);
+}
