@@ -22,6 +22,12 @@
 //      CLI_SENT, CLI_LINK (store), CLI_NOTE (ui), CLI_SETTING (pub_format:
 //      to the store, which remembers it for this server, and to every
 //      crypto worker, which then publishes that form in sender_pub).
+// Quiet: HEARTBEAT every heartbeat_ms once the link is up (a WebSocket ping
+// with it), and a ping alone when the server has been silent for a third of
+// dead_ms, so a quiet but live server is never taken for dead whatever the
+// heartbeat; a server that answers HEARTBEAT or LIST_REQUEST (optional
+// frames) with ERROR UNKNOWN_TYPE is not shown an error for it: the answer
+// is logged at debug, ends the wait for the list, and stops the heartbeats.
 // --pub-format auto (pub_auto): the first advertisement of a user key as
 // b64url(PEM) switches us to PEM for this server, once: remembered by the
 // store, and the link restarts at once so the session is already PEM.
@@ -58,6 +64,10 @@
 #define S_PENDING_BYTES   (16u << 20) // ... or past this many bytes of them
 
 #define S_CONFIRM_MS 2000 // no answer to USER_HELLO: take silence as acceptance
+
+// Frames we send that a server need not understand: an ERROR UNKNOWN_TYPE
+// naming one of them is an answer, not a failure.
+static const char *const s_optional[] = {"LIST_REQUEST", "HEARTBEAT"};
 
 // S_CONFIRM: USER_HELLO is written; the link goes up (and the store replays
 // the outbox) only once the server has shown it accepted the hello: the
@@ -97,9 +107,12 @@ typedef struct {
     unsigned inflight[SOCP_CLIENT_CRYPTO_MAX];
     unsigned attempts;
     int reconnect_timer, tick_timer, confirm_timer;
-    bool pem;            // our key goes out as b64url(PEM) (pub_auto's choice)
-    bool pem_switched;   // pub_auto switched to PEM in this process (once at most)
-    uint64_t *sent_seqs; // written into the session, awaiting a full flush
+    int hb_timer;          // HEARTBEAT every heartbeat_ms while the link is up
+    uint64_t last_ping_ms; // the last WebSocket ping we sent
+    bool no_heartbeat;     // the server answered HEARTBEAT with UNKNOWN_TYPE: pings only
+    bool pem;              // our key goes out as b64url(PEM) (pub_auto's choice)
+    bool pem_switched;     // pub_auto switched to PEM in this process (once at most)
+    uint64_t *sent_seqs;   // written into the session, awaiting a full flush
     size_t nsent, sent_cap;
     s_dir_t dir[S_DIR_MAX];
     size_t ndir;
@@ -248,6 +261,10 @@ s_schedule_reconnect(socp_actor_ctx_t *ctx, s_net_t *self)
 static void
 s_close(socp_actor_ctx_t *ctx, s_net_t *self)
 {
+    if (self->hb_timer) {
+        socp_actor_timer_cancel(ctx, self->hb_timer);
+        self->hb_timer = 0;
+    }
     if (self->fd >= 0) {
         socp_actor_unwatch_fd(ctx, self->fd);
     }
@@ -541,6 +558,8 @@ s_on_done(socp_actor_ctx_t *ctx, s_net_t *self, unsigned worker)
     }
 }
 
+static int s_on_heartbeat(socp_actor_ctx_t *ctx, int timer_id, void *arg);
+
 // The server accepted our USER_HELLO: the link is up.
 static void
 s_confirm(socp_actor_ctx_t *ctx, s_net_t *self)
@@ -549,7 +568,12 @@ s_confirm(socp_actor_ctx_t *ctx, s_net_t *self)
     self->up_ms = socp_now_ms();
     self->announced_down = false;
     self->told_resent = false;
-    self->last_rx_ms = socp_now_ms();
+    self->last_rx_ms = self->last_ping_ms = socp_now_ms();
+    if (self->hb_timer) {
+        socp_actor_timer_cancel(ctx, self->hb_timer);
+    }
+    self->hb_timer = socp_actor_timer_add(ctx, self->args->heartbeat_ms, self->args->heartbeat_ms,
+                                          s_on_heartbeat, self);
     char url[300];
     snprintf(url, sizeof url, "ws://%s:%u", self->args->host, (unsigned) self->args->port);
     s_link(ctx, self, true, url);
@@ -565,6 +589,24 @@ s_on_confirm_timeout(socp_actor_ctx_t *ctx, int timer_id, void *arg)
         s_confirm(ctx, self);
     }
     return 0;
+}
+
+// The optional frame of ours (s_optional) an ERROR UNKNOWN_TYPE's detail
+// names as a word ("Unknown message type: LIST_REQUEST", "HEARTBEAT"), or NULL.
+static const char *
+s_optional_named(const char *detail)
+{
+    for (size_t i = 0; detail && i < SOCP_ARRAY_LEN(s_optional); i++) {
+        size_t n = strlen(s_optional[i]);
+        for (const char *p = strstr(detail, s_optional[i]); p; p = strstr(p + 1, s_optional[i])) {
+            char before = p == detail ? ' ' : p[-1], after = p[n];
+            if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789", before) &&
+                (!after || !strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789", after))) {
+                return s_optional[i];
+            }
+        }
+    }
+    return NULL;
 }
 
 static void
@@ -663,6 +705,19 @@ s_inbound(socp_actor_ctx_t *ctx, s_net_t *self, const char *data, size_t len)
                 unsigned char c = (unsigned char) code[i];
                 ccode[i] =
                     (c >= 'A' && c <= 'Z') || c == '_' || (c >= '0' && c <= '9') ? (char) c : '?';
+            }
+            const char *optional =
+                code && strcmp(code, "UNKNOWN_TYPE") == 0 ? s_optional_named(clean) : NULL;
+            if (optional) {
+                // The server does not implement a frame it need not: not
+                // an error for the user. It will not answer it either.
+                socp_debug("net: the server does not know %s: %s", optional, clean);
+                if (strcmp(optional, "HEARTBEAT") == 0) {
+                    self->no_heartbeat = true; // WebSocket pings keep the link checked
+                } else if (strcmp(optional, "LIST_REQUEST") == 0 && self->state == S_CONFIRM) {
+                    s_confirm(ctx, self); // no list is coming: the hello was taken
+                }
+                break;
             }
             if (strstr(clean, "already seen") || strstr(clean, "replayed frame")) {
                 // Only the outbox re-sends a frame of ours: after a crash or a
@@ -770,6 +825,15 @@ s_on_fd(socp_actor_ctx_t *ctx, int fd, short revents, void *arg)
     return 0;
 }
 
+static void
+s_ping(socp_actor_ctx_t *ctx, s_net_t *self, uint64_t now)
+{
+    self->last_ping_ms = now;
+    if (socp_ws_send_ping(socp_tcp_conn_ws(self->conn), "hb", 2) == 0) {
+        s_flush(ctx, self);
+    }
+}
+
 static int
 s_on_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg)
 {
@@ -803,10 +867,27 @@ s_on_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg)
         s_fail(ctx, self, "link dead");
         return 0;
     }
-    s_request(ctx, self, "HEARTBEAT", self->args->user_id, json_object());
-    if (socp_ws_send_ping(socp_tcp_conn_ws(self->conn), "hb", 2) == 0) {
-        s_flush(ctx, self);
+    // Silent for a third of dead_ms: ask for a pong, whatever the heartbeat
+    // interval, so a quiet but live server is not taken for dead.
+    uint64_t probe = self->args->dead_ms / 3;
+    if (now - self->last_rx_ms >= probe && now - self->last_ping_ms >= probe) {
+        s_ping(ctx, self, now);
     }
+    return 0;
+}
+
+static int
+s_on_heartbeat(socp_actor_ctx_t *ctx, int timer_id, void *arg)
+{
+    SOCP_UNUSED(timer_id);
+    s_net_t *self = arg;
+    if (self->state != S_UP) {
+        return 0;
+    }
+    if (!self->no_heartbeat) {
+        s_request(ctx, self, "HEARTBEAT", self->args->user_id, json_object());
+    }
+    s_ping(ctx, self, socp_now_ms());
     return 0;
 }
 
@@ -907,7 +988,9 @@ socp_client_net_actor(socp_actor_ctx_t *ctx, void *args)
     if (!self->args->backoff_max_ms) {
         self->args->backoff_max_ms = 30000;
     }
-    uint64_t tick = self->args->heartbeat_ms < 1000 ? self->args->heartbeat_ms : 1000;
+    // The tick checks connect timeouts and silence (HEARTBEAT has its own timer).
+    uint64_t tick = self->args->dead_ms / 6 < 1000 ? self->args->dead_ms / 6 : 1000;
+    tick = tick < 50 ? 50 : tick;
     socp_actor_ready(ctx, 0);
     self->reconnect_timer = socp_actor_timer_add(ctx, 0, 0, s_on_reconnect, self);
     self->tick_timer = socp_actor_timer_add(ctx, tick, tick, s_on_tick, self);

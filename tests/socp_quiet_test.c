@@ -16,6 +16,37 @@
 #include "socp_cli_helpers.h"
 #include "socp_test.h"
 
+// Reads lines until one contains `want`; fails if that line or any before
+// it contains `forbidden`. The line is copied to got when non-NULL.
+static void
+s_expect_without(socp_cli_t *c,
+                 const char *want,
+                 const char *forbidden,
+                 int timeout_ms,
+                 char *got,
+                 size_t size)
+{
+    uint64_t end = socp_now_ms() + (uint64_t) timeout_ms;
+    char line[8192];
+    while (socp_now_ms() < end) {
+        if (socp_test_read_line(c->out, line, sizeof line, (int) (end - socp_now_ms())) < 0) {
+            break;
+        }
+        if (socp_test_verbose()) {
+            fprintf(stderr, "  [%d] %s\n", c->pid, line);
+        }
+        CHECK_MSG(!strstr(line, forbidden), "a line with \"%s\" before \"%s\": %s", forbidden, want,
+                  line);
+        if (strstr(line, want)) {
+            if (got) {
+                snprintf(got, size, "%s", line);
+            }
+            return;
+        }
+    }
+    socp_test_fail(__FILE__, __LINE__, "no line containing \"%s\" within %d ms", want, timeout_ms);
+}
+
 // The fake server's answer to `cmd` as a number.
 static unsigned long
 s_fake_num(socp_cli_t *fake, const char *cmd)
@@ -31,6 +62,77 @@ s_user(socp_cli_t *fake, const char *name, const char *key)
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "user %s %s/tests/fixtures/%s", name, socp_test_srcdir(), key);
     socp_cli_fake(fake, cmd, NULL, 0);
+}
+
+// HEARTBEAT goes every --heartbeat ms, not every second; a silent but live
+// server (it answers pings) is not taken for dead whatever the heartbeat,
+// and a dead one still is, within --dead.
+SOCP_TEST_T(socp_quiet_heartbeat_interval, 60)
+{
+    char port[16];
+    socp_cli_t fake = socp_cli_fake_start(port, sizeof port);
+    // --heartbeat 300: about ten in 3 s.
+    const char *small[] = {"--heartbeat", "300", NULL};
+    socp_cli_t bob = socp_cli_start(port, "bob", "rsa4096_4p_b.pem", small);
+    socp_cli_fake(&fake, "hello", NULL, 0);
+    socp_cli_expect(&bob, "connected to", 10000, NULL, 0);
+    unsigned long before = s_fake_num(&fake, "count_type HEARTBEAT");
+    uint64_t end = socp_now_ms() + 3000;
+    while (socp_now_ms() < end) {
+        (void) poll(NULL, 0, (int) (end - socp_now_ms())); // the window itself
+    }
+    unsigned long n = s_fake_num(&fake, "count_type HEARTBEAT") - before;
+    CHECK_MSG(n >= 6 && n <= 14, "%lu HEARTBEATs in 3 s at --heartbeat 300", n);
+    CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 2000), 0);
+
+    const char *large[] = {"--heartbeat", "60000", "--dead", "3000", NULL};
+    socp_cli_t alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", large);
+    socp_cli_fake(&fake, "hello", NULL, 0);
+    socp_cli_expect(&alice, "connected to", 10000, NULL, 0);
+    // 4 s: longer than --dead, and four of the old 1 s heartbeats.
+    end = socp_now_ms() + 4000;
+    while (socp_now_ms() < end) {
+        CHECK_EQ(s_fake_num(&fake, "count_type HEARTBEAT"), 0);
+        CHECK_MSG(s_fake_num(&fake, "closed") == 0,
+                  "a silent server that answers pings was taken for dead");
+        (void) poll(NULL, 0, 200); // sampling the window
+    }
+    // A server that answers nothing at all is dead after --dead.
+    socp_cli_fake(&fake, "mute", NULL, 0);
+    socp_cli_expect(&alice, "the server has been silent for 3 s", 8000, NULL, 0);
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
+}
+
+// Peer A answers LIST_REQUEST and HEARTBEAT with ERROR UNKNOWN_TYPE: nothing
+// of it reaches the user, the link is up at once (no 2 s wait for a list
+// that will not come), heartbeats stop, and a real error still shows.
+SOCP_TEST_T(socp_quiet_unknown_type_swallowed, 60)
+{
+    char port[16];
+    socp_cli_t fake = socp_cli_fake_start(port, sizeof port);
+    socp_cli_fake(&fake, "answer LIST_REQUEST unknown_a", NULL, 0);
+    socp_cli_fake(&fake, "answer HEARTBEAT unknown_a", NULL, 0);
+    const char *hb[] = {"--heartbeat", "300", NULL};
+    socp_cli_t alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", hb);
+    socp_cli_fake(&fake, "hello", NULL, 0);
+    uint64_t t0 = socp_now_ms();
+    s_expect_without(&alice, "connected to", "UNKNOWN_TYPE", 10000, NULL, 0);
+    CHECK_MSG(socp_now_ms() - t0 < 1500, "the link came up after %llu ms",
+              (unsigned long long) (socp_now_ms() - t0));
+    // The first HEARTBEAT is answered UNKNOWN_TYPE: no more are sent.
+    uint64_t end = socp_now_ms() + 5000;
+    while (s_fake_num(&fake, "count_type HEARTBEAT") == 0 && socp_now_ms() < end) {
+        (void) poll(NULL, 0, 50);
+    }
+    end = socp_now_ms() + 1500;
+    while (socp_now_ms() < end) {
+        (void) poll(NULL, 0, (int) (end - socp_now_ms())); // five heartbeat periods
+    }
+    CHECK_EQ(s_fake_num(&fake, "count_type HEARTBEAT"), 1);
+    socp_cli_fake(&fake, "error me USER_NOT_FOUND Recipient nobody not connected", NULL, 0);
+    s_expect_without(&alice, "server error USER_NOT_FOUND: Recipient nobody", "UNKNOWN_TYPE", 10000,
+                     NULL, 0);
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
 }
 
 // Waits up to 10 s for the fake server to see the client connect again.
