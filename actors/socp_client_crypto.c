@@ -267,7 +267,8 @@ static bool
 s_inbound(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_inbound_t *in)
 {
     socp_envelope_t env = {0};
-    if (socp_envelope_parse(in->frame, strlen(in->frame), &env, NULL) != 0) {
+    if (socp_envelope_parse_ex(in->frame, strlen(in->frame), SOCP_ENVELOPE_PARSE_EMPTY_TO, &env,
+                               NULL) != 0) {
         return false; // net validated it already
     }
     bool sent = false;
@@ -302,7 +303,10 @@ s_inbound(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_inbound_t 
     const char *sender = env.kind == SOCP_ENVELOPE_TYPE_USER_DELIVER ? s_str(pay, "sender") : NULL;
     pl->from = sender && socp_uuid_is_peer_id(sender, strlen(sender)) ? sender : env.from;
     const char *pto = s_str(pay, "to");
-    pl->to = pto && socp_uuid_is_peer_id(pto, strlen(pto)) ? pto : env.to;
+    // "to": "" is a server that addressed the socket before authenticating it: us.
+    pl->to = pto && socp_uuid_is_peer_id(pto, strlen(pto)) ? pto
+             : env.to[0]                                   ? env.to
+                                                           : self->args->user_id;
     pl->ts = s_payload_ts(pay, env.ts);
     pl->form = "";
     pl->detail = "";
@@ -409,7 +413,7 @@ s_inbound(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_inbound_t 
             content.ts = env.ts; // servers that do not carry payload.ts
             rc = socp_sig_verify_content(key->key, &content, csig, &form);
         }
-        if (rc != 0 && to && strcmp(to, env.to) != 0) {
+        if (rc != 0 && to && env.to[0] && strcmp(to, env.to) != 0) {
             content.to = env.to;
             content.ts = pl->ts;
             rc = socp_sig_verify_content(key->key, &content, csig, &form);

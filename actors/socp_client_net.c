@@ -28,10 +28,13 @@
 // heartbeat; a server that answers HEARTBEAT or LIST_REQUEST (optional
 // frames) with ERROR UNKNOWN_TYPE is not shown an error for it: the answer
 // is logged at debug, ends the wait for the list, and stops the heartbeats.
+// Tolerant: frames addressed "to": "" (a server that has not authenticated
+// the socket yet) are ours; a DM or file frame addressed to another user we
+// know is refused.
 // --pub-format auto (pub_auto): the first advertisement of a user key as
 // b64url(PEM) switches us to PEM for this server, once: remembered by the
 // store, and the link restarts at once so the session is already PEM.
-// Edge validation: every frame is parsed with socp_envelope_parse (1 MiB,
+// Edge validation: every frame is parsed with socp_envelope_parse_ex (1 MiB,
 // UTF-8, depth, duplicates); refused frames produce one line for the user
 // (rate-limited) and the session goes on; oversized frames close the link
 // (1009) and it reconnects. File frames whose name carries a path are refused.
@@ -438,12 +441,12 @@ s_saw_pem(socp_actor_ctx_t *ctx, s_net_t *self, const char *uid)
 }
 
 static void
-s_presence(socp_actor_ctx_t *ctx, s_net_t *self, json_t *entry)
+s_presence(socp_actor_ctx_t *ctx, s_net_t *self, json_t *entry, bool listed)
 {
     const char *uid = json_string_value(json_object_get(entry, "user_id"));
     json_t *meta = json_object_get(entry, "meta");
     const char *pub = json_string_value(json_object_get(meta, "pubkey"));
-    if (!pub) {
+    if (!pub || !*pub) {
         pub = json_string_value(json_object_get(entry, "pubkey"));
     }
     const char *name = json_string_value(json_object_get(meta, "display_name"));
@@ -453,6 +456,12 @@ s_presence(socp_actor_ctx_t *ctx, s_net_t *self, json_t *entry)
     }
     if (name && (!socp_uuid_is_peer_id(name, strlen(name)) || strlen(name) > 64)) {
         name = NULL; // control characters or too long: show the id instead
+    }
+    if (listed && (!pub || !*pub)) {
+        // Impl14 lists the users of other servers with "pubkey": "": no
+        // key to pin and nothing wrong; they are advertised with one.
+        socp_debug("net: %s listed without a key", uid);
+        return;
     }
     socp_rsa_key_t *key = NULL;
     char fp[65];
@@ -609,12 +618,21 @@ s_optional_named(const char *detail)
     return NULL;
 }
 
+// A DM or file frame addressed to a user we know who is not us: the server
+// sent us someone else's frame. "" (a server that has not authenticated the
+// socket) and ids we do not know as users (a server, "*") are ours.
+static bool
+s_for_another_user(s_net_t *self, const socp_envelope_t *env)
+{
+    return env->to[0] && strcmp(env->to, self->args->user_id) != 0 && s_dir_get(self, env->to);
+}
+
 static void
 s_inbound(socp_actor_ctx_t *ctx, s_net_t *self, const char *data, size_t len)
 {
     socp_envelope_t env = {0};
     socp_envelope_error_t err = {0};
-    int rc = socp_envelope_parse(data, len, &env, &err);
+    int rc = socp_envelope_parse_ex(data, len, SOCP_ENVELOPE_PARSE_EMPTY_TO, &env, &err);
     if (rc != 0) {
         s_note(ctx, self, 1, "refused a frame from the server: %s",
                err.detail[0] ? err.detail : socp_strerror(rc));
@@ -631,6 +649,11 @@ s_inbound(socp_actor_ctx_t *ctx, s_net_t *self, const char *data, size_t len)
         case SOCP_ENVELOPE_TYPE_FILE_START:
         case SOCP_ENVELOPE_TYPE_FILE_CHUNK:
         case SOCP_ENVELOPE_TYPE_FILE_END: {
+            if (s_for_another_user(self, &env)) {
+                s_note(ctx, self, 1, "refused %s from %s: addressed to another user (%s)", env.type,
+                       env.from, env.to);
+                break;
+            }
             const char *name = json_string_value(json_object_get(pay, "name"));
             if (name && s_has_path(name)) {
                 s_note(ctx, self, 1, "refused %s from %s: the file name contains a path", env.type,
@@ -657,11 +680,18 @@ s_inbound(socp_actor_ctx_t *ctx, s_net_t *self, const char *data, size_t len)
                 env.kind == SOCP_ENVELOPE_TYPE_MSG_PUBLIC_CHANNEL) {
                 break; // our own public message echoed back
             }
+            if (env.kind != SOCP_ENVELOPE_TYPE_FILE_START &&
+                env.kind != SOCP_ENVELOPE_TYPE_FILE_CHUNK &&
+                env.kind != SOCP_ENVELOPE_TYPE_FILE_END && s_for_another_user(self, &env)) {
+                s_note(ctx, self, 1, "refused %s from %s: addressed to another user (%s)", env.type,
+                       sender, env.to);
+                break;
+            }
             s_enqueue(ctx, self, data, len, sender);
             break;
         }
         case SOCP_ENVELOPE_TYPE_USER_ADVERTISE:
-            s_presence(ctx, self, pay);
+            s_presence(ctx, self, pay, false);
             break;
         case SOCP_ENVELOPE_TYPE_LIST_RESPONSE: {
             json_t *users = json_object_get(pay, "users");
@@ -670,7 +700,7 @@ s_inbound(socp_actor_ctx_t *ctx, s_net_t *self, const char *data, size_t len)
             json_array_foreach(users, i, u)
             {
                 if (json_is_object(u)) {
-                    s_presence(ctx, self, u);
+                    s_presence(ctx, self, u, true);
                 }
             }
             if (self->state == S_CONFIRM) {

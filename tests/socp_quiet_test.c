@@ -47,6 +47,41 @@ s_expect_without(socp_cli_t *c,
     socp_test_fail(__FILE__, __LINE__, "no line containing \"%s\" within %d ms", want, timeout_ms);
 }
 
+// socp_cli_expect_all, failing on any line that contains `forbidden`.
+static void
+s_expect_all_without(socp_cli_t *c,
+                     const char *const wants[],
+                     const char *forbidden,
+                     int timeout_ms)
+{
+    bool seen[8] = {false};
+    size_t n = 0, left;
+    while (wants[n] && n < 8) {
+        n++;
+    }
+    left = n;
+    uint64_t end = socp_now_ms() + (uint64_t) timeout_ms;
+    char line[8192];
+    while (left > 0 && socp_now_ms() < end) {
+        if (socp_test_read_line(c->out, line, sizeof line, (int) (end - socp_now_ms())) < 0) {
+            break;
+        }
+        if (socp_test_verbose()) {
+            fprintf(stderr, "  [%d] %s\n", c->pid, line);
+        }
+        CHECK_MSG(!strstr(line, forbidden), "a line with \"%s\": %s", forbidden, line);
+        for (size_t i = 0; i < n; i++) {
+            if (!seen[i] && strstr(line, wants[i])) {
+                seen[i] = true;
+                left--;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        CHECK_MSG(seen[i], "no line containing \"%s\" within %d ms", wants[i], timeout_ms);
+    }
+}
+
 // The fake server's answer to `cmd` as a number.
 static unsigned long
 s_fake_num(socp_cli_t *fake, const char *cmd)
@@ -62,6 +97,51 @@ s_user(socp_cli_t *fake, const char *name, const char *key)
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "user %s %s/tests/fixtures/%s", name, socp_test_srcdir(), key);
     socp_cli_fake(fake, cmd, NULL, 0);
+}
+
+// Starts `socp bridge --stdio` like socp_cli_start starts the client.
+static socp_cli_t
+s_bridge(const char *port, const char *name, const char *key, const char *const extra[])
+{
+    char url[64], dir[4096], keypath[4096];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%s", port);
+    snprintf(dir, sizeof dir, "%s/%s", socp_test_tmpdir(), name);
+    snprintf(keypath, sizeof keypath, "%s/tests/fixtures/%s", socp_test_srcdir(), key);
+    const char *argv[48] = {
+        "socp",        "bridge",       "--stdio", "--server", url,  "--data-dir",  dir,
+        "--plain-key", "--import-key", keypath,   "--name",   name, "--file-rate", "0"};
+    size_t n = 14;
+    for (size_t i = 0; extra && extra[i] && n < 47; i++) {
+        argv[n++] = extra[i];
+    }
+    argv[n] = NULL;
+    return socp_cli_spawn(socp_test_program("socp"), argv);
+}
+
+SOCP_TEST(socp_quiet_envelope_empty_to)
+{
+    const char *frame = "{\"type\":\"ERROR\",\"from\":\"srv\",\"to\":\"\",\"ts\":1,"
+                        "\"payload\":{\"code\":\"USER_NOT_FOUND\"}}";
+    socp_envelope_t env;
+    socp_envelope_error_t err;
+    CHECK_RC(socp_envelope_parse(frame, strlen(frame), &env, &err), SOCP_EPROTO);
+    CHECK_EQ(err.reason, SOCP_ENVELOPE_REASON_TO_BAD);
+    CHECK_OK(
+        socp_envelope_parse_ex(frame, strlen(frame), SOCP_ENVELOPE_PARSE_EMPTY_TO, &env, &err));
+    CHECK_STREQ(env.to, "");
+    CHECK_STREQ(env.from, "srv");
+    socp_envelope_fini(&env);
+    // Only "": a missing or non-string `to` is still refused.
+    const char *missing = "{\"type\":\"ERROR\",\"from\":\"srv\",\"ts\":1,\"payload\":{}}";
+    CHECK_RC(
+        socp_envelope_parse_ex(missing, strlen(missing), SOCP_ENVELOPE_PARSE_EMPTY_TO, &env, &err),
+        SOCP_EPROTO);
+    CHECK_EQ(err.reason, SOCP_ENVELOPE_REASON_TO_MISSING);
+    const char *number = "{\"type\":\"ERROR\",\"from\":\"srv\",\"to\":0,\"ts\":1,\"payload\":{}}";
+    CHECK_RC(
+        socp_envelope_parse_ex(number, strlen(number), SOCP_ENVELOPE_PARSE_EMPTY_TO, &env, &err),
+        SOCP_EPROTO);
+    CHECK_EQ(err.reason, SOCP_ENVELOPE_REASON_TO_BAD);
 }
 
 // HEARTBEAT goes every --heartbeat ms, not every second; a silent but live
@@ -132,6 +212,68 @@ SOCP_TEST_T(socp_quiet_unknown_type_swallowed, 60)
     socp_cli_fake(&fake, "error me USER_NOT_FOUND Recipient nobody not connected", NULL, 0);
     s_expect_without(&alice, "server error USER_NOT_FOUND: Recipient nobody", "UNKNOWN_TYPE", 10000,
                      NULL, 0);
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
+}
+
+// The same through the bridge: no "error" event for them, the link event at
+// once, a real error still an event.
+SOCP_TEST_T(socp_quiet_unknown_type_swallowed_bridge, 60)
+{
+    char port[16];
+    socp_cli_t fake = socp_cli_fake_start(port, sizeof port);
+    socp_cli_fake(&fake, "answer LIST_REQUEST unknown_b", NULL, 0);
+    socp_cli_fake(&fake, "answer HEARTBEAT unknown_b", NULL, 0);
+    const char *hb[] = {"--heartbeat", "300", NULL};
+    socp_cli_t br = s_bridge(port, "alice", "rsa4096_4p_a.pem", hb);
+    socp_cli_fake(&fake, "hello", NULL, 0);
+    uint64_t t0 = socp_now_ms();
+    s_expect_without(&br, "\"up\":true", "\"method\":\"error\"", 10000, NULL, 0);
+    CHECK_MSG(socp_now_ms() - t0 < 1500, "the link came up after %llu ms",
+              (unsigned long long) (socp_now_ms() - t0));
+    uint64_t end = socp_now_ms() + 5000;
+    while (s_fake_num(&fake, "count_type HEARTBEAT") == 0 && socp_now_ms() < end) {
+        (void) poll(NULL, 0, 50);
+    }
+    socp_cli_fake(&fake, "error empty USER_NOT_FOUND unknown user", NULL, 0);
+    char line[8192];
+    s_expect_without(&br, "\"method\":\"error\"", "UNKNOWN_TYPE", 10000, line, sizeof line);
+    CHECK_MSG(strstr(line, "USER_NOT_FOUND"), "not the real error: %s", line);
+    CHECK_EQ(socp_test_stop(br.pid, SIGTERM, 3000), 0);
+}
+
+// Impl14 addresses a socket it has not authenticated with "to": "": its list,
+// its errors and a DM so addressed are ours. A DM addressed to another user
+// is still refused.
+SOCP_TEST_T(socp_quiet_empty_to_is_us, 60)
+{
+    char port[16];
+    socp_cli_t fake = socp_cli_fake_start(port, sizeof port);
+    s_user(&fake, "carol", "rsa4096_2p_a.pem");
+    s_user(&fake, "dave", "rsa4096_2p_b.pem");
+    socp_cli_fake(&fake, "answer LIST_REQUEST list_empty_to", NULL, 0);
+    socp_cli_t alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", NULL);
+    socp_cli_fake(&fake, "hello", NULL, 0);
+    uint64_t t0 = socp_now_ms();
+    // The list (to "") is what brings the link up, with carol and dave in it.
+    const char *const up[] = {"connected to", "carol is online", "dave is online", NULL};
+    s_expect_all_without(&alice, up, "warning", 10000);
+    CHECK_MSG(socp_now_ms() - t0 < 1500, "the link came up after %llu ms",
+              (unsigned long long) (socp_now_ms() - t0));
+    // A DM to "" is to us: shown, and its content_sig (over our id) verified.
+    // (Nothing was said about the listed user of another server without a key.)
+    socp_cli_fake(&fake, "dm_to carol empty for-me-by-empty-to", NULL, 0);
+    char line[8192];
+    s_expect_without(&alice, "carol -> you: for-me-by-empty-to", "warning", 10000, line,
+                     sizeof line);
+    CHECK_MSG(!strstr(line, "] ["), "not shown as verified: %s", line);
+    socp_cli_fake(&fake, "error empty USER_NOT_FOUND unknown user", NULL, 0);
+    socp_cli_expect(&alice, "server error USER_NOT_FOUND: unknown user", 10000, NULL, 0);
+    // Addressed to dave: refused, never shown.
+    socp_cli_fake(&fake, "dm_to carol dave meant-for-dave", NULL, 0);
+    s_expect_without(&alice, "addressed to another user", "meant-for-dave", 10000, NULL, 0);
+    socp_cli_fake(&fake, "dm_to carol me after-the-misrouted-one", NULL, 0);
+    s_expect_without(&alice, "carol -> you: after-the-misrouted-one", "meant-for-dave", 10000, NULL,
+                     0);
     CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
 }
 
