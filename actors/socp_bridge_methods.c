@@ -344,11 +344,15 @@ s_show_json(s_bridge_t *self, const socp_msg_cli_show_t *s)
     const char *from = s->outgoing ? self->args->user_id : s->from;
     const char *to = pub ? "public" : s->outgoing ? s->peer : self->args->user_id;
     bool unreadable = s->status == SOCP_CLIENT_TRUST_UNREADABLE;
-    return json_pack("{s:s,s:s,s:o,s:I,s:b,s:s,s:s,s:s}", "from", from, "to", to, "text",
+    bool clear = s->status == SOCP_CLIENT_TRUST_PLAINTEXT;
+    // A message in clear is "verified" when its content_sig held (a form is
+    // recorded); "encrypted" says whether it was end-to-end encrypted.
+    bool verified = s->status == SOCP_CLIENT_TRUST_VERIFIED || (clear && s->form && *s->form);
+    return json_pack("{s:s,s:s,s:o,s:I,s:b,s:s,s:s,s:s,s:b}", "from", from, "to", to, "text",
                      unreadable ? json_string("") : socp_bridge_jtext(s->text.data, s->text.len),
-                     "ts", (json_int_t) s->ts, "verified", s->status == SOCP_CLIENT_TRUST_VERIFIED,
-                     "channel", pub ? "public" : "dm", "trust", s_trust(s->status), "form",
-                     s->form ? s->form : "");
+                     "ts", (json_int_t) s->ts, "verified", verified, "channel",
+                     pub ? "public" : "dm", "trust", s_trust(s->status), "form",
+                     s->form ? s->form : "", "encrypted", !clear);
 }
 
 void

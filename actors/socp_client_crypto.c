@@ -11,6 +11,11 @@
 //      CLI_INBOUND (net: verify content_sig in every accepted form, decrypt
 //      -> CLI_PLAIN to store), CLI_SETTING (net: pub_format, the form of our
 //      key in sender_pub from now on).
+// A DM or public message whose ciphertext does not decrypt, is not 512 bytes
+// (so it is no RSA-4096 ciphertext) and decodes to UTF-8 text without
+// control characters (but \n and \t) is a plaintext one (a deployed client
+// sends /all as base64 of the text): shown as not end-to-end encrypted, its
+// content_sig checked as usual.
 // Order: the ui spreads DMs and public pieces over all workers (one
 // conversation uses every core) and numbers them (CLI_SEND.order, copied to
 // CLI_FRAME); the store puts frames in the outbox in that order. File frames
@@ -36,9 +41,11 @@
 #include "socp/socp_err.h"
 #include "socp/socp_json.h"
 #include "socp/socp_log.h"
+#include "socp/socp_text.h"
 #include "socp/socp_uuid.h"
 
-#define S_CACHE 16
+#define S_CACHE     16
+#define S_CLEAR_MAX 65536 // largest base64 plaintext "ciphertext" looked at
 
 typedef struct {
     char *text;          // the key text as received (cache key)
@@ -262,6 +269,41 @@ s_payload_ts(json_t *payload, int64_t fallback)
     return fallback;
 }
 
+// True when a ciphertext field decoded to `blob` is plaintext: non-empty
+// UTF-8 without control characters other than \n and \t (C0, DEL, C1).
+static bool
+s_clear_text(const uint8_t *blob, size_t len)
+{
+    if (!blob || len == 0 || !socp_text_utf8_valid(blob, len)) {
+        return false;
+    }
+    for (size_t i = 0; i < len;) {
+        uint32_t cp = 0;
+        size_t k = socp_text_utf8_decode(blob + i, len - i, &cp);
+        if (k == 0 || (cp < 0x20 && cp != '\n' && cp != '\t') || (cp >= 0x7f && cp < 0xa0)) {
+            return false;
+        }
+        i += k;
+    }
+    return true;
+}
+
+// Copies plaintext into a CLI_PLAIN text buffer; longer text is cut on a
+// character boundary and ends with "\u2026" (an ellipsis) to show it was.
+static size_t
+s_clear_copy(const uint8_t *blob, size_t len, uint8_t out[SOCP_RSA_OAEP_MAX])
+{
+    if (len <= SOCP_RSA_OAEP_MAX) {
+        memcpy(out, blob, len);
+        return len;
+    }
+    static const char ellipsis[] = "\xe2\x80\xa6";
+    size_t n = socp_text_boundary(blob, len, SOCP_RSA_OAEP_MAX - (sizeof ellipsis - 1));
+    memcpy(out, blob, n);
+    memcpy(out + n, ellipsis, sizeof ellipsis - 1);
+    return n + sizeof ellipsis - 1;
+}
+
 // Returns true when it sent the store a CLI_PLAIN.
 static bool
 s_inbound(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_inbound_t *in)
@@ -370,13 +412,20 @@ s_inbound(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_inbound_t 
         goto out;
     }
     // Decrypt.
-    uint8_t cbytes[SOCP_RSA_BYTES];
-    size_t clen = 0;
-    int rc = socp_b64_decode_to(ct, strlen(ct), cbytes, sizeof cbytes, &clen);
+    uint8_t *blob = NULL;
+    size_t blen = 0;
+    int rc = socp_b64_decode(ct, strlen(ct), S_CLEAR_MAX, &blob, &blen);
     if (rc == 0) {
-        rc = socp_rsa_decrypt(self->key, cbytes, clen, plain, &plain_len);
+        rc = blen == SOCP_RSA_BYTES ? socp_rsa_decrypt(self->key, blob, blen, plain, &plain_len)
+                                    : SOCP_ECRYPTO;
     }
-    if (rc != 0) {
+    bool clear = rc != 0 && pl->kind != SOCP_CLIENT_KIND_FILE_CHUNK && blen != SOCP_RSA_BYTES &&
+                 s_clear_text(blob, blen);
+    if (clear) {
+        plain_len = s_clear_copy(blob, blen, plain);
+    }
+    free(blob);
+    if (rc != 0 && !clear) {
         pl->status = SOCP_CLIENT_TRUST_UNREADABLE;
         pl->detail = "cannot decrypt (not for our key, or damaged)";
         sent = socp_actor_send(ctx, "store", &p) == 0;
@@ -425,6 +474,13 @@ s_inbound(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_inbound_t 
         }
     } else {
         pl->detail = "no content signature";
+    }
+    if (clear) {
+        // Sent in clear: never "verified" as an encrypted message is; the
+        // form that verified (if any) says the signature held.
+        pl->status = SOCP_CLIENT_TRUST_PLAINTEXT;
+        pl->detail = pl->form[0] ? "not end-to-end encrypted"
+                                 : "not end-to-end encrypted; content signature does not verify";
     }
     sent = socp_actor_send(ctx, "store", &p) == 0;
 out:

@@ -467,11 +467,21 @@ s_on_accepted(s_ui_t *self, const socp_msg_cli_accepted_t *a)
     }
 }
 
+// Sent in clear and its content_sig did not verify (no form recorded).
+static bool
+s_clear_unverified(const socp_msg_cli_show_t *s)
+{
+    return s->status == SOCP_CLIENT_TRUST_PLAINTEXT && !s->outgoing && (!s->form || !*s->form);
+}
+
+// unsigned_clear: a message in clear whose signature did not verify gets
+// both marks.
 static void
 s_show_line(s_ui_t *self,
             const socp_msg_cli_show_t *s,
             int64_t ts,
             uint8_t status,
+            bool unsigned_clear,
             const char *extra,
             const char *text,
             int tl)
@@ -484,7 +494,7 @@ s_show_line(s_ui_t *self,
             mark = "[UNVERIFIED] ";
             break;
         case SOCP_CLIENT_TRUST_PLAINTEXT:
-            mark = "[NOT ENCRYPTED] ";
+            mark = unsigned_clear ? "[NOT ENCRYPTED] [UNVERIFIED] " : "[NOT ENCRYPTED] ";
             break;
         case SOCP_CLIENT_TRUST_UNREADABLE:
             mark = "[UNREADABLE] ";
@@ -515,7 +525,8 @@ s_join_flush(s_ui_t *self, s_join_t *j, const char *extra)
                              .peer = j->peer,
                              .from = j->from,
                              .history = j->history};
-    s_show_line(self, &s, j->ts_first, j->status, extra, j->buf ? j->buf : "", (int) j->len);
+    s_show_line(self, &s, j->ts_first, j->status, j->unsigned_clear, extra, j->buf ? j->buf : "",
+                (int) j->len);
     free(j->buf);
     memset(j, 0, sizeof *j);
 }
@@ -583,6 +594,7 @@ s_on_show(s_ui_t *self, const socp_msg_cli_show_t *s)
         j->len += (size_t) tl;
         j->ts_last = s->ts;
         j->status = s->status > j->status ? s->status : j->status;
+        j->unsigned_clear |= s_clear_unverified(s);
         return;
     }
     if (j) {
@@ -590,10 +602,11 @@ s_on_show(s_ui_t *self, const socp_msg_cli_show_t *s)
         memcpy(j->buf + j->len, text, (size_t) tl);
         j->len += (size_t) tl;
         j->status = s->status > j->status ? s->status : j->status;
+        j->unsigned_clear |= s_clear_unverified(s);
         s_join_flush(self, j, "");
         return;
     }
-    s_show_line(self, s, s->ts, s->status, "", text, tl);
+    s_show_line(self, s, s->ts, s->status, s_clear_unverified(s), "", text, tl);
 }
 
 // Shows long messages whose last piece did not come in time.

@@ -47,6 +47,7 @@ typedef socp_client_outfile_t s_outfile_t;
 
 typedef struct {
     bool used, history, outgoing;
+    bool unsigned_clear; // a piece in clear whose content_sig did not verify
     uint8_t kind, status;
     char from[129], peer[129];
     int64_t ts_first, ts_last;

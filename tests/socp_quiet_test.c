@@ -277,6 +277,57 @@ SOCP_TEST_T(socp_quiet_empty_to_is_us, 60)
     CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
 }
 
+// Peer A's /all: MSG_PUBLIC_CHANNEL whose ciphertext is base64 of the text.
+SOCP_TEST_T(socp_quiet_plaintext_public, 60)
+{
+    char port[16];
+    socp_cli_t fake = socp_cli_fake_start(port, sizeof port);
+    socp_cli_t alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", NULL);
+    socp_cli_fake(&fake, "hello", NULL, 0);
+    socp_cli_expect(&alice, "connected to", 10000, NULL, 0);
+    s_user(&fake, "carol", "rsa4096_2p_a.pem");
+    socp_cli_fake(&fake, "advertise carol der", NULL, 0);
+    socp_cli_expect(&alice, "carol is online", 10000, NULL, 0);
+
+    char line[8192];
+    socp_cli_fake(&fake, "public carol ok hello from peer A", NULL, 0);
+    socp_cli_expect(&alice, "carol -> all: hello from peer A", 10000, line, sizeof line);
+    CHECK_MSG(strstr(line, "[NOT ENCRYPTED] carol"), "not marked as sent in clear: %s", line);
+    socp_cli_fake(&fake, "public carol std padded, standard base64?", NULL, 0);
+    socp_cli_expect(&alice, "[NOT ENCRYPTED] carol -> all: padded, standard base64?", 10000, NULL,
+                    0);
+    // The signature still counts.
+    socp_cli_fake(&fake, "public carol badsig forged words", NULL, 0);
+    socp_cli_expect(&alice, "[NOT ENCRYPTED] [UNVERIFIED] carol -> all: forged words", 10000, NULL,
+                    0);
+    // 512 bytes is an RSA-4096 ciphertext that did not decrypt, whatever it
+    // decodes to; control characters are no text.
+    socp_cli_fake(&fake, "public carol blob512 abcd", NULL, 0);
+    socp_cli_expect(&alice, "[UNREADABLE] carol -> all: (message could not be decrypted)", 10000,
+                    NULL, 0);
+    socp_cli_fake(&fake, "public carol ctrl ring", NULL, 0);
+    socp_cli_expect(&alice, "[UNREADABLE] carol -> all: (message could not be decrypted)", 10000,
+                    NULL, 0);
+    socp_cli_fake(&fake, "public carol ok still-here", NULL, 0);
+    s_expect_without(&alice, "[NOT ENCRYPTED] carol -> all: still-here", "ring", 10000, NULL, 0);
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
+
+    // The bridge: trust "plaintext", encrypted false, verified by signature.
+    socp_cli_t br = s_bridge(port, "alice", "rsa4096_4p_a.pem", NULL);
+    socp_cli_fake(&fake, "hello", NULL, 0);
+    socp_cli_expect(&br, "\"up\":true", 10000, NULL, 0);
+    socp_cli_fake(&fake, "public carol ok bridge-clear", NULL, 0);
+    socp_cli_expect(&br, "bridge-clear", 10000, line, sizeof line);
+    CHECK_MSG(strstr(line, "\"trust\":\"plaintext\"") && strstr(line, "\"encrypted\":false") &&
+                  strstr(line, "\"verified\":true"),
+              "%s", line);
+    socp_cli_fake(&fake, "public carol badsig bridge-forged", NULL, 0);
+    socp_cli_expect(&br, "bridge-forged", 10000, line, sizeof line);
+    CHECK_MSG(strstr(line, "\"encrypted\":false") && strstr(line, "\"verified\":false"), "%s",
+              line);
+    CHECK_EQ(socp_test_stop(br.pid, SIGTERM, 3000), 0);
+}
+
 // Waits up to 10 s for the fake server to see the client connect again.
 static void
 s_rehello(socp_cli_t *fake, socp_cli_t *c, const char *want_form)
