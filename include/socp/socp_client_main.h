@@ -25,8 +25,9 @@
     "                        for a server whose users' keys come as PEM, remembered)\n"       \
     "  --sig-form string|bytes  content_sig form we emit (default string)\n"                  \
     "  --pss-salt max|32     PSS salt when signing (default max)\n"                           \
-    "  --heartbeat MS        heartbeat interval (default 15000)\n"                            \
-    "  --dead MS             silence before the link is dead (default 45000)\n"               \
+    "  --heartbeat MS        HEARTBEAT interval (default 15000)\n"                            \
+    "  --dead MS             silence before the link is dead (default 45000; a server\n"      \
+    "                        silent for a third of it is pinged)\n"                           \
     "  --workers N           crypto workers (default: number of cores)\n"                     \
     "  --file-rate N         file frames per second at most (default 190, halved while the\n" \
     "                        server reports its rate limit; 0: no limit)\n"
@@ -38,6 +39,9 @@ typedef struct {
     unsigned primes, workers, file_rate;
     socp_client_wire_t wire;
     uint64_t heartbeat, dead;
+    // --account NAME (set by cmd/socp.c; the password is sodium memory it owns):
+    const char *account, *account_pass;
+    size_t account_pass_len;
     // Set by socp_client_opts_check from server:
     char host[SOCP_WS_HOST_MAX];
     uint16_t port;
