@@ -988,11 +988,21 @@ s_on_sweep(socp_actor_ctx_t *ctx, int timer_id, void *arg)
     size_t pos = 0;
     const char *k;
     void *v;
+    // A person at an Impl14 prompt connects, then types /register or /login:
+    // a silent socket is given idle_hello_ms while few wait, the short
+    // hello_timeout_ms once many do (so a flood of silent sockets is shed).
+    size_t waiting = 0;
+    while (socpd_map_next(self->conns, &pos, &k, &v)) {
+        const s_conn_t *c = v;
+        waiting += c->kind == S_PENDING && !c->outbound;
+    }
+    uint64_t idle = waiting > S_IDLE_WAITING_MAX ? (uint64_t) self->a.hello_timeout_ms
+                                                 : (uint64_t) self->a.idle_hello_ms;
+    pos = 0;
     while (socpd_map_next(self->conns, &pos, &k, &v)) {
         s_conn_t *c = v;
-        // An account socket may sit between /register and /login (a person
-        // types them): 5 minutes.
-        uint64_t deadline = c->account ? S_ACCOUNT_IDLE_MS : (uint64_t) self->a.hello_timeout_ms;
+        // An account socket may sit between /register and /login: 5 minutes.
+        uint64_t deadline = c->account ? S_ACCOUNT_IDLE_MS : idle;
         if (c->kind == S_PENDING && !c->outbound && now - c->opened_ms > deadline &&
             !c->peer_id[0]) {
             c->peer_id[0] = '\0';

@@ -28,6 +28,7 @@
 #define S_LOGIN_FAILS_CONN 3      // failed logins before a connection is closed
 #define S_LOGINS_MAX       4096   // names tracked at once (the table is cleared past it)
 #define S_ACCOUNT_IDLE_MS  300000 // an account socket may wait this long for its login
+#define S_IDLE_WAITING_MAX 64     // silent sockets given --idle-hello-ms at once
 #define S_SEEN_CAPACITY    (1u << 18)
 #define S_ADD_BATCH_MS     100                // PUBLIC_CHANNEL_ADD batching window
 #define S_UNSIGNED_MAX     (1048576u - 2048u) // room for "sig" in a 1 MiB frame

@@ -41,6 +41,8 @@ typedef struct {
     long heartbeat_ms;
     long dead_ms;
     long hello_timeout_ms;
+    long idle_hello_ms; // -1: not given (then 300000, or --hello-timeout-ms if given)
+    bool hello_given;
     long handshake_timeout_ms;
     double rate;
     double burst;
@@ -78,8 +80,12 @@ s_usage(FILE *f)
                "                         (only when DIR/server.key does not exist yet)\n"
                "  --heartbeat-ms N       server heartbeat period (default 15000)\n"
                "  --dead-ms N            a silent server link is dead after N ms (default 45000)\n"
-               "  --hello-timeout-ms N   first frame must identify within N ms; also bounds\n"
-               "                         connect + WebSocket upgrade (default 5000)\n"
+               "  --hello-timeout-ms N   first frame must identify within N ms once more than\n"
+               "                         64 connections wait for theirs; also bounds connect\n"
+               "                         + WebSocket upgrade (default 5000)\n"
+               "  --idle-hello-ms N      the same while 64 or fewer wait (a person at a\n"
+               "                         prompt before /register or /login; default 300000,\n"
+               "                         or --hello-timeout-ms when that is given)\n"
                "  --rate-limit N         frames/s per user connection (default 200; 0 = none)\n"
                "  --rate-burst N         token bucket size (default 2 x rate)\n"
                "  --max-output-kb N      unwritten output per connection before it is\n"
@@ -220,7 +226,11 @@ s_apply(s_opts_t *o, const char *name, const char *v, bool *needs_value)
         // after the same time.
         int rc = s_number(name, v, 10, 600000, &o->hello_timeout_ms);
         o->handshake_timeout_ms = o->hello_timeout_ms;
+        o->hello_given = true;
         return rc;
+    }
+    if (strcmp(name, "idle-hello-ms") == 0) {
+        return s_number(name, v, 10, 3600000, &o->idle_hello_ms);
     }
     if (strcmp(name, "rate-limit") == 0) {
         int rc = s_number(name, v, 0, 10000000, &n);
@@ -434,6 +444,7 @@ main(int argc, char **argv)
     o.heartbeat_ms = 15000;
     o.dead_ms = 45000;
     o.hello_timeout_ms = 5000;
+    o.idle_hello_ms = -1;
     o.handshake_timeout_ms = 5000;
     o.rate = 200;
     o.burst = 0;
@@ -575,6 +586,9 @@ main(int argc, char **argv)
     rargs.data_dir = o.data_dir;
     rargs.crypto_workers = (int) o.crypto_workers;
     rargs.hello_timeout_ms = (int) o.hello_timeout_ms;
+    rargs.idle_hello_ms = (int) (o.idle_hello_ms >= 0 ? o.idle_hello_ms
+                                 : o.hello_given      ? o.hello_timeout_ms
+                                                      : 300000);
     rargs.heartbeat_ms = (int) o.heartbeat_ms;
     rargs.dead_ms = (int) o.dead_ms;
     rargs.max_skew_ms = o.max_skew_ms;

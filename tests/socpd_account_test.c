@@ -39,11 +39,10 @@ s_login(sd_client_t *c, const char *name, const char *password)
     s_send_bare(c, "USER_LOGIN", json_pack("{s:s, s:s}", "user_id", name, "password", password));
 }
 
-// Opens a connection as `name` (key `fixture`), registering the account.
+// Registers the account `name` (c's key) on connection c.
 static void
-s_register(sd_client_t *c, uint16_t port, const char *name, const char *fixture, const char *pw)
+s_register_on(sd_client_t *c, const char *name, const char *pw)
 {
-    sd_client_open(c, port, name, fixture);
     char *pake = NULL;
     CHECK_OK(socp_account_pake_make(pw, strlen(pw), NULL, &pake));
     s_send_bare(c, "USER_REGISTER",
@@ -56,6 +55,14 @@ s_register(sd_client_t *c, uint16_t port, const char *name, const char *fixture,
     CHECK_OK(sd_recv(c, "USER_REGISTERED", 5000, &e));
     CHECK_STREQ(json_string_value(json_object_get(e.payload, "user_id")), name);
     socp_envelope_fini(&e);
+}
+
+// Opens a connection as `name` (key `fixture`), registering the account.
+static void
+s_register(sd_client_t *c, uint16_t port, const char *name, const char *fixture, const char *pw)
+{
+    sd_client_open(c, port, name, fixture);
+    s_register_on(c, name, pw);
 }
 
 static const json_t *
@@ -212,5 +219,35 @@ SOCP_TEST_T(socpd_account_bad_logins, 90)
     sd_expect_error(&y, "UNKNOWN_TYPE", 5000);
     sd_client_close(&y);
     sd_client_close(&x);
+    sd_server_stop(&s);
+}
+
+// A person at Impl14's prompt connects, then types /register: the silent
+// socket waits --idle-hello-ms while few sockets are silent, and only
+// --hello-timeout-ms once more than 64 are (a flood is shed fast).
+SOCP_TEST_T(socpd_account_idle_socket_waits_for_a_person, 60)
+{
+    const char *extra[] = {"--hello-timeout-ms", "200", "--idle-hello-ms", "2500", NULL};
+    sd_server_t s;
+    sd_server_start(&s, "s", "rsa4096_4p_a.pem", extra);
+    sd_client_t b;
+    sd_client_open(&b, s.port, "bob", "rsa4096_2p_b.pem");
+    CHECK_MSG(!sd_closed_within(&b, 1000), "a lone silent socket was closed within 1 s");
+    s_register_on(&b, "bob", "pw"); // the person typed /register: still served
+    sd_client_close(&b);
+
+    enum { N = 70 };
+    sd_client_t many[N];
+    for (int i = 0; i < N; i++) {
+        sd_client_open(&many[i], s.port, "x", "rsa4096_2p_b.pem");
+    }
+    uint64_t t0 = socp_now_ms();
+    for (int i = 0; i < N; i++) {
+        CHECK_MSG(sd_closed_within(&many[i], 2000), "silent socket %d of %d still open", i, N);
+    }
+    CHECK(socp_now_ms() - t0 < 2400);
+    for (int i = 0; i < N; i++) {
+        sd_client_close(&many[i]);
+    }
     sd_server_stop(&s);
 }

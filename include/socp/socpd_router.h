@@ -30,7 +30,8 @@ typedef struct {
     int pub_format;         // socpd_pub_format_t: which one a peer server gets
     const char *data_dir;   // for the database
     int crypto_workers;     // number of socpd_cryptoN actors
-    int hello_timeout_ms;   // first frame must identify within this
+    int hello_timeout_ms;   // first frame must identify within this (many waiting)
+    int idle_hello_ms;      // ... or this, while few connections wait
     int heartbeat_ms;       // HEARTBEAT period on server links
     int dead_ms;            // a link silent this long is dead
     int64_t max_skew_ms;    // user frames with ts further than this get TIMEOUT
