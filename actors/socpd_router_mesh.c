@@ -857,7 +857,18 @@ s_on_server_typed_frame(s_self_t *self,
         s_deliver_inner(self, link, env, env->kind, frame, u);
         return;
     }
-    // Impl14's form: no user frame inside; the server vouches for `sender`.
+    // Impl14's form: no user frame inside; the server vouches for `sender`,
+    // which must be one of its own users. Our clients get the frame as that
+    // user's (from = sender, unsigned: the content_sig inside is what they
+    // check); an Impl14 client gets it server-built, sender in the payload.
+    const char *sender = json_string_value(json_object_get(env->payload, "sender"));
+    s_user_t *su = sender ? socpd_map_get(self->users, sender) : NULL;
+    if (!su || strcmp(su->server_id, link->id) != 0) {
+        self->dropped_bad_server_sig++;
+        socp_warn("%s from server %s names sender %.64s, not one of its users: dropped", env->type,
+                  link->id, sender ? sender : "(none)");
+        return;
+    }
     json_t *ts = json_object_get(env->payload, "ts");
     int64_t t = json_is_integer(ts) ? json_integer_value(ts) : env->ts;
     json_t *p = json_deep_copy(env->payload);
@@ -865,7 +876,23 @@ s_on_server_typed_frame(s_self_t *self,
     socp_buf_t ids;
     socp_buf_init(&ids);
     socpd_router_put_conn_id(&ids, u->conn);
-    socpd_router_emit(self, &ids, env->type, u->id, t, p, false, NULL);
+    s_conn_t *uc = socpd_router_conn(self, u->conn);
+    if (uc && uc->account) {
+        json_t *d = socpd_router_account_deliver(p);
+        socpd_router_emit(self, &ids, env->type, u->id, t, d, false, NULL);
+    } else {
+        socp_envelope_t out;
+        socp_buf_t built;
+        socp_buf_init(&built);
+        if (socp_envelope_init(&out, env->type, sender, u->id, t, p) == 0) {
+            if (socp_envelope_emit(&out, &built) == 0) {
+                socpd_router_relay(self, &ids, built.data, built.len);
+            }
+            socp_envelope_fini(&out);
+        }
+        socp_buf_fini(&built);
+    }
+    json_decref(p);
     socp_buf_fini(&ids);
     self->delivered++;
 }

@@ -228,10 +228,15 @@ SOCP_TEST_T(socpd_peer_server_signed_forms, 60)
                       (json_int_t) socp_wall_ms()),
             true);
     CHECK_OK(sd_recv(&a, "MSG_PUBLIC_CHANNEL", 5000, &e));
-    CHECK_STREQ(json_string_value(json_object_get(e.payload, "sender")), UMA);
     CHECK_STREQ(json_string_value(json_object_get(e.payload, "ciphertext")), "cHViLXVtYQ");
-    CHECK_STREQ(e.from, s.id);
+    CHECK_STREQ(e.from, UMA); // shown as Uma's (socpd vouches for its peer's word)
+    CHECK(e.sig == NULL);
     socp_envelope_fini(&e);
+    // A peer server cannot speak for a user it does not host.
+    sd_send(&p, "MSG_PUBLIC_CHANNEL", s.id, socp_wall_ms(),
+            json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", ALICE, "sender", ALICE, "sender_pub",
+                      p.pub, "ciphertext", "c3Bvb2Y", "content_sig", "eA"),
+            true);
     // The same, unsigned by the server: dropped (alice gets the next one only).
     sd_send(&p, "MSG_PUBLIC_CHANNEL", s.id, socp_wall_ms(),
             json_pack("{s:s, s:s, s:s}", "user_id", ALICE, "sender", UMA, "ciphertext", "Zm9yZ2Vk"),
