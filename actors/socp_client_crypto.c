@@ -210,6 +210,13 @@ s_on_send(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_send_t *s)
         rc = SOCP_EINVAL;
         goto done;
     }
+    if (self->args->wire.payload_to && s->kind != SOCP_CLIENT_KIND_PUBLIC) {
+        // Impl14 routes a DM and a file on the payload (its client's form).
+        json_object_set_new(payload, "to", json_string(s->to));
+        if (s->kind == SOCP_CLIENT_KIND_DM) {
+            json_object_set_new(payload, "sender", json_string(self->args->user_id));
+        }
+    }
     rc = s_seal(self, s_type_of(s->kind), s->to, s->ts, payload, &out);
     if (rc == 0) {
         f.body.cli_frame.frame = (const char *) out.data;

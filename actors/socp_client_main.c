@@ -260,7 +260,10 @@ socp_client_run(const socp_client_opts_t *o,
                                     .display_name = o->name ? o->name : "",
                                     .crypto_workers = self->workers,
                                     .heartbeat_ms = o->heartbeat,
-                                    .dead_ms = o->dead};
+                                    .dead_ms = o->dead,
+                                    .account = o->account,
+                                    .account_pass = o->account_pass,
+                                    .account_pass_len = o->account_pass_len};
     socp_bus_t *bus = NULL;
     socp_sup_t *sup = NULL;
     int rc;

@@ -34,6 +34,16 @@
 // --pub-format auto (pub_auto): the first advertisement of a user key as
 // b64url(PEM) switches us to PEM for this server, once: remembered by the
 // store, and the link restarts at once so the session is already PEM.
+// Accounts (--account, args->account): HELLO is Impl14's USER_HELLO (from the
+// account name, "to": "", unsigned) followed by USER_LOGIN with the password,
+// both written here without crypto0; CONFIRM then waits for USER_LOGGED_IN
+// (a LIST_RESPONSE is no proof: Impl14 answers LIST_REQUEST logged in or
+// not), sends LIST_REQUEST, and goes UP on its answer (or S_CONFIRM_MS of
+// silence). A login refused (wrong password, unknown account, another key)
+// stops the actor with SOCP_EAUTH: retrying would not help. LIST_REQUEST
+// replaces HEARTBEAT (Impl14 tells no one of local users who log in later:
+// the list does), USER_ADDED is presence and USER_REMOVED a user leaving;
+// USER_HELLO_ACK and PUBLIC_CHANNEL_SNAPSHOT are passed over.
 // Edge validation: every frame is parsed with socp_envelope_parse_ex (1 MiB,
 // UTF-8, depth, duplicates); refused frames produce one line for the user
 // (rate-limited) and the session goes on; oversized frames close the link
@@ -53,6 +63,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "socp/socp_account.h"
 #include "socp/socp_envelope.h"
 #include "socp/socp_err.h"
 #include "socp/socp_log.h"
@@ -125,6 +136,8 @@ typedef struct {
     unsigned notes_dropped; // refused-frame lines not shown in the last window
     bool announced_down;
     bool told_resent; // "already reached the server" shown on this link
+    bool logged_in;   // account mode: USER_LOGGED_IN on this connection
+    int fatal;        // account mode: the login was refused (ends the actor)
 } s_net_t;
 
 static void s_fail(socp_actor_ctx_t *ctx, s_net_t *self, const char *why);
@@ -388,6 +401,52 @@ s_send_hello(socp_actor_ctx_t *ctx, s_net_t *self)
     s_request(ctx, self, "USER_HELLO", self->args->user_id, p);
 }
 
+// Account mode: Impl14's USER_HELLO (with our DER key) and USER_LOGIN, written
+// at once (unsigned: Impl14 reads no user signature); CONFIRM waits for
+// USER_LOGGED_IN. The login frame is built in sodium memory and wiped.
+static void
+s_send_login(socp_actor_ctx_t *ctx, s_net_t *self)
+{
+    char *hello = NULL, *login = NULL;
+    size_t login_len = 0;
+    int64_t ts = socp_wall_ms();
+    int rc = socp_account_hello_frame(self->args->account, self->args->pubkey, "socp-" SOCP_VERSION,
+                                      ts, &hello);
+    if (rc == 0) {
+        rc = socp_account_login_frame(self->args->account, self->args->account_pass,
+                                      self->args->account_pass_len, ts, &login, &login_len);
+    }
+    if (rc == 0) {
+        rc = socp_tcp_conn_send_text(self->conn, hello, strlen(hello));
+    }
+    if (rc == 0) {
+        rc = socp_tcp_conn_send_text(self->conn, login, login_len);
+    }
+    free(hello);
+    sodium_free(login);
+    if (rc != 0) {
+        s_fail(ctx, self, "cannot write the login");
+        return;
+    }
+    self->logged_in = false;
+    self->state = S_CONFIRM;
+}
+
+// Account mode: logged in; the link goes up once the user list is in (or
+// after S_CONFIRM_MS of silence), as for a hello.
+static int s_on_confirm_timeout(socp_actor_ctx_t *ctx, int timer_id, void *arg);
+
+static void
+s_logged_in(socp_actor_ctx_t *ctx, s_net_t *self)
+{
+    self->logged_in = true;
+    if (self->confirm_timer) {
+        socp_actor_timer_cancel(ctx, self->confirm_timer);
+    }
+    self->confirm_timer = socp_actor_timer_add(ctx, S_CONFIRM_MS, 0, s_on_confirm_timeout, self);
+    s_request(ctx, self, "LIST_REQUEST", self->args->user_id, json_object());
+}
+
 // ---- inbound frames ------------------------------------------------------------------
 
 static bool
@@ -644,6 +703,16 @@ s_inbound(socp_actor_ctx_t *ctx, s_net_t *self, const char *data, size_t len)
         const char *code = json_string_value(json_object_get(pay, "code"));
         refused = code && (strcmp(code, "NAME_IN_USE") == 0 || strcmp(code, "BAD_KEY") == 0 ||
                            strcmp(code, "INVALID_SIG") == 0);
+        if (self->args->account && !self->logged_in && code &&
+            (strcmp(code, "BAD_KEY") == 0 || strcmp(code, "USER_NOT_FOUND") == 0)) {
+            // The login was refused: a wrong password, an account gone, or
+            // another key. Trying again would not change that.
+            const char *detail = json_string_value(json_object_get(pay, "detail"));
+            socp_error("net: the server refused the login of account %s: %.32s %s",
+                       self->args->account, code,
+                       detail && strstr(detail, "password") ? "(wrong password)" : "");
+            self->fatal = SOCP_EAUTH;
+        }
     }
     switch (env.kind) {
         case SOCP_ENVELOPE_TYPE_FILE_START:
@@ -703,7 +772,7 @@ s_inbound(socp_actor_ctx_t *ctx, s_net_t *self, const char *data, size_t len)
                     s_presence(ctx, self, u, true);
                 }
             }
-            if (self->state == S_CONFIRM) {
+            if (self->state == S_CONFIRM && (!self->args->account || self->logged_in)) {
                 // The answer to the LIST_REQUEST sent with our hello: the
                 // hello was accepted, and every user online is known now
                 // (their presence reaches the store before the link-up).
@@ -711,6 +780,21 @@ s_inbound(socp_actor_ctx_t *ctx, s_net_t *self, const char *data, size_t len)
             }
             break;
         }
+        case SOCP_ENVELOPE_TYPE_USER_LOGGED_IN:
+            if (self->args->account && self->state == S_CONFIRM && !self->logged_in) {
+                s_logged_in(ctx, self);
+            }
+            break;
+        case SOCP_ENVELOPE_TYPE_USER_ADDED:
+            if (self->args->account) {
+                s_presence(ctx, self, pay, true); // {user_id, pubkey (DER), online_local}
+            }
+            break;
+        case SOCP_ENVELOPE_TYPE_USER_REMOVED:
+            if (!self->args->account) {
+                break;
+            }
+            __attribute__((fallthrough));
         case SOCP_ENVELOPE_TYPE_USER_REMOVE: {
             const char *uid = json_string_value(json_object_get(pay, "user_id"));
             if (uid && socp_uuid_is_peer_id(uid, strlen(uid))) {
@@ -829,6 +913,9 @@ s_on_fd(socp_actor_ctx_t *ctx, int fd, short revents, void *arg)
             }
             s_inbound(ctx, self, (const char *) msg.data, msg.len);
         }
+        if (self->fatal) {
+            return self->fatal; // the login was refused: the actor ends (socp exits 1)
+        }
         if (!self->conn) {
             return 0;
         }
@@ -848,11 +935,17 @@ s_on_fd(socp_actor_ctx_t *ctx, int fd, short revents, void *arg)
         }
         if (self->state == S_HANDSHAKE &&
             socp_ws_state(socp_tcp_conn_ws(self->conn)) == SOCP_WS_OPEN) {
-            s_send_hello(ctx, self);
+            if (self->args->account) {
+                s_send_login(ctx, self);
+            } else {
+                s_send_hello(ctx, self);
+            }
         }
-        s_flush(ctx, self);
+        if (self->conn) {
+            s_flush(ctx, self);
+        }
     }
-    return 0;
+    return self->fatal;
 }
 
 static void
@@ -914,7 +1007,11 @@ s_on_heartbeat(socp_actor_ctx_t *ctx, int timer_id, void *arg)
     if (self->state != S_UP) {
         return 0;
     }
-    if (!self->no_heartbeat) {
+    if (self->args->account) {
+        // Impl14 answers HEARTBEAT with UNKNOWN_TYPE and tells nobody of a
+        // local user who logs in later: the list keeps presence current.
+        s_request(ctx, self, "LIST_REQUEST", self->args->user_id, json_object());
+    } else if (!self->no_heartbeat) {
         s_request(ctx, self, "HEARTBEAT", self->args->user_id, json_object());
     }
     s_ping(ctx, self, socp_now_ms());

@@ -179,10 +179,15 @@ s_account(socp_client_opts_t *o,
     if (!f->sig_form) {
         o->wire.sig_emit = SOCP_SIG_EMIT_RAW;
     }
+    // ... and routes DMs and files on payload.to (and payload.sender).
+    o->wire.payload_to = true;
     int rc = socp_client_account_password("socp", f->account, pw);
     if (rc != 0) {
         return rc;
     }
+    o->account = f->account; // the net actor logs in on every connection
+    o->account_pass = pw->pass;
+    o->account_pass_len = pw->len;
     unsigned state[3] = {o->primes, 0, 0};
     socp_client_account_opts_t ao = {.who = "socp",
                                      .host = o->host,

@@ -3,6 +3,7 @@
 // on the next run, login from a new data directory with the key the server
 // keeps (ours, or one sealed by Impl14's own client), wrong passwords, a key
 // that is not the account's; then two account clients talking through it.
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -301,6 +302,116 @@ SOCP_TEST_T(socp_account_made_by_impl14_client, 120)
     free(pass);
     free(store);
     free(pake);
+    free(pub);
+    close(fake.in);
+    socp_test_stop(fake.pid, SIGTERM, 5000);
+}
+
+// Two account clients through the stand-in: their net actors log in, a DM
+// carries payload.to and payload.sender (Impl14 routes on them) and arrives
+// verified, a file frame carries payload.to, USER_ADDED / USER_REMOVED are
+// presence, and so is the user list asked for every heartbeat (a local user
+// who logs in later); a login refused on a reconnect ends the client.
+SOCP_TEST_T(socp_account_two_clients_talk, 180)
+{
+    char port[16], cmd[8192], out[8192];
+    socp_cli_t fake = s_fake(port, sizeof port);
+    socp_cli_t bob = s_client(port, "bob", "bob", "pw-bob", "rsa4096_4p_b.pem");
+    s_expect(&bob, "connected to ws://127.0.0.1:");
+    socp_cli_t alice = s_client(port, "alice", "alice", "pw-alice", "rsa4096_4p_a.pem");
+    s_expect(&alice, "connected to ws://127.0.0.1:");
+    CHECK_EQ(s_fake_int(&fake, "online alice"), 1);
+    CHECK_EQ(s_fake_int(&fake, "online bob"), 1);
+    // alice learnt of bob from the list (Impl14 announces no local user).
+    socp_cli_say(&alice, "/list");
+    s_secret = "pw-alice";
+    s_expect(&alice, "  bob");
+
+    socp_cli_say(&alice, "/tell bob hello through the payload");
+    s_secret = "pw-bob";
+    char line[8192];
+    socp_cli_expect(&bob, "alice -> you: hello through the payload", 30000, line, sizeof line);
+    CHECK_MSG(!strstr(line, "] ["), "not shown as verified: %s", line);
+    socp_cli_fake(&fake, "last alice MSG_DIRECT", out, sizeof out);
+    json_error_t jerr;
+    json_t *dm = json_loads(out, 0, &jerr);
+    CHECK_MSG(dm != NULL, "not JSON: %s", out);
+    json_t *p = json_object_get(dm, "payload");
+    CHECK_STREQ(json_string_value(json_object_get(p, "to")), "bob");
+    CHECK_STREQ(json_string_value(json_object_get(p, "sender")), "alice");
+    CHECK_STREQ(json_string_value(json_object_get(dm, "to")), "bob"); // the envelope's too
+    CHECK_STREQ(json_string_value(json_object_get(dm, "from")), "alice");
+    json_decref(dm);
+
+    // A file: its frames carry payload.to.
+    char file[4096];
+    snprintf(file, sizeof file, "%s/small.txt", socp_test_tmpdir());
+    socp_cli_write_file(file, 300);
+    snprintf(cmd, sizeof cmd, "/file bob %s", file);
+    socp_cli_say(&alice, cmd);
+    uint64_t end = socp_now_ms() + 20000;
+    while (s_fake_int(&fake, "count alice FILE_END") < 1 && socp_now_ms() < end) {
+        socp_test_read_line(alice.out, line, sizeof line, 50); // polls, with a deadline
+    }
+    socp_cli_fake(&fake, "last alice FILE_START", out, sizeof out);
+    json_t *fs = json_loads(out, 0, &jerr);
+    CHECK_MSG(fs != NULL, "no FILE_START: %s", out);
+    CHECK_STREQ(json_string_value(json_object_get(json_object_get(fs, "payload"), "to")), "bob");
+    json_decref(fs);
+    socp_cli_fake(&fake, "last alice FILE_END", out, sizeof out);
+    fs = json_loads(out, 0, &jerr);
+    CHECK_MSG(fs != NULL, "no FILE_END: %s", out);
+    CHECK_STREQ(json_string_value(json_object_get(json_object_get(fs, "payload"), "to")), "bob");
+    json_decref(fs);
+
+    // A user of another server: USER_ADDED is presence, USER_REMOVED a leave.
+    char *pub = s_tmp("carol.pub");
+    socp_rsa_key_t *carol = s_fixture_key("rsa4096_2p_a.pem");
+    char *der = NULL;
+    CHECK_OK(socp_rsa_public_export(carol, SOCP_RSA_PUB_B64_DER, &der));
+    s_put(pub, der);
+    snprintf(cmd, sizeof cmd, "added carol %s unlisted", pub); // USER_ADDED alone
+    socp_cli_fake(&fake, cmd, NULL, 0);
+    s_secret = "pw-alice";
+    s_expect(&alice, "carol is online");
+    socp_cli_say(&alice, "/tell carol far away");
+    end = socp_now_ms() + 20000;
+    while (s_fake_int(&fake, "count alice MSG_DIRECT") < 2 && socp_now_ms() < end) {
+        socp_test_read_line(alice.out, line, sizeof line, 50);
+    }
+    socp_cli_fake(&fake, "last alice MSG_DIRECT", out, sizeof out);
+    dm = json_loads(out, 0, &jerr);
+    CHECK_MSG(dm != NULL, "not JSON: %s", out);
+    CHECK_STREQ(json_string_value(json_object_get(json_object_get(dm, "payload"), "to")), "carol");
+    json_decref(dm);
+    socp_cli_fake(&fake, "removed carol", NULL, 0);
+    s_expect(&alice, "carol left");
+
+    // A local user who logs in later: Impl14 tells nobody, the list does.
+    socp_cli_t dave = s_client(port, "dave", "dave", "pw-dave", "rsa4096_2p_b.pem");
+    s_expect(&dave, "connected to ws://127.0.0.1:");
+    s_secret = "pw-alice";
+    s_expect(&alice, "dave is online");
+    s_secret = "pw-dave";
+    socp_cli_say(&dave, "/quit");
+    s_done(&dave, 0);
+    s_secret = "pw-alice";
+
+    // The password changed elsewhere: the next login (after a lost link) is
+    // refused, and the client stops instead of retrying.
+    socp_cli_fake(&fake, "refuse", NULL, 0);
+    socp_cli_fake(&fake, "drop alice", NULL, 0);
+    s_expect(&alice, "refused the login of account alice: BAD_KEY (wrong password)");
+    close(alice.in);
+    int st = socp_test_stop(alice.pid, 0, 20000);
+    CHECK_MSG(st == 1, "socp exited with %d, expected 1", st);
+    close(alice.out);
+
+    s_secret = "pw-bob";
+    socp_cli_say(&bob, "/quit");
+    s_done(&bob, 0);
+    socp_rsa_destroy(&carol);
+    free(der);
     free(pub);
     close(fake.in);
     socp_test_stop(fake.pid, SIGTERM, 5000);

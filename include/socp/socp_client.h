@@ -56,6 +56,8 @@ typedef struct {
     bool pub_auto;            // --pub-format auto: DER, or PEM for a server that presents PEM keys
     socp_sig_emit_t sig_emit; // content_sig form we emit (string default)
     socp_rsa_salt_t salt;     // PSS salt when signing (max default)
+    bool payload_to; // --account (Impl14 routes on the payload): payload.to in MSG_DIRECT and
+                     // FILE_*, payload.sender in MSG_DIRECT, besides the envelope's from / to
 } socp_client_wire_t;
 
 // The crypto worker's arguments.
@@ -91,6 +93,12 @@ typedef struct {
     uint64_t heartbeat_ms;    // HEARTBEAT interval (15000)
     uint64_t dead_ms;         // silence after which the link is dead (45000)
     uint64_t backoff_max_ms;  // reconnect backoff ceiling (30000)
+    // --account (socp_client_account.h): on every connection, USER_HELLO and
+    // USER_LOGIN as Impl14 takes them; the link is up once USER_LOGGED_IN and
+    // the user list are in. NULL: the ordinary signed USER_HELLO.
+    const char *account;      // the account name (= user_id)
+    const char *account_pass; // its password (sodium memory, borrowed)
+    size_t account_pass_len;  // its length
 } socp_client_net_args_t;
 
 // The ui actor's arguments.

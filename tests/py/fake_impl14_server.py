@@ -35,9 +35,14 @@ answers "ok CMD RESULT" (or "fail CMD reason"):
   count NAME TYPE                        frames of TYPE the logged-in NAME sent
   last NAME TYPE                         the last such frame, as one line of JSON
   logins / registers                     how many succeeded so far
-  added NAME PUBFILE                     USER_ADDED {NAME, key} to every logged-in
-                                         user, as for a user of another server
+  added NAME PUBFILE [unlisted]          USER_ADDED {NAME, key} to every logged-in
+                                         user, as for a user of another server;
+                                         unlisted: left out of LIST_RESPONSE, so
+                                         only USER_ADDED tells of it
   removed NAME                           USER_REMOVED {NAME} to every logged-in user
+  refuse                                 from now on every login is refused as a wrong
+                                         password (the password changed elsewhere)
+  drop NAME                              closes the connection of logged-in NAME
 """
 import base64
 import json
@@ -88,10 +93,12 @@ class Server:
         self.lock = threading.RLock()
         self.accounts = {}  # name -> {pubkey, privkey_store, pake_password}
         self.remote = {}  # name -> pubkey, users "of another server"
+        self.unlisted = set()  # remote users LIST_RESPONSE leaves out
         self.online = {}  # name -> Conn
         self.sent = {}  # name -> [frames it sent while logged in]
         self.nlogins = 0
         self.nregisters = 0
+        self.refuse = False
         threading.Thread(target=self.accept_loop, daemon=True).start()
 
     def accept_loop(self):
@@ -167,7 +174,7 @@ class Server:
                 self.error(conn, uid, "BAD_KEY", "HELLO user mismatch")
             elif conn.hello_pub and conn.hello_pub != rec["pubkey"]:
                 self.error(conn, uid, "BAD_KEY", "HELLO pubkey mismatch")
-            elif not verify_password(pw, rec["pake_password"]):
+            elif self.refuse or not verify_password(pw, rec["pake_password"]):
                 self.error(conn, uid, "BAD_KEY", "password invalid")
             else:
                 self.online[uid] = conn
@@ -184,7 +191,7 @@ class Server:
             users = [{"user_id": n, "pubkey": a["pubkey"], "online_local": n in self.online}
                      for n, a in self.accounts.items()]
             users += [{"user_id": n, "pubkey": k, "online_local": False}
-                      for n, k in self.remote.items()]
+                      for n, k in self.remote.items() if n not in self.unlisted]
             self.send(conn, conn.user or "", "LIST_RESPONSE", {"users": users})
         elif typ == "MSG_DIRECT":
             try:
@@ -237,9 +244,18 @@ class Server:
             if c == "added":
                 pub = open(words[2]).read().strip()
                 self.remote[words[1]] = pub
+                if words[3:] == ["unlisted"]:
+                    self.unlisted.add(words[1])
                 for conn in self.online.values():
                     self.send(conn, "", "USER_ADDED",
                               {"user_id": words[1], "pubkey": pub, "online_local": False})
+                return ""
+            if c == "refuse":
+                self.refuse = True
+                return ""
+            if c == "drop":
+                conn = self.online.pop(words[1])
+                conn.sock.shutdown(socket.SHUT_RDWR)
                 return ""
             if c == "removed":
                 self.remote.pop(words[1], None)
