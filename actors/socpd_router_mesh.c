@@ -861,9 +861,11 @@ s_on_server_typed_frame(s_self_t *self,
     // which must be one of its own users. Our clients get the frame as that
     // user's (from = sender, unsigned: the content_sig inside is what they
     // check); an Impl14 client gets it server-built, sender in the payload.
+    // Impl14's FILE_* name no sender at all: delivered from us, as its
+    // server's word (the recipient sees who relayed it, not who sent it).
     const char *sender = json_string_value(json_object_get(env->payload, "sender"));
     s_user_t *su = sender ? socpd_map_get(self->users, sender) : NULL;
-    if (!su || strcmp(su->server_id, link->id) != 0) {
+    if (sender && (!su || strcmp(su->server_id, link->id) != 0)) {
         self->dropped_bad_server_sig++;
         socp_warn("%s from server %s names sender %.64s, not one of its users: dropped", env->type,
                   link->id, sender ? sender : "(none)");
@@ -877,7 +879,7 @@ s_on_server_typed_frame(s_self_t *self,
     socp_buf_init(&ids);
     socpd_router_put_conn_id(&ids, u->conn);
     s_conn_t *uc = socpd_router_conn(self, u->conn);
-    if (uc && uc->account) {
+    if ((uc && uc->account) || !sender) {
         json_t *d = socpd_router_account_deliver(p);
         socpd_router_emit(self, &ids, env->type, u->id, t, d, false, NULL);
     } else {

@@ -260,6 +260,16 @@ SOCP_TEST_T(socpd_peer_server_signed_forms, 60)
     CHECK_OK(sd_recv(&a, "MSG_PUBLIC_CHANNEL", 5000, &e));
     CHECK_STREQ(json_string_value(json_object_get(e.payload, "ciphertext")), "c2Vjb25k");
     socp_envelope_fini(&e);
+    // Impl14's FILE_*: routed by payload.to, no sender named: delivered as
+    // our server's frame.
+    sd_send(&p, "FILE_START", s.id, socp_wall_ms(),
+            json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "file_id", "file-1", "name", "i.txt",
+                      "size", 3, "sha256", "00", "mode", "dm", "to", ALICE),
+            true);
+    CHECK_OK(sd_recv(&a, "FILE_START", 5000, &e));
+    CHECK_STREQ(e.from, s.id);
+    CHECK_STREQ(json_string_value(json_object_get(e.payload, "name")), "i.txt");
+    socp_envelope_fini(&e);
 
     sd_client_close(&p);
     sd_client_close(&a);
