@@ -21,7 +21,6 @@
 #include "socp/socp_tcp.h"
 
 #define S_TIMEOUT_MS 10000
-#define S_CLIENT     "socp-" SOCP_VERSION
 
 static int s_fail(const char *who, int code, const char *fmt, ...) SOCP_PRINTF(3, 4);
 
@@ -297,26 +296,49 @@ s_send(s_session_t *s, const char *text, size_t len)
     return rc == 0 ? 0 : s_fail(s->o->who, 1, "lost %s: %s", s->url, socp_strerror(rc));
 }
 
-// HELLO (with our key, when we have one) and LOGIN.
+// USER_LOGIN alone: a USER_HELLO for an account that may not exist yet is
+// refused by servers that take it for a standard hello (socpd wants a key
+// there), and Impl14 needs none. Whether our key is the account's is
+// checked here against its privkey_store instead.
 static int
-s_login(s_session_t *s, const char *pub)
+s_login(s_session_t *s)
 {
-    char *hello = NULL, *login = NULL;
+    char *login = NULL;
     size_t login_len = 0;
-    int64_t ts = socp_wall_ms();
-    if (socp_account_hello_frame(s->o->name, pub, S_CLIENT, ts, &hello) != 0 ||
-        socp_account_login_frame(s->o->name, s->o->pw->pass, s->o->pw->len, ts, &login,
+    if (socp_account_login_frame(s->o->name, s->o->pw->pass, s->o->pw->len, socp_wall_ms(), &login,
                                  &login_len) != 0) {
-        free(hello);
         return s_fail(s->o->who, 3, "%s", "the password is not valid UTF-8");
     }
-    int code = s_send(s, hello, strlen(hello));
-    if (code == 0) {
-        code = s_send(s, login, login_len);
-    }
-    free(hello);
+    int code = s_send(s, login, login_len);
     sodium_free(login); // wipes
     return code;
+}
+
+// Logged in with a key of our own: it must be the account's (the key the
+// server keeps, sealed under the password), or every later login (whose
+// USER_HELLO carries our key) and every message would fail.
+static int
+s_check_key(s_session_t *s, const socp_rsa_key_t *key)
+{
+    const char *store = s->reply.privkey_store, *why = "";
+    socp_rsa_key_t *theirs = NULL;
+    int rc = store ? socp_account_store_open_key(store, strlen(store), s->o->pw->pass,
+                                                 s->o->pw->len, &theirs, &why)
+                   : SOCP_EPROTO;
+    if (rc != 0) {
+        fprintf(stderr,
+                "%s: warning: the key %s keeps for account %s does not open (%s); using "
+                "the key in %s\n",
+                s->o->who, s->url, s->o->name, store ? why : "no privkey_store", s->o->data_dir);
+        return 0;
+    }
+    bool same = socp_rsa_public_equal(key, theirs);
+    socp_rsa_destroy(&theirs);
+    return same ? 0
+                : s_fail(s->o->who, 3,
+                         "the key in %s is not the key of account %s on %s; log in with a new "
+                         "--data-dir to use the account's key",
+                         s->o->data_dir, s->o->name, s->url);
 }
 
 // Waits for the next reply that is one of `want` (or an ERROR); other frames
@@ -460,11 +482,13 @@ socp_client_account_login(const socp_client_account_opts_t *o, socp_rsa_key_t **
         code = s_fail(o->who, 1, "%s", "cannot export the public key");
     }
     for (int round = 0; code == 0 && round < 2; round++) {
-        if ((code = s_login(&s, pub)) != 0 ||
-            (code = s_await(&s, SOCP_ACCOUNT_REPLY_LOGGED_IN)) != 0) {
+        if ((code = s_login(&s)) != 0 || (code = s_await(&s, SOCP_ACCOUNT_REPLY_LOGGED_IN)) != 0) {
             break;
         }
         if (s.reply.kind == SOCP_ACCOUNT_REPLY_LOGGED_IN) {
+            if (*key && !registered) {
+                code = s_check_key(&s, *key);
+            }
             break;
         }
         if (strcmp(s.reply.code, "USER_NOT_FOUND") != 0 || registered) {

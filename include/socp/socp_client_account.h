@@ -8,11 +8,12 @@
 //      wiped from the environment block and the variable removed) or from
 //      the terminal, into sodium memory;
 //   2. socp_client_account_login connects to the server (blocking, bounded
-//      by a timeout), sends USER_HELLO (with our key when we have one) and
-//      USER_LOGIN, and:
+//      by a timeout), sends USER_LOGIN (no USER_HELLO: the account may not
+//      exist yet), and:
 //        - USER_LOGGED_IN: done; with no key in the data directory yet,
 //          the key is the account's privkey_store opened with the password
-//          (logging in from a new machine), saved locally;
+//          (logging in from a new machine), saved locally; with one, it
+//          must be the key the privkey_store holds;
 //        - ERROR USER_NOT_FOUND: registers the account (USER_REGISTER with
 //          our key sealed in Impl14's privkey_store format under the
 //          password, so Impl14's own client can log in with it too), waits
