@@ -616,6 +616,7 @@ s_skip(s_reader_t *r, int depth)
 typedef struct {
     const char **area; // NULL while measuring
     size_t used;       // pointers taken so far
+    size_t cap;        // pointers the area holds (what the measuring pass counted)
 } s_ptrs_t;
 
 static bool
@@ -664,8 +665,8 @@ s_decode_field(s_reader_t *r, const socp_field_desc_t *f, void *dst, s_ptrs_t *p
             *(socp_bin_t *) dst = (socp_bin_t){n ? d : NULL, n};
             return true;
         case SOCP_FT_STRS: {
-            if (!s_array(r, &n) || n > f->max) {
-                return false;
+            if (!s_array(r, &n) || n > f->max || (ptrs->area && n > ptrs->cap - ptrs->used)) {
+                return false; // never past the area, whatever the frame says
             }
             const char **items = ptrs->area ? ptrs->area + ptrs->used : NULL;
             ptrs->used += n;
@@ -759,13 +760,17 @@ s_decode(const uint8_t *data, size_t len, socp_msg_t *out, bool copy, size_t *us
     // Our encoder writes [fixarray(5), fixint major, fixint type, ...]. For
     // such a frame of a type without lists, one pass does; anything else is
     // measured first.
+    // data[2] must be a positive fixint: any other byte (0xcc: a uint8
+    // follows) does not name the type, and must not choose the pass.
     const socp_msg_desc_t *d =
-        len >= 3 && data[0] == 0x95 && data[1] == SOCP_MSG_SCHEMA_MAJOR ? s_lookup(data[2]) : NULL;
+        len >= 3 && data[0] == 0x95 && data[1] == SOCP_MSG_SCHEMA_MAJOR && data[2] < 0x80
+            ? s_lookup(data[2])
+            : NULL;
     bool one_pass = d != NULL;
     for (const socp_field_desc_t *f = d ? d->fields : NULL; f && f->name; f++) {
         one_pass &= f->type != SOCP_FT_STRS;
     }
-    s_ptrs_t ptrs = {NULL, 0};
+    s_ptrs_t ptrs = {NULL, 0, 0};
     if (!one_pass) {
         // Measure the list pointers first: a validating pass over the frame.
         int rc = s_decode_pass(data, len, out, &ptrs, used);
@@ -788,6 +793,7 @@ s_decode(const uint8_t *data, size_t len, socp_msg_t *out, bool copy, size_t *us
     }
     size_t measured = ptrs.used;
     ptrs.used = 0;
+    ptrs.cap = measured;
     int rc = s_decode_pass(src, len, out, &ptrs, used);
     if (rc != 0 || ptrs.used > measured) {
         free(arena);

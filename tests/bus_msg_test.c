@@ -436,3 +436,24 @@ SOCP_TEST(bus_msg_view_and_copy_decoders_agree)
     socp_msg_fini(&b);
     socp_buf_fini(&buf);
 }
+
+// Found by fuzz_bus_msg: the message type written as a uint8 (0xcc 0x0d)
+// instead of a fixint made the decoder pick the one-pass path by the wrong
+// byte, and the copying decoder wrote a string list past its arena (ASan).
+// Both decoders must take it the same way, within bounds.
+SOCP_TEST(bus_msg_type_as_uint8_stays_in_bounds)
+{
+    static const uint8_t frame[] = {0x95, 0x01, 0xcc, 0x0d, 0x00, 0xa1, 0x00, 0x99,
+                                    0x00, 0x00, 0x00, 0x00, 0x7b, 0xc2, 0xa6, 0x70,
+                                    0x72, 0x6f, 0x72, 0x65, 0x00, 0xc4, 0x00, 0x92,
+                                    0xa2, 0x61, 0x00, 0xa3, 0x62, 0x62, 0x00};
+    socp_msg_t copy, view;
+    int rc_copy = socp_msg_decode(frame, sizeof frame, &copy);
+    int rc_view = socp_msg_decode_view(frame, sizeof frame, &view);
+    CHECK_EQ(rc_copy, rc_view);
+    if (rc_copy == 0) {
+        CHECK(socp_msg_equal(&copy, &view));
+        socp_msg_fini(&copy);
+        socp_msg_fini(&view);
+    }
+}
