@@ -84,6 +84,8 @@ static const char s_help[] =
     "  --presign N           presigned: frames per user to sign (default: enough for --rate,\n"
     "                        else 2000 in total)\n"
     "  --threads T           worker threads (default: cores, at most users/2)\n"
+    "  --server-profile P    auto | socp | peer-a | impl14 (default auto: asked of the server)\n"
+    "  --heartbeat MS        keep-alive period (default 15000)\n"
     "  --data-dir DIR        key cache (DIR/keys/user-NNNNN.pem; default ./.socp-bench)\n"
     "  --primes 2|4          primes of generated keys (default 4)\n"
     "  --drain MS            wait for in-flight deliveries after the run (default 3000)\n"
@@ -152,6 +154,17 @@ s_parse(int argc, char **argv, s_opts_t *o)
             o->server_pid = (int) n;
         } else if (strcmp(a, "--primes") == 0 && (strcmp(v, "2") == 0 || strcmp(v, "4") == 0)) {
             o->primes = (unsigned) (v[0] - '0');
+        } else if (strcmp(a, "--heartbeat") == 0 && s_num(v, 10, 3600000, &n)) {
+            o->heartbeat_ms = (unsigned) n;
+        } else if (strcmp(a, "--server-profile") == 0) {
+            size_t k = 0;
+            while (k < 4 && strcmp(v, s_profile_names[k]) != 0) {
+                k++;
+            }
+            if (k == 4) {
+                return s_usage("bad --server-profile %s (auto, socp, peer-a, impl14)", v);
+            }
+            o->profile = (s_profile_t) k;
         } else if (strcmp(a, "--mode") == 0) {
             size_t k = 0;
             while (k < 4 && strcmp(v, s_mode_names[k]) != 0) {
@@ -324,6 +337,10 @@ s_dm(const s_opts_t *o, s_vu_t *all, s_vu_t *u, uint64_t seq)
                           "content_sig", csig ? csig : u->csig_once);
     free(ct);
     free(csig);
+    if (o->profile == S_IMPL14) { // it routes on these, not on the envelope
+        json_object_set_new(p, "to", json_string(to->id));
+        json_object_set_new(p, "sender", json_string(u->id));
+    }
     return socp_bench_frame(u->key, "MSG_DIRECT", u->id, to->id, ts, p);
 }
 
@@ -494,21 +511,32 @@ s_send_one(s_worker_t *w, s_vu_t *u)
     return true;
 }
 
+// A signed frame with an empty payload (HEARTBEAT, LIST_REQUEST) from u.
+static int
+s_send_empty(s_vu_t *u, const char *type)
+{
+    char *f = socp_bench_frame(u->key, type, u->id, "*", socp_wall_ms(), json_object());
+    int rc = f ? socp_tcp_conn_send_text(u->conn, f, strlen(f)) : SOCP_ECRYPTO;
+    free(f);
+    return rc;
+}
+
+// The keep-alive: HEARTBEAT; Impl14 answers it with ERROR UNKNOWN_TYPE and
+// answers LIST_REQUEST; peer A answers both with ERROR UNKNOWN_TYPE, so it
+// gets none (the WebSocket pings it sends are answered).
 static void
 s_heartbeats(s_worker_t *w)
 {
+    const char *type = w->o->profile == S_IMPL14   ? "LIST_REQUEST"
+                       : w->o->profile == S_PEER_A ? NULL
+                                                   : "HEARTBEAT";
     uint64_t now = socp_now_ms();
-    for (size_t i = 0; i < w->count; i++) {
+    for (size_t i = 0; type && i < w->count; i++) {
         s_vu_t *u = &w->all[w->first + i];
-        if (now - u->last_hb >= S_HB_MS) {
+        if (now - u->last_hb >= w->o->heartbeat_ms) {
             u->last_hb = now;
-            char *f =
-                socp_bench_frame(u->key, "HEARTBEAT", u->id, "*", socp_wall_ms(), json_object());
-            if (f) {
-                if (socp_tcp_conn_send_text(u->conn, f, strlen(f)) != 0) {
-                    s_count_error(&w->st, "HEARTBEAT_NOT_SENT");
-                }
-                free(f);
+            if (s_send_empty(u, type) != 0) {
+                s_count_error(&w->st, "HEARTBEAT_NOT_SENT");
             }
         }
     }
@@ -590,7 +618,11 @@ s_worker(void *arg)
 int
 socp_bench_main(int argc, char **argv)
 {
-    s_opts_t o = {.window = 4, .primes = 4, .drain_ms = 3000, .data_dir = "./.socp-bench"};
+    s_opts_t o = {.window = 4,
+                  .primes = 4,
+                  .drain_ms = 3000,
+                  .heartbeat_ms = S_HB_MS,
+                  .data_dir = "./.socp-bench"};
     int rc = s_parse(argc, argv, &o);
     if (rc != 0) {
         return rc;
@@ -668,9 +700,31 @@ socp_bench_main(int argc, char **argv)
                 "\rsocp bench: RSA-4096 (%u primes) private ops: %.0f/s per core, %ld cores\n",
                 socp_rsa_primes(u[0].key), sign_rate, cores);
     }
+    if (o.profile == S_AUTO && socp_bench_detect(&o, &u[0]) != 0) {
+        goto out;
+    }
+    if (o.profile == S_IMPL14) { // fresh accounts, this run's password
+        uint8_t pw[16];
+        randombytes_buf(pw, sizeof pw);
+        sodium_bin2hex(o.password, sizeof o.password, pw, sizeof pw);
+    }
     // Connect everyone and wait until each sender's recipient is announced.
     for (size_t i = 0; i < o.users; i++) {
+        if (o.profile == S_IMPL14 && !o.quiet) {
+            fprintf(stderr, "\rsocp bench: registering and logging in account %zu of %zu ", i + 1,
+                    o.users);
+        }
         if (socp_bench_connect(&o, &u[i]) != 0) {
+            goto out;
+        }
+    }
+    if (o.profile == S_IMPL14 && !o.quiet) {
+        fprintf(stderr, "\n");
+    }
+    // Impl14 tells nobody of a local user's login: its user list (every
+    // account) is asked for once all are in.
+    for (size_t i = 0; o.profile == S_IMPL14 && i < o.users; i++) {
+        if (s_send_empty(&u[i], "LIST_REQUEST") != 0) {
             goto out;
         }
     }

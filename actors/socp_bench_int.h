@@ -1,6 +1,8 @@
-// socp_bench_int.h: what the two files of `socp bench` share (socp_bench.c:
+// socp_bench_int.h: what the files of `socp bench` share (socp_bench.c:
 // options, identities, frames, the worker threads, main; socp_bench_setup.c:
-// connecting the virtual users, and the report). Private to them.
+// connecting the virtual users, and the report; socp_bench_profile.c: the
+// server profiles, their detection and Impl14's account login). Private to
+// them.
 // Part of socp, a SOCP v1.3 client and server.
 #ifndef SOCP_BENCH_INT_H
 #define SOCP_BENCH_INT_H
@@ -24,6 +26,14 @@ typedef enum { S_CLOSED = 0, S_OPEN = 1, S_PRESIGNED = 2, S_E2E = 3 } s_mode_t;
 static const char *const s_mode_names[] = {"closed", "open", "presigned", "e2e"};
 static const int s_private_ops[] = {2, 2, 1, 4}; // per message, on this host (server included)
 
+// What the server expects of a user (docs/bridge.md, "socp bench"):
+// socp: the standard profile (socpd); peer-a: no HEARTBEAT (it answers
+// ERROR UNKNOWN_TYPE); impl14: an account per user (USER_REGISTER, then
+// USER_LOGIN), MSG_DIRECT with payload.to and payload.sender, LIST_REQUEST
+// in place of HEARTBEAT. auto: asked of the server at start.
+typedef enum { S_AUTO = 0, S_SOCP = 1, S_PEER_A = 2, S_IMPL14 = 3 } s_profile_t;
+static const char *const s_profile_names[] = {"auto", "socp", "peer-a", "impl14"};
+
 typedef struct {
     const char *server, *data_dir;
     char host[SOCP_WS_HOST_MAX];
@@ -31,6 +41,9 @@ typedef struct {
     size_t users, threads, window, presign;
     double duration, rate;
     s_mode_t mode;
+    s_profile_t profile;
+    unsigned heartbeat_ms;
+    char password[40]; // impl14: the accounts' password (random, this run only)
     bool json, csv, quiet, rsa_only;
     unsigned primes, drain_ms;
     int server_pid;
@@ -89,8 +102,10 @@ typedef struct {
     s_stats_t t;
 } s_report_t;
 
-// Shared between the two files (defined in one, used in the other).
+// Shared between the files (defined in one, used in the others).
 int socp_bench_connect(const s_opts_t *o, s_vu_t *u);
+int socp_bench_detect(s_opts_t *o, const s_vu_t *model);
+int socp_bench_login(const s_opts_t *o, s_vu_t *u);
 double socp_bench_cpu_pid(int pid);
 double socp_bench_cpu_self(void);
 char *socp_bench_frame(socp_rsa_key_t *key,

@@ -120,6 +120,9 @@ socp_bench_sign_rate(socp_rsa_key_t *k, long cores, double *per_cpu_out)
     return best;
 }
 
+// Connects u and says hello: the standard USER_HELLO (signed, addressed to
+// the user itself, with enc_pubkey too: peer A requires it), or Impl14's
+// account login.
 int
 socp_bench_connect(const s_opts_t *o, s_vu_t *u)
 {
@@ -128,11 +131,15 @@ socp_bench_connect(const s_opts_t *o, s_vu_t *u)
         fprintf(stderr, "socp bench: cannot connect to %s: %s\n", o->server, socp_strerror(rc));
         return rc;
     }
-    char *f = socp_bench_frame(u->key, "USER_HELLO", u->id, "*", socp_wall_ms(),
-                               json_pack("{s:s,s:s}", "client", "socp-bench", "pubkey", u->pub));
+    u->last_hb = socp_now_ms();
+    if (o->profile == S_IMPL14) {
+        return socp_bench_login(o, u);
+    }
+    char *f = socp_bench_frame(
+        u->key, "USER_HELLO", u->id, u->id, socp_wall_ms(),
+        json_pack("{s:s,s:s,s:s}", "client", "socp-bench", "pubkey", u->pub, "enc_pubkey", u->pub));
     rc = f ? socp_tcp_conn_send_text(u->conn, f, strlen(f)) : SOCP_ECRYPTO;
     free(f);
-    u->last_hb = socp_now_ms();
     return rc;
 }
 
@@ -193,12 +200,13 @@ socp_bench_print_report(const s_opts_t *o, const s_report_t *r)
                                 json_integer((json_int_t) r->t.errors[i].count));
         }
         json_t *j = json_pack(
-            "{s:s,s:s,s:I,s:I,s:f,s:f,s:b,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:{s:f,s:f,s:f,s:f,"
-            "s:f,s:f},s:f,s:f,s:f,s:f,s:I,s:f,s:i,s:f,s:f}",
-            "server", o->server, "mode", s_mode_names[o->mode], "users", (json_int_t) o->users,
-            "threads", (json_int_t) o->threads, "duration_s", r->run_s, "rate_offered", o->rate,
-            "interrupted", r->interrupted, "throughput", r->throughput, "sent_rate", r->offered,
-            "sent", (json_int_t) r->t.sent, "delivered", (json_int_t) r->t.delivered, "lost",
+            "{s:s,s:s,s:s,s:I,s:I,s:f,s:f,s:b,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:o,"
+            "s:{s:f,s:f,s:f,s:f,s:f,s:f},s:f,s:f,s:f,s:f,s:I,s:f,s:i,s:f,s:f}",
+            "server", o->server, "server_profile", s_profile_names[o->profile], "mode",
+            s_mode_names[o->mode], "users", (json_int_t) o->users, "threads",
+            (json_int_t) o->threads, "duration_s", r->run_s, "rate_offered", o->rate, "interrupted",
+            r->interrupted, "throughput", r->throughput, "sent_rate", r->offered, "sent",
+            (json_int_t) r->t.sent, "delivered", (json_int_t) r->t.delivered, "lost",
             (json_int_t) lost, "duplicates", (json_int_t) r->t.dups, "verify_failures",
             (json_int_t) r->t.verify_fail, "backlog_skipped", (json_int_t) r->t.backlog, "errors",
             errs, "latency_ms", "p50", ms[0], "p90", ms[1], "p99", ms[2], "p99_9", ms[3], "max",
@@ -230,8 +238,8 @@ socp_bench_print_report(const s_opts_t *o, const s_report_t *r)
             (unsigned long long) nerr, r->throughput, ms[0], ms[1], ms[2], ms[3], ms[4],
             cpu_per_msg, core_pct_per_k, r->bound, ratio, r->interrupted);
     } else {
-        printf("socp bench: %s, mode %s, %zu users, %zu threads%s\n", o->server,
-               s_mode_names[o->mode], o->users, o->threads,
+        printf("socp bench: %s (profile %s), mode %s, %zu users, %zu threads%s\n", o->server,
+               s_profile_names[o->profile], s_mode_names[o->mode], o->users, o->threads,
                r->interrupted ? "  (INTERRUPTED: partial report)" : "");
         if (o->rate > 0) {
             printf("  offered load      %.0f msg/s\n", o->rate);
