@@ -1,5 +1,6 @@
 // sbench_test.c: `socp bench`: the histogram, and short runs against a real
-// socpd whose own delivery counter must match what the bench counted.
+// socpd whose own delivery counter must match what the bench counted, and
+// against stand-ins for peer A's and Impl14's servers (tests/py/fake_*.py).
 #include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
@@ -13,6 +14,7 @@
 
 #include "socp/socp_bench.h"
 #include "socp/socp_common.h"
+#include "socp_cli_helpers.h"
 #include "socp_test.h"
 
 SOCP_TEST(sbench_hist_percentiles)
@@ -172,6 +174,7 @@ s_bench(const char *port, const char *dir, const char *const extra[], int timeou
         fprintf(stderr, "%s%s", out, err);
     }
     CHECK_MSG(st == 0, "socp bench exited %d: %s", st, err);
+    CHECK_MSG(!strstr(err, "warning"), "socp bench warned: %s", err);
     json_t *r = json_loads(out, 0, NULL);
     CHECK_MSG(r, "socp bench printed no JSON report: %.300s", out);
     free(out);
@@ -299,4 +302,57 @@ SOCP_TEST_T(sbench_sigint_partial_report, 60)
     }
     CHECK(rl > 2 && strcmp(row + rl - 2, ",1") == 0);
     free(out);
+}
+
+// A stand-in for a peer's server (tests/py/<script>); writes its port.
+static socp_cli_t
+s_fake(const char *script, char *port, size_t size)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/py/%s", socp_test_srcdir(), script);
+    const char *argv[] = {"python3", path, NULL};
+    socp_cli_t f = socp_cli_spawn("/usr/bin/python3", argv);
+    char line[256];
+    socp_cli_expect(&f, "listening ", 20000, line, sizeof line);
+    snprintf(port, size, "%.15s", line + strlen("listening "));
+    return f;
+}
+
+// Keep-alives every 200 ms: one the server refuses shows as an error.
+static const char *const s_fake_run[] = {"--users",     "4",   "--duration", "1.5",
+                                         "--heartbeat", "200", NULL};
+
+// Peer A's server: detected by its ERROR UNKNOWN_TYPE for LIST_REQUEST; it
+// takes a hello only with enc_pubkey, and HEARTBEAT is not sent to it.
+SOCP_TEST_T(sbench_peer_a_profile, 60)
+{
+    char port[16], dir[4200], n[32];
+    socp_cli_t f = s_fake("fake_peer_a_server.py", port, sizeof port);
+    snprintf(dir, sizeof dir, "%s/bench", socp_test_tmpdir());
+    s_seed(dir, 4);
+    json_t *r = s_bench(port, dir, s_fake_run, 30000);
+    s_check_sane(r);
+    CHECK_STREQ(json_string_value(json_object_get(r, "server_profile")), "peer-a");
+    socp_cli_fake(&f, "delivered", n, sizeof n);
+    CHECK_EQ(atoll(n), (long long) s_int(r, "delivered"));
+    json_decref(r);
+}
+
+// Impl14's server: detected by its USER_HELLO_ACK; each user registers an
+// account and logs in, DMs carry payload.to and payload.sender (without
+// them it drops the connection), and LIST_REQUEST replaces HEARTBEAT.
+SOCP_TEST_T(sbench_impl14_profile, 60)
+{
+    char port[16], dir[4200], n[32];
+    socp_cli_t f = s_fake("fake_impl14_server.py", port, sizeof port);
+    snprintf(dir, sizeof dir, "%s/bench", socp_test_tmpdir());
+    s_seed(dir, 4);
+    json_t *r = s_bench(port, dir, s_fake_run, 30000);
+    s_check_sane(r);
+    CHECK_STREQ(json_string_value(json_object_get(r, "server_profile")), "impl14");
+    socp_cli_fake(&f, "registers", n, sizeof n);
+    CHECK_STREQ(n, "4");
+    socp_cli_fake(&f, "logins", n, sizeof n);
+    CHECK_STREQ(n, "4");
+    json_decref(r);
 }
