@@ -110,6 +110,14 @@ docs: $(BUILD)/socp_tests
 run: deps all
 	@scripts/run.sh $(BUILD)
 
+# ---- interop against two other implementations (docs/interop.md) ------------
+# Not part of `make test`: it needs the peers, unpacked and patched, in
+# SOCP_PEERS_DIR (peer-a/, impl14/). INTEROP_ARGS: e.g. --cells 1,6a --markdown.
+.PHONY: interop
+interop:
+	$(MAKE) all
+	@SOCP_PEERS_DIR="$(SOCP_PEERS_DIR)" /usr/bin/python3 scripts/interop.py --build $(BUILD) $(INTEROP_ARGS)
+
 FORMAT_SRC := $(wildcard include/socp/*.h bus/*.[ch] proto/*.[ch] actors/*.[ch] cmd/*.c tests/*.[ch] bench/*.c fuzz/*.[ch])
 format:
 	clang-format -i $(FORMAT_SRC)
