@@ -346,11 +346,12 @@ s_inbound(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_inbound_t 
             socp_envelope_fini(&env);
             return false;
     }
-    // payload.sender is the server's word about a frame the server built
-    // (USER_DELIVER). Frames relayed unchanged from a user are from env.from:
-    // a user cannot speak for another by writing "sender".
-    const char *sender = env.kind == SOCP_ENVELOPE_TYPE_USER_DELIVER ? s_str(pay, "sender") : NULL;
-    pl->from = sender && socp_uuid_is_peer_id(sender, strlen(sender)) ? sender : env.from;
+    // Who sent it is net's decision (it knows which ids are users): the
+    // server's word (payload.sender) for a frame the server built, env.from
+    // for a user's own frame, whatever "sender" that writes.
+    const char *sender = in->sender;
+    pl->from = sender && sender[0] && socp_uuid_is_peer_id(sender, strlen(sender)) ? sender
+                                                                                   : env.from;
     const char *pto = s_str(pay, "to");
     // "to": "" is a server that addressed the socket before authenticating it: us.
     pl->to = pto && socp_uuid_is_peer_id(pto, strlen(pto)) ? pto

@@ -576,6 +576,7 @@ s_dispatch(socp_actor_ctx_t *ctx, s_net_t *self)
         m.body.cli_inbound.order = p->order;
         m.body.cli_inbound.frame = p->frame;
         m.body.cli_inbound.known_pub = known ? known : "";
+        m.body.cli_inbound.sender = p->sender;
         char worker[SOCP_ACTOR_NAME_MAX + 1];
         snprintf(worker, sizeof worker, "crypto%u", best);
         if (socp_actor_send(ctx, worker, &m) == 0) {
@@ -738,10 +739,14 @@ s_inbound(socp_actor_ctx_t *ctx, s_net_t *self, const char *data, size_t len)
         case SOCP_ENVELOPE_TYPE_USER_DELIVER:
         case SOCP_ENVELOPE_TYPE_MSG_DIRECT:
         case SOCP_ENVELOPE_TYPE_MSG_PUBLIC_CHANNEL: {
-            // Only a server-built USER_DELIVER may name another sender.
-            const char *sender = env.kind == SOCP_ENVELOPE_TYPE_USER_DELIVER
-                                     ? json_string_value(json_object_get(pay, "sender"))
-                                     : NULL;
+            // Only a frame the server built may name another sender: a
+            // USER_DELIVER, or a public message or file frame whose `from` is
+            // not a user we know (Impl14's server sends those from its own
+            // id, the user in payload.sender). A user's own frame is from
+            // env.from, whatever "sender" it writes.
+            bool built = env.kind == SOCP_ENVELOPE_TYPE_USER_DELIVER ||
+                         (env.kind != SOCP_ENVELOPE_TYPE_MSG_DIRECT && !s_dir_get(self, env.from));
+            const char *sender = built ? json_string_value(json_object_get(pay, "sender")) : NULL;
             if (!sender || !socp_uuid_is_peer_id(sender, strlen(sender))) {
                 sender = env.from;
             }

@@ -310,6 +310,19 @@ SOCP_TEST_T(socp_quiet_plaintext_public, 60)
                     NULL, 0);
     socp_cli_fake(&fake, "public carol ok still-here", NULL, 0);
     s_expect_without(&alice, "[NOT ENCRYPTED] carol -> all: still-here", "ring", 10000, NULL, 0);
+    // Impl14's server relays a public message from its own id, the author in
+    // payload.sender: shown as carol's, and her signature verifies.
+    socp_cli_fake(&fake, "public carol viaserver relayed by the server", NULL, 0);
+    socp_cli_expect(&alice, "carol -> all: relayed by the server", 10000, line, sizeof line);
+    CHECK_MSG(!strstr(line, "[UNVERIFIED]"), "not verified: %s", line);
+    // A user's own frame cannot name another author: dave's frame claiming
+    // to be carol's stays dave's (and her signature does not make it his).
+    s_user(&fake, "dave", "rsa4096_2p_b.pem");
+    socp_cli_fake(&fake, "advertise dave der", NULL, 0);
+    socp_cli_expect(&alice, "dave is online", 10000, NULL, 0);
+    socp_cli_fake(&fake, "public carol as:dave who wrote this", NULL, 0);
+    socp_cli_expect(&alice, "-> all: who wrote this", 10000, line, sizeof line);
+    CHECK_MSG(strstr(line, "[UNVERIFIED] dave -> all"), "not dave's, unverified: %s", line);
     CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
 
     // The bridge: trust "plaintext", encrypted false, verified by signature.

@@ -77,11 +77,14 @@
     T(USER_REMOVED)
 
 // Names deployed peers use for the same messages: A(alias, canonical type).
-#define SOCP_ENVELOPE_ALIASES(A)   \
-    A(CMD_LIST, LIST_REQUEST)      \
-    A(USER_LIST_REQ, LIST_REQUEST) \
-    A(USER_LIST, LIST_RESPONSE)    \
-    A(MSG_PRIVATE, MSG_DIRECT)
+#define SOCP_ENVELOPE_ALIASES(A)      \
+    A(CMD_LIST, LIST_REQUEST)         \
+    A(USER_LIST_REQ, LIST_REQUEST)    \
+    A(USER_LIST, LIST_RESPONSE)       \
+    A(MSG_PRIVATE, MSG_DIRECT)        \
+    A(FILE_START_DELIVER, FILE_START) \
+    A(FILE_CHUNK_DELIVER, FILE_CHUNK) \
+    A(FILE_END_DELIVER, FILE_END)
 
 typedef enum {
     SOCP_ENVELOPE_TYPE_UNKNOWN = 0, // a name not in the table

@@ -57,7 +57,10 @@ reads one command per line on stdin and answers "ok CMD ..." (or
                               client sends /all: ciphertext = base64url of the
                               text, content_sig (string form) over it; HOW: ok,
                               badsig, std (padded standard base64), blob512
-                              (TEXT repeated to 512 bytes), ctrl (TEXT + BEL)
+                              (TEXT repeated to 512 bytes), ctrl (TEXT + BEL),
+                              viaserver (from the server's id, NAME in
+                              payload.sender: Impl14's server), as:OTHER (from
+                              OTHER, a user, whose payload.sender names NAME)
   sender_pub_form NAME        "ok sender_pub_form der|pem64|none": sender_pub of
                               the last frame the client sent to NAME
 """
@@ -290,7 +293,14 @@ class Server:
         if how == "badsig":
             sig[10] ^= 0x40
         payload = {"ciphertext": ct, "sender_pub": self.pub_text(key, "pem64"), "content_sig": b64url(bytes(sig))}
-        self.send("MSG_PUBLIC_CHANNEL", uid, "*", payload, ts)
+        frm = uid
+        if how == "viaserver":
+            frm = self.id
+            payload["sender"] = uid
+        elif how.startswith("as:"):
+            frm = self.users[how[3:]][0]
+            payload["sender"] = uid
+        self.send("MSG_PUBLIC_CHANNEL", frm, "*", payload, ts)
 
     def dm_to(self, name, to, word):
         uid, key = self.users[name]
