@@ -122,11 +122,15 @@ socp_bridge_main(int argc, char **argv)
     if ((rc = socp_client_opts_check(&o.c)) != 0) {
         return rc;
     }
-    char user_id[SOCP_UUID_BUF];
+    char uuid[SOCP_UUID_BUF];
+    const char *user_id = o.c.account ? o.c.account : uuid;
     socp_rsa_key_t *key = NULL;
     socp_client_self_t self;
-    if ((rc = s_identity(&o.c, user_id, &key)) != 0 ||
-        (rc = socp_client_self_init(&o.c, user_id, &key, &self)) != 0) {
+    socp_client_account_pass_t pw = {0};
+    rc = o.c.account ? socp_client_opts_account(&o.c, &pw, NULL, NULL, &key)
+                     : s_identity(&o.c, uuid, &key);
+    if (rc != 0 || (rc = socp_client_self_init(&o.c, user_id, &key, &self)) != 0) {
+        socp_client_account_pass_free(&pw);
         return rc;
     }
     socp_bridge_args_t bargs = {.user_id = user_id,
@@ -149,5 +153,7 @@ socp_bridge_main(int argc, char **argv)
     // The bridge is started before net so that no presence is missed.
     socp_client_front_t front = {
         .fn = socp_bridge_actor, .args = &bargs, .before_net = true, .banner = banner};
-    return socp_client_run(&o.c, &self, &front);
+    rc = socp_client_run(&o.c, &self, &front);
+    socp_client_account_pass_free(&pw);
+    return rc;
 }

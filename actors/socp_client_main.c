@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "socp/socp_account.h"
 #include "socp/socp_err.h"
 #include "socp/socp_log.h"
 #include "socp/socp_sup.h"
@@ -67,6 +68,13 @@ socp_client_opts_take(socp_client_opts_t *o, const char *a, const char *v)
         o->plain = true;
         return 1;
     }
+    if (strcmp(a, "--account") == 0) {
+        if (!v || !socp_account_name_ok(v, strlen(v))) {
+            return -1; // 1-64 characters, no spaces or control characters
+        }
+        o->account = v;
+        return 2;
+    }
     static const char *const valued[] = {
         "--server",   "--data-dir", "--name",      "--import-key", "--primes",  "--pub-format",
         "--sig-form", "--pss-salt", "--heartbeat", "--dead",       "--workers", "--file-rate"};
@@ -100,6 +108,7 @@ socp_client_opts_take(socp_client_opts_t *o, const char *a, const char *v)
         o->wire.pub_auto = false; // an explicit form always wins
     } else if (strcmp(a, "--sig-form") == 0 && s_pick(v, "string", "bytes", &first)) {
         o->wire.sig_emit = first ? SOCP_SIG_EMIT_STRING : SOCP_SIG_EMIT_RAW;
+        o->sig_form_given = true;
     } else if (strcmp(a, "--pss-salt") == 0 && s_pick(v, "max", "32", &first)) {
         o->wire.salt = first ? SOCP_RSA_SALT_MAX : SOCP_RSA_SALT_32;
     } else if (strcmp(a, "--heartbeat") == 0 && socp_client_parse_u64(v, 100, 3600000, &n)) {
@@ -115,6 +124,42 @@ socp_client_opts_take(socp_client_opts_t *o, const char *a, const char *v)
         return -1;
     }
     return 2;
+}
+
+int
+socp_client_opts_account(socp_client_opts_t *o,
+                         socp_client_account_pass_t *pw,
+                         socp_rsa_progress_fn *progress,
+                         void *progress_arg,
+                         socp_rsa_key_t **key)
+{
+    // Impl14 reads DER keys only, and verifies content signatures over the
+    // raw ciphertext bytes (as its client signs them).
+    o->wire.pub_format = SOCP_RSA_PUB_B64_DER;
+    o->wire.pub_auto = false;
+    if (!o->sig_form_given) {
+        o->wire.sig_emit = SOCP_SIG_EMIT_RAW;
+    }
+    // ... and routes DMs and files on payload.to (and payload.sender).
+    o->wire.payload_to = true;
+    int rc = socp_client_account_password(o->who, o->account, pw);
+    if (rc != 0) {
+        return rc;
+    }
+    o->account_pass = pw->pass; // the net actor logs in on every connection
+    o->account_pass_len = pw->len;
+    socp_client_account_opts_t ao = {.who = o->who,
+                                     .host = o->host,
+                                     .port = o->port,
+                                     .data_dir = o->data_dir,
+                                     .name = o->account,
+                                     .pw = pw,
+                                     .plain = o->plain,
+                                     .import_key = o->import_key,
+                                     .primes = o->primes,
+                                     .progress = progress,
+                                     .progress_arg = progress_arg};
+    return socp_client_account_login(&ao, key);
 }
 
 int

@@ -34,25 +34,13 @@
 #include "socp/socp_ws.h"
 
 static const char s_usage[] =
-    "usage: socp [options]\n" SOCP_CLIENT_OPTS_USAGE
-    "  --account NAME        log in to account NAME on an Impl14-style server (registered\n"
-    "                        on first use; its password from the terminal or from\n"
-    "                        SOCP_ACCOUNT_PASSWORD); the data directory is the account's\n"
-    "  --help, --version\n"
+    "usage: socp [options]\n" SOCP_CLIENT_OPTS_USAGE "  --help, --version\n"
     "The passphrase of an encrypted key is read from the terminal, or from\n"
     "SOCP_PASSPHRASE for scripts. With --account the key file is encrypted with\n"
-    "the account password instead.\n"
-    "WARNING: with --account the password goes to the server in clear (Impl14's\n"
-    "USER_LOGIN) over ws://: anyone on the network path can read it.\n";
-
-// What the client-only flags set (the rest is socp_client_opts_t).
-typedef struct {
-    const char *account; // --account NAME, or NULL
-    bool sig_form;       // --sig-form given (account mode defaults to bytes)
-} s_flags_t;
+    "the account password instead.\n";
 
 static int
-s_parse(int argc, char **argv, socp_client_opts_t *o, s_flags_t *f)
+s_parse(int argc, char **argv, socp_client_opts_t *o)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -64,16 +52,6 @@ s_parse(int argc, char **argv, socp_client_opts_t *o, s_flags_t *f)
             printf("socp %s (SOCP v1.3)\n", SOCP_VERSION);
             exit(0);
         }
-        if (strcmp(a, "--account") == 0) {
-            if (i + 1 >= argc || !socp_account_name_ok(argv[i + 1], strlen(argv[i + 1]))) {
-                return socp_client_die("socp", 2, "%s",
-                                       "bad or missing --account NAME (1-64 characters, no "
-                                       "spaces or control characters)");
-            }
-            f->account = argv[++i];
-            continue;
-        }
-        f->sig_form = f->sig_form || strcmp(a, "--sig-form") == 0;
         int took = socp_client_opts_take(o, a, i + 1 < argc ? argv[i + 1] : NULL);
         if (took <= 0) {
             return socp_client_die("socp", 2, "%s option or value: %s (see --help)",
@@ -165,44 +143,6 @@ s_identity(const socp_client_opts_t *o, char user_id[SOCP_UUID_BUF], socp_rsa_ke
     return socp_client_identity(&io, user_id, key);
 }
 
-// --account: the password, then the login (or registration) that gives the key.
-static int
-s_account(socp_client_opts_t *o,
-          const s_flags_t *f,
-          socp_client_account_pass_t *pw,
-          socp_rsa_key_t **key)
-{
-    // Impl14 reads DER keys only, and verifies content signatures over the
-    // raw ciphertext bytes (as its client signs them).
-    o->wire.pub_format = SOCP_RSA_PUB_B64_DER;
-    o->wire.pub_auto = false;
-    if (!f->sig_form) {
-        o->wire.sig_emit = SOCP_SIG_EMIT_RAW;
-    }
-    // ... and routes DMs and files on payload.to (and payload.sender).
-    o->wire.payload_to = true;
-    int rc = socp_client_account_password("socp", f->account, pw);
-    if (rc != 0) {
-        return rc;
-    }
-    o->account = f->account; // the net actor logs in on every connection
-    o->account_pass = pw->pass;
-    o->account_pass_len = pw->len;
-    unsigned state[3] = {o->primes, 0, 0};
-    socp_client_account_opts_t ao = {.who = "socp",
-                                     .host = o->host,
-                                     .port = o->port,
-                                     .data_dir = o->data_dir,
-                                     .name = f->account,
-                                     .pw = pw,
-                                     .plain = o->plain,
-                                     .import_key = o->import_key,
-                                     .primes = o->primes,
-                                     .progress = s_progress,
-                                     .progress_arg = state};
-    return socp_client_account_login(&ao, key);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -215,17 +155,18 @@ main(int argc, char **argv)
     socp_platform_block_signals();
     socp_client_opts_t o;
     socp_client_opts_init(&o, "socp");
-    s_flags_t flags = {0};
-    int rc = s_parse(argc, argv, &o, &flags);
+    int rc = s_parse(argc, argv, &o);
     if (rc != 0 || (rc = socp_client_opts_check(&o)) != 0) {
         return rc;
     }
     char uuid[SOCP_UUID_BUF];
-    const char *user_id = flags.account ? flags.account : uuid;
+    const char *user_id = o.account ? o.account : uuid;
     socp_rsa_key_t *key = NULL;
     socp_client_self_t self;
     socp_client_account_pass_t pw = {0};
-    rc = flags.account ? s_account(&o, &flags, &pw, &key) : s_identity(&o, uuid, &key);
+    unsigned state[3] = {o.primes, 0, 0};
+    rc = o.account ? socp_client_opts_account(&o, &pw, s_progress, state, &key)
+                   : s_identity(&o, uuid, &key);
     if (rc != 0 || (rc = socp_client_self_init(&o, user_id, &key, &self)) != 0) {
         socp_client_account_pass_free(&pw);
         return rc;

@@ -36,8 +36,14 @@ s_fake(char *port, size_t size)
 
 // Starts `socp --account NAME` in script mode, password `pass` from the
 // environment, data directory TMP/<dir>; stdout and stderr both on c.out.
+// With `bridge`, `socp bridge --stdio` instead (JSON-RPC on stdin/stdout).
 static socp_cli_t
-s_client(const char *port, const char *dir, const char *name, const char *pass, const char *key)
+s_client_ex(const char *port,
+            const char *dir,
+            const char *name,
+            const char *pass,
+            const char *key,
+            bool bridge)
 {
     char url[64], path[4096], keypath[4096];
     snprintf(url, sizeof url, "ws://127.0.0.1:%s", port);
@@ -45,6 +51,12 @@ s_client(const char *port, const char *dir, const char *name, const char *pass, 
     const char *argv[24] = {"socp", "--server",    url,    "--data-dir",  path, "--account",
                             name,   "--heartbeat", "1000", "--file-rate", "0",  NULL};
     size_t n = 11;
+    if (bridge) {
+        memmove(argv + 3, argv + 1, n * sizeof *argv);
+        argv[1] = "bridge";
+        argv[2] = "--stdio";
+        n += 2;
+    }
     if (key) {
         snprintf(keypath, sizeof keypath, "%s/tests/fixtures/%s", socp_test_srcdir(), key);
         argv[n++] = "--import-key";
@@ -73,6 +85,12 @@ s_client(const char *port, const char *dir, const char *name, const char *pass, 
     close(out[1]);
     CHECK(unsetenv("SOCP_ACCOUNT_PASSWORD") == 0);
     return (socp_cli_t){pid, in[1], out[0]};
+}
+
+static socp_cli_t
+s_client(const char *port, const char *dir, const char *name, const char *pass, const char *key)
+{
+    return s_client_ex(port, dir, name, pass, key, false);
 }
 
 // Reads c's lines until one has `want`; fails on a line with the password.
@@ -414,5 +432,18 @@ SOCP_TEST_T(socp_account_two_clients_talk, 180)
     free(der);
     free(pub);
     close(fake.in);
+    socp_test_stop(fake.pid, SIGTERM, 5000);
+}
+
+// The headless bridge takes --account too: it logs in, and its link event
+// comes once the server accepted the login.
+SOCP_TEST_T(socp_account_bridge, 120)
+{
+    char port[16];
+    socp_cli_t fake = s_fake(port, sizeof port);
+    socp_cli_t br = s_client_ex(port, "brian", "brian", "pw-brian", "rsa4096_4p_b.pem", true);
+    s_expect(&br, "\"up\":true");
+    CHECK_EQ(s_fake_int(&fake, "online brian"), 1);
+    s_done(&br, 0);
     socp_test_stop(fake.pid, SIGTERM, 5000);
 }

@@ -11,6 +11,7 @@
 #include "socp/socp_actor.h"
 #include "socp/socp_client.h"
 #include "socp/socp_common.h"
+#include "socp/socp_client_account.h"
 #include "socp/socp_ws.h"
 
 // --help text of the options socp_client_opts_take() knows.
@@ -30,7 +31,11 @@
     "                        silent for a third of it is pinged)\n"                           \
     "  --workers N           crypto workers (default: number of cores)\n"                     \
     "  --file-rate N         file frames per second at most (default 190, halved while the\n" \
-    "                        server reports its rate limit; 0: no limit)\n"
+    "                        server reports its rate limit; 0: no limit)\n"                   \
+    "  --account NAME        log in to account NAME on an Impl14-style server (registered\n"  \
+    "                        on first use; its password from the terminal or from\n"          \
+    "                        SOCP_ACCOUNT_PASSWORD); the data directory is the account's.\n"  \
+    "                        WARNING: the password goes to the server in clear over ws://\n"
 
 typedef struct {
     const char *who; // "socp", "socp bridge": the prefix of error lines
@@ -39,7 +44,9 @@ typedef struct {
     unsigned primes, workers, file_rate;
     socp_client_wire_t wire;
     uint64_t heartbeat, dead;
-    // --account NAME (set by cmd/socp.c; the password is sodium memory it owns):
+    bool sig_form_given; // --sig-form was given (account mode defaults to bytes)
+    // --account NAME; the password (sodium memory) is set by
+    // socp_client_opts_account:
     const char *account, *account_pass;
     size_t account_pass_len;
     // Set by socp_client_opts_check from server:
@@ -60,6 +67,17 @@ int socp_client_opts_take(socp_client_opts_t *o, const char *a, const char *v);
 // 0700, or tightened to it). Returns 0, or an exit code (2: usage or
 // configuration, 1: runtime) after one line "<who>: <reason>" on stderr.
 int socp_client_opts_check(socp_client_opts_t *o);
+
+// --account: Impl14's wire settings (DER keys, content signatures over the
+// raw ciphertext unless --sig-form, payload.to), the password into *pw (the
+// caller frees it with socp_client_account_pass_free after the run), then
+// the login or registration that gives the key (socp_client_account_login).
+// Main thread, at start. Returns 0 or an exit code after one line on stderr.
+int socp_client_opts_account(socp_client_opts_t *o,
+                             socp_client_account_pass_t *pw,
+                             socp_rsa_progress_fn *progress,
+                             void *progress_arg,
+                             socp_rsa_key_t **key);
 
 // A decimal option value in [min, max]; false if it is not one.
 bool socp_client_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
