@@ -18,8 +18,12 @@ from .actors import (Client, Env, Impl14Client, Impl14Server, PeerAClient, PeerA
 from .proc import Timeout
 
 # Flags our programs need with a given peer (decisions.md, "Keys and crypto"):
-PEM = ["--pub-format", "pem"]        # peer A parses only base64url(PEM)
-BYTES = ["--sig-form", "bytes"]      # Impl14 verifies content_sig over raw ciphertext bytes
+# Our programs run with their default flags (issue #11): the client switches
+# to PEM by itself for peer A (--pub-format auto), socpd speaks each peer
+# server's key form, and --account sets Impl14's wire form. Set these to
+# ["--pub-format", "pem"] / ["--sig-form", "bytes"] to compare.
+PEM: list = []
+BYTES: list = []
 
 # Server log lines quoted in a failing check's reason.
 SOCPD_ERR = r" (WARN|ERROR) "
