@@ -350,8 +350,8 @@ s_inbound(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_inbound_t 
     // server's word (payload.sender) for a frame the server built, env.from
     // for a user's own frame, whatever "sender" that writes.
     const char *sender = in->sender;
-    pl->from = sender && sender[0] && socp_uuid_is_peer_id(sender, strlen(sender)) ? sender
-                                                                                   : env.from;
+    pl->from =
+        sender && sender[0] && socp_uuid_is_peer_id(sender, strlen(sender)) ? sender : env.from;
     const char *pto = s_str(pay, "to");
     // "to": "" is a server that addressed the socket before authenticating it: us.
     pl->to = pto && socp_uuid_is_peer_id(pto, strlen(pto)) ? pto
