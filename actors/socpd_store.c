@@ -28,8 +28,15 @@ struct socpd_store {
     MDB_dbi accounts;
 };
 
+// One record in its own transaction. flags: 0 or MDB_NOOVERWRITE (then
+// SOCP_EEXIST when the key has a value).
 static int
-s_put(socpd_store_t *self, MDB_dbi dbi, const void *k, size_t klen, const char *v)
+s_put_ex(socpd_store_t *self,
+         MDB_dbi dbi,
+         const void *k,
+         size_t klen,
+         const char *v,
+         unsigned flags)
 {
     MDB_txn *txn = NULL;
     if (mdb_txn_begin(self->env, NULL, 0, &txn) != 0) {
@@ -37,11 +44,27 @@ s_put(socpd_store_t *self, MDB_dbi dbi, const void *k, size_t klen, const char *
     }
     MDB_val key = {.mv_size = klen, .mv_data = (void *) k};
     MDB_val val = {.mv_size = strlen(v), .mv_data = (void *) v};
-    if (mdb_put(txn, dbi, &key, &val, 0) != 0) {
+    int rc = mdb_put(txn, dbi, &key, &val, flags);
+    if (rc != 0) {
         mdb_txn_abort(txn);
-        return SOCP_ESTORE;
+        return rc == MDB_KEYEXIST ? SOCP_EEXIST : SOCP_ESTORE;
     }
     return mdb_txn_commit(txn) == 0 ? 0 : SOCP_ESTORE;
+}
+
+static int
+s_put(socpd_store_t *self, MDB_dbi dbi, const void *k, size_t klen, const char *v)
+{
+    return s_put_ex(self, dbi, k, klen, v, 0);
+}
+
+// A record's stored text (compact, sorted keys); steals rec. NULL: no memory.
+static char *
+s_dumps(json_t *rec)
+{
+    char *text = rec ? json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(rec);
+    return text;
 }
 
 // Reads a value as a NUL-terminated copy; SOCP_ENOTFOUND / SOCP_ESTORE.
@@ -239,8 +262,7 @@ s_user_update(socpd_store_t *self, const char *user_id, const char *presented, b
     }
     json_object_set_new(rec, "presented", json_string(presented));
     json_object_set_new(rec, "proven", json_boolean(proven));
-    char *out = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(rec);
+    char *out = s_dumps(rec);
     if (!out) {
         return SOCP_ENOMEM;
     }
@@ -289,10 +311,8 @@ socpd_store_user_bind(socpd_store_t *self,
         json_decref(meta);
         meta = json_object();
     }
-    json_t *rec = json_pack("{s:s, s:s, s:b, s:o, s:i}", "pubkey", pubkey, "presented", presented,
-                            "proven", proven, "meta", meta, "version", 1);
-    char *text = rec ? json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(rec);
+    char *text = s_dumps(json_pack("{s:s, s:s, s:b, s:o, s:i}", "pubkey", pubkey, "presented",
+                                   presented, "proven", proven, "meta", meta, "version", 1));
     if (!text) {
         return SOCP_ENOMEM;
     }
@@ -423,25 +443,12 @@ socpd_store_account_add(socpd_store_t *self,
                         const char *privkey_store,
                         const char *pake_password)
 {
-    json_t *rec = json_pack("{s:s, s:s, s:s}", "pubkey", pubkey, "privkey_store", privkey_store,
-                            "pake_password", pake_password);
-    char *text = rec ? json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(rec);
+    char *text = s_dumps(json_pack("{s:s, s:s, s:s}", "pubkey", pubkey, "privkey_store",
+                                   privkey_store, "pake_password", pake_password));
     if (!text) {
         return SOCP_ENOMEM;
     }
-    MDB_txn *txn = NULL;
-    if (mdb_txn_begin(self->env, NULL, 0, &txn) != 0) {
-        free(text);
-        return SOCP_ESTORE;
-    }
-    MDB_val key = {.mv_size = strlen(name), .mv_data = (void *) name};
-    MDB_val val = {.mv_size = strlen(text), .mv_data = text};
-    int mrc = mdb_put(txn, self->accounts, &key, &val, MDB_NOOVERWRITE);
+    int rc = s_put_ex(self, self->accounts, name, strlen(name), text, MDB_NOOVERWRITE);
     free(text);
-    if (mrc != 0) {
-        mdb_txn_abort(txn);
-        return mrc == MDB_KEYEXIST ? SOCP_EEXIST : SOCP_ESTORE;
-    }
-    return mdb_txn_commit(txn) == 0 ? 0 : SOCP_ESTORE;
+    return rc;
 }
