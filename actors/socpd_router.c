@@ -318,6 +318,7 @@ s_on_user_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
     }
     json_t *meta = json_object_get(env->payload, "meta");
     meta = json_is_object(meta) ? json_deep_copy(meta) : json_object();
+    c->account = false; // a standard user: its content frames need their sig
     socpd_router_user_accept(self, c, env->from, pk, key, meta, proven);
 }
 
@@ -857,7 +858,9 @@ s_on_frame(s_self_t *self, uint64_t id, const char *text, size_t len)
     if (!c) {
         return;
     }
-    c->last_rx_ms = socp_now_ms();
+    if (c->kind != S_SERVER && c->kind != S_LINKING && c->kind != S_JOINING) {
+        c->last_rx_ms = socp_now_ms(); // server links: only verified frames count
+    }
     socp_envelope_t env;
     socp_envelope_error_t err;
     // Impl14's clients leave from / to / payload out of their frames.
@@ -1002,7 +1005,7 @@ s_on_sweep(socp_actor_ctx_t *ctx, int timer_id, void *arg)
     while (socpd_map_next(self->conns, &pos, &k, &v)) {
         s_conn_t *c = v;
         // An account socket may sit between /register and /login: 5 minutes.
-        uint64_t deadline = c->account ? S_ACCOUNT_IDLE_MS : idle;
+        uint64_t deadline = c->account && waiting <= S_IDLE_WAITING_MAX ? S_ACCOUNT_IDLE_MS : idle;
         if (c->kind == S_PENDING && !c->outbound && now - c->opened_ms > deadline &&
             !c->peer_id[0]) {
             c->peer_id[0] = '\0';

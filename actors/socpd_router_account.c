@@ -31,6 +31,40 @@ s_name_ok(const char *name)
     return name && socp_account_name_ok(name, strlen(name)) && !socpd_router_reserved_id(name);
 }
 
+// A token bucket: true (and one token taken) when a token is there.
+static bool
+s_take_token(s_bucket_t *b, double rate_per_s, double burst)
+{
+    uint64_t now = socp_now_ms();
+    if (b->at_ms == 0) {
+        b->tokens = burst;
+    } else {
+        b->tokens += (double) (now - b->at_ms) * rate_per_s / 1000.0;
+        b->tokens = b->tokens > burst ? burst : b->tokens;
+    }
+    b->at_ms = now;
+    if (b->tokens < 1.0) {
+        return false;
+    }
+    b->tokens -= 1.0;
+    return true;
+}
+
+// Password checks cost ~50 ms of the router's thread each (scrypt): a
+// global budget keeps logins from starving delivery.
+static bool
+s_scrypt_allowed(s_self_t *self)
+{
+    return s_take_token(&self->scrypt_budget, S_SCRYPT_PER_S, S_SCRYPT_PER_S);
+}
+
+// Registrations write to disk: a global budget bounds the database's growth.
+static bool
+s_register_allowed(s_self_t *self)
+{
+    return s_take_token(&self->register_budget, S_REGISTER_PER_MIN / 60.0, S_REGISTER_PER_MIN);
+}
+
 void
 socpd_router_on_register(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
 {
@@ -38,7 +72,11 @@ socpd_router_on_register(s_self_t *self, s_conn_t *c, const socp_envelope_t *env
     const char *pk = s_str(env->payload, "pubkey");
     const char *store = s_str(env->payload, "privkey_store");
     const char *pake = s_str(env->payload, "pake_password");
-    c->account = true;
+    if (++c->registrations > S_REGISTER_PER_CONN || !s_register_allowed(self)) {
+        socpd_router_error(self, c, SOCP_ENVELOPE_CODE_TIMEOUT,
+                           "too many registrations: try again later", true);
+        return;
+    }
     uint8_t salt[SOCP_ACCOUNT_SALT_MAX], hash[SOCP_ACCOUNT_KEY_LEN];
     size_t salt_len = 0;
     if (!s_name_ok(name) || !pk || !store || !pake || strlen(store) > SOCP_ACCOUNT_STORE_MAX ||
@@ -55,12 +93,14 @@ socpd_router_on_register(s_self_t *self, s_conn_t *c, const socp_envelope_t *env
                            "pubkey is not an RSA-4096 key with e=65537", false);
         return;
     }
-    // The name must be free as a user id too (or bound to this very key).
+    // The name must be free as a user id too, whatever key it is bound to:
+    // anybody has a user's public key, so an account over an existing id
+    // would let its registrant log in as that user (and lock the user out).
     char *bound = NULL;
     int rc = socpd_store_user_key(self->store, name, &bound);
-    bool clash = rc == 0 && strcmp(bound, der) != 0;
     free(bound);
-    if (clash || socpd_map_get(self->servers, name) || strcmp(name, self->server_id) == 0) {
+    if (rc != SOCP_ENOTFOUND || socpd_map_get(self->users, name) ||
+        socpd_map_get(self->servers, name) || strcmp(name, self->server_id) == 0) {
         free(der);
         socpd_router_error(self, c, SOCP_ENVELOPE_CODE_NAME_IN_USE, "this name is taken", false);
         return;
@@ -74,6 +114,7 @@ socpd_router_on_register(s_self_t *self, s_conn_t *c, const socp_envelope_t *env
             rc == SOCP_EEXIST ? "this name is taken" : "server storage error, try again", false);
         return;
     }
+    c->account = true; // a person may now take a while to type /login
     socp_info("account %s registered (conn %llu)", name, (unsigned long long) c->id);
     socpd_router_emit_one(self, c->id, "USER_REGISTERED", name, json_pack("{s:s}", "user_id", name),
                           false);
@@ -91,12 +132,12 @@ socpd_router_on_account_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t
     bool same = !pk || (socpd_router_der_key(pk, &der) == 0 && strcmp(der, acct.pubkey) == 0);
     free(der);
     socpd_store_account_fini(&acct);
-    c->account = true;
     if (!same) {
         socpd_router_error(self, c, SOCP_ENVELOPE_CODE_BAD_KEY,
                            "this account is registered with another key", false);
         return true;
     }
+    c->account = true;
     snprintf(c->hello_id, sizeof c->hello_id, "%s", env->from);
     socpd_router_emit_one(self, c->id, "USER_HELLO_ACK", env->from,
                           json_pack("{s:s}", "status", "ok"), false);
@@ -116,14 +157,19 @@ s_login_allowed(s_self_t *self, const char *name, bool failed)
     if (failed) {
         if (!l) {
             if (socpd_map_size(self->logins) >= S_LOGINS_MAX) {
+                // Full: forget the oldest window, never the whole table
+                // (clearing it would reset every name's count).
                 size_t pos = 0;
-                const char *k;
+                const char *k, *oldest = NULL;
                 void *v;
+                uint64_t oldest_ms = UINT64_MAX;
                 while (socpd_map_next(self->logins, &pos, &k, &v)) {
-                    free(v);
+                    if (((s_login_t *) v)->window_ms < oldest_ms) {
+                        oldest_ms = ((s_login_t *) v)->window_ms;
+                        oldest = k;
+                    }
                 }
-                socpd_map_destroy(&self->logins);
-                self->logins = socpd_map_new();
+                free(socpd_map_remove(self->logins, oldest));
             }
             l = socp_calloc(1, sizeof *l);
             l->window_ms = now;
@@ -146,7 +192,6 @@ s_wipe_string(json_t *s)
 void
 socpd_router_on_login(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
 {
-    c->account = true;
     const char *name = s_str(env->payload, "user_id");
     json_t *pw = json_object_get(env->payload, "password");
     if (!s_name_ok(name) || !json_is_string(pw)) {
@@ -160,7 +205,7 @@ socpd_router_on_login(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
         socpd_router_error(self, c, SOCP_ENVELOPE_CODE_BAD_KEY, "HELLO user mismatch", false);
         return;
     }
-    if (!s_login_allowed(self, name, false)) {
+    if (!s_login_allowed(self, name, false) || !s_scrypt_allowed(self)) {
         s_wipe_string(pw);
         socpd_router_error(self, c, SOCP_ENVELOPE_CODE_TIMEOUT,
                            "too many failed logins for this name: try again in a minute", true);
@@ -205,6 +250,7 @@ socpd_router_on_login(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
     socpd_router_emit_one(
         self, c->id, "USER_LOGGED_IN", name,
         json_pack("{s:s, s:s}", "user_id", name, "privkey_store", acct.privkey_store), false);
+    c->account = true; // frames to it in its shape from now on
     if (socpd_router_user_accept(self, c, name, acct.pubkey, key, json_object(), true)) {
         // Who is there, in the shape its client reads.
         size_t pos = 0;

@@ -17,21 +17,24 @@
 #include "socp/socpd_router.h"
 #include "socp/socpd_store.h"
 
-#define S_ADVERT_TTL_MS    (4 * 60 * 1000) // reuse a cached signed advert this long
-#define S_BACKOFF_MIN_MS   200
-#define S_BACKOFF_MAX_MS   30000
-#define S_LINK_STABLE_MS   10000  // a link up this long resets its reconnect backoff
-#define S_SERVERS_MAX      256    // servers we keep (pinned keys, addresses)
-#define S_WELCOME_MAX      64     // entries of one SERVER_WELCOME we look at
-#define S_LOGIN_FAILS_ID   5      // failed logins per account name per window
-#define S_LOGIN_WINDOW_MS  60000  // ... the window
-#define S_LOGIN_FAILS_CONN 3      // failed logins before a connection is closed
-#define S_LOGINS_MAX       4096   // names tracked at once (the table is cleared past it)
-#define S_ACCOUNT_IDLE_MS  300000 // an account socket may wait this long for its login
-#define S_IDLE_WAITING_MAX 64     // silent sockets given --idle-hello-ms at once
-#define S_SEEN_CAPACITY    (1u << 18)
-#define S_ADD_BATCH_MS     100                // PUBLIC_CHANNEL_ADD batching window
-#define S_UNSIGNED_MAX     (1048576u - 2048u) // room for "sig" in a 1 MiB frame
+#define S_ADVERT_TTL_MS     (4 * 60 * 1000) // reuse a cached signed advert this long
+#define S_BACKOFF_MIN_MS    200
+#define S_BACKOFF_MAX_MS    30000
+#define S_LINK_STABLE_MS    10000  // a link up this long resets its reconnect backoff
+#define S_SERVERS_MAX       256    // servers we keep (pinned keys, addresses)
+#define S_WELCOME_MAX       64     // entries of one SERVER_WELCOME we look at
+#define S_LOGIN_FAILS_ID    5      // failed logins per account name per window
+#define S_LOGIN_WINDOW_MS   60000  // ... the window
+#define S_LOGIN_FAILS_CONN  3      // failed logins before a connection is closed
+#define S_LOGINS_MAX        4096   // names tracked at once (the table is cleared past it)
+#define S_ACCOUNT_IDLE_MS   300000 // an account socket may wait this long for its login
+#define S_SCRYPT_PER_S      10     // password checks per second, all connections
+#define S_REGISTER_PER_MIN  60     // registrations per minute, all connections
+#define S_REGISTER_PER_CONN 3      // USER_REGISTER frames one connection may send
+#define S_IDLE_WAITING_MAX  64     // silent sockets given --idle-hello-ms at once
+#define S_SEEN_CAPACITY     (1u << 18)
+#define S_ADD_BATCH_MS      100                // PUBLIC_CHANNEL_ADD batching window
+#define S_UNSIGNED_MAX      (1048576u - 2048u) // room for "sig" in a 1 MiB frame
 
 typedef enum { S_PENDING, S_USER, S_SERVER, S_JOINING, S_LINKING } s_kind_t;
 
@@ -47,6 +50,7 @@ typedef struct {
     bool account;                            // speaks it: frames to it in its shape
     char hello_id[SOCP_ENVELOPE_ID_MAX + 1]; // its USER_HELLO's id, before USER_LOGIN
     uint32_t login_failures;
+    uint32_t registrations;
 } s_conn_t;
 
 typedef struct {
@@ -76,6 +80,11 @@ typedef struct {
                        // the user sent them, its own form (ADR 0013)
 } s_server_t;
 
+typedef struct {
+    double tokens;
+    uint64_t at_ms;
+} s_bucket_t;
+
 // Failed logins of one account name in the current window.
 typedef struct {
     uint64_t window_ms;
@@ -88,10 +97,12 @@ typedef struct {
     char server_id[SOCP_ENVELOPE_ID_MAX + 1];
     socpd_store_t *store;
     socp_seen_t *seen;
-    socpd_map_t *conns;   // "conn id" -> s_conn_t
-    socpd_map_t *users;   // user id -> s_user_t
-    socpd_map_t *servers; // server id -> s_server_t
-    socpd_map_t *logins;  // account name -> s_login_t (failed logins, for the rate limit)
+    socpd_map_t *conns;         // "conn id" -> s_conn_t
+    socpd_map_t *users;         // user id -> s_user_t
+    socpd_map_t *servers;       // server id -> s_server_t
+    socpd_map_t *logins;        // account name -> s_login_t (failed logins, for the rate limit)
+    s_bucket_t scrypt_budget;   // password checks, all connections
+    s_bucket_t register_budget; // registrations, all connections
     socp_buf_t buf;
     json_t *pending_adds; // user ids joined since the last PUBLIC_CHANNEL_ADD
     uint64_t seq;         // last SOCPD_SEND order number given (net writes in this order)

@@ -202,8 +202,9 @@ socpd_router_on_server_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t 
                                true);
             return;
         }
-        s->raw_relay = !env->sig;
         if (!env->sig) {
+            // raw_relay is set once a verified frame proves the link
+            // (socpd_router_on_server_frame).
             c->kind = S_LINKING;
             snprintf(c->peer_id, sizeof c->peer_id, "%s", s->id);
             socp_info("unsigned SERVER_HELLO_LINK from %s: the link is up at its first signed "
@@ -214,6 +215,7 @@ socpd_router_on_server_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t 
                 snprintf(s->host, sizeof s->host, "%s", host);
                 s->port = (uint16_t) port;
             }
+            s->raw_relay = false;
             socpd_router_link_up(self, s, c);
         }
         if (s->conn == c->id || c->kind == S_LINKING) {
@@ -258,8 +260,10 @@ socpd_router_on_server_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t 
                            "this server is linked; only a signed join can replace its link", true);
         return;
     }
+    // An unsigned join never takes a known server's entry (its link, its
+    // address): anybody has its public key. It gets an id of its own.
     if (strcmp(assigned, self->server_id) == 0 || socpd_map_get(self->users, assigned) ||
-        (known && !same_key)) {
+        (known && (!same_key || !env->sig))) {
         socp_uuid_generate(assigned); // id taken: assign a fresh one
     }
     s_server_t *s = s_server_add(self, assigned, host, (uint16_t) port, pk);
@@ -594,8 +598,12 @@ socpd_router_on_server_frame(s_self_t *self,
             socpd_router_kick(self, c->id, 1000, "hello refused");
             return;
         }
+        if (!c->outbound) {
+            link->raw_relay = true; // it linked with an unsigned hello (peer A)
+        }
         socpd_router_link_up(self, link, c);
     }
+    c->last_rx_ms = socp_now_ms(); // only verified frames keep a server link alive
     switch (env->kind) {
         case SOCP_ENVELOPE_TYPE_HEARTBEAT:
             return;
@@ -715,8 +723,19 @@ socpd_router_on_server_frame(s_self_t *self,
             if (u->conn) {
                 socpd_router_put_conn_id(&ids, u->conn);
                 const char *frame = json_string_value(json_object_get(env->payload, "frame"));
+                const char *kname = json_string_value(json_object_get(env->payload, "kind"));
                 if (frame) {
-                    socpd_router_relay(self, &ids, frame, strlen(frame));
+                    // The old {kind, frame} wrapper: the user's frame inside
+                    // is checked (type, recipient, its sender's signature).
+                    socp_envelope_type_t kind =
+                        kname ? socp_envelope_type_lookup(kname, strlen(kname))
+                              : SOCP_ENVELOPE_TYPE_UNKNOWN;
+                    if (kind == SOCP_ENVELOPE_TYPE_MSG_PUBLIC_CHANNEL ||
+                        kind == SOCP_ENVELOPE_TYPE_FILE_START ||
+                        kind == SOCP_ENVELOPE_TYPE_FILE_CHUNK ||
+                        kind == SOCP_ENVELOPE_TYPE_FILE_END) {
+                        s_deliver_inner(self, from, env, kind, frame, u);
+                    }
                 } else {
                     json_t *ts = json_object_get(env->payload, "ts");
                     const char *sender = json_string_value(json_object_get(env->payload, "sender"));

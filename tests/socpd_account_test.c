@@ -251,3 +251,56 @@ SOCP_TEST_T(socpd_account_idle_socket_waits_for_a_person, 60)
     }
     sd_server_stop(&s);
 }
+
+// Review findings: anybody has a user's public key, so an account may not be
+// registered over an existing user id (its registrant could log in as that
+// user and lock them out); and a failed account attempt does not lift the
+// signature requirement from the connection's later standard hello.
+SOCP_TEST_T(socpd_account_cannot_shadow_a_user, 60)
+{
+    sd_server_t s;
+    sd_server_start(&s, "s", "rsa4096_4p_a.pem", NULL);
+    sd_client_t a, x;
+    sd_client_hello(&a, s.port, ALICE, "rsa4096_2p_a.pem");
+    socp_envelope_t e;
+    CHECK_OK(sd_recv(&a, "PUBLIC_CHANNEL_UPDATED", 5000, &e));
+    socp_envelope_fini(&e);
+    sd_client_close(&a);
+
+    sd_client_open(&x, s.port, "mallory", "rsa4096_2p_a.pem"); // x.pub: alice's key
+    char *pake = NULL;
+    CHECK_OK(socp_account_pake_make("evil", 4, NULL, &pake));
+    s_send_bare(&x, "USER_REGISTER",
+                json_pack("{s:s, s:s, s:s, s:s}", "user_id", ALICE, "pubkey", x.pub,
+                          "privkey_store", "{}", "pake_password", pake));
+    free(pake);
+    sd_expect_error(&x, "NAME_IN_USE", 5000);
+    // A failed login, then an unsigned hello as an unproven user: its
+    // content frames still need a signature.
+    s_send_bare(&x, "USER_LOGIN", json_pack("{s:s, s:s}", "user_id", "nobody", "password", "x"));
+    sd_expect_error(&x, "USER_NOT_FOUND", 5000);
+    sd_client_t b;
+    sd_client_hello_ex(&b, s.port, "33333333-3333-4333-8333-333333333333", "rsa4096_2p_b.pem",
+                       SOCP_RSA_PUB_B64_DER, false);
+    CHECK_OK(sd_recv(&b, "PUBLIC_CHANNEL_UPDATED", 5000, &e));
+    socp_envelope_fini(&e);
+    sd_client_close(&b);
+    sd_client_close(&x);
+    sd_client_open(&x, s.port, "33333333-3333-4333-8333-333333333333", "rsa4096_2p_b.pem");
+    s_send_bare(&x, "USER_LOGIN", json_pack("{s:s, s:s}", "user_id", "nobody", "password", "x"));
+    sd_expect_error(&x, "USER_NOT_FOUND", 5000);
+    sd_send(&x, "USER_HELLO", x.id, socp_wall_ms(),
+            json_pack("{s:s, s:s}", "client", "t", "pubkey", x.pub), false);
+    CHECK_OK(sd_recv(&x, "PUBLIC_CHANNEL_UPDATED", 5000, &e));
+    socp_envelope_fini(&e);
+    sd_send(&x, "MSG_DIRECT", ALICE, socp_wall_ms(), json_pack("{s:s}", "ciphertext", "eA"), false);
+    sd_expect_error(&x, "INVALID_SIG", 5000);
+    sd_client_close(&x);
+
+    // Alice, who proved her key, still gets in with a signed hello.
+    sd_client_hello(&a, s.port, ALICE, "rsa4096_2p_a.pem");
+    CHECK_OK(sd_recv(&a, "PUBLIC_CHANNEL_UPDATED", 5000, &e));
+    socp_envelope_fini(&e);
+    sd_client_close(&a);
+    sd_server_stop(&s);
+}

@@ -466,3 +466,32 @@ SOCP_TEST_T(socpd_peer_relinks_by_join, 60)
     sd_client_close(&a);
     sd_server_stop(&s);
 }
+
+// Review finding: anybody has a known server's public key. An unsigned join
+// with the id and key of a server that is not linked at the moment gets an
+// id of its own: it takes neither that server's entry nor its address.
+SOCP_TEST_T(socpd_peer_unsigned_join_takes_no_known_entry, 60)
+{
+    const char *timing[] = {TIMING, NULL};
+    sd_server_t s;
+    sd_server_start(&s, "s", "rsa4096_4p_a.pem", timing);
+    sd_client_t p, x;
+    sd_client_open(&p, s.port, PEER, "rsa4096_4p_b.pem");
+    char to[64];
+    snprintf(to, sizeof to, "127.0.0.1:%u", (unsigned) s.port);
+    sd_send(&p, "SERVER_HELLO_JOIN", to, socp_wall_ms(), s_server_hello(&p, 1), true);
+    socp_envelope_t e;
+    CHECK_OK(sd_recv(&p, "SERVER_WELCOME", 5000, &e));
+    CHECK_STREQ(json_string_value(json_object_get(e.payload, "assigned_id")), PEER);
+    socp_envelope_fini(&e);
+    sd_client_close(&p); // PEER is known, not linked
+
+    sd_client_open(&x, s.port, PEER, "rsa4096_4p_b.pem"); // its public key, not its proof
+    sd_send(&x, "SERVER_HELLO_JOIN", to, socp_wall_ms(), s_server_hello(&x, 2), false);
+    CHECK_OK(sd_recv(&x, "SERVER_WELCOME", 5000, &e));
+    const char *got = json_string_value(json_object_get(e.payload, "assigned_id"));
+    CHECK_MSG(got && strcmp(got, PEER) != 0, "an unsigned join took the known id %s", PEER);
+    socp_envelope_fini(&e);
+    sd_client_close(&x);
+    sd_server_stop(&s);
+}
