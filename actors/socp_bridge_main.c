@@ -17,6 +17,7 @@
 
 #include "socp/socp_bridge.h"
 #include "socp/socp_client.h"
+#include "socp/socp_client_account.h"
 #include "socp/socp_client_identity.h"
 #include "socp/socp_client_main.h"
 #include "socp/socp_err.h"

@@ -2,6 +2,7 @@
 // data directory, and the login (or registration) made before the actors
 // start. Part of socp, a SOCP v1.3 client and server.
 #include "socp/socp_client_account.h"
+#include "socp/socp_client_main.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "socp/socp_account.h"
@@ -21,20 +21,6 @@
 #include "socp/socp_tcp.h"
 
 #define S_TIMEOUT_MS 10000
-
-static int s_fail(const char *who, int code, const char *fmt, ...) SOCP_PRINTF(3, 4);
-
-static int
-s_fail(const char *who, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "%s: ", who);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    return code;
-}
 
 // ---- the password --------------------------------------------------------------
 
@@ -58,59 +44,24 @@ s_forget_env(void)
     }
 }
 
-// Reads a line from the terminal without echo into out (cap bytes, NUL
-// included). Returns its length, or -1 (no terminal, nothing typed).
-static long
-s_read_tty(const char *prompt, char *out, size_t cap)
-{
-    int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        return -1;
-    }
-    struct termios old, t;
-    bool tty = tcgetattr(fd, &old) == 0;
-    if (tty) {
-        t = old;
-        t.c_lflag &= (tcflag_t) ~ECHO;
-        (void) tcsetattr(fd, TCSAFLUSH, &t);
-    }
-    if (write(fd, prompt, strlen(prompt)) < 0) {
-        // the read below still works
-    }
-    size_t n = 0;
-    char c;
-    while (n + 1 < cap && read(fd, &c, 1) == 1 && c != '\n') {
-        out[n++] = c;
-    }
-    out[n] = '\0';
-    if (tty) {
-        (void) tcsetattr(fd, TCSAFLUSH, &old);
-    }
-    if (write(fd, "\n", 1) < 0) {
-        // ignored
-    }
-    close(fd);
-    return n ? (long) n : -1;
-}
-
 int
 socp_client_account_password(const char *who, const char *name, socp_client_account_pass_t *p)
 {
     memset(p, 0, sizeof *p);
     if (sodium_init() < 0) {
-        return s_fail(who, 1, "%s", "libsodium failed to start");
+        return socp_client_die(who, 1, "%s", "libsodium failed to start");
     }
     p->pass = sodium_malloc(SOCP_ACCOUNT_PASSWORD_MAX + 2);
     if (!p->pass) {
-        return s_fail(who, 1, "%s", "out of secure memory");
+        return socp_client_die(who, 1, "%s", "out of secure memory");
     }
     const char *env = getenv(SOCP_CLIENT_ACCOUNT_ENV);
     size_t n = env ? strlen(env) : 0;
     if (env && n > SOCP_ACCOUNT_PASSWORD_MAX) {
         s_forget_env();
         socp_client_account_pass_free(p);
-        return s_fail(who, 3, "%s is longer than %d bytes", SOCP_CLIENT_ACCOUNT_ENV,
-                      SOCP_ACCOUNT_PASSWORD_MAX);
+        return socp_client_die(who, 3, "%s is longer than %d bytes", SOCP_CLIENT_ACCOUNT_ENV,
+                               SOCP_ACCOUNT_PASSWORD_MAX);
     }
     if (env && n) {
         memcpy(p->pass, env, n + 1);
@@ -121,13 +72,13 @@ socp_client_account_password(const char *who, const char *name, socp_client_acco
     s_forget_env(); // set but empty: nothing to keep either
     char prompt[128];
     snprintf(prompt, sizeof prompt, "password for account %s: ", name);
-    long got = s_read_tty(prompt, p->pass, SOCP_ACCOUNT_PASSWORD_MAX + 2);
+    long got = socp_client_read_tty(prompt, p->pass, SOCP_ACCOUNT_PASSWORD_MAX + 2);
     if (got < 0 || (size_t) got > SOCP_ACCOUNT_PASSWORD_MAX) {
         socp_client_account_pass_free(p);
-        return s_fail(who, 3,
-                      got < 0 ? "no password for the account: type it, or set %s"
-                              : "the password is too long (%s: at most 1024 bytes)",
-                      SOCP_CLIENT_ACCOUNT_ENV);
+        return socp_client_die(who, 3,
+                               got < 0 ? "no password for the account: type it, or set %s"
+                                       : "the password is too long (%s: at most 1024 bytes)",
+                               SOCP_CLIENT_ACCOUNT_ENV);
     }
     p->len = (size_t) got;
     p->from_tty = true;
@@ -200,7 +151,7 @@ s_write_account(const socp_client_account_opts_t *o)
     }
     free(tmp);
     free(path);
-    return ok ? 0 : s_fail(o->who, 3, "cannot write %s/account", o->data_dir);
+    return ok ? 0 : socp_client_die(o->who, 3, "cannot write %s/account", o->data_dir);
 }
 
 // Checks the directory belongs to this account (or to none yet) and loads
@@ -214,23 +165,25 @@ s_local(const socp_client_account_opts_t *o, socp_rsa_key_t **key)
     char buf[256];
     int code = 0, rc;
     if (s_exists(uid)) {
-        code = s_fail(o->who, 2,
-                      "%s holds a socp identity that is not an account: give --account a data "
-                      "directory of its own (--data-dir)",
-                      o->data_dir);
+        code = socp_client_die(
+            o->who, 2,
+            "%s holds a socp identity that is not an account: give --account a data "
+            "directory of its own (--data-dir)",
+            o->data_dir);
     } else if ((rc = s_read_small(acc, buf, sizeof buf)) != 0 && rc != SOCP_ENOTFOUND) {
-        code = s_fail(o->who, 3, "cannot read %s", acc);
+        code = socp_client_die(o->who, 3, "cannot read %s", acc);
     } else if (rc == 0 && strcmp(buf, o->name) != 0) {
-        code = s_fail(o->who, 2, "%s belongs to account %s, not %s (use another --data-dir)",
-                      o->data_dir, buf, o->name);
+        code =
+            socp_client_die(o->who, 2, "%s belongs to account %s, not %s (use another --data-dir)",
+                            o->data_dir, buf, o->name);
     } else if (s_exists(kp)) {
         const char *why = "";
         rc = socp_keyfile_load(kp, o->pw->pass, o->pw->len, key, &why);
         if (rc == SOCP_EAUTH) {
-            code = s_fail(o->who, 3, "wrong password for account %s (it does not open %s)", o->name,
-                          kp);
+            code = socp_client_die(o->who, 3, "wrong password for account %s (it does not open %s)",
+                                   o->name, kp);
         } else if (rc != 0) {
-            code = s_fail(o->who, 3, "%s: %s", kp, why);
+            code = socp_client_die(o->who, 3, "%s: %s", kp, why);
         }
     }
     free(uid);
@@ -246,7 +199,7 @@ s_save_key(const socp_client_account_opts_t *o, const socp_rsa_key_t *key)
     int rc = o->plain ? socp_keyfile_save_plain(kp, key)
                       : socp_keyfile_save(kp, key, o->pw->pass, o->pw->len, NULL);
     free(kp);
-    return rc == 0 ? 0 : s_fail(o->who, 3, "cannot save the key: %s", socp_strerror(rc));
+    return rc == 0 ? 0 : socp_client_die(o->who, 3, "cannot save the key: %s", socp_strerror(rc));
 }
 
 // A key for a new account: imported (--import-key) or generated.
@@ -267,16 +220,17 @@ s_new_key(const socp_client_account_opts_t *o, socp_rsa_key_t **key)
         int rc = fd >= 0 && r >= 0 ? socp_rsa_private_import(pem, n, key) : SOCP_EIO;
         sodium_free(pem);
         return rc == 0 ? 0
-                       : s_fail(o->who, 3,
-                                "%s is not an RSA-4096 private key with e=65537 (PKCS#8/PKCS#1 "
-                                "PEM)",
-                                o->import_key);
+                       : socp_client_die(
+                             o->who, 3,
+                             "%s is not an RSA-4096 private key with e=65537 (PKCS#8/PKCS#1 "
+                             "PEM)",
+                             o->import_key);
     }
     int rc = socp_rsa_generate(o->primes, o->progress, o->progress_arg, key);
     if (o->progress) {
         fprintf(stderr, "\n");
     }
-    return rc == 0 ? 0 : s_fail(o->who, 1, "key generation failed: %s", socp_strerror(rc));
+    return rc == 0 ? 0 : socp_client_die(o->who, 1, "key generation failed: %s", socp_strerror(rc));
 }
 
 // ---- talking to the server ------------------------------------------------------
@@ -293,7 +247,7 @@ static int
 s_send(s_session_t *s, const char *text, size_t len)
 {
     int rc = socp_tcp_conn_send_text(s->conn, text, len);
-    return rc == 0 ? 0 : s_fail(s->o->who, 1, "lost %s: %s", s->url, socp_strerror(rc));
+    return rc == 0 ? 0 : socp_client_die(s->o->who, 1, "lost %s: %s", s->url, socp_strerror(rc));
 }
 
 // USER_LOGIN alone: a USER_HELLO for an account that may not exist yet is
@@ -307,7 +261,7 @@ s_login(s_session_t *s)
     size_t login_len = 0;
     if (socp_account_login_frame(s->o->name, s->o->pw->pass, s->o->pw->len, socp_wall_ms(), &login,
                                  &login_len) != 0) {
-        return s_fail(s->o->who, 3, "%s", "the password is not valid UTF-8");
+        return socp_client_die(s->o->who, 3, "%s", "the password is not valid UTF-8");
     }
     int code = s_send(s, login, login_len);
     sodium_free(login); // wipes
@@ -335,10 +289,11 @@ s_check_key(s_session_t *s, const socp_rsa_key_t *key)
     bool same = socp_rsa_public_equal(key, theirs);
     socp_rsa_destroy(&theirs);
     return same ? 0
-                : s_fail(s->o->who, 3,
-                         "the key in %s is not the key of account %s on %s; log in with a new "
-                         "--data-dir to use the account's key",
-                         s->o->data_dir, s->o->name, s->url);
+                : socp_client_die(
+                      s->o->who, 3,
+                      "the key in %s is not the key of account %s on %s; log in with a new "
+                      "--data-dir to use the account's key",
+                      s->o->data_dir, s->o->name, s->url);
 }
 
 // Waits for the next reply that is one of `want` (or an ERROR); other frames
@@ -369,18 +324,19 @@ s_await(s_session_t *s, socp_account_reply_kind_t want)
         }
         uint64_t now = socp_now_ms();
         if (socp_tcp_conn_done(s->conn)) {
-            return s_fail(s->o->who, 1, "%s closed the connection before answering %s", s->url,
-                          want == SOCP_ACCOUNT_REPLY_LOGGED_IN ? "USER_LOGIN" : "USER_REGISTER");
+            return socp_client_die(
+                s->o->who, 1, "%s closed the connection before answering %s", s->url,
+                want == SOCP_ACCOUNT_REPLY_LOGGED_IN ? "USER_LOGIN" : "USER_REGISTER");
         }
         if (now >= end) {
-            return s_fail(s->o->who, 1,
-                          "no answer to %s from %s within %d s (is it a server with accounts?)",
-                          want == SOCP_ACCOUNT_REPLY_LOGGED_IN ? "USER_LOGIN" : "USER_REGISTER",
-                          s->url, timeout / 1000);
+            return socp_client_die(
+                s->o->who, 1, "no answer to %s from %s within %d s (is it a server with accounts?)",
+                want == SOCP_ACCOUNT_REPLY_LOGGED_IN ? "USER_LOGIN" : "USER_REGISTER", s->url,
+                timeout / 1000);
         }
         int rc = socp_tcp_conn_pump(s->conn, (int) (end - now));
         if (rc != 0 && rc != SOCP_ECLOSED) {
-            return s_fail(s->o->who, 1, "lost %s: %s", s->url, socp_strerror(rc));
+            return socp_client_die(s->o->who, 1, "lost %s: %s", s->url, socp_strerror(rc));
         }
     }
 }
@@ -397,16 +353,17 @@ s_refused(s_session_t *s, const char *what)
     }
     detail[n] = '\0';
     if (strcmp(r->code, "BAD_KEY") == 0 && strstr(r->detail, "password")) {
-        return s_fail(s->o->who, 3, "wrong password for account %s on %s", s->o->name, s->url);
+        return socp_client_die(s->o->who, 3, "wrong password for account %s on %s", s->o->name,
+                               s->url);
     }
     if (strcmp(r->code, "BAD_KEY") == 0 && strstr(r->detail, "pubkey")) {
-        return s_fail(s->o->who, 3,
-                      "the key in %s is not the key of account %s on %s (%s: %s); log in "
-                      "with a new --data-dir to use the account's key",
-                      s->o->data_dir, s->o->name, s->url, r->code, detail);
+        return socp_client_die(s->o->who, 3,
+                               "the key in %s is not the key of account %s on %s (%s: %s); log in "
+                               "with a new --data-dir to use the account's key",
+                               s->o->data_dir, s->o->name, s->url, r->code, detail);
     }
-    return s_fail(s->o->who, 1, "%s refused %s for account %s: %.32s %s", s->url, what, s->o->name,
-                  r->code, detail);
+    return socp_client_die(s->o->who, 1, "%s refused %s for account %s: %.32s %s", s->url, what,
+                           s->o->name, r->code, detail);
 }
 
 // USER_REGISTER with our key sealed under the password, then USER_REGISTERED.
@@ -423,15 +380,17 @@ s_register(s_session_t *s, const socp_rsa_key_t *key, const char *pub)
         rc = socp_account_register_frame(o->name, pub, store, pake, socp_wall_ms(), &frame);
     }
     int code = rc == 0 ? s_send(s, frame, strlen(frame))
-                       : s_fail(o->who, 1, "cannot build the registration: %s", socp_strerror(rc));
+                       : socp_client_die(o->who, 1, "cannot build the registration: %s",
+                                         socp_strerror(rc));
     free(store);
     free(pake);
     free(frame);
     if (code == 0 && (code = s_await(s, SOCP_ACCOUNT_REPLY_REGISTERED)) == 0 &&
         s->reply.kind == SOCP_ACCOUNT_REPLY_ERROR) {
         code = strcmp(s->reply.code, "NAME_IN_USE") == 0
-                   ? s_fail(o->who, 1, "account %s was registered on %s meanwhile by someone else",
-                            o->name, s->url)
+                   ? socp_client_die(o->who, 1,
+                                     "account %s was registered on %s meanwhile by someone else",
+                                     o->name, s->url)
                    : s_refused(s, "the registration");
     }
     return code;
@@ -472,14 +431,14 @@ socp_client_account_login(const socp_client_account_opts_t *o, socp_rsa_key_t **
                     s.url, socp_strerror(rc));
             return s_write_account(o);
         }
-        return s_fail(o->who, 1,
-                      "cannot reach %s (%s): the first login on this machine needs the server",
-                      s.url, socp_strerror(rc));
+        return socp_client_die(
+            o->who, 1, "cannot reach %s (%s): the first login on this machine needs the server",
+            s.url, socp_strerror(rc));
     }
     char *pub = NULL;
     bool registered = false;
     if (*key && socp_rsa_public_export(*key, SOCP_RSA_PUB_B64_DER, &pub) != 0) {
-        code = s_fail(o->who, 1, "%s", "cannot export the public key");
+        code = socp_client_die(o->who, 1, "%s", "cannot export the public key");
     }
     for (int round = 0; code == 0 && round < 2; round++) {
         if ((code = s_login(&s)) != 0 || (code = s_await(&s, SOCP_ACCOUNT_REPLY_LOGGED_IN)) != 0) {
@@ -498,7 +457,7 @@ socp_client_account_login(const socp_client_account_opts_t *o, socp_rsa_key_t **
         // A new account: our key (or a new one), saved here first, then registered.
         if (!*key && ((code = s_new_key(o, key)) != 0 || (code = s_save_key(o, *key)) != 0 ||
                       (rc = socp_rsa_public_export(*key, SOCP_RSA_PUB_B64_DER, &pub)) != 0)) {
-            code = code ? code : s_fail(o->who, 1, "%s", "cannot export the public key");
+            code = code ? code : socp_client_die(o->who, 1, "%s", "cannot export the public key");
             break;
         }
         if ((code = s_register(&s, *key, pub)) != 0) {
@@ -514,8 +473,9 @@ socp_client_account_login(const socp_client_account_opts_t *o, socp_rsa_key_t **
                                                  &why)
                    : SOCP_EPROTO;
         if (rc != 0) {
-            code = s_fail(o->who, 3, "the key %s keeps for account %s does not open: %s", s.url,
-                          o->name, store ? why : "USER_LOGGED_IN carries no privkey_store");
+            code = socp_client_die(o->who, 3, "the key %s keeps for account %s does not open: %s",
+                                   s.url, o->name,
+                                   store ? why : "USER_LOGGED_IN carries no privkey_store");
         } else if ((code = s_save_key(o, *key)) == 0) {
             fprintf(stderr, "%s: logged in as %s with the account's key from %s\n", o->who, o->name,
                     s.url);
@@ -530,4 +490,40 @@ socp_client_account_login(const socp_client_account_opts_t *o, socp_rsa_key_t **
         socp_rsa_destroy(key);
     }
     return code;
+}
+
+int
+socp_client_opts_account(socp_client_opts_t *o,
+                         socp_client_account_pass_t *pw,
+                         socp_rsa_progress_fn *progress,
+                         void *progress_arg,
+                         socp_rsa_key_t **key)
+{
+    // Impl14 reads DER keys only, and verifies content signatures over the
+    // raw ciphertext bytes (as its client signs them).
+    o->wire.pub_format = SOCP_RSA_PUB_B64_DER;
+    o->wire.pub_auto = false;
+    if (!o->sig_form_given) {
+        o->wire.sig_emit = SOCP_SIG_EMIT_RAW;
+    }
+    // ... and routes DMs and files on payload.to (and payload.sender).
+    o->wire.payload_to = true;
+    int rc = socp_client_account_password(o->who, o->account, pw);
+    if (rc != 0) {
+        return rc;
+    }
+    o->account_pass = pw->pass; // the net actor logs in on every connection
+    o->account_pass_len = pw->len;
+    socp_client_account_opts_t ao = {.who = o->who,
+                                     .host = o->host,
+                                     .port = o->port,
+                                     .data_dir = o->data_dir,
+                                     .name = o->account,
+                                     .pw = pw,
+                                     .plain = o->plain,
+                                     .import_key = o->import_key,
+                                     .primes = o->primes,
+                                     .progress = progress,
+                                     .progress_arg = progress_arg};
+    return socp_client_account_login(&ao, key);
 }

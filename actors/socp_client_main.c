@@ -3,12 +3,14 @@
 #include "socp/socp_client_main.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "socp/socp_account.h"
@@ -16,6 +18,39 @@
 #include "socp/socp_log.h"
 #include "socp/socp_sup.h"
 #include "socp/socp_uuid.h"
+
+long
+socp_client_read_tty(const char *prompt, char *out, size_t cap)
+{
+    int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        return -1;
+    }
+    struct termios old, t;
+    bool tty = tcgetattr(fd, &old) == 0;
+    if (tty) {
+        t = old;
+        t.c_lflag &= (tcflag_t) ~ECHO;
+        (void) tcsetattr(fd, TCSAFLUSH, &t);
+    }
+    if (write(fd, prompt, strlen(prompt)) < 0) {
+        // the read below still works
+    }
+    size_t n = 0;
+    char c;
+    while (n + 1 < cap && read(fd, &c, 1) == 1 && c != '\n') {
+        out[n++] = c;
+    }
+    out[n] = '\0';
+    if (tty) {
+        (void) tcsetattr(fd, TCSAFLUSH, &old);
+    }
+    if (write(fd, "\n", 1) < 0) {
+        // ignored
+    }
+    close(fd);
+    return n ? (long) n : -1;
+}
 
 int
 socp_client_die(const char *who, int code, const char *fmt, ...)
@@ -124,42 +159,6 @@ socp_client_opts_take(socp_client_opts_t *o, const char *a, const char *v)
         return -1;
     }
     return 2;
-}
-
-int
-socp_client_opts_account(socp_client_opts_t *o,
-                         socp_client_account_pass_t *pw,
-                         socp_rsa_progress_fn *progress,
-                         void *progress_arg,
-                         socp_rsa_key_t **key)
-{
-    // Impl14 reads DER keys only, and verifies content signatures over the
-    // raw ciphertext bytes (as its client signs them).
-    o->wire.pub_format = SOCP_RSA_PUB_B64_DER;
-    o->wire.pub_auto = false;
-    if (!o->sig_form_given) {
-        o->wire.sig_emit = SOCP_SIG_EMIT_RAW;
-    }
-    // ... and routes DMs and files on payload.to (and payload.sender).
-    o->wire.payload_to = true;
-    int rc = socp_client_account_password(o->who, o->account, pw);
-    if (rc != 0) {
-        return rc;
-    }
-    o->account_pass = pw->pass; // the net actor logs in on every connection
-    o->account_pass_len = pw->len;
-    socp_client_account_opts_t ao = {.who = o->who,
-                                     .host = o->host,
-                                     .port = o->port,
-                                     .data_dir = o->data_dir,
-                                     .name = o->account,
-                                     .pw = pw,
-                                     .plain = o->plain,
-                                     .import_key = o->import_key,
-                                     .primes = o->primes,
-                                     .progress = progress,
-                                     .progress_arg = progress_arg};
-    return socp_client_account_login(&ao, key);
 }
 
 int

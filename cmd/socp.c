@@ -8,14 +8,12 @@
 // (key file, passphrase).
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "socp/socp_bench.h"
@@ -71,34 +69,7 @@ s_passphrase(const char *prompt, char *out, size_t size)
         snprintf(out, size, "%s", env);
         return 0;
     }
-    int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-        return SOCP_EINVAL;
-    }
-    struct termios old, t;
-    bool tty = tcgetattr(fd, &old) == 0;
-    if (tty) {
-        t = old;
-        t.c_lflag &= (tcflag_t) ~ECHO;
-        (void) tcsetattr(fd, TCSAFLUSH, &t);
-    }
-    if (write(fd, prompt, strlen(prompt)) < 0) {
-        // nothing to do: the read below still works
-    }
-    size_t n = 0;
-    char c;
-    while (n < size - 1 && read(fd, &c, 1) == 1 && c != '\n') {
-        out[n++] = c;
-    }
-    out[n] = '\0';
-    if (tty) {
-        (void) tcsetattr(fd, TCSAFLUSH, &old);
-    }
-    if (write(fd, "\n", 1) < 0) {
-        // ignored
-    }
-    close(fd);
-    return n ? 0 : SOCP_EINVAL;
+    return socp_client_read_tty(prompt, out, size) > 0 ? 0 : SOCP_EINVAL;
 }
 
 static bool

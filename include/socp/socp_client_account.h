@@ -34,6 +34,7 @@
 #ifndef SOCP_CLIENT_ACCOUNT_H
 #define SOCP_CLIENT_ACCOUNT_H
 
+#include "socp/socp_client_main.h"
 #include "socp/socp_common.h"
 #include "socp/socp_rsa.h"
 
@@ -80,5 +81,16 @@ typedef struct {
 //         no answer), 2 (data directory of something else), 3 (wrong
 //         password, key file unreadable, the key here is not the account's).
 int socp_client_account_login(const socp_client_account_opts_t *o, socp_rsa_key_t **key);
+
+// --account: Impl14's wire settings (DER keys, content signatures over the
+// raw ciphertext unless --sig-form, payload.to), the password into *pw (the
+// caller frees it with socp_client_account_pass_free after the run), then
+// the login or registration that gives the key (socp_client_account_login).
+// Main thread, at start. Returns 0 or an exit code after one line on stderr.
+int socp_client_opts_account(socp_client_opts_t *o,
+                             socp_client_account_pass_t *pw,
+                             socp_rsa_progress_fn *progress,
+                             void *progress_arg,
+                             socp_rsa_key_t **key);
 
 #endif

@@ -11,7 +11,6 @@
 #include "socp/socp_actor.h"
 #include "socp/socp_client.h"
 #include "socp/socp_common.h"
-#include "socp/socp_client_account.h"
 #include "socp/socp_ws.h"
 
 // --help text of the options socp_client_opts_take() knows.
@@ -68,19 +67,12 @@ int socp_client_opts_take(socp_client_opts_t *o, const char *a, const char *v);
 // configuration, 1: runtime) after one line "<who>: <reason>" on stderr.
 int socp_client_opts_check(socp_client_opts_t *o);
 
-// --account: Impl14's wire settings (DER keys, content signatures over the
-// raw ciphertext unless --sig-form, payload.to), the password into *pw (the
-// caller frees it with socp_client_account_pass_free after the run), then
-// the login or registration that gives the key (socp_client_account_login).
-// Main thread, at start. Returns 0 or an exit code after one line on stderr.
-int socp_client_opts_account(socp_client_opts_t *o,
-                             socp_client_account_pass_t *pw,
-                             socp_rsa_progress_fn *progress,
-                             void *progress_arg,
-                             socp_rsa_key_t **key);
-
 // A decimal option value in [min, max]; false if it is not one.
 bool socp_client_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+// Reads a line from the terminal (/dev/tty) without echo into out (cap
+// bytes, NUL included). Returns its length, or -1 (no terminal, nothing typed).
+long socp_client_read_tty(const char *prompt, char *out, size_t cap);
 
 // Prints "<who>: <message>" on stderr and returns `code`.
 int socp_client_die(const char *who, int code, const char *fmt, ...) SOCP_PRINTF(3, 4);
