@@ -805,6 +805,9 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
         case SOCP_MSG_CLI_PEER:
             s_on_peer(self, &msg->body.cli_peer);
             break;
+        case SOCP_MSG_CLI_PEER_SIG:
+            socp_client_peer_sig(self->peers, self->npeers, &msg->body.cli_peer_sig);
+            break;
         case SOCP_MSG_CLI_NOTE:
             socp_bridge_on_note(self, &msg->body.cli_note);
             break;

@@ -49,15 +49,15 @@ static void
 s_send_piece(s_bridge_t *self,
              uint8_t kind,
              uint64_t local_id,
-             const char *to,
-             const char *pub,
+             const s_peer_t *to,
              const void *data,
              size_t len,
              const char *meta,
              uint64_t index,
              int64_t ts)
 {
-    socp_client_piece_t piece = {kind, local_id, to, pub, data, len, meta, index, ts};
+    socp_client_piece_t piece = {kind, local_id, to->id, to->pub, data,
+                                 len,  meta,     index,  ts,      to->sig};
     socp_client_send_piece(self->ctx, &self->route, self->args->crypto_workers, &piece);
 }
 
@@ -116,9 +116,8 @@ socp_bridge_m_send(s_bridge_t *self, const s_origin_t *o, const char *to, const 
                                              (json_int_t) pieces.count));
         int64_t ts = socp_wall_ms();
         for (size_t i = 0; i < pieces.count; i++) {
-            s_send_piece(self, SOCP_CLIENT_KIND_DM, g->first + i, p->id, p->pub,
-                         text + pieces.items[i].offset, pieces.items[i].len, NULL, 0,
-                         ts + (int64_t) i);
+            s_send_piece(self, SOCP_CLIENT_KIND_DM, g->first + i, p, text + pieces.items[i].offset,
+                         pieces.items[i].len, NULL, 0, ts + (int64_t) i);
         }
     }
     socp_text_pieces_fini(&pieces);
@@ -156,9 +155,8 @@ socp_bridge_m_broadcast(s_bridge_t *self, const s_origin_t *o, const char *text)
                 continue;
             }
             for (size_t k = 0; k < pieces.count; k++) {
-                s_send_piece(self, SOCP_CLIENT_KIND_PUBLIC, id++, p->id, p->pub,
-                             text + pieces.items[k].offset, pieces.items[k].len, NULL, 0,
-                             ts + (int64_t) k);
+                s_send_piece(self, SOCP_CLIENT_KIND_PUBLIC, id++, p, text + pieces.items[k].offset,
+                             pieces.items[k].len, NULL, 0, ts + (int64_t) k);
             }
         }
     }
@@ -198,7 +196,7 @@ socp_bridge_m_send_file(s_bridge_t *self, const s_origin_t *o, const char *to, c
                                          "fileId", file.file_id, "name", file.name, "size",
                                          (json_int_t) total, "sha256", file.sha_hex));
     socp_client_outfile_start(f, &file, p->id, p->pub, g->first);
-    s_send_piece(self, SOCP_CLIENT_KIND_FILE_START, f->group, p->id, p->pub, NULL, 0, file.meta, 0,
+    s_send_piece(self, SOCP_CLIENT_KIND_FILE_START, f->group, p, NULL, 0, file.meta, 0,
                  socp_wall_ms());
     socp_client_pacer_start(&self->pacer, socp_now_ms());
     f->timer = socp_actor_timer_add(self->ctx, 0, 5, s_on_file_tick, self);

@@ -504,7 +504,8 @@ socp_client_opts_account(socp_client_opts_t *o,
     o->wire.pub_format = SOCP_RSA_PUB_B64_DER;
     o->wire.pub_auto = false;
     if (!o->sig_form_given) {
-        o->wire.sig_emit = SOCP_SIG_EMIT_RAW;
+        o->wire.sig_emit = SOCP_SIG_EMIT_RAW; // its server checks public messages in this form
+        o->wire.sig_auto = false;
     }
     // ... and routes DMs and files on payload.to (and payload.sender).
     o->wire.payload_to = true;

@@ -181,7 +181,8 @@ s_on_send(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_send_t *s)
         socp_sig_content_t content = {ct, self->args->user_id,
                                       s->kind == SOCP_CLIENT_KIND_DM ? s->to : NULL, s->ts};
         char *csig = NULL;
-        if ((rc = socp_sig_sign_content(self->key, self->args->wire.salt, self->args->wire.sig_emit,
+        if ((rc = socp_sig_sign_content(self->key, self->args->wire.salt,
+                                        socp_client_sig_emit(&self->args->wire, s->sig, s->to),
                                         &content, &csig)) != 0) {
             goto done;
         }

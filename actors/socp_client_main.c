@@ -73,6 +73,7 @@ socp_client_opts_init(socp_client_opts_t *o, const char *who)
     o->primes = 4;
     o->file_rate = 190;
     o->wire.pub_auto = true; // DER, or PEM for a server that presents PEM keys
+    o->wire.sig_auto = true; // the form each recipient signs in (ADR 0014)
 }
 
 bool
@@ -141,8 +142,13 @@ socp_client_opts_take(socp_client_opts_t *o, const char *a, const char *v)
     } else if (strcmp(a, "--pub-format") == 0 && s_pick(v, "der", "pem", &first)) {
         o->wire.pub_format = first ? SOCP_RSA_PUB_B64_DER : SOCP_RSA_PUB_B64_PEM;
         o->wire.pub_auto = false; // an explicit form always wins
+    } else if (strcmp(a, "--sig-form") == 0 && strcmp(v, "auto") == 0) {
+        o->wire.sig_emit = SOCP_SIG_EMIT_STRING;
+        o->wire.sig_auto = true;
+        o->sig_form_given = true;
     } else if (strcmp(a, "--sig-form") == 0 && s_pick(v, "string", "bytes", &first)) {
         o->wire.sig_emit = first ? SOCP_SIG_EMIT_STRING : SOCP_SIG_EMIT_RAW;
+        o->wire.sig_auto = false; // an explicit form is used for everyone
         o->sig_form_given = true;
     } else if (strcmp(a, "--pss-salt") == 0 && s_pick(v, "max", "32", &first)) {
         o->wire.salt = first ? SOCP_RSA_SALT_MAX : SOCP_RSA_SALT_32;

@@ -774,12 +774,15 @@ s_contact_decode(const MDB_val *k,
         json_decref(o);
         return false;
     }
+    // "sig" came later: absent (or anything but 1-2) means not learned yet.
+    json_int_t sig = json_integer_value(json_object_get(o, "sig"));
     *c = (socp_cstore_contact_t){id,
                                  json_string_value(name),
                                  json_string_value(pub),
                                  json_string_value(fp),
                                  json_integer_value(first),
-                                 json_integer_value(last)};
+                                 json_integer_value(last),
+                                 (uint8_t) (sig >= 1 && sig <= 2 ? sig : 0)};
     *holder = o;
     return true;
 }
@@ -791,10 +794,11 @@ s_contact_write(socp_cstore_t *self,
                 const char *pub,
                 const char *fp,
                 int64_t first,
-                int64_t last)
+                int64_t last,
+                uint8_t sig)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I}", "name", name, "pub", pub, "fp", fp, "first",
-                          (json_int_t) first, "last", (json_int_t) last);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:i}", "name", name, "pub", pub, "fp", fp,
+                          "first", (json_int_t) first, "last", (json_int_t) last, "sig", (int) sig);
     if (!o) {
         return SOCP_EINVAL;
     }
@@ -832,7 +836,7 @@ socp_cstore_contact_pin(socp_cstore_t *self,
             *state = 1;
         }
         return s_contact_write(self, user_id, name && *name ? name : user_id, pub, fp, now_ms,
-                               now_ms);
+                               now_ms, 0);
     }
     if (rc != 0) {
         return rc;
@@ -844,7 +848,34 @@ socp_cstore_contact_pin(socp_cstore_t *self,
     char *keep_pub = socp_strdup(c.pub);
     char *keep_name = socp_strdup(name && *name ? name : c.name);
     int64_t first = c.first_seen;
-    rc = s_contact_write(self, user_id, keep_name, keep_pub, fp, first, now_ms);
+    rc = s_contact_write(self, user_id, keep_name, keep_pub, fp, first, now_ms, c.sig);
+    free(keep_pub);
+    free(keep_name);
+    return rc;
+}
+
+int
+socp_cstore_contact_set_sig(socp_cstore_t *self, const char *user_id, uint8_t sig, bool *changed)
+{
+    if (changed) {
+        *changed = false;
+    }
+    if (sig > 2) {
+        return SOCP_EINVAL;
+    }
+    socp_cstore_contact_t c;
+    int rc = socp_cstore_contact_get(self, user_id, &c);
+    if (rc != 0 || c.sig == sig) {
+        return rc;
+    }
+    if (changed) {
+        *changed = true;
+    }
+    // Copy what we keep: c's strings die with the next store call.
+    char *keep_name = socp_strdup(c.name), *keep_pub = socp_strdup(c.pub);
+    char fp[65];
+    memcpy(fp, c.fp, sizeof fp);
+    rc = s_contact_write(self, user_id, keep_name, keep_pub, fp, c.first_seen, c.last_seen, sig);
     free(keep_pub);
     free(keep_name);
     return rc;
@@ -892,7 +923,7 @@ socp_cstore_contact_get(socp_cstore_t *self, const char *user_id, socp_cstore_co
             memcpy(p + a + b, c.pub, d);
             memcpy(p + a + b + d, c.fp, e);
             *out = (socp_cstore_contact_t){
-                p, p + a, p + a + b, p + a + b + d, c.first_seen, c.last_seen};
+                p, p + a, p + a + b, p + a + b + d, c.first_seen, c.last_seen, c.sig};
             self->last_contact = *out;
             self->last_contact_ok = true;
             json_decref(holder);

@@ -655,6 +655,25 @@ s_file_end(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_plain_t *p
 
 // ---- received messages ---------------------------------------------------------------
 
+// The form a contact's content_sig verified in is the form we answer in
+// (ADR 0014): kept with the contact, and the ui told when it changes. Only
+// a signature that verified under their pinned key teaches anything.
+static void
+s_learn_sig(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_plain_t *p)
+{
+    uint8_t sig = socp_client_sig_learn(p->form);
+    bool changed = false;
+    if (sig == SOCP_CLIENT_SIG_UNKNOWN ||
+        socp_cstore_contact_set_sig(self->db, p->from, sig, &changed) != 0 || !changed) {
+        return;
+    }
+    socp_debug("store: %s signs in the %s form; answering in it", p->from, p->form);
+    socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_PEER_SIG);
+    m.body.cli_peer_sig.user_id = p->from;
+    m.body.cli_peer_sig.sig = sig;
+    (void) socp_actor_send(ctx, "ui", &m);
+}
+
 static void
 s_on_plain(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_plain_t *p)
 {
@@ -694,6 +713,7 @@ s_on_plain(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_plain_t *p
             return;
         }
     }
+    s_learn_sig(ctx, self, p);
     const char *conv = p->kind == SOCP_CLIENT_KIND_PUBLIC ? "public" : p->from;
     socp_cstore_msg_t h = {.kind = p->kind,
                            .outgoing = false,
@@ -727,7 +747,8 @@ s_peer(socp_actor_ctx_t *ctx,
        const char *name,
        const char *pub,
        bool online,
-       uint8_t status)
+       uint8_t status,
+       uint8_t sig)
 {
     socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_PEER);
     m.body.cli_peer.user_id = user_id;
@@ -735,6 +756,7 @@ s_peer(socp_actor_ctx_t *ctx,
     m.body.cli_peer.pub = pub;
     m.body.cli_peer.online = online;
     m.body.cli_peer.status = status;
+    m.body.cli_peer.sig = sig;
     (void) socp_actor_send(ctx, "ui", &m);
 }
 
@@ -744,7 +766,7 @@ s_on_presence(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_presenc
     socp_cstore_contact_t c;
     if (p->kind == 2) {
         if (socp_cstore_contact_get(self->db, p->user_id, &c) == 0) {
-            s_peer(ctx, p->user_id, c.name, c.pub, false, 0);
+            s_peer(ctx, p->user_id, c.name, c.pub, false, 0, c.sig);
         }
         return;
     }
@@ -758,7 +780,7 @@ s_on_presence(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_presenc
                    "contact "
                    "was kept and the new one refused: messages to or from the new key are blocked.",
                    c.name, p->user_id);
-            s_peer(ctx, p->user_id, c.name, c.pub, true, 2);
+            s_peer(ctx, p->user_id, c.name, c.pub, true, 2, c.sig);
         }
         return;
     }
@@ -766,8 +788,9 @@ s_on_presence(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_presenc
         return;
     }
     s_schedule(ctx, self);
+    uint8_t sig = socp_cstore_contact_get(self->db, p->user_id, &c) == 0 ? c.sig : 0;
     s_peer(ctx, p->user_id, p->name && *p->name ? p->name : p->user_id, p->pub, true,
-           (uint8_t) state);
+           (uint8_t) state, sig);
 }
 
 // ---- history and settings ----------------------------------------------------------
@@ -812,7 +835,7 @@ s_history_row(const socp_cstore_msg_t *m, void *arg)
 static int
 s_peer_row(const socp_cstore_contact_t *c, void *arg)
 {
-    s_peer(arg, c->user_id, c->name, c->pub, false, 0);
+    s_peer(arg, c->user_id, c->name, c->pub, false, 0, c->sig);
     return 0;
 }
 

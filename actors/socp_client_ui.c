@@ -727,6 +727,9 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
         case SOCP_MSG_CLI_PEER:
             s_on_peer(self, &msg->body.cli_peer);
             break;
+        case SOCP_MSG_CLI_PEER_SIG:
+            socp_client_peer_sig(self->peers, self->npeers, &msg->body.cli_peer_sig);
+            break;
         case SOCP_MSG_CLI_NOTE: {
             static const char *const prefix[] = {"", "warning: ", "error: ", "!!! "};
             uint8_t lv = msg->body.cli_note.level < 4 ? msg->body.cli_note.level : 3;

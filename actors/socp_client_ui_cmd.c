@@ -47,7 +47,7 @@ s_send(socp_actor_ctx_t *ctx,
        uint64_t index,
        int64_t ts)
 {
-    socp_client_piece_t piece = {kind, local_id, to->id, pub, data, len, meta, index, ts};
+    socp_client_piece_t piece = {kind, local_id, to->id, pub, data, len, meta, index, ts, to->sig};
     socp_client_send_piece(ctx, &self->route, self->args->crypto_workers, &piece);
 }
 

@@ -243,7 +243,17 @@ socp_client_peer_update(socp_client_peer_t *peers,
     e->pub = socp_strdup(p->pub);
     e->online = p->online;
     e->status = p->status;
+    e->sig = p->sig;
     return e;
+}
+
+void
+socp_client_peer_sig(socp_client_peer_t *peers, size_t n, const socp_msg_cli_peer_sig_t *p)
+{
+    socp_client_peer_t *e = socp_client_peer_find(peers, n, p->user_id);
+    if (e) {
+        e->sig = p->sig;
+    }
 }
 
 socp_client_peer_t *
@@ -270,6 +280,43 @@ socp_client_peer_resolve(socp_client_peer_t *peers, size_t n, const char *who, i
         }
     }
     return *hits == 1 ? hit : NULL;
+}
+
+socp_sig_emit_t
+socp_client_sig_emit(const socp_client_wire_t *wire, uint8_t learned, const char *to)
+{
+    if (!wire->sig_auto) {
+        return wire->sig_emit;
+    }
+    if (learned == SOCP_CLIENT_SIG_RAW) {
+        return SOCP_SIG_EMIT_RAW;
+    }
+    if (learned == SOCP_CLIENT_SIG_STRING) {
+        return SOCP_SIG_EMIT_STRING;
+    }
+    // A UUID in any letter case is a spec client's id.
+    char low[SOCP_UUID_BUF] = "";
+    size_t n = to ? strlen(to) : 0;
+    for (size_t i = 0; i < n && i + 1 < sizeof low; i++) {
+        low[i] = (char) (to[i] >= 'A' && to[i] <= 'F' ? to[i] - 'A' + 'a' : to[i]);
+    }
+    bool uuid = n == SOCP_UUID_BUF - 1 && socp_uuid_is_v4(low, n);
+    return n > 0 && !uuid ? SOCP_SIG_EMIT_RAW : SOCP_SIG_EMIT_STRING;
+}
+
+uint8_t
+socp_client_sig_learn(const char *form)
+{
+    if (!form) {
+        return SOCP_CLIENT_SIG_UNKNOWN;
+    }
+    if (strcmp(form, socp_sig_form_name(SOCP_SIG_FORM_STRING)) == 0) {
+        return SOCP_CLIENT_SIG_STRING;
+    }
+    if (strcmp(form, socp_sig_form_name(SOCP_SIG_FORM_RAW)) == 0) {
+        return SOCP_CLIENT_SIG_RAW;
+    }
+    return SOCP_CLIENT_SIG_UNKNOWN;
 }
 
 void
@@ -441,6 +488,7 @@ socp_client_send_piece(socp_actor_ctx_t *ctx,
     m.body.cli_send.index = p->index;
     m.body.cli_send.ts = p->ts;
     m.body.cli_send.conv = p->kind == SOCP_CLIENT_KIND_PUBLIC ? "public" : p->to;
+    m.body.cli_send.sig = p->sig;
     (void) socp_actor_send(ctx, worker, &m);
 }
 
@@ -495,7 +543,8 @@ socp_client_outfile_tick(socp_client_outfile_t *self,
                                      (size_t) n,
                                      self->file_id,
                                      self->index,
-                                     socp_wall_ms()};
+                                     socp_wall_ms(),
+                                     SOCP_CLIENT_SIG_UNKNOWN}; // no content_sig on files
         socp_client_send_piece(ctx, route, workers, &chunk);
         sodium_memzero(buf, sizeof buf);
         self->index++;
@@ -512,7 +561,8 @@ socp_client_outfile_tick(socp_client_outfile_t *self,
                                0,
                                self->file_id,
                                0,
-                               socp_wall_ms()};
+                               socp_wall_ms(),
+                               SOCP_CLIENT_SIG_UNKNOWN};
     socp_client_send_piece(ctx, route, workers, &end);
     socp_actor_timer_cancel(ctx, self->timer);
     self->timer = 0;

@@ -255,3 +255,88 @@ SOCP_TEST_T(socp_interop_script_waits_for_the_user_list, 60)
     CHECK_STREQ(n, "1");
     CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
 }
+
+// Waits until the fake has seen `want` MSG_DIRECT / MSG_PUBLIC_CHANNEL
+// frames to `who`, then returns the form the last one's content_sig
+// verifies in.
+static void
+s_sig_form(socp_cli_t *fake, const char *who, const char *want_count, char *form, size_t size)
+{
+    char cmd[64], n[64] = "";
+    snprintf(cmd, sizeof cmd, "count_to %s", who);
+    uint64_t deadline = socp_now_ms() + 10000;
+    do {
+        socp_cli_fake(fake, cmd, n, sizeof n);
+    } while (strcmp(n, want_count) != 0 && socp_now_ms() < deadline && poll(NULL, 0, 50) == 0);
+    CHECK_MSG(strcmp(n, want_count) == 0, "%s got %s frames, not %s", who, n, want_count);
+    snprintf(cmd, sizeof cmd, "sig_form %s", who);
+    socp_cli_fake(fake, cmd, form, size);
+}
+
+// With default flags the client answers each contact in the content_sig
+// form that contact signs in (Impl14's client verifies only the raw-bytes
+// form, peer A's only the string form): learned from their verified
+// messages, kept across a restart; before any message, raw bytes for an id
+// that is not a UUID (an Impl14 account), else the string form (ADR 0014).
+SOCP_TEST_T(socp_interop_answers_in_the_form_each_contact_signs, 90)
+{
+    char port[16], cmd[4096], form[64];
+    socp_cli_t fake = socp_cli_fake_start(port, sizeof port);
+    socp_cli_t alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", NULL);
+    socp_cli_fake(&fake, "hello", NULL, 0);
+    socp_cli_expect(&alice, "connected to", 10000, NULL, 0);
+    const char *fx = socp_test_srcdir();
+    snprintf(cmd, sizeof cmd, "user carol %s/tests/fixtures/rsa4096_2p_a.pem", fx);
+    socp_cli_fake(&fake, cmd, NULL, 0);
+    snprintf(cmd, sizeof cmd, "user zed %s/tests/fixtures/rsa4096_2p_b.pem zed", fx);
+    socp_cli_fake(&fake, cmd, NULL, 0);
+    snprintf(cmd, sizeof cmd, "user dave %s/tests/fixtures/rsa4096_4p_b.pem", fx);
+    socp_cli_fake(&fake, cmd, NULL, 0);
+    const char *names[] = {"carol", "zed", "dave"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(cmd, sizeof cmd, "advertise %s der", names[i]);
+        socp_cli_fake(&fake, cmd, NULL, 0);
+        snprintf(cmd, sizeof cmd, "%s is online", names[i]);
+        socp_cli_expect(&alice, cmd, 10000, NULL, 0);
+    }
+
+    // Before any message: by the shape of the id.
+    socp_cli_say(&alice, "/tell carol first-to-carol");
+    s_sig_form(&fake, "carol", "1", form, sizeof form);
+    CHECK_STREQ(form, "string");
+    socp_cli_say(&alice, "/tell zed first-to-zed");
+    s_sig_form(&fake, "zed", "1", form, sizeof form);
+    CHECK_STREQ(form, "bytes");
+
+    // Learned: dave signs raw bytes, zed the string form.
+    socp_cli_fake(&fake, "dm dave bytes max dave-signs-bytes", NULL, 0);
+    s_expect_verified(&alice, "dave -> you: dave-signs-bytes");
+    socp_cli_say(&alice, "/tell dave answer-in-bytes");
+    s_sig_form(&fake, "dave", "1", form, sizeof form);
+    CHECK_STREQ(form, "bytes");
+    socp_cli_fake(&fake, "dm zed string max zed-signs-string", NULL, 0);
+    s_expect_verified(&alice, "zed -> you: zed-signs-string");
+    socp_cli_say(&alice, "/tell zed answer-in-string");
+    s_sig_form(&fake, "zed", "2", form, sizeof form);
+    CHECK_STREQ(form, "string");
+
+    // Kept with the contact across a restart, and used for /all too.
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
+    alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", NULL);
+    socp_cli_fake(&fake, "hello", NULL, 0);
+    socp_cli_expect(&alice, "connected to", 10000, NULL, 0);
+    for (int i = 0; i < 3; i++) {
+        snprintf(cmd, sizeof cmd, "advertise %s der", names[i]);
+        socp_cli_fake(&fake, cmd, NULL, 0);
+        snprintf(cmd, sizeof cmd, "%s is online", names[i]);
+        socp_cli_expect(&alice, cmd, 10000, NULL, 0);
+    }
+    socp_cli_say(&alice, "/all one-for-everyone");
+    s_sig_form(&fake, "dave", "1", form, sizeof form);
+    CHECK_STREQ(form, "bytes");
+    s_sig_form(&fake, "zed", "1", form, sizeof form);
+    CHECK_STREQ(form, "string");
+    s_sig_form(&fake, "carol", "1", form, sizeof form);
+    CHECK_STREQ(form, "string");
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
+}

@@ -184,6 +184,37 @@ SOCP_TEST(socp_store_key_change_refused)
     socp_cstore_destroy(&st);
 }
 
+// The content_sig form learned for a contact: kept by later pins (a
+// presence update must not forget it), across a reopen, and only 0-2.
+SOCP_TEST(socp_store_contact_sig_form)
+{
+    socp_cstore_t *st;
+    CHECK_OK(socp_cstore_open(s_db(), 0, &st, NULL));
+    bool changed = true;
+    CHECK_RC(socp_cstore_contact_set_sig(st, "bob", 2, &changed), SOCP_ENOTFOUND);
+    CHECK(!changed);
+    CHECK_OK(socp_cstore_contact_pin(st, "bob", "Bob", "PUB-A", S_FP_A, 10, NULL));
+    socp_cstore_contact_t c;
+    CHECK_OK(socp_cstore_contact_get(st, "bob", &c));
+    CHECK_EQ(c.sig, 0);
+    CHECK_OK(socp_cstore_contact_set_sig(st, "bob", 2, &changed));
+    CHECK(changed);
+    CHECK_OK(socp_cstore_contact_set_sig(st, "bob", 2, &changed));
+    CHECK(!changed);
+    CHECK_RC(socp_cstore_contact_set_sig(st, "bob", 3, &changed), SOCP_EINVAL);
+    CHECK_OK(socp_cstore_contact_pin(st, "bob", "Bobby", "PUB-A", S_FP_A, 20, NULL));
+    CHECK_OK(socp_cstore_commit(st));
+    socp_cstore_destroy(&st);
+    CHECK_OK(socp_cstore_open(s_db(), 0, &st, NULL));
+    CHECK_OK(socp_cstore_contact_get(st, "bob", &c));
+    CHECK_EQ(c.sig, 2);
+    CHECK_STREQ(c.name, "Bobby");
+    CHECK_STREQ(c.pub, "PUB-A");
+    CHECK_EQ(c.first_seen, 10);
+    CHECK_EQ(c.last_seen, 20);
+    socp_cstore_destroy(&st);
+}
+
 // A child writes bursts of outbox entries and history, committing each burst
 // and reporting the committed count on a pipe, and is SIGKILLed mid-burst.
 // Everything reported committed must be there, whole; nothing half-written.

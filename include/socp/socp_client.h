@@ -8,6 +8,7 @@
 //   net --CLI_SENT--> store (outbox entry marked sent)
 //   server --ws--> net --CLI_INBOUND--> cryptoN --CLI_PLAIN--> store --CLI_SHOW--> ui
 //   net --CLI_PRESENCE--> store (TOFU pinning) --CLI_PEER--> ui
+//   store --CLI_PEER_SIG--> ui   (the content_sig form a contact signs in, ADR 0014)
 //   net --CLI_CTRL--> crypto0 --CLI_WIRE(seq 0)--> net   (USER_HELLO, HEARTBEAT)
 //   net --CLI_SETTING(pub_format)--> store (per server), cryptoN (sender_pub)
 //
@@ -50,11 +51,20 @@ enum {
     SOCP_CLIENT_TRUST_KEY_CHANGED = 4, // signed with a key other than the pinned one
 };
 
+// The content_sig form a contact signs in, learned from their verified
+// messages (contact record, CLI_PEER.sig, CLI_SEND.sig): we answer in it.
+enum {
+    SOCP_CLIENT_SIG_UNKNOWN = 0,
+    SOCP_CLIENT_SIG_STRING = 1, // base64url ciphertext string (decisions.md default)
+    SOCP_CLIENT_SIG_RAW = 2,    // raw ciphertext bytes (Impl14's client verifies only this)
+};
+
 // Wire settings chosen by flags/config (decisions.md, "Interop settings").
 typedef struct {
     socp_rsa_pub_format_t pub_format; // how we publish our key (DER default)
     bool pub_auto;            // --pub-format auto: DER, or PEM for a server that presents PEM keys
-    socp_sig_emit_t sig_emit; // content_sig form we emit (string default)
+    socp_sig_emit_t sig_emit; // content_sig form we emit when sig_auto is off
+    bool sig_auto;            // --sig-form auto (default): per recipient (socp_client_sig_emit)
     socp_rsa_salt_t salt;     // PSS salt when signing (max default)
     bool payload_to; // --account (Impl14 routes on the payload): payload.to in MSG_DIRECT and
                      // FILE_*, payload.sender in MSG_DIRECT, besides the envelope's from / to
@@ -155,6 +165,7 @@ typedef struct {
     const char *meta; // FILE_*: file id or FILE_START's JSON; else NULL
     uint64_t index;   // FILE_CHUNK index
     int64_t ts;       // wall-clock ms, signed
+    uint8_t sig;      // SOCP_CLIENT_SIG_* of the recipient (socp_client_peer_t.sig)
 } socp_client_piece_t;
 
 // Numbers the piece (socp_client_route) and sends it as CLI_SEND to the
@@ -253,6 +264,7 @@ typedef struct {
     char *id, *name, *pub; // owned; name falls back to the id
     bool online;
     uint8_t status; // SOCP_CLIENT_TRUST_* of the pinned key (2: a changed key, refused)
+    uint8_t sig;    // SOCP_CLIENT_SIG_*: the form they sign in
 } socp_client_peer_t;
 
 // The entry for `id`, or NULL.
@@ -267,11 +279,28 @@ socp_client_peer_t *socp_client_peer_update(socp_client_peer_t *peers,
                                             const socp_msg_cli_peer_t *p,
                                             bool *was_online);
 
+// Applies a CLI_PEER_SIG (the form a known user signs in).
+void socp_client_peer_sig(socp_client_peer_t *peers, size_t n, const socp_msg_cli_peer_sig_t *p);
+
 // A user by id, exact display name, or else a unique prefix of an id or a
 // name. Returns the entry if exactly one matches, else NULL; *hits gets
 // the number of matches.
 socp_client_peer_t *
 socp_client_peer_resolve(socp_client_peer_t *peers, size_t n, const char *who, int *hits);
+
+// The content_sig form to sign a DM or public piece for `to` in
+// (ADR 0014). A fixed form (--sig-form string|bytes, account mode) is used
+// for everyone; in auto mode, the form the recipient was seen signing in
+// (`learned`, SOCP_CLIENT_SIG_*), else raw bytes for a user id that is not a
+// UUID (only Impl14's accounts have such ids, and its client verifies only
+// that form), else the string form.
+socp_sig_emit_t
+socp_client_sig_emit(const socp_client_wire_t *wire, uint8_t learned, const char *to);
+
+// What a verified content_sig form (socp_sig_form_name) says about how its
+// sender signs: SOCP_CLIENT_SIG_STRING, _RAW, or _UNKNOWN (forms that say
+// nothing about which of the two the sender verifies).
+uint8_t socp_client_sig_learn(const char *form);
 
 // Frees what the entries own.
 void socp_client_peers_fini(socp_client_peer_t *peers, size_t n);

@@ -57,6 +57,7 @@ typedef struct {
     const char *fp;      // hex SHA-256 of the key DER
     int64_t first_seen;  // Unix ms
     int64_t last_seen;   // Unix ms
+    uint8_t sig;         // content_sig form they sign in: 0 unknown, 1 string, 2 raw bytes
 } socp_cstore_contact_t;
 
 // Opens (creating if needed, mode 0700/0600) the database in dir.
@@ -132,6 +133,13 @@ SOCP_NODISCARD int socp_cstore_history_last(socp_cstore_t *self,
 // stored), SOCP_ESTORE.
 SOCP_NODISCARD int
 socp_cstore_seen_add(socp_cstore_t *self, const char *from, int64_t ts, const uint8_t hash[32]);
+
+// Records the content_sig form a known contact signs in (0-2, as
+// socp_cstore_contact_t.sig). *changed (if not NULL) says whether it differs
+// from what was stored.
+// @return 0; SOCP_ENOTFOUND (no such contact); SOCP_EINVAL; SOCP_ESTORE.
+SOCP_NODISCARD int
+socp_cstore_contact_set_sig(socp_cstore_t *self, const char *user_id, uint8_t sig, bool *changed);
 
 // Pins a contact's key on first sight (TOFU) and updates name / last seen.
 // @param name   NULL or "" keeps the stored name

@@ -8,8 +8,8 @@ reads one command per line on stdin and answers "ok CMD ..." (or
 
   hello                       accept the next connection, do the WebSocket
                               handshake, wait for USER_HELLO ("ok hello ID")
-  user NAME KEYPEM            define a fake remote user NAME (uuid v4) whose
-                              private key is the PEM file KEYPEM
+  user NAME KEYPEM [ID]       define a fake remote user NAME (id ID, else a
+                              uuid v4) whose private key is the PEM file KEYPEM
   advertise NAME FORM         USER_ADVERTISE for NAME, key as FORM:
                               der (b64url DER SPKI), pem64 (b64url(PEM)),
                               pem (raw PEM text, in payload.pubkey only)
@@ -63,6 +63,9 @@ reads one command per line on stdin and answers "ok CMD ..." (or
                               OTHER, a user, whose payload.sender names NAME)
   sender_pub_form NAME        "ok sender_pub_form der|pem64|none": sender_pub of
                               the last frame the client sent to NAME
+  sig_form NAME               "ok sig_form string|bytes|bad|none": the form the
+                              content_sig of the client's last MSG_DIRECT or
+                              MSG_PUBLIC_CHANNEL to NAME verifies in
 """
 import base64
 import hashlib
@@ -310,6 +313,26 @@ class Server:
         payload = {"ciphertext": ct, "sender": uid, "sender_pub": self.pub_text(key, "der"), "content_sig": b64url(sig)}
         self.send("USER_DELIVER", self.id, self.to_id(to), payload, ts)
 
+    def sig_form(self, name):
+        uid, _ = self.users[name]
+        types = ("MSG_DIRECT", "MSG_PUBLIC_CHANNEL")
+        sent = [f for f in list(self.conn.frames) if isinstance(f, dict) and f.get("to") == uid and f.get("type") in types]
+        if not sent:
+            return "none"
+        env = sent[-1]
+        p = env["payload"]
+        ct = p["ciphertext"]
+        to = (uid if env["type"] == "MSG_DIRECT" else "").encode()
+        tail = env["from"].encode() + to + str(env["ts"]).encode()
+        sig = unb64(p["content_sig"])
+        for form, pre in (("string", ct.encode() + tail), ("bytes", unb64(ct) + tail)):
+            try:
+                self.client_pub.verify(sig, pre, pss("max"), hashes.SHA256())
+                return form
+            except Exception:
+                pass
+        return "bad"
+
     def keepalive(self, conn):
         while not conn.reading.is_set() and not conn.closed:
             try:
@@ -345,7 +368,7 @@ class Server:
         if c == "user":
             with open(words[2], "rb") as f:
                 key = serialization.load_pem_private_key(f.read(), None)
-            self.users[words[1]] = (str(uuid.uuid4()), key)
+            self.users[words[1]] = (words[3] if len(words) > 3 else str(uuid.uuid4()), key)
             return self.users[words[1]][0]
         if c == "rekey":
             with open(words[2], "rb") as f:
@@ -455,6 +478,8 @@ class Server:
                 return "none"
             pub = unb64(sent[-1]["payload"]["sender_pub"])
             return "pem64" if pub.startswith(b"-----BEGIN") else "der"
+        if c == "sig_form":
+            return self.sig_form(words[1])
         if c == "count_to":
             uid, _ = self.users[words[1]]
             return str(sum(1 for f in list(self.conn.frames) if isinstance(f, dict) and f.get("to") == uid))
