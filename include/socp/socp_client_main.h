@@ -23,8 +23,8 @@
     "  --primes 2|4          primes of a new key (default 4)\n"                               \
     "  --pub-format auto|der|pem  how our key is published (default auto: DER, or PEM\n"      \
     "                        for a server whose users' keys come as PEM, remembered)\n"       \
-    "  --sig-form auto|string|bytes  content_sig form we emit (default auto: the form\n"     \
-    "                        each contact signs in, else string; bytes for an account)\n"    \
+    "  --sig-form auto|string|bytes  content_sig form we emit (default auto: the form\n"      \
+    "                        each contact signs in, else string; bytes for an account)\n"     \
     "  --pss-salt max|32     PSS salt when signing (default max)\n"                           \
     "  --heartbeat MS        HEARTBEAT interval (default 15000)\n"                            \
     "  --dead MS             silence before the link is dead (default 45000; a server\n"      \
