@@ -297,10 +297,11 @@ socp_bridge_resolve(s_bridge_t *self, const char *who, int *hits_out)
 static void
 s_presence_event(s_bridge_t *self, const s_peer_t *e, bool online)
 {
-    socp_bridge_event(self, "presence",
-                      json_pack("{s:s,s:s,s:o,s:b}", "event", online ? "joined" : "left", "user",
-                                e->id, "name", socp_bridge_jtext(e->name, strlen(e->name)),
-                                "keyRefused", e->status == 2));
+    json_t *ev =
+        json_pack("{s:s,s:s,s:o,s:b}", "event", online ? "joined" : "left", "user", e->id, "name",
+                  socp_bridge_jtext(e->name, strlen(e->name)), "keyRefused", e->status == 2);
+    socp_bridge_user_keys(self, e, ev);
+    socp_bridge_event(self, "presence", ev);
 }
 
 static void

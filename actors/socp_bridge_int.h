@@ -109,6 +109,9 @@ socp_bridge_m_send_file(s_bridge_t *self, const s_origin_t *o, const char *to, c
 void
 socp_bridge_m_history(s_bridge_t *self, const s_origin_t *o, const char *peer, json_int_t limit);
 void socp_bridge_m_list(s_bridge_t *self, const s_origin_t *o);
+
+// Adds "label", "fingerprint" and "server" of p to the user object u.
+void socp_bridge_user_keys(s_bridge_t *self, const s_peer_t *p, json_t *u);
 json_t *socp_bridge_stats_json(s_bridge_t *self);
 void socp_bridge_on_accepted(s_bridge_t *self, const socp_msg_cli_accepted_t *a);
 void socp_bridge_on_show(s_bridge_t *self, const socp_msg_cli_show_t *s);

@@ -270,9 +270,26 @@ socp_bridge_on_accepted(s_bridge_t *self, const socp_msg_cli_accepted_t *a)
 static json_t *
 s_user_json(s_bridge_t *self, const s_peer_t *p)
 {
-    return json_pack("{s:s,s:o,s:b,s:b,s:b}", "id", p->id, "name",
-                     socp_bridge_jtext(p->name, strlen(p->name)), "online", p->online, "self",
-                     strcmp(p->id, self->args->user_id) == 0, "keyRefused", p->status == 2);
+    json_t *u = json_pack("{s:s,s:o,s:b,s:b,s:b}", "id", p->id, "name",
+                          socp_bridge_jtext(p->name, strlen(p->name)), "online", p->online, "self",
+                          strcmp(p->id, self->args->user_id) == 0, "keyRefused", p->status == 2);
+    socp_bridge_user_keys(self, p, u);
+    return u;
+}
+
+void
+socp_bridge_user_keys(s_bridge_t *self, const s_peer_t *p, json_t *u)
+{
+    // Names that cannot lie: the label a person should see (the name, with a
+    // short fingerprint when it clashes), the key fingerprint and server.
+    char lb[300];
+    socp_client_peer_label(self->peers, self->npeers, p, self->args->user_id, self->nick, lb,
+                           sizeof lb);
+    json_object_set_new(u, "label", socp_bridge_jtext(lb, strlen(lb)));
+    json_object_set_new(u, "fingerprint", json_string(p->fp ? p->fp : ""));
+    json_object_set_new(
+        u, "server",
+        socp_bridge_jtext(p->server ? p->server : "", p->server ? strlen(p->server) : 0));
 }
 
 void

@@ -542,6 +542,10 @@ s_presence(socp_actor_ctx_t *ctx, s_net_t *self, json_t *entry, bool listed)
     m.body.cli_presence.pub = norm;
     m.body.cli_presence.fp = fp;
     m.body.cli_presence.name = name ? name : "";
+    const char *server = json_string_value(json_object_get(entry, "server_id"));
+    m.body.cli_presence.server =
+        server && socp_uuid_is_peer_id(server, strlen(server)) && strlen(server) <= 128 ? server
+                                                                                        : "";
     (void) socp_actor_send(ctx, "store", &m);
     free(norm);
     if (pem) {

@@ -748,7 +748,8 @@ s_peer(socp_actor_ctx_t *ctx,
        const char *pub,
        bool online,
        uint8_t status,
-       uint8_t sig)
+       const socp_cstore_contact_t *c,
+       const char *server)
 {
     socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_PEER);
     m.body.cli_peer.user_id = user_id;
@@ -756,7 +757,9 @@ s_peer(socp_actor_ctx_t *ctx,
     m.body.cli_peer.pub = pub;
     m.body.cli_peer.online = online;
     m.body.cli_peer.status = status;
-    m.body.cli_peer.sig = sig;
+    m.body.cli_peer.sig = c ? c->sig : 0;
+    m.body.cli_peer.fp = c ? c->fp : "";
+    m.body.cli_peer.server = server ? server : "";
     (void) socp_actor_send(ctx, "ui", &m);
 }
 
@@ -766,7 +769,7 @@ s_on_presence(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_presenc
     socp_cstore_contact_t c;
     if (p->kind == 2) {
         if (socp_cstore_contact_get(self->db, p->user_id, &c) == 0) {
-            s_peer(ctx, p->user_id, c.name, c.pub, false, 0, c.sig);
+            s_peer(ctx, p->user_id, c.name, c.pub, false, 0, &c, p->server);
         }
         return;
     }
@@ -780,7 +783,7 @@ s_on_presence(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_presenc
                    "contact "
                    "was kept and the new one refused: messages to or from the new key are blocked.",
                    c.name, p->user_id);
-            s_peer(ctx, p->user_id, c.name, c.pub, true, 2, c.sig);
+            s_peer(ctx, p->user_id, c.name, c.pub, true, 2, &c, p->server);
         }
         return;
     }
@@ -788,9 +791,9 @@ s_on_presence(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_presenc
         return;
     }
     s_schedule(ctx, self);
-    uint8_t sig = socp_cstore_contact_get(self->db, p->user_id, &c) == 0 ? c.sig : 0;
+    bool known = socp_cstore_contact_get(self->db, p->user_id, &c) == 0;
     s_peer(ctx, p->user_id, p->name && *p->name ? p->name : p->user_id, p->pub, true,
-           (uint8_t) state, sig);
+           (uint8_t) state, known ? &c : NULL, p->server);
 }
 
 // ---- history and settings ----------------------------------------------------------
@@ -835,7 +838,7 @@ s_history_row(const socp_cstore_msg_t *m, void *arg)
 static int
 s_peer_row(const socp_cstore_contact_t *c, void *arg)
 {
-    s_peer(arg, c->user_id, c->name, c->pub, false, 0, c->sig);
+    s_peer(arg, c->user_id, c->name, c->pub, false, 0, c, NULL);
     return 0;
 }
 

@@ -200,14 +200,25 @@ s_clock(int64_t ts_ms, char out[16])
 
 // ---- directory -----------------------------------------------------------------------
 
-static const char *
-s_label(s_ui_t *self, const char *id)
+const char *
+socp_ui_label(s_ui_t *self, const char *id, char *buf, size_t size)
 {
     if (strcmp(id, self->args->user_id) == 0 || strcmp(id, "me") == 0) {
         return "you";
     }
     s_peer_t *p = socp_client_peer_find(self->peers, self->npeers, id);
-    return p && p->name && *p->name ? p->name : id;
+    if (!p || !p->name || !*p->name) {
+        return id;
+    }
+    return socp_ui_peer_label(self, p, buf, size);
+}
+
+const char *
+socp_ui_peer_label(s_ui_t *self, const s_peer_t *p, char *buf, size_t size)
+{
+    socp_client_peer_label(self->peers, self->npeers, p, self->args->user_id, self->nick, buf,
+                           size);
+    return buf;
 }
 
 // Resolves a user by exact id, exact display name, or unique prefix of
@@ -230,16 +241,28 @@ socp_ui_resolve(s_ui_t *self, const char *who)
 static void
 s_on_peer(s_ui_t *self, const socp_msg_cli_peer_t *p)
 {
+    // How they were shown until now: a rename is said out loud.
+    char before[S_LABEL_MAX] = "";
+    s_peer_t *old = socp_client_peer_find(self->peers, self->npeers, p->user_id);
+    if (old) {
+        socp_ui_peer_label(self, old, before, sizeof before);
+    }
     bool was_online = false;
     s_peer_t *e = socp_client_peer_update(self->peers, &self->npeers, S_PEERS_MAX, p, &was_online);
     if (!e) {
         return;
     }
     bool self_id = strcmp(p->user_id, self->args->user_id) == 0;
-    if (!self_id && self->link_up && p->online != was_online) {
-        char t[16];
-        s_clock(socp_wall_ms(), t);
-        socp_ui_print(self, "[%s] * %s %s", t, e->name, p->online ? "is online" : "left");
+    if (self_id || !self->link_up) {
+        return;
+    }
+    char t[16], lb[S_LABEL_MAX];
+    s_clock(socp_wall_ms(), t);
+    socp_ui_peer_label(self, e, lb, sizeof lb);
+    if (p->online != was_online) {
+        socp_ui_print(self, "[%s] * %s %s", t, lb, p->online ? "is online" : "left");
+    } else if (old && p->online && strcmp(before, lb) != 0) {
+        socp_ui_print(self, "[%s] * %s is now known as %s", t, before, lb);
     }
 }
 
@@ -504,16 +527,19 @@ s_show_line(s_ui_t *self,
     }
     const char *where = s->kind == SOCP_CLIENT_KIND_PUBLIC ? "all" : "you";
     const char *hist = s->history ? "  " : "";
+    char lb[S_LABEL_MAX];
     if (s->outgoing) {
         socp_ui_print(self, "%s[%s] %syou -> %s: %.*s", hist, t, extra,
-                      s->kind == SOCP_CLIENT_KIND_PUBLIC ? "all" : s_label(self, s->peer), tl,
-                      text);
+                      s->kind == SOCP_CLIENT_KIND_PUBLIC
+                          ? "all"
+                          : socp_ui_label(self, s->peer, lb, sizeof lb),
+                      tl, text);
     } else if (status == SOCP_CLIENT_TRUST_UNREADABLE) {
         socp_ui_print(self, "%s[%s] %s%s%s -> %s: (message could not be decrypted)", hist, t, extra,
-                      mark, s_label(self, s->from), where);
+                      mark, socp_ui_label(self, s->from, lb, sizeof lb), where);
     } else {
         socp_ui_print(self, "%s[%s] %s%s%s -> %s: %.*s", hist, t, extra, mark,
-                      s_label(self, s->from), where, tl, text);
+                      socp_ui_label(self, s->from, lb, sizeof lb), where, tl, text);
     }
 }
 
@@ -630,7 +656,8 @@ s_on_file(s_ui_t *self, const socp_msg_cli_file_t *f)
 {
     char t[16];
     s_clock(socp_wall_ms(), t);
-    const char *who = s_label(self, f->peer);
+    char lb[S_LABEL_MAX];
+    const char *who = socp_ui_label(self, f->peer, lb, sizeof lb);
     if (f->status == 1) {
         socp_ui_print(self, "[%s] received file %s (%llu bytes, sha256 ok) from %s: saved as %s", t,
                       f->name, (unsigned long long) f->total, who, f->path);
@@ -756,7 +783,9 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
                     for (size_t i = 0; i < self->npeers; i++) {
                         const s_peer_t *e = &self->peers[i];
                         if (e->online && strcmp(e->id, self->args->user_id) != 0) {
-                            socp_ui_print(self, "[%s] * %s is online", t, e->name);
+                            char lb[S_LABEL_MAX];
+                            socp_ui_print(self, "[%s] * %s is online", t,
+                                          socp_ui_peer_label(self, e, lb, sizeof lb));
                         }
                     }
                     s_script_start(ctx, self);

@@ -54,14 +54,16 @@ s_send(socp_actor_ctx_t *ctx,
 static bool
 s_usable(s_ui_t *self, const s_peer_t *p)
 {
+    char lb[S_LABEL_MAX];
     if (p->status == 2) {
         socp_ui_print(
             self, "error: %s's key changed and was refused; not sending (see the warning above)",
-            p->name);
+            socp_ui_peer_label(self, p, lb, sizeof lb));
         return false;
     }
     if (!p->pub || !*p->pub) {
-        socp_ui_print(self, "error: no key known for %s", p->name);
+        socp_ui_print(self, "error: no key known for %s",
+                      socp_ui_peer_label(self, p, lb, sizeof lb));
         return false;
     }
     return true;
@@ -104,9 +106,11 @@ s_cmd_tell(socp_actor_ctx_t *ctx, s_ui_t *self, const char *who, const char *tex
         socp_ui_print(self, "error: the message is empty or not valid UTF-8");
         return;
     }
-    size_t lsize = strlen(text) + strlen(p->name) + 16;
+    char lb[S_LABEL_MAX];
+    socp_ui_peer_label(self, p, lb, sizeof lb);
+    size_t lsize = strlen(text) + strlen(lb) + 16;
     char *line = socp_malloc(lsize);
-    snprintf(line, lsize, "you -> %s: %s", p->name, text);
+    snprintf(line, lsize, "you -> %s: %s", lb, text);
     s_group_t *g = s_group_new(self, pieces.count, line);
     free(line);
     int64_t ts = socp_wall_ms();
@@ -183,9 +187,10 @@ s_cmd_file(socp_actor_ctx_t *ctx, s_ui_t *self, const char *who, const char *pat
     }
     uint64_t total = file.size;
     uint64_t chunks = (total + SOCP_TEXT_PIECE_MAX - 1) / SOCP_TEXT_PIECE_MAX;
-    char line[512];
+    char line[512], lb[S_LABEL_MAX];
+    socp_ui_peer_label(self, p, lb, sizeof lb);
     snprintf(line, sizeof line, "file %s (%llu bytes) sent to %s", file.name,
-             (unsigned long long) total, p->name);
+             (unsigned long long) total, lb);
     s_group_t *g = s_group_new(self, chunks + 2, line);
     if (!g) {
         close(file.fd);
@@ -196,7 +201,7 @@ s_cmd_file(socp_actor_ctx_t *ctx, s_ui_t *self, const char *who, const char *pat
     s_send(ctx, self, SOCP_CLIENT_KIND_FILE_START, o->group, p, p->pub, NULL, 0, file.meta, 0,
            socp_wall_ms());
     socp_ui_print(self, "sending %s (%llu bytes) to %s ...", o->name, (unsigned long long) total,
-                  p->name);
+                  lb);
     socp_client_pacer_start(&self->pacer, socp_now_ms());
     o->timer = socp_actor_timer_add(ctx, 0, 5, s_on_file_tick, self);
 }
@@ -268,10 +273,38 @@ s_cmd_list(s_ui_t *self)
     socp_ui_print(self, "%zu user%s online:", n, n == 1 ? "" : "s");
     for (size_t i = 0; i < n; i++) {
         bool me = strcmp(on[i]->id, self->args->user_id) == 0;
-        socp_ui_print(self, "  %s  %s%s%s", on[i]->name, on[i]->id, me ? "  (you)" : "",
-                      on[i]->status == 2 ? "  [KEY CHANGED - BLOCKED]" : "");
+        char lb[S_LABEL_MAX];
+        socp_ui_print(self, "  %s  %s%s%s",
+                      me ? on[i]->name : socp_ui_peer_label(self, on[i], lb, sizeof lb), on[i]->id,
+                      me ? "  (you)" : "", on[i]->status == 2 ? "  [KEY CHANGED - BLOCKED]" : "");
     }
     free(on);
+}
+
+// Who a user really is: id, server, key fingerprint, key status.
+static void
+s_cmd_whois(s_ui_t *self, const char *who)
+{
+    if (!*who) {
+        socp_ui_print(self, "usage: /whois <user>  (id, id prefix, name or name#fingerprint)");
+        return;
+    }
+    const s_peer_t *p = socp_ui_resolve(self, who);
+    if (!p) {
+        return;
+    }
+    char lb[S_LABEL_MAX];
+    socp_ui_print(self, "%s", socp_ui_peer_label(self, p, lb, sizeof lb));
+    socp_ui_print(self, "  user id:     %s", p->id);
+    socp_ui_print(self, "  name:        %s%s", p->name,
+                  strcmp(lb, p->name) != 0 ? "  (also used by someone else: shown with the key)"
+                                           : "");
+    socp_ui_print(self, "  server:      %s", p->server && *p->server ? p->server : "(not known)");
+    socp_ui_print(self, "  key:         SHA-256 fingerprint %s",
+                  p->fp && *p->fp ? p->fp : "(not known)");
+    socp_ui_print(self, "  status:      %s%s", p->online ? "online" : "offline",
+                  p->status == 2 ? "; KEY CHANGED - the new key was refused, sending is blocked"
+                                 : "; key pinned on first contact");
 }
 
 static void
@@ -286,6 +319,7 @@ s_help(s_ui_t *self)
         "  /file <user> <path>       send a file (saved by the receiver under downloads/)",
         "  /history [user] [n]       the last n messages (default 20)",
         "  /whoami                   your id, key fingerprint, server and data directory",
+        "  /whois <user>             a user's id, server and key fingerprint",
         "  /nick <name>              set your display name",
         "  /help                     this help",
         "  /quit                     leave (also Ctrl-D)",
@@ -415,6 +449,8 @@ socp_ui_command(socp_actor_ctx_t *ctx, s_ui_t *self, char *line)
         socp_ui_print(self, "server:      %s (%s)", self->args->server_url,
                       self->link_up ? "connected" : "not connected");
         socp_ui_print(self, "data dir:    %s", self->args->data_dir);
+    } else if (strcmp(cmd, "/whois") == 0) {
+        s_cmd_whois(self, rest);
     } else if (strcmp(cmd, "/nick") == 0) {
         if (!*rest || strlen(rest) > 64 || !socp_uuid_is_peer_id(rest, strlen(rest))) {
             socp_ui_print(self, "usage: /nick <name>  (1-64 printable characters)");
@@ -425,6 +461,13 @@ socp_ui_command(socp_actor_ctx_t *ctx, s_ui_t *self, char *line)
             m.body.cli_setting.value = rest;
             (void) socp_actor_send(ctx, "store", &m);
             socp_ui_print(self, "your display name is now %s", rest);
+            // Others see a name that clashes with a fingerprint after it.
+            s_peer_t me = {.id = (char *) self->args->user_id, .name = self->nick, .fp = NULL};
+            if (socp_client_peer_clash(self->peers, self->npeers, &me, self->args->user_id, NULL)) {
+                socp_ui_print(self,
+                              "note: another user has that name (or it reads as a word the client "
+                              "prints); others see it with your key fingerprint after it");
+            }
         }
     } else {
         socp_ui_print(self, "unknown command %s (try /help)", cmd);

@@ -110,6 +110,13 @@ void socp_ui_print(s_ui_t *self, const char *fmt, ...) SOCP_PRINTF(2, 3);
 // A user by id, display name or unique prefix; prints why on failure.
 s_peer_t *socp_ui_resolve(s_ui_t *self, const char *who);
 
+// How a user is shown: "you" for us, the name (with a short key
+// fingerprint when it clashes: socp_client_peer_label), else the id.
+// Returns buf or a static string.
+#define S_LABEL_MAX 300
+const char *socp_ui_label(s_ui_t *self, const char *id, char *buf, size_t size);
+const char *socp_ui_peer_label(s_ui_t *self, const s_peer_t *p, char *buf, size_t size);
+
 // Commands (socp_client_ui_cmd.c): runs one line the user typed.
 // Returns 0, or SOCP_ACTOR_STOP for /quit.
 int socp_ui_command(socp_actor_ctx_t *ctx, s_ui_t *self, char *line);

@@ -241,6 +241,18 @@ socp_client_peer_update(socp_client_peer_t *peers,
     free(e->pub);
     e->name = socp_strdup(p->name && *p->name ? p->name : p->user_id);
     e->pub = socp_strdup(p->pub);
+    if (p->fp && *p->fp) {
+        free(e->fp);
+        e->fp = socp_strdup(p->fp);
+    } else if (!e->fp) {
+        e->fp = socp_strdup("");
+    }
+    if (p->server && *p->server) {
+        free(e->server);
+        e->server = socp_strdup(p->server);
+    } else if (!e->server) {
+        e->server = socp_strdup("");
+    }
     e->online = p->online;
     e->status = p->status;
     e->sig = p->sig;
@@ -256,6 +268,84 @@ socp_client_peer_sig(socp_client_peer_t *peers, size_t n, const socp_msg_cli_pee
     }
 }
 
+// Equal ignoring ASCII case and leading/trailing spaces.
+static bool
+s_same_name(const char *a, const char *b)
+{
+    if (!a || !b) {
+        return false;
+    }
+    while (*a == ' ') {
+        a++;
+    }
+    while (*b == ' ') {
+        b++;
+    }
+    size_t la = strlen(a), lb = strlen(b);
+    while (la && a[la - 1] == ' ') {
+        la--;
+    }
+    while (lb && b[lb - 1] == ' ') {
+        lb--;
+    }
+    if (la != lb || la == 0) {
+        return false;
+    }
+    for (size_t i = 0; i < la; i++) {
+        unsigned char x = (unsigned char) a[i], y = (unsigned char) b[i];
+        if (x != y && !(x < 128 && y < 128 && (x | 0x20) == (y | 0x20) && (x | 0x20) >= 'a' &&
+                        (x | 0x20) <= 'z')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool
+socp_client_peer_clash(const socp_client_peer_t *peers,
+                       size_t n,
+                       const socp_client_peer_t *e,
+                       const char *my_id,
+                       const char *my_name)
+{
+    static const char *const words[] = {"you", "me", "all", "public"};
+    for (size_t i = 0; i < SOCP_ARRAY_LEN(words); i++) {
+        if (s_same_name(e->name, words[i])) {
+            return true;
+        }
+    }
+    bool self = my_id && strcmp(e->id, my_id) == 0;
+    if (!self && (s_same_name(e->name, my_id) || s_same_name(e->name, my_name))) {
+        return true;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const socp_client_peer_t *o = &peers[i];
+        if (o == e || strcmp(o->id, e->id) == 0 || (my_id && strcmp(o->id, my_id) == 0)) {
+            continue;
+        }
+        if (s_same_name(o->name, e->name) || s_same_name(o->id, e->name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void
+socp_client_peer_label(const socp_client_peer_t *peers,
+                       size_t n,
+                       const socp_client_peer_t *e,
+                       const char *my_id,
+                       const char *my_name,
+                       char *out,
+                       size_t size)
+{
+    if (e->fp && *e->fp && socp_client_peer_clash(peers, n, e, my_id, my_name)) {
+        snprintf(out, size, "%s#%.*s", e->name, SOCP_CLIENT_FP_SHORT, e->fp);
+    } else {
+        snprintf(out, size, "%s", e->name);
+    }
+}
+
 socp_client_peer_t *
 socp_client_peer_resolve(socp_client_peer_t *peers, size_t n, const char *who, int *hits)
 {
@@ -268,6 +358,27 @@ socp_client_peer_resolve(socp_client_peer_t *peers, size_t n, const char *who, i
         if (strcmp(peers[i].name, who) == 0) {
             hit = &peers[i];
             (*hits)++;
+        }
+    }
+    // "name#fp": the name, and a prefix (any case) of the key fingerprint.
+    const char *hash = *hits == 0 ? strrchr(who, '#') : NULL;
+    size_t fplen = hash ? strlen(hash + 1) : 0;
+    if (hash && fplen >= 4 && fplen <= 64) {
+        char fp[65];
+        for (size_t i = 0; i <= fplen; i++) {
+            char c = hash[1 + i];
+            fp[i] = (char) (c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (strncmp(peers[i].name, who, (size_t) (hash - who)) == 0 &&
+                peers[i].name[hash - who] == '\0' && peers[i].fp &&
+                strncmp(peers[i].fp, fp, fplen) == 0) {
+                hit = &peers[i];
+                (*hits)++;
+            }
+        }
+        if (*hits) {
+            return *hits == 1 ? hit : NULL;
         }
     }
     if (*hits == 0 && *who) {
@@ -326,6 +437,8 @@ socp_client_peers_fini(socp_client_peer_t *peers, size_t n)
         free(peers[i].id);
         free(peers[i].name);
         free(peers[i].pub);
+        free(peers[i].fp);
+        free(peers[i].server);
     }
 }
 

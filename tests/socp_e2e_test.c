@@ -299,3 +299,62 @@ SOCP_TEST_T(socp_e2e_script_commands_wait_for_the_link, 60)
     CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
     CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 2000), 0);
 }
+
+// Reads a client's own id and key fingerprint (the first 6 hex digits).
+static void
+s_whoami(socp_cli_t *c, char id[64], char fp6[8])
+{
+    char line[8192];
+    socp_cli_say(c, "/whoami");
+    socp_cli_expect(c, "user id:", 5000, line, sizeof line);
+    CHECK(sscanf(strstr(line, "user id:") + 8, " %63s", id) == 1);
+    socp_cli_expect(c, "fingerprint ", 5000, line, sizeof line);
+    snprintf(fp6, 8, "%.6s", strstr(line, "fingerprint ") + strlen("fingerprint "));
+}
+
+// Names that cannot lie (issue #12): alice renames herself "bob" while bob
+// is online. bob sees her as "bob#<her key>", never as plain "bob"; /whois
+// tells them apart; the label addresses her; she sees the real bob labelled
+// too (his name is now hers).
+SOCP_TEST_T(socp_e2e_a_name_cannot_impersonate, 90)
+{
+    char port[16], line[8192], cmd[256];
+    socp_cli_server("srv", NULL, port, sizeof port);
+    socp_cli_t bob, alice;
+    socp_cli_start_pair(port, &bob, &alice);
+    socp_cli_expect(&bob, "alice is online", 10000, NULL, 0);
+    char alice_id[64], alice_fp[8], bob_id[64], bob_fp[8];
+    s_whoami(&alice, alice_id, alice_fp);
+    s_whoami(&bob, bob_id, bob_fp);
+
+    socp_cli_say(&alice, "/nick bob");
+    socp_cli_expect(&alice, "note: another user has that name", 5000, NULL, 0);
+    char bob_sees[64];
+    snprintf(bob_sees, sizeof bob_sees, "bob#%s", alice_fp);
+    socp_cli_expect(&bob, bob_sees, 15000, NULL, 0);
+    snprintf(cmd, sizeof cmd, "/tell %.8s i am bob", bob_id);
+    socp_cli_say(&alice, cmd);
+    char want[128];
+    snprintf(want, sizeof want, "%s -> you: i am bob", bob_sees);
+    socp_cli_expect(&bob, "-> you: i am bob", 10000, line, sizeof line);
+    CHECK_MSG(strstr(line, want), "shown as: %s", line);
+
+    socp_cli_say(&bob, "/list");
+    socp_cli_expect(&bob, alice_id, 5000, line, sizeof line);
+    CHECK_MSG(strstr(line, bob_sees), "listed as: %s", line);
+    snprintf(cmd, sizeof cmd, "/whois %s", bob_sees);
+    socp_cli_say(&bob, cmd);
+    socp_cli_expect(&bob, "user id:", 5000, line, sizeof line);
+    CHECK_MSG(strstr(line, alice_id), "whois named: %s", line);
+    socp_cli_expect(&bob, "fingerprint ", 5000, line, sizeof line);
+    CHECK_MSG(strstr(line, alice_fp), "whois key: %s", line);
+
+    // The label addresses her; the real bob is labelled on her side.
+    snprintf(cmd, sizeof cmd, "/tell %s you are not bob", bob_sees);
+    socp_cli_say(&bob, cmd);
+    snprintf(want, sizeof want, "bob#%s -> you: you are not bob", bob_fp);
+    socp_cli_expect(&alice, "-> you: you are not bob", 10000, line, sizeof line);
+    CHECK_MSG(strstr(line, want), "shown as: %s", line);
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
+    CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 2000), 0);
+}

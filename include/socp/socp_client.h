@@ -262,6 +262,8 @@ bool socp_client_route_busy(const socp_client_route_t *self, unsigned workers);
 // announces (CLI_PEER): an array the front end owns, filled here.
 typedef struct {
     char *id, *name, *pub; // owned; name falls back to the id
+    char *fp;              // owned: hex SHA-256 of the pinned key ("" unknown)
+    char *server;          // owned: their server as last advertised ("" unknown)
     bool online;
     uint8_t status; // SOCP_CLIENT_TRUST_* of the pinned key (2: a changed key, refused)
     uint8_t sig;    // SOCP_CLIENT_SIG_*: the form they sign in
@@ -279,12 +281,34 @@ socp_client_peer_t *socp_client_peer_update(socp_client_peer_t *peers,
                                             const socp_msg_cli_peer_t *p,
                                             bool *was_online);
 
+// Names that cannot lie. True when e's display name could be taken for
+// someone else: it equals (ignoring ASCII case and surrounding spaces)
+// another known user's name or id, our own name or id, or a word the
+// front ends print for people ("you", "me", "all", "public").
+bool socp_client_peer_clash(const socp_client_peer_t *peers,
+                            size_t n,
+                            const socp_client_peer_t *e,
+                            const char *my_id,
+                            const char *my_name);
+
+// How to show e: its name, followed by '#' and the first
+// SOCP_CLIENT_FP_SHORT hex digits of its key fingerprint when the name
+// clashes (socp_client_peer_clash), e.g. "bob#3fa2c1". Always NUL-terminates.
+#define SOCP_CLIENT_FP_SHORT 6
+void socp_client_peer_label(const socp_client_peer_t *peers,
+                            size_t n,
+                            const socp_client_peer_t *e,
+                            const char *my_id,
+                            const char *my_name,
+                            char *out,
+                            size_t size);
+
 // Applies a CLI_PEER_SIG (the form a known user signs in).
 void socp_client_peer_sig(socp_client_peer_t *peers, size_t n, const socp_msg_cli_peer_sig_t *p);
 
-// A user by id, exact display name, or else a unique prefix of an id or a
-// name. Returns the entry if exactly one matches, else NULL; *hits gets
-// the number of matches.
+// A user by id, exact display name, a label "name#fingerprint-prefix"
+// (socp_client_peer_label), or else a unique prefix of an id or a name. Returns the entry if
+// exactly one matches, else NULL; *hits gets the number of matches.
 socp_client_peer_t *
 socp_client_peer_resolve(socp_client_peer_t *peers, size_t n, const char *who, int *hits);
 
