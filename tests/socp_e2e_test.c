@@ -358,3 +358,36 @@ SOCP_TEST_T(socp_e2e_a_name_cannot_impersonate, 90)
     CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
     CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 2000), 0);
 }
+
+// Messages around one RSA block (446 bytes of plaintext): 444 to 448 bytes,
+// ASCII and with a 4-byte character across the edge, by /tell and /all,
+// arrive whole and verified (the split into pieces is exact at the edge).
+SOCP_TEST_T(socp_e2e_messages_at_the_rsa_block_edge, 90)
+{
+    char port[16], line[8192], text[512], cmd[600];
+    socp_cli_server("srv", NULL, port, sizeof port);
+    socp_cli_t bob, alice;
+    socp_cli_start_pair(port, &bob, &alice);
+    socp_cli_expect(&bob, "alice is online", 10000, NULL, 0);
+    for (size_t len = 444; len <= 448; len++) {
+        for (int wide = 0; wide < 2; wide++) {
+            for (size_t i = 0; i < len; i++) {
+                text[i] = (char) ('a' + (i + len) % 26);
+            }
+            if (wide) { // U+1F600 across byte 446, or ending the text
+                memcpy(text + (len >= 447 ? 443 : len - 4), "\xf0\x9f\x98\x80", 4);
+            }
+            text[len] = '\0';
+            const char *verb = (len + (size_t) wide) % 2 ? "/tell bob" : "/all";
+            snprintf(cmd, sizeof cmd, "%s %s", verb, text);
+            socp_cli_say(&alice, cmd);
+            const char *head = verb[1] == 't' ? "alice -> you: " : "alice -> all: ";
+            socp_cli_expect(&bob, head, 10000, line, sizeof line);
+            CHECK_MSG(strcmp(strstr(line, head) + strlen(head), text) == 0, "%zu bytes%s: got %s",
+                      len, wide ? " (wide)" : "", line);
+            CHECK_MSG(!strstr(line, "] ["), "not verified: %s", line);
+        }
+    }
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
+    CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 2000), 0);
+}
