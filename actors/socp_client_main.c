@@ -112,8 +112,9 @@ socp_client_opts_take(socp_client_opts_t *o, const char *a, const char *v)
         return 2;
     }
     static const char *const valued[] = {
-        "--server",   "--data-dir", "--name",      "--import-key", "--primes",  "--pub-format",
-        "--sig-form", "--pss-salt", "--heartbeat", "--dead",       "--workers", "--file-rate"};
+        "--server",     "--data-dir",  "--name",     "--import-key", "--primes",
+        "--pub-format", "--sig-form",  "--pss-salt", "--heartbeat",  "--dead",
+        "--workers",    "--file-rate", "--file-idle"};
     size_t i = 0;
     while (i < SOCP_ARRAY_LEN(valued) && strcmp(a, valued[i]) != 0) {
         i++;
@@ -158,6 +159,8 @@ socp_client_opts_take(socp_client_opts_t *o, const char *a, const char *v)
         o->dead = n;
     } else if (strcmp(a, "--file-rate") == 0 && socp_client_parse_u64(v, 0, 1000000, &n)) {
         o->file_rate = (unsigned) n;
+    } else if (strcmp(a, "--file-idle") == 0 && socp_client_parse_u64(v, 500, 3600000, &n)) {
+        o->file_idle = n;
     } else if (strcmp(a, "--workers") == 0 &&
                socp_client_parse_u64(v, 1, SOCP_CLIENT_CRYPTO_MAX, &n)) {
         o->workers = (unsigned) n;
@@ -299,8 +302,10 @@ socp_client_run(const socp_client_opts_t *o,
     }
     char server[SOCP_WS_HOST_MAX + 16];
     snprintf(server, sizeof server, "%s:%u", o->host, (unsigned) o->port);
-    socp_client_store_args_t sargs = {
-        .data_dir = o->data_dir, .history_key = history_key, .server = server};
+    socp_client_store_args_t sargs = {.data_dir = o->data_dir,
+                                      .history_key = history_key,
+                                      .server = server,
+                                      .file_idle_ms = o->file_idle};
     socp_client_net_args_t nargs = {.host = o->host,
                                     .port = o->port,
                                     .user_id = self->user_id,

@@ -33,6 +33,7 @@
 #include "socp/socp_client.h"
 #include "socp/socp_client_store.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -49,10 +50,12 @@
 #include "socp/socp_reorder.h"
 #include "socp/socp_text.h"
 
-#define S_FILES_MAX     16
-#define S_FILE_SIZE_MAX (256ull << 20) // largest file accepted: 256 MiB
-#define S_PROGRESS_STEP (64u * 1024u)
-#define S_HOLD_MS       5000 // longest wait for an earlier item from crypto
+#define S_FILES_MAX      16             // transfers received at once, from everyone
+#define S_FILES_PER_PEER 4              // ... and from one sender (so one cannot take them all)
+#define S_FILE_IDLE_MS   60000          // a transfer with no data this long is dropped (default)
+#define S_FILE_SIZE_MAX  (256ull << 20) // largest file accepted: 256 MiB
+#define S_PROGRESS_STEP  (64u * 1024u)
+#define S_HOLD_MS        5000 // longest wait for an earlier item from crypto
 // A batch stays open this long after its first write, so a burst shares one
 // commit (one fsync) instead of one per inbox turn; invisible to a person.
 // Received-only batches wait longer: nobody waits for their echo.
@@ -77,6 +80,7 @@ typedef struct {
     char tmp[4200];
     int fd;
     uint64_t size, received, next_index, last_progress;
+    uint64_t last_ms; // monotonic time of the last FILE_START / FILE_CHUNK
     crypto_hash_sha256_state sha;
 } s_file_t;
 
@@ -328,6 +332,8 @@ s_on_ordered(socp_actor_ctx_t *ctx, s_store_t *self, socp_msg_t *msg)
 
 // An item lost between the ui or net and the store must not stall the
 // others forever.
+static void s_files_expire(socp_actor_ctx_t *ctx, s_store_t *self, uint64_t now);
+
 static int
 s_on_hold_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg)
 {
@@ -345,6 +351,7 @@ s_on_hold_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg)
         socp_warn("store: %llu received item(s) never came back from crypto",
                   (unsigned long long) lost);
     }
+    s_files_expire(ctx, self, now);
     return 0;
 }
 
@@ -484,9 +491,48 @@ s_is_hex64(const char *s)
     return true;
 }
 
+// A transfer that stopped sending holds a slot and a .part file: both go.
+static void
+s_files_expire(socp_actor_ctx_t *ctx, s_store_t *self, uint64_t now)
+{
+    uint64_t idle = self->args->file_idle_ms ? self->args->file_idle_ms : S_FILE_IDLE_MS;
+    for (size_t i = 0; i < S_FILES_MAX; i++) {
+        s_file_t *f = &self->files[i];
+        if (f->used && now - f->last_ms >= idle) {
+            char why[96];
+            snprintf(why, sizeof why, "stalled: nothing received for %llu s; partial file removed",
+                     (unsigned long long) (idle / 1000));
+            s_file_fail(ctx, f, why);
+        }
+    }
+}
+
+// Partial files left by a run that was killed: transfers never resume
+// across a restart, so they only take space.
+static void
+s_remove_parts(const char *downloads)
+{
+    DIR *d = opendir(downloads);
+    if (!d) {
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, ".part-", 6) == 0) {
+            (void) unlinkat(dirfd(d), e->d_name, 0);
+        }
+    }
+    closedir(d);
+}
+
 static void
 s_file_start(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_plain_t *p)
 {
+    // Refusals name the sender as the ui shows them.
+    char who[300];
+    socp_cstore_contact_t contact;
+    snprintf(who, sizeof who, "%s",
+             socp_cstore_contact_get(self->db, p->from, &contact) == 0 ? contact.name : p->from);
     json_t *meta = json_loads(p->meta, JSON_REJECT_DUPLICATES, NULL);
     json_t *id = json_object_get(meta, "file_id"), *name = json_object_get(meta, "name"),
            *size = json_object_get(meta, "size"), *sha = json_object_get(meta, "sha256");
@@ -494,7 +540,7 @@ s_file_start(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_plain_t 
         !json_is_string(sha) || json_integer_value(size) < 0 ||
         !s_is_hex64(json_string_value(sha)) || json_string_length(id) == 0 ||
         json_string_length(id) > 128) {
-        s_note(ctx, 2, "refused a file offer from %s: malformed FILE_START", p->from);
+        s_note(ctx, 2, "refused a file offer from %s: malformed FILE_START", who);
         json_decref(meta);
         return;
     }
@@ -503,17 +549,28 @@ s_file_start(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_plain_t 
         return;
     }
     if ((uint64_t) json_integer_value(size) > S_FILE_SIZE_MAX) {
-        s_note(ctx, 2, "refused a file from %s: %lld bytes is over the 256 MiB limit", p->from,
+        s_note(ctx, 2, "refused a file from %s: %lld bytes is over the 256 MiB limit", who,
                (long long) json_integer_value(size));
         json_decref(meta);
         return;
     }
     s_file_t *f = NULL;
-    for (size_t i = 0; i < S_FILES_MAX && !f; i++) {
-        f = self->files[i].used ? NULL : &self->files[i];
+    unsigned theirs = 0;
+    for (size_t i = 0; i < S_FILES_MAX; i++) {
+        if (!self->files[i].used) {
+            f = f ? f : &self->files[i];
+        } else if (strcmp(self->files[i].peer, p->from) == 0) {
+            theirs++;
+        }
+    }
+    if (theirs >= S_FILES_PER_PEER) {
+        s_note(ctx, 2, "refused a file from %s: %u of their files are still coming in", who,
+               theirs);
+        json_decref(meta);
+        return;
     }
     if (!f) {
-        s_note(ctx, 2, "refused a file from %s: too many transfers at once", p->from);
+        s_note(ctx, 2, "refused a file from %s: too many transfers at once", who);
         json_decref(meta);
         return;
     }
@@ -541,6 +598,7 @@ s_file_start(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_plain_t 
         return;
     }
     f->used = true;
+    f->last_ms = socp_now_ms();
     crypto_hash_sha256_init(&f->sha);
     s_file_event(ctx, f, 0, NULL, NULL);
 }
@@ -586,6 +644,7 @@ s_file_chunk(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_plain_t 
     crypto_hash_sha256_update(&f->sha, p->text.data, p->text.len);
     f->received += p->text.len;
     f->next_index++;
+    f->last_ms = socp_now_ms();
     if (f->received - f->last_progress >= S_PROGRESS_STEP) {
         f->last_progress = f->received;
         s_file_event(ctx, f, 0, NULL, NULL);
@@ -911,6 +970,7 @@ socp_client_store_actor(socp_actor_ctx_t *ctx, void *args)
         free(self);
         return SOCP_EIO;
     }
+    s_remove_parts(self->downloads);
     const char *why = NULL;
     int rc = socp_cstore_open(db, self->args->map_size, &self->db, &why);
     if (rc != 0) {

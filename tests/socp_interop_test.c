@@ -5,11 +5,14 @@
 // forged signature, file names with paths, a changed key for a known user),
 // and a server that stops reading.
 #include <dirent.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "socp_cli_helpers.h"
 #include "socp_test.h"
@@ -338,5 +341,56 @@ SOCP_TEST_T(socp_interop_answers_in_the_form_each_contact_signs, 90)
     CHECK_STREQ(form, "string");
     s_sig_form(&fake, "carol", "1", form, sizeof form);
     CHECK_STREQ(form, "string");
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
+}
+
+// Incoming files cannot hold the client's slots: at most 4 at once from one
+// sender (others can still send), a transfer that stalls is dropped after
+// --file-idle with its partial file, and partial files a killed run left
+// behind are removed at start.
+SOCP_TEST_T(socp_interop_stalled_files_are_dropped, 60)
+{
+    char port[16], cmd[4096], dir[4096];
+    snprintf(dir, sizeof dir, "%s/alice/downloads", socp_test_tmpdir());
+    char mk[4200];
+    snprintf(mk, sizeof mk, "%s/alice", socp_test_tmpdir());
+    CHECK(mkdir(mk, 0700) == 0 && mkdir(dir, 0700) == 0);
+    snprintf(mk, sizeof mk, "%s/.part-0011223344556677", dir);
+    int fd = open(mk, O_WRONLY | O_CREAT, 0600);
+    CHECK(fd >= 0 && write(fd, "left over", 9) == 9 && close(fd) == 0);
+
+    socp_cli_t fake = socp_cli_fake_start(port, sizeof port);
+    const char *idle[] = {"--pub-format", "der", "--file-idle", "3000", NULL};
+    socp_cli_t alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", idle);
+    socp_cli_fake(&fake, "hello", NULL, 0);
+    socp_cli_expect(&alice, "connected to", 10000, NULL, 0);
+    CHECK_EQ(s_entries(dir), 0);
+    const char *fx = socp_test_srcdir();
+    snprintf(cmd, sizeof cmd, "user carol %s/tests/fixtures/rsa4096_2p_a.pem", fx);
+    socp_cli_fake(&fake, cmd, NULL, 0);
+    snprintf(cmd, sizeof cmd, "user dave %s/tests/fixtures/rsa4096_2p_b.pem", fx);
+    socp_cli_fake(&fake, cmd, NULL, 0);
+    socp_cli_fake(&fake, "advertise carol der", NULL, 0);
+    socp_cli_fake(&fake, "advertise dave der", NULL, 0);
+    socp_cli_expect(&alice, "dave is online", 10000, NULL, 0);
+
+    for (int i = 0; i < 5; i++) {
+        snprintf(cmd, sizeof cmd, "file_start carol stall-%d.bin", i);
+        socp_cli_fake(&fake, cmd, NULL, 0);
+    }
+    socp_cli_fake(&fake, "file_start dave from-dave.bin", NULL, 0);
+    const char *offers[] = {"receiving file stall-0.bin", "receiving file stall-3.bin",
+                            "refused a file from carol: 4 of their files are still coming in",
+                            "receiving file from-dave.bin", NULL};
+    socp_cli_expect_all(&alice, offers, 10000);
+    CHECK_EQ(s_entries(dir), 5); // one .part per accepted transfer
+    const char *stalled[] = {"file stall-0.bin from carol FAILED: stalled",
+                             "file stall-3.bin from carol FAILED: stalled",
+                             "file from-dave.bin from dave FAILED: stalled", NULL};
+    socp_cli_expect_all(&alice, stalled, 10000);
+    CHECK_EQ(s_entries(dir), 0);
+    // The slots are free again.
+    socp_cli_fake(&fake, "file carol after-the-stall.txt", NULL, 0);
+    socp_cli_expect(&alice, "received file after-the-stall.txt", 10000, NULL, 0);
     CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
 }

@@ -88,6 +88,7 @@ typedef struct {
     // The server ("host:port"): settings that belong to it (pub_format) are
     // kept per server. NULL: one for all.
     const char *server;
+    uint64_t file_idle_ms; // an incoming file with no data this long is dropped (0: 60000)
 } socp_client_store_args_t;
 
 // The net actor's arguments.

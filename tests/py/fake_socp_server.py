@@ -25,6 +25,8 @@ reads one command per line on stdin and answers "ok CMD ..." (or
   deep                        JSON nested 5000 levels deep
   badutf8                     a text frame that is not UTF-8
   file NAME FILENAME          FILE_START (name FILENAME) + FILE_CHUNK + FILE_END
+  file_start NAME FILENAME    FILE_START for a 1000-byte file and its first chunk, then
+                              nothing more (a transfer that stalls)
   big                         one 2 MiB text frame
   list NAME...                LIST_RESPONSE with these users (what answers the
                               client's LIST_REQUEST; the fake sends none unasked)
@@ -433,6 +435,16 @@ class Server:
             self.send("FILE_CHUNK", uid, self.client_id, chunk)
             self.send("FILE_END", uid, self.client_id, {"file_id": fid})
             return ""
+        if c == "file_start":
+            uid, _ = self.users[words[1]]
+            fid = str(uuid.uuid4())
+            body = b"s" * 1000
+            start = {"file_id": fid, "name": words[2], "size": len(body),
+                     "sha256": hashlib.sha256(body).hexdigest(), "mode": "dm"}
+            chunk = {"file_id": fid, "index": 0, "ciphertext": b64url(self.client_pub.encrypt(body[:400], OAEP))}
+            self.send("FILE_START", uid, self.client_id, start)
+            self.send("FILE_CHUNK", uid, self.client_id, chunk)
+            return fid
         if c == "big":
             try:
                 self.conn.send_text("x" * (2 * 1024 * 1024))
