@@ -809,6 +809,10 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
         case SOCP_MSG_CLI_PEER_SIG:
             socp_client_peer_sig(self->peers, self->npeers, &msg->body.cli_peer_sig);
             break;
+        case SOCP_MSG_CLI_RELEASE:
+            (void) socp_client_release(self->ctx, &self->route, self->args->crypto_workers,
+                                       self->peers, self->npeers, &msg->body.cli_release);
+            break;
         case SOCP_MSG_CLI_NOTE:
             socp_bridge_on_note(self, &msg->body.cli_note);
             break;

@@ -56,8 +56,8 @@ s_send_piece(s_bridge_t *self,
              uint64_t index,
              int64_t ts)
 {
-    socp_client_piece_t piece = {kind, local_id, to->id, to->pub, data,
-                                 len,  meta,     index,  ts,      to->sig};
+    socp_client_piece_t piece = {kind, local_id, to->id, to->pub, data, len,
+                                 meta, index,    ts,     to->sig, 0};
     socp_client_send_piece(self->ctx, &self->route, self->args->crypto_workers, &piece);
 }
 
@@ -110,14 +110,23 @@ socp_bridge_m_send(s_bridge_t *self, const s_origin_t *o, const char *to, const 
     if (!p || !s_split(self, o, text, &pieces)) {
         return;
     }
+    // Not online (while we are): held by the store until they are.
+    bool hold = self->link_up && !p->online && strcmp(p->id, self->args->user_id) != 0;
     if (s_room(self, o, pieces.count)) {
         s_group_t *g = s_group_new(self, pieces.count, o,
-                                   json_pack("{s:b,s:s,s:I}", "accepted", 1, "to", p->id, "pieces",
-                                             (json_int_t) pieces.count));
+                                   json_pack("{s:b,s:s,s:I,s:b}", "accepted", 1, "to", p->id,
+                                             "pieces", (json_int_t) pieces.count, "held", hold));
         int64_t ts = socp_wall_ms();
         for (size_t i = 0; i < pieces.count; i++) {
-            s_send_piece(self, SOCP_CLIENT_KIND_DM, g->first + i, p, text + pieces.items[i].offset,
-                         pieces.items[i].len, NULL, 0, ts + (int64_t) i);
+            if (hold) {
+                socp_client_hold_piece(self->ctx, g->first + i, p->id,
+                                       text + pieces.items[i].offset, pieces.items[i].len,
+                                       ts + (int64_t) i);
+            } else {
+                s_send_piece(self, SOCP_CLIENT_KIND_DM, g->first + i, p,
+                             text + pieces.items[i].offset, pieces.items[i].len, NULL, 0,
+                             ts + (int64_t) i);
+            }
         }
     }
     socp_text_pieces_fini(&pieces);
@@ -363,11 +372,23 @@ s_show_json(s_bridge_t *self, const socp_msg_cli_show_t *s)
     // A message in clear is "verified" when its content_sig held (a form is
     // recorded); "encrypted" says whether it was end-to-end encrypted.
     bool verified = s->status == SOCP_CLIENT_TRUST_VERIFIED || (clear && s->form && *s->form);
-    return json_pack("{s:s,s:s,s:o,s:I,s:b,s:s,s:s,s:s,s:b}", "from", from, "to", to, "text",
-                     unreadable ? json_string("") : socp_bridge_jtext(s->text.data, s->text.len),
-                     "ts", (json_int_t) s->ts, "verified", verified, "channel",
-                     pub ? "public" : "dm", "trust", s_trust(s->status), "form",
-                     s->form ? s->form : "", "encrypted", !clear);
+    // An outgoing DM held for a user who was not online: "held", then
+    // "sent" (handed to the server) or "failed" (given up).
+    const char *state = !s->outgoing                           ? "received"
+                        : s->status == SOCP_CLIENT_OUT_PENDING ? "held"
+                        : s->status == SOCP_CLIENT_OUT_FAILED  ? "failed"
+                                                               : "sent";
+    if (s->outgoing && s->status >= SOCP_CLIENT_OUT_PENDING) {
+        verified = true; // our own text
+    }
+    json_t *row = json_pack(
+        "{s:s,s:s,s:o,s:I,s:b,s:s,s:s,s:s,s:b}", "from", from, "to", to, "text",
+        unreadable ? json_string("") : socp_bridge_jtext(s->text.data, s->text.len), "ts",
+        (json_int_t) s->ts, "verified", verified, "channel", pub ? "public" : "dm", "trust",
+        s_trust(s->outgoing && s->status >= SOCP_CLIENT_OUT_PENDING ? 0 : s->status), "form",
+        s->form ? s->form : "", "encrypted", !clear);
+    json_object_set_new(row, "state", json_string(state));
+    return row;
 }
 
 void

@@ -163,6 +163,7 @@ s_on_send(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_send_t *s)
     f.body.cli_frame.to = s->to;
     f.body.cli_frame.ts = s->ts;
     f.body.cli_frame.order = s->order;
+    f.body.cli_frame.pending = s->pending;
     f.body.cli_frame.frame = "";
     socp_buf_t out;
     socp_buf_init(&out);

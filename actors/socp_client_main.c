@@ -112,9 +112,9 @@ socp_client_opts_take(socp_client_opts_t *o, const char *a, const char *v)
         return 2;
     }
     static const char *const valued[] = {
-        "--server",     "--data-dir",  "--name",     "--import-key", "--primes",
-        "--pub-format", "--sig-form",  "--pss-salt", "--heartbeat",  "--dead",
-        "--workers",    "--file-rate", "--file-idle"};
+        "--server",     "--data-dir",  "--name",      "--import-key", "--primes",
+        "--pub-format", "--sig-form",  "--pss-salt",  "--heartbeat",  "--dead",
+        "--workers",    "--file-rate", "--file-idle", "--hold"};
     size_t i = 0;
     while (i < SOCP_ARRAY_LEN(valued) && strcmp(a, valued[i]) != 0) {
         i++;
@@ -161,6 +161,9 @@ socp_client_opts_take(socp_client_opts_t *o, const char *a, const char *v)
         o->file_rate = (unsigned) n;
     } else if (strcmp(a, "--file-idle") == 0 && socp_client_parse_u64(v, 500, 3600000, &n)) {
         o->file_idle = n;
+    } else if (strcmp(a, "--hold") == 0 &&
+               socp_client_parse_u64(v, 1000, 366ull * 24 * 3600 * 1000, &n)) {
+        o->hold = n;
     } else if (strcmp(a, "--workers") == 0 &&
                socp_client_parse_u64(v, 1, SOCP_CLIENT_CRYPTO_MAX, &n)) {
         o->workers = (unsigned) n;
@@ -305,7 +308,8 @@ socp_client_run(const socp_client_opts_t *o,
     socp_client_store_args_t sargs = {.data_dir = o->data_dir,
                                       .history_key = history_key,
                                       .server = server,
-                                      .file_idle_ms = o->file_idle};
+                                      .file_idle_ms = o->file_idle,
+                                      .hold_ms = o->hold};
     socp_client_net_args_t nargs = {.host = o->host,
                                     .port = o->port,
                                     .user_id = self->user_id,

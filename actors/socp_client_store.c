@@ -249,7 +249,8 @@ socp_cstore_env_open(socp_cstore_t *self, MDB_txn **txn, const char **why)
         MDB_dbi *dbi;
     } dbs[] = {{"meta", &self->meta},       {"outbox", &self->outbox},
                {"history", &self->history}, {"contacts", &self->contacts},
-               {"seen", &self->seen},       {"files", &self->files}};
+               {"seen", &self->seen},       {"files", &self->files},
+               {"held", &self->held}};
     for (size_t i = 0; i < SOCP_ARRAY_LEN(dbs); i++) {
         if ((rc = mdb_dbi_open(*txn, dbs[i].name, MDB_CREATE, dbs[i].dbi)) != 0) {
             *why = "cannot open a table (not a socp database?)";
@@ -330,6 +331,7 @@ socp_cstore_open(const char *dir, size_t map_size, socp_cstore_t **out, const ch
     err = SOCP_ESTORE;
     self->next_outbox = s_last_seq(txn, self->outbox) + 1;
     self->next_history = s_last_seq(txn, self->history) + 1;
+    self->next_held = s_last_seq(txn, self->held) + 1;
     if ((rc = mdb_txn_commit(txn)) != 0) {
         txn = NULL;
         *why = "cannot commit (disk full?)";
@@ -581,8 +583,9 @@ socp_cstore_outbox_pending(const socp_cstore_t *self)
     return self->pending;
 }
 
-int
-socp_cstore_history_add(socp_cstore_t *self, socp_cstore_msg_t *msg)
+// Writes history record `seq` (new, or replacing it).
+static int
+s_history_put(socp_cstore_t *self, uint64_t seq, const socp_cstore_msg_t *msg)
 {
     if (!msg || !msg->conv || !msg->from || (!msg->text && msg->text_len)) {
         return SOCP_EINVAL;
@@ -608,15 +611,154 @@ socp_cstore_history_add(socp_cstore_t *self, socp_cstore_msg_t *msg)
         return SOCP_ENOMEM;
     }
     uint8_t key[8];
-    socp_cstore_be64(self->next_history, key);
+    socp_cstore_be64(seq, key);
     MDB_val k = {8, key}, v = {strlen(text), text};
     int rc = s_put_sealed(self, self->history, 'h', &k, &v, "history put");
     sodium_memzero(text, strlen(text));
     free(text);
+    return rc;
+}
+
+int
+socp_cstore_history_add(socp_cstore_t *self, socp_cstore_msg_t *msg)
+{
+    int rc = s_history_put(self, self->next_history, msg);
     if (rc == 0) {
         msg->seq = self->next_history++;
     }
     return rc;
+}
+
+static bool s_history_decode(const socp_cstore_t *self,
+                             const MDB_val *k,
+                             const MDB_val *v,
+                             socp_cstore_msg_t *msg,
+                             json_t **holder);
+
+int
+socp_cstore_history_set_status(socp_cstore_t *self, uint64_t seq, uint8_t status)
+{
+    MDB_txn *txn;
+    int rc = s_wtxn(self, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+    uint8_t key[8];
+    socp_cstore_be64(seq, key);
+    MDB_val k = {8, key}, v;
+    rc = mdb_get(txn, self->history, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        return SOCP_ENOTFOUND;
+    }
+    if (rc != 0) {
+        s_batch_lost(self);
+        return s_lmdb_err(rc, "history get");
+    }
+    socp_cstore_msg_t m;
+    json_t *holder;
+    if (!s_history_decode(self, &k, &v, &m, &holder)) {
+        return SOCP_ENOTFOUND;
+    }
+    m.status = status;
+    rc = s_history_put(self, seq, &m);
+    json_decref(holder);
+    return rc;
+}
+
+// ---- held DMs (for users who are not online) -----------------------------------------
+
+int
+socp_cstore_held_put(socp_cstore_t *self,
+                     const char *to,
+                     const void *data,
+                     size_t len,
+                     int64_t ts,
+                     uint64_t history_seq,
+                     uint64_t *seq_out)
+{
+    if (!to || !*to || strlen(to) > S_CONV_MAX || !data || len == 0 || len > 446 ||
+        !socp_text_utf8_valid(data, len)) {
+        return SOCP_EINVAL;
+    }
+    json_t *o = json_pack("{s:s, s:s#, s:I, s:I}", "to", to, "x", (const char *) data, (int) len,
+                          "t", (json_int_t) ts, "h", (json_int_t) history_seq);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!text) {
+        return SOCP_ENOMEM;
+    }
+    uint8_t key[8];
+    socp_cstore_be64(self->next_held, key);
+    MDB_val k = {8, key}, v = {strlen(text), text};
+    int rc = s_put_sealed(self, self->held, 'p', &k, &v, "held put");
+    sodium_memzero(text, strlen(text));
+    free(text);
+    if (rc == 0) {
+        *seq_out = self->next_held++;
+    }
+    return rc;
+}
+
+int
+socp_cstore_held_del(socp_cstore_t *self, uint64_t seq)
+{
+    MDB_txn *txn;
+    int rc = s_wtxn(self, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+    uint8_t key[8];
+    socp_cstore_be64(seq, key);
+    MDB_val k = {8, key};
+    rc = mdb_del(txn, self->held, &k, NULL);
+    if (rc == MDB_NOTFOUND) {
+        return SOCP_ENOTFOUND;
+    }
+    if (rc != 0) {
+        s_batch_lost(self);
+        return s_lmdb_err(rc, "held del");
+    }
+    return 0;
+}
+
+int
+socp_cstore_held_each(socp_cstore_t *self, socp_cstore_held_fn *fn, void *arg)
+{
+    s_reader_t r;
+    int rc = s_reader_open(self, self->held, &r);
+    if (rc != 0) {
+        return rc;
+    }
+    MDB_val k, v;
+    int op = MDB_FIRST;
+    while ((rc = mdb_cursor_get(r.cur, &k, &v, op)) == 0) {
+        op = MDB_NEXT;
+        size_t len = 0;
+        char *plain = k.mv_size == 8 ? socp_cstore_unseal(self, 'p', &k, &v, &len) : NULL;
+        json_t *o = plain ? json_loadb(plain, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+        socp_cstore_unsealed_free(plain, len);
+        json_t *to = json_object_get(o, "to"), *x = json_object_get(o, "x"),
+               *t = json_object_get(o, "t"), *h = json_object_get(o, "h");
+        if (!json_is_string(to) || !json_is_string(x) || !json_is_integer(t) ||
+            !json_is_integer(h) || json_string_length(x) == 0 || json_string_length(x) > 446) {
+            socp_warn("store: damaged held message ignored");
+            json_decref(o);
+            continue;
+        }
+        socp_cstore_held_t held = {socp_cstore_get_be64(k.mv_data),
+                                   json_string_value(to),
+                                   (const uint8_t *) json_string_value(x),
+                                   json_string_length(x),
+                                   json_integer_value(t),
+                                   (uint64_t) json_integer_value(h)};
+        int stop = fn(&held, arg);
+        json_decref(o);
+        if (stop) {
+            break;
+        }
+    }
+    s_reader_close(&r);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : s_lmdb_err(rc, "held read");
 }
 
 // Decodes one history record into msg (strings point into json owned by *holder).

@@ -65,6 +65,12 @@
 // a server that reads slowly makes the rest wait here, in the outbox, rather
 // than in memory (where they would overflow the session and drop the link).
 #define S_WIRE_WINDOW 256
+// DMs for users who are not online are held (sealed) until they are: this
+// many pieces at most, and this many per recipient, for at most hold_ms.
+#define S_HELD_MAX        2000
+#define S_HELD_PER_USER   500
+#define S_HOLD_DEFAULT_MS (7ull * 24 * 3600 * 1000)
+#define S_HELD_SWEEP_MS   60000
 
 typedef struct {
     char to[SOCP_ACTOR_NAME_MAX + 1];
@@ -110,6 +116,13 @@ typedef struct {
     // held until every earlier number has arrived (S_HOLD_MS at most).
     socp_reorder_t out_order; // CLI_FRAME by CLI_SEND.order
     socp_reorder_t in_order;  // CLI_PLAIN by CLI_INBOUND.order
+    // Held pieces handed to the ui to send (CLI_RELEASE) and not yet back
+    // as a CLI_FRAME: not released twice.
+    struct {
+        uint64_t seq, history_seq;
+    } * released;
+    size_t nreleased, released_cap;
+    uint64_t held_swept_ms; // last expiry sweep (monotonic)
 } s_store_t;
 
 // ---- deferred replies ----------------------------------------------------------------
@@ -237,20 +250,43 @@ s_wire(socp_actor_ctx_t *ctx, s_store_t *self, uint64_t seq, const char *frame, 
     }
 }
 
+// The history record of released piece `seq` (0: not released), forgotten.
+static uint64_t
+s_released_take(s_store_t *self, uint64_t seq)
+{
+    for (size_t i = 0; seq && i < self->nreleased; i++) {
+        if (self->released[i].seq == seq) {
+            uint64_t h = self->released[i].history_seq;
+            self->released[i] = self->released[--self->nreleased];
+            return h;
+        }
+    }
+    return 0;
+}
+
 static void
 s_on_frame(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_frame_t *f)
 {
     socp_msg_t a = socp_msg_make(SOCP_MSG_CLI_ACCEPTED);
     a.body.cli_accepted.local_id = f->local_id;
     if (f->status != 0) {
+        (void) s_released_take(self, f->pending); // still held: released again later
         a.body.cli_accepted.status = f->status;
         (void) socp_actor_send(ctx, "ui", &a);
         return;
     }
     uint64_t seq = 0;
+    uint64_t held_history = s_released_take(self, f->pending);
     int rc = socp_cstore_outbox_put(self->db, f->conv, f->frame, strlen(f->frame), &seq);
-    if (rc == 0 && (f->kind == SOCP_CLIENT_KIND_DM || f->kind == SOCP_CLIENT_KIND_PUBLIC) &&
-        f->text.len > 0) {
+    if (rc == 0 && f->pending && held_history) {
+        // A held DM goes out: its history entry was written when it was held.
+        rc = socp_cstore_held_del(self->db, f->pending);
+        if (rc == 0 || rc == SOCP_ENOTFOUND) {
+            rc = socp_cstore_history_set_status(self->db, held_history, SOCP_CLIENT_OUT_SENT);
+            rc = rc == SOCP_ENOTFOUND ? 0 : rc;
+        }
+    } else if (rc == 0 && (f->kind == SOCP_CLIENT_KIND_DM || f->kind == SOCP_CLIENT_KIND_PUBLIC) &&
+               f->text.len > 0) {
         socp_cstore_msg_t h = {.kind = f->kind,
                                .outgoing = true,
                                .conv = f->conv,
@@ -333,6 +369,7 @@ s_on_ordered(socp_actor_ctx_t *ctx, s_store_t *self, socp_msg_t *msg)
 // An item lost between the ui or net and the store must not stall the
 // others forever.
 static void s_files_expire(socp_actor_ctx_t *ctx, s_store_t *self, uint64_t now);
+static void s_held_expire(socp_actor_ctx_t *ctx, s_store_t *self);
 
 static int
 s_on_hold_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg)
@@ -352,6 +389,12 @@ s_on_hold_tick(socp_actor_ctx_t *ctx, int timer_id, void *arg)
                   (unsigned long long) lost);
     }
     s_files_expire(ctx, self, now);
+    uint64_t hold = self->args->hold_ms ? self->args->hold_ms : S_HOLD_DEFAULT_MS;
+    uint64_t sweep = hold / 2 < S_HELD_SWEEP_MS ? hold / 2 : S_HELD_SWEEP_MS;
+    if (now - self->held_swept_ms >= sweep || !self->held_swept_ms) {
+        self->held_swept_ms = now;
+        s_held_expire(ctx, self);
+    }
     return 0;
 }
 
@@ -800,6 +843,192 @@ s_on_plain(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_plain_t *p
     s_defer(ctx, self, "ui", &s);
 }
 
+// ---- DMs held for users who are not online --------------------------------------------
+
+typedef struct {
+    const char *to; // count / release for this user (NULL: count all)
+    size_t total, theirs;
+    socp_actor_ctx_t *ctx;
+    s_store_t *self;
+    bool release;
+    size_t released;
+    int64_t base; // wall-clock ms of the first released piece
+} s_held_scan_t;
+
+static bool
+s_is_released(const s_store_t *self, uint64_t seq)
+{
+    for (size_t i = 0; i < self->nreleased; i++) {
+        if (self->released[i].seq == seq) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int
+s_held_visit(const socp_cstore_held_t *h, void *arg)
+{
+    s_held_scan_t *s = arg;
+    s->total++;
+    if (!s->to || strcmp(h->to, s->to) != 0) {
+        return 0;
+    }
+    s->theirs++;
+    if (!s->release || s_is_released(s->self, h->seq)) {
+        return 0;
+    }
+    s_store_t *self = s->self;
+    if (self->nreleased == self->released_cap) {
+        self->released_cap = self->released_cap ? self->released_cap * 2 : 16;
+        self->released = socp_realloc(self->released, self->released_cap * sizeof *self->released);
+    }
+    self->released[self->nreleased].seq = h->seq;
+    self->released[self->nreleased++].history_seq = h->history_seq;
+    socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_RELEASE);
+    m.body.cli_release.pending = h->seq;
+    m.body.cli_release.to = h->to;
+    m.body.cli_release.data = (socp_bin_t){h->data, h->len};
+    // Consecutive ts: the receiver rejoins a long message's pieces by them.
+    m.body.cli_release.ts = s->base + (int64_t) s->released;
+    (void) socp_actor_send(s->ctx, "ui", &m);
+    s->released++;
+    return 0;
+}
+
+// A DM piece for a user who is not online: kept, sealed, until they are.
+static void
+s_on_hold(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_hold_t *h)
+{
+    socp_msg_t a = socp_msg_make(SOCP_MSG_CLI_ACCEPTED);
+    a.body.cli_accepted.local_id = h->local_id;
+    s_held_scan_t scan = {.to = h->to};
+    int rc = socp_cstore_held_each(self->db, s_held_visit, &scan);
+    if (rc == 0 && (scan.total >= S_HELD_MAX || scan.theirs >= S_HELD_PER_USER)) {
+        rc = SOCP_EOVERFLOW; // shown as "queue overflow"
+    }
+    socp_cstore_msg_t m = {.kind = SOCP_CLIENT_KIND_DM,
+                           .outgoing = true,
+                           .conv = h->to,
+                           .from = "me",
+                           .ts = h->ts,
+                           .status = SOCP_CLIENT_OUT_PENDING,
+                           .form = "",
+                           .text = (const char *) h->data.data,
+                           .text_len = h->data.len};
+    if (rc == 0 && !socp_text_utf8_valid(m.text, m.text_len)) {
+        rc = SOCP_EINVAL;
+    }
+    uint64_t seq = 0;
+    if (rc == 0 && (rc = socp_cstore_history_add(self->db, &m)) == 0) {
+        rc = socp_cstore_held_put(self->db, h->to, h->data.data, h->data.len, h->ts, m.seq, &seq);
+    }
+    if (rc != 0) {
+        a.body.cli_accepted.status = rc;
+        (void) socp_actor_send(ctx, "ui", &a);
+        return;
+    }
+    if (self->nbatch == self->batch_cap) {
+        self->batch_cap = self->batch_cap ? self->batch_cap * 2 : 64;
+        self->batch_ids = socp_realloc(self->batch_ids, self->batch_cap * sizeof *self->batch_ids);
+    }
+    self->batch_ids[self->nbatch++] = h->local_id;
+    a.body.cli_accepted.pending = socp_cstore_outbox_pending(self->db);
+    s_defer(ctx, self, "ui", &a);
+    s_schedule(ctx, self);
+}
+
+// `user_id` is online: what was held for them goes out (through the ui,
+// which encrypts and signs it now, with a fresh ts).
+static void
+s_release(socp_actor_ctx_t *ctx, s_store_t *self, const char *user_id, const char *name)
+{
+    s_held_scan_t scan = {
+        .to = user_id, .ctx = ctx, .self = self, .release = true, .base = socp_wall_ms()};
+    if (socp_cstore_held_each(self->db, s_held_visit, &scan) != 0) {
+        socp_warn("store: cannot read the held messages");
+        return;
+    }
+    if (scan.released) {
+        s_note(ctx, 0, "%s is online: sending %zu held message piece%s", name, scan.released,
+               scan.released == 1 ? "" : "s");
+    }
+}
+
+typedef struct {
+    uint64_t seq, history_seq;
+    char to[129];
+} s_expired_t;
+
+typedef struct {
+    int64_t before; // wall-clock ms: held before this expires
+    s_expired_t *items;
+    size_t n, cap;
+} s_expiry_t;
+
+static int
+s_expiry_visit(const socp_cstore_held_t *h, void *arg)
+{
+    s_expiry_t *e = arg;
+    if (h->ts >= e->before) {
+        return 0;
+    }
+    if (e->n == e->cap) {
+        e->cap = e->cap ? e->cap * 2 : 16;
+        e->items = socp_realloc(e->items, e->cap * sizeof *e->items);
+    }
+    e->items[e->n].seq = h->seq;
+    e->items[e->n].history_seq = h->history_seq;
+    snprintf(e->items[e->n++].to, sizeof e->items[0].to, "%s", h->to);
+    return 0;
+}
+
+// Held pieces older than hold_ms are given up: failed in the history, and
+// the user told, once per recipient.
+static void
+s_held_expire(socp_actor_ctx_t *ctx, s_store_t *self)
+{
+    uint64_t hold = self->args->hold_ms ? self->args->hold_ms : S_HOLD_DEFAULT_MS;
+    s_expiry_t e = {.before = socp_wall_ms() - (int64_t) hold};
+    if (socp_cstore_held_each(self->db, s_expiry_visit, &e) != 0) {
+        return;
+    }
+    for (size_t i = 0; i < e.n; i++) {
+        if (s_is_released(self, e.items[i].seq)) {
+            continue; // going out right now
+        }
+        if (socp_cstore_held_del(self->db, e.items[i].seq) != 0 ||
+            socp_cstore_history_set_status(self->db, e.items[i].history_seq,
+                                           SOCP_CLIENT_OUT_FAILED) != 0) {
+            socp_warn("store: cannot give up a held message");
+            continue;
+        }
+        bool first = true;
+        for (size_t j = 0; j < i && first; j++) {
+            first = strcmp(e.items[j].to, e.items[i].to) != 0;
+        }
+        if (first) {
+            socp_cstore_contact_t c;
+            const char *who =
+                socp_cstore_contact_get(self->db, e.items[i].to, &c) == 0 ? c.name : e.items[i].to;
+            char span[32];
+            if (hold >= 3600000) {
+                snprintf(span, sizeof span, "%llu h", (unsigned long long) (hold / 3600000));
+            } else {
+                snprintf(span, sizeof span, "%llu s", (unsigned long long) (hold / 1000));
+            }
+            s_note(ctx, 2,
+                   "NOT DELIVERED: %s was not online for %s; what you sent them while they were "
+                   "away was given up (see /history)",
+                   who, span);
+        }
+    }
+    if (e.n) {
+        s_schedule(ctx, self);
+    }
+    free(e.items);
+}
+
 static void
 s_peer(socp_actor_ctx_t *ctx,
        const char *user_id,
@@ -853,6 +1082,7 @@ s_on_presence(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_presenc
     bool known = socp_cstore_contact_get(self->db, p->user_id, &c) == 0;
     s_peer(ctx, p->user_id, p->name && *p->name ? p->name : p->user_id, p->pub, true,
            (uint8_t) state, known ? &c : NULL, p->server);
+    s_release(ctx, self, p->user_id, p->name && *p->name ? p->name : p->user_id);
 }
 
 // ---- history and settings ----------------------------------------------------------
@@ -908,6 +1138,9 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
     switch (msg->type) {
         case SOCP_MSG_CLI_FRAME:
             s_on_ordered(ctx, self, msg);
+            break;
+        case SOCP_MSG_CLI_HOLD:
+            s_on_hold(ctx, self, &msg->body.cli_hold);
             break;
         case SOCP_MSG_CLI_SENT:
             if (socp_cstore_outbox_mark_sent(self->db, msg->body.cli_sent.seq) == 0) {
@@ -1035,6 +1268,7 @@ socp_client_store_actor(socp_actor_ctx_t *ctx, void *args)
     socp_reorder_fini(&self->in_order);
     free(self->deferred);
     free(self->batch_ids);
+    free(self->released);
     socp_cstore_destroy(&self->db);
     free(self);
     return rc;

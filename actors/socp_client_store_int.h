@@ -31,10 +31,11 @@ _Static_assert(S_SEAL_NONCE == 16 + 8, "nonce = 16-byte prefix + 64-bit counter"
 
 struct socp_cstore {
     MDB_env *env;
-    MDB_dbi meta, outbox, history, contacts, seen, files;
+    MDB_dbi meta, outbox, history, contacts, seen, files, held;
     MDB_txn *txn;           // open write batch, or NULL
     uint64_t next_outbox;   // next outbox seq
     uint64_t next_history;  // next history seq
+    uint64_t next_held;     // next held-DM seq (gaps after an abandoned batch are fine)
     uint64_t pending;       // unsent outbox entries (committed + batch)
     uint64_t batch_pending; // pending as of the last commit
     uint64_t batch_outbox;  // next_outbox as of the last commit

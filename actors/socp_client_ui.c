@@ -529,11 +529,15 @@ s_show_line(s_ui_t *self,
     const char *hist = s->history ? "  " : "";
     char lb[S_LABEL_MAX];
     if (s->outgoing) {
-        socp_ui_print(self, "%s[%s] %syou -> %s: %.*s", hist, t, extra,
+        // What became of a DM held for a user who was not online.
+        const char *fate = status == SOCP_CLIENT_OUT_PENDING  ? "  [HELD: not online yet]"
+                           : status == SOCP_CLIENT_OUT_FAILED ? "  [NOT DELIVERED: given up]"
+                                                              : "";
+        socp_ui_print(self, "%s[%s] %syou -> %s: %.*s%s", hist, t, extra,
                       s->kind == SOCP_CLIENT_KIND_PUBLIC
                           ? "all"
                           : socp_ui_label(self, s->peer, lb, sizeof lb),
-                      tl, text);
+                      tl, text, fate);
     } else if (status == SOCP_CLIENT_TRUST_UNREADABLE) {
         socp_ui_print(self, "%s[%s] %s%s%s -> %s: (message could not be decrypted)", hist, t, extra,
                       mark, socp_ui_label(self, s->from, lb, sizeof lb), where);
@@ -756,6 +760,10 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
             break;
         case SOCP_MSG_CLI_PEER_SIG:
             socp_client_peer_sig(self->peers, self->npeers, &msg->body.cli_peer_sig);
+            break;
+        case SOCP_MSG_CLI_RELEASE:
+            (void) socp_client_release(ctx, &self->route, self->args->crypto_workers, self->peers,
+                                       self->npeers, &msg->body.cli_release);
             break;
         case SOCP_MSG_CLI_NOTE: {
             static const char *const prefix[] = {"", "warning: ", "error: ", "!!! "};

@@ -47,7 +47,8 @@ s_send(socp_actor_ctx_t *ctx,
        uint64_t index,
        int64_t ts)
 {
-    socp_client_piece_t piece = {kind, local_id, to->id, pub, data, len, meta, index, ts, to->sig};
+    socp_client_piece_t piece = {kind, local_id, to->id, pub,     data, len,
+                                 meta, index,    ts,     to->sig, 0};
     socp_client_send_piece(ctx, &self->route, self->args->crypto_workers, &piece);
 }
 
@@ -108,17 +109,29 @@ s_cmd_tell(socp_actor_ctx_t *ctx, s_ui_t *self, const char *who, const char *tex
     }
     char lb[S_LABEL_MAX];
     socp_ui_peer_label(self, p, lb, sizeof lb);
-    size_t lsize = strlen(text) + strlen(lb) + 16;
+    // Not online (while we are): held by the store until they are.
+    bool hold = self->link_up && !p->online && strcmp(p->id, self->args->user_id) != 0;
+    static const char held[] = "  [HELD: %s is not online; it is sent when they are, for up to %s]";
+    char note[S_LABEL_MAX + 128] = "";
+    if (hold) {
+        snprintf(note, sizeof note, held, lb, self->args->hold_text);
+    }
+    size_t lsize = strlen(text) + strlen(lb) + strlen(note) + 16;
     char *line = socp_malloc(lsize);
-    snprintf(line, lsize, "you -> %s: %s", lb, text);
+    snprintf(line, lsize, "you -> %s: %s%s", lb, text, note);
     s_group_t *g = s_group_new(self, pieces.count, line);
     free(line);
     int64_t ts = socp_wall_ms();
     for (size_t i = 0; g && i < pieces.count; i++) {
         char piece[SOCP_TEXT_PIECE_MAX];
         size_t n = s_piece(text, &pieces, i, piece);
-        s_send(ctx, self, SOCP_CLIENT_KIND_DM, g->first + i, p, p->pub, piece, n, NULL, 0,
-               ts + (int64_t) i);
+        if (hold) {
+            socp_client_hold_piece(ctx, g->first + i, p->id, piece, n, ts + (int64_t) i);
+        } else {
+            s_send(ctx, self, SOCP_CLIENT_KIND_DM, g->first + i, p, p->pub, piece, n, NULL, 0,
+                   ts + (int64_t) i);
+        }
+        sodium_memzero(piece, sizeof piece);
     }
     socp_text_pieces_fini(&pieces);
 }

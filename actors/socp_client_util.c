@@ -602,7 +602,43 @@ socp_client_send_piece(socp_actor_ctx_t *ctx,
     m.body.cli_send.ts = p->ts;
     m.body.cli_send.conv = p->kind == SOCP_CLIENT_KIND_PUBLIC ? "public" : p->to;
     m.body.cli_send.sig = p->sig;
+    m.body.cli_send.pending = p->pending;
     (void) socp_actor_send(ctx, worker, &m);
+}
+
+void
+socp_client_hold_piece(socp_actor_ctx_t *ctx,
+                       uint64_t local_id,
+                       const char *to,
+                       const void *data,
+                       size_t len,
+                       int64_t ts)
+{
+    socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_HOLD);
+    m.body.cli_hold.local_id = local_id;
+    m.body.cli_hold.to = to;
+    m.body.cli_hold.data = (socp_bin_t){data, len};
+    m.body.cli_hold.ts = ts;
+    (void) socp_actor_send(ctx, "store", &m);
+}
+
+bool
+socp_client_release(socp_actor_ctx_t *ctx,
+                    socp_client_route_t *route,
+                    unsigned workers,
+                    socp_client_peer_t *peers,
+                    size_t n,
+                    const socp_msg_cli_release_t *r)
+{
+    const socp_client_peer_t *p = socp_client_peer_find(peers, n, r->to);
+    if (!p || p->status == 2 || !p->pub || !*p->pub) {
+        return false; // stays held (and expires if it never can go)
+    }
+    socp_client_piece_t piece = {SOCP_CLIENT_KIND_DM, 0,    p->id, p->pub, r->data.data,
+                                 r->data.len,         NULL, 0,     r->ts,  p->sig,
+                                 r->pending};
+    socp_client_send_piece(ctx, route, workers, &piece);
+    return true;
 }
 
 void
@@ -657,7 +693,8 @@ socp_client_outfile_tick(socp_client_outfile_t *self,
                                      self->file_id,
                                      self->index,
                                      socp_wall_ms(),
-                                     SOCP_CLIENT_SIG_UNKNOWN}; // no content_sig on files
+                                     SOCP_CLIENT_SIG_UNKNOWN, // no content_sig on files
+                                     0};
         socp_client_send_piece(ctx, route, workers, &chunk);
         sodium_memzero(buf, sizeof buf);
         self->index++;
@@ -675,7 +712,8 @@ socp_client_outfile_tick(socp_client_outfile_t *self,
                                self->file_id,
                                0,
                                socp_wall_ms(),
-                               SOCP_CLIENT_SIG_UNKNOWN};
+                               SOCP_CLIENT_SIG_UNKNOWN,
+                               0};
     socp_client_send_piece(ctx, route, workers, &end);
     socp_actor_timer_cancel(ctx, self->timer);
     self->timer = 0;

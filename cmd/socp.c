@@ -142,6 +142,18 @@ main(int argc, char **argv)
         socp_client_account_pass_free(&pw);
         return rc;
     }
+    // How long a DM for a user who is not online is held, for people.
+    uint64_t hold = o.hold ? o.hold : 7ull * 24 * 3600 * 1000;
+    char hold_text[32];
+    if (hold % (24ull * 3600 * 1000) == 0) {
+        snprintf(hold_text, sizeof hold_text, "%llu day%s",
+                 (unsigned long long) (hold / (24ull * 3600 * 1000)),
+                 hold == 24ull * 3600 * 1000 ? "" : "s");
+    } else if (hold >= 3600000) {
+        snprintf(hold_text, sizeof hold_text, "%.1f h", (double) hold / 3600000.0);
+    } else {
+        snprintf(hold_text, sizeof hold_text, "%llu s", (unsigned long long) (hold / 1000));
+    }
     socp_client_ui_args_t uargs = {.user_id = user_id,
                                    .data_dir = o.data_dir,
                                    .server_url = o.server,
@@ -151,7 +163,8 @@ main(int argc, char **argv)
                                    .crypto_workers = self.workers,
                                    .interactive = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO),
                                    .in_fd = STDIN_FILENO,
-                                   .out_fd = STDOUT_FILENO};
+                                   .out_fd = STDOUT_FILENO,
+                                   .hold_text = hold_text};
     socp_client_front_t front = {.fn = socp_client_ui_actor, .args = &uargs};
     rc = socp_client_run(&o, &self, &front);
     socp_client_account_pass_free(&pw);

@@ -923,3 +923,53 @@ SOCP_TEST_T(bridge_file_adapts_to_server_rate_limit, 90)
     CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 5000), 0);
     CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 5000), 0);
 }
+
+// A send to a user who is not online is held (reply "held": true, history
+// "state": "held"), and goes out when they are back ("state": "sent").
+SOCP_TEST_T(bridge_send_to_an_offline_user_is_held, 90)
+{
+    char port[16], bob_id[64], alice_id[64], params[256];
+    s_server(port, sizeof port);
+    s_br_t bob = s_bridge(port, "bob", "rsa4096_4p_b.pem", NULL, false);
+    json_decref(s_event(&bob, "link", NULL, NULL, 15000));
+    s_br_t alice = s_bridge(port, "alice", "rsa4096_4p_a.pem", NULL, false);
+    s_wait_peer(&alice, "bob", bob_id);
+    s_wait_peer(&bob, "alice", alice_id);
+    CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 5000), 0);
+    json_decref(s_event(&alice, "presence", "event", "left", 15000));
+
+    snprintf(params, sizeof params, "{\"to\":\"%s\",\"text\":\"held for you\"}", bob_id);
+    json_t *r = s_call(&alice, 1, "send", params);
+    CHECK(json_is_true(json_object_get(json_object_get(r, "result"), "held")));
+    json_decref(r);
+    snprintf(params, sizeof params, "{\"peer\":\"%s\",\"limit\":1}", bob_id);
+    r = s_call(&alice, 2, "history", params);
+    json_t *row = json_array_get(json_object_get(r, "result"), 0);
+    CHECK_STREQ(json_string_value(json_object_get(row, "text")), "held for you");
+    CHECK_STREQ(json_string_value(json_object_get(row, "state")), "held");
+    json_decref(r);
+
+    bob = s_bridge(port, "bob", "rsa4096_4p_b.pem", NULL, false);
+    json_t *m = s_event(&bob, "message", "text", "held for you", 15000);
+    CHECK(json_is_true(json_object_get(json_object_get(m, "params"), "verified")));
+    json_decref(m);
+    // The history entry becomes "sent" once the frame is in the outbox.
+    const char *state = NULL;
+    uint64_t deadline = socp_now_ms() + 10000;
+    for (int id = 3; socp_now_ms() < deadline; id++) {
+        r = s_call(&alice, id, "history", params);
+        row = json_array_get(json_object_get(r, "result"), 0);
+        state = json_string_value(json_object_get(row, "state"));
+        bool sent = state && strcmp(state, "sent") == 0;
+        json_decref(r);
+        if (sent) {
+            state = "sent";
+            break;
+        }
+        state = "not sent";
+        (void) poll(NULL, 0, 100);
+    }
+    CHECK_STREQ(state, "sent");
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 5000), 0);
+    CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 5000), 0);
+}

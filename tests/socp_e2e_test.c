@@ -391,3 +391,86 @@ SOCP_TEST_T(socp_e2e_messages_at_the_rsa_block_edge, 90)
     CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
     CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 2000), 0);
 }
+
+// No silent loss (issue #12): a DM to a user who is not online is held,
+// sealed in the sender's database, shown as held (live and in /history),
+// survives a restart of the sender, and goes out, whole and verified, when
+// the recipient is next online; /history then shows it as sent.
+SOCP_TEST_T(socp_e2e_dm_to_an_offline_user_is_held_then_sent, 120)
+{
+    char port[16], line[8192];
+    socp_cli_server("srv", NULL, port, sizeof port);
+    socp_cli_t bob, alice;
+    socp_cli_start_pair(port, &bob, &alice);
+    socp_cli_expect(&bob, "alice is online", 10000, NULL, 0);
+    CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 2000), 0);
+    socp_cli_expect(&alice, "bob left", 10000, NULL, 0);
+
+    socp_cli_say(&alice, "/tell bob while you were away");
+    socp_cli_expect(&alice, "you -> bob: while you were away", 10000, line, sizeof line);
+    CHECK_MSG(strstr(line, "[HELD: bob is not online"), "not shown as held: %s", line);
+    char longmsg[1201];
+    for (size_t i = 0; i < 1200; i++) {
+        longmsg[i] = (char) ('a' + i % 26);
+    }
+    longmsg[1200] = '\0';
+    char cmd[1300];
+    snprintf(cmd, sizeof cmd, "/tell bob %s", longmsg);
+    socp_cli_say(&alice, cmd);
+    socp_cli_expect(&alice, "[HELD: bob is not online", 10000, NULL, 0);
+    socp_cli_say(&alice, "/history bob");
+    socp_cli_expect(&alice, "you -> bob: while you were away", 5000, line, sizeof line);
+    CHECK_MSG(strstr(line, "[HELD: not online yet]"), "history: %s", line);
+
+    // The sender restarts before the recipient is back: nothing is lost.
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
+    alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", NULL);
+    socp_cli_expect(&alice, "connected to", 10000, NULL, 0);
+    bob = socp_cli_start(port, "bob", "rsa4096_4p_b.pem", NULL);
+    socp_cli_expect(&alice, "bob is online: sending 4 held message pieces", 15000, NULL, 0);
+    socp_cli_expect(&bob, "alice -> you: while you were away", 15000, line, sizeof line);
+    CHECK_MSG(!strstr(line, "] ["), "not verified: %s", line);
+    socp_cli_expect(&bob, "alice -> you: ", 15000, line, sizeof line);
+    CHECK_STREQ(strstr(line, "alice -> you: ") + strlen("alice -> you: "), longmsg);
+    socp_cli_say(&alice, "/history bob");
+    socp_cli_expect(&alice, "you -> bob: while you were away", 5000, line, sizeof line);
+    CHECK_MSG(!strstr(line, "[HELD"), "still held in history: %s", line);
+    // Sent once: nothing is released again at the next presence.
+    CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 2000), 0);
+    bob = socp_cli_start(port, "bob", "rsa4096_4p_b.pem", NULL);
+    socp_cli_expect(&bob, "connected to", 10000, NULL, 0);
+    socp_cli_say(&alice, "/tell bob after the return");
+    socp_cli_expect(&bob, "-> you: ", 15000, line, sizeof line);
+    CHECK_MSG(strstr(line, "alice -> you: after the return"), "released twice? %s", line);
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
+    CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 2000), 0);
+}
+
+// A held DM whose recipient stays away longer than --hold is given up, and
+// the sender is told (a line, and /history marks it).
+SOCP_TEST_T(socp_e2e_held_dm_expires_loudly, 60)
+{
+    char port[16], line[8192];
+    socp_cli_server("srv", NULL, port, sizeof port);
+    socp_cli_t bob = socp_cli_start(port, "bob", "rsa4096_4p_b.pem", NULL);
+    socp_cli_expect(&bob, "connected to", 10000, NULL, 0);
+    const char *hold[] = {"--hold", "2000", NULL};
+    socp_cli_t alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", hold);
+    socp_cli_expect(&alice, "bob is online", 10000, NULL, 0);
+    CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 2000), 0);
+    socp_cli_expect(&alice, "bob left", 10000, NULL, 0);
+    socp_cli_say(&alice, "/tell bob this will not wait");
+    socp_cli_expect(&alice, "for up to 2 s]", 10000, NULL, 0);
+    socp_cli_expect(&alice, "NOT DELIVERED: bob was not online for 2 s", 10000, NULL, 0);
+    socp_cli_say(&alice, "/history bob");
+    socp_cli_expect(&alice, "you -> bob: this will not wait", 5000, line, sizeof line);
+    CHECK_MSG(strstr(line, "[NOT DELIVERED: given up]"), "history: %s", line);
+    // bob comes back: the given-up message is not sent after all.
+    bob = socp_cli_start(port, "bob", "rsa4096_4p_b.pem", NULL);
+    socp_cli_expect(&alice, "bob is online", 10000, NULL, 0);
+    socp_cli_say(&alice, "/tell bob fresh one");
+    socp_cli_expect(&bob, "-> you: ", 15000, line, sizeof line);
+    CHECK_MSG(strstr(line, "alice -> you: fresh one"), "given-up message sent: %s", line);
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
+    CHECK_EQ(socp_test_stop(bob.pid, SIGTERM, 2000), 0);
+}

@@ -9,6 +9,8 @@
 //   server --ws--> net --CLI_INBOUND--> cryptoN --CLI_PLAIN--> store --CLI_SHOW--> ui
 //   net --CLI_PRESENCE--> store (TOFU pinning) --CLI_PEER--> ui
 //   store --CLI_PEER_SIG--> ui   (the content_sig form a contact signs in, ADR 0014)
+//   ui --CLI_HOLD--> store (a DM for a user who is not online: kept, sealed)
+//   store --CLI_RELEASE--> ui --CLI_SEND(pending)--> cryptoN   (they are online now)
 //   net --CLI_CTRL--> crypto0 --CLI_WIRE(seq 0)--> net   (USER_HELLO, HEARTBEAT)
 //   net --CLI_SETTING(pub_format)--> store (per server), cryptoN (sender_pub)
 //
@@ -51,6 +53,13 @@ enum {
     SOCP_CLIENT_TRUST_KEY_CHANGED = 4, // signed with a key other than the pinned one
 };
 
+// What became of a DM we sent (CLI_SHOW status of an outgoing item, history).
+enum {
+    SOCP_CLIENT_OUT_SENT = 0,    // in the outbox, handed to the server
+    SOCP_CLIENT_OUT_PENDING = 5, // held: the recipient is not online (CLI_HOLD)
+    SOCP_CLIENT_OUT_FAILED = 6,  // held too long, never sent
+};
+
 // The content_sig form a contact signs in, learned from their verified
 // messages (contact record, CLI_PEER.sig, CLI_SEND.sig): we answer in it.
 enum {
@@ -89,6 +98,7 @@ typedef struct {
     // kept per server. NULL: one for all.
     const char *server;
     uint64_t file_idle_ms; // an incoming file with no data this long is dropped (0: 60000)
+    uint64_t hold_ms;      // a DM held for an offline user expires after this (0: 7 days)
 } socp_client_store_args_t;
 
 // The net actor's arguments.
@@ -124,6 +134,7 @@ typedef struct {
     bool interactive;         // stdin is a terminal: raw-mode line editor
     int in_fd;                // input fd (stdin)
     int out_fd;               // output fd (stdout)
+    const char *hold_text;    // how long a DM for an offline user is held ("7 days")
 } socp_client_ui_args_t;
 
 int socp_client_store_actor(socp_actor_ctx_t *ctx, void *args);
@@ -167,6 +178,7 @@ typedef struct {
     uint64_t index;   // FILE_CHUNK index
     int64_t ts;       // wall-clock ms, signed
     uint8_t sig;      // SOCP_CLIENT_SIG_* of the recipient (socp_client_peer_t.sig)
+    uint64_t pending; // the held piece it sends (CLI_RELEASE.pending), else 0
 } socp_client_piece_t;
 
 // Numbers the piece (socp_client_route) and sends it as CLI_SEND to the
@@ -175,6 +187,15 @@ void socp_client_send_piece(socp_actor_ctx_t *ctx,
                             socp_client_route_t *route,
                             unsigned workers,
                             const socp_client_piece_t *p);
+
+// Holds a DM piece for a user who is not online (CLI_HOLD to the store,
+// answered by CLI_ACCEPTED like a sent piece).
+void socp_client_hold_piece(socp_actor_ctx_t *ctx,
+                            uint64_t local_id,
+                            const char *to,
+                            const void *data,
+                            size_t len,
+                            int64_t ts);
 
 // A front end's output stream (stdout): writes that never block the actor.
 // Bytes the fd cannot take yet wait in a buffer; the actor watches POLLOUT
@@ -303,6 +324,16 @@ void socp_client_peer_label(const socp_client_peer_t *peers,
                             const char *my_name,
                             char *out,
                             size_t size);
+
+// Sends a piece the store released (CLI_RELEASE: its recipient is online),
+// signed now, if the recipient is known with a usable key (else it stays
+// held). Returns true when it went to a crypto worker.
+bool socp_client_release(socp_actor_ctx_t *ctx,
+                         socp_client_route_t *route,
+                         unsigned workers,
+                         socp_client_peer_t *peers,
+                         size_t n,
+                         const socp_msg_cli_release_t *r);
 
 // Applies a CLI_PEER_SIG (the form a known user signs in).
 void socp_client_peer_sig(socp_client_peer_t *peers, size_t n, const socp_msg_cli_peer_sig_t *p);

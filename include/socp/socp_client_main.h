@@ -33,6 +33,8 @@
     "  --file-rate N         file frames per second at most (default 190, halved while the\n" \
     "                        server reports its rate limit; 0: no limit)\n"                   \
     "  --file-idle MS        drop an incoming file that sends nothing this long (60000)\n"    \
+    "  --hold MS             keep a DM for a user who is not online this long, sending it\n"  \
+    "                        when they come online (default 604800000: 7 days)\n"             \
     "  --account NAME        log in to account NAME on an Impl14-style server (registered\n"  \
     "                        on first use; its password from the terminal or from\n"          \
     "                        SOCP_ACCOUNT_PASSWORD); the data directory is the account's.\n"  \
@@ -45,6 +47,7 @@ typedef struct {
     unsigned primes, workers, file_rate;
     socp_client_wire_t wire;
     uint64_t heartbeat, dead, file_idle;
+    uint64_t hold;       // --hold MS: a DM for a user who is not online is kept this long
     bool sig_form_given; // --sig-form was given (account mode defaults to bytes)
     // --account NAME; the password (sodium memory) is set by
     // socp_client_opts_account:

@@ -129,6 +129,39 @@ SOCP_NODISCARD int socp_cstore_history_last(socp_cstore_t *self,
                                             socp_cstore_msg_fn *fn,
                                             void *arg);
 
+// Sets the status of history record seq (an outgoing DM held, then sent or
+// failed). @return 0; SOCP_ENOTFOUND; SOCP_ESTORE.
+SOCP_NODISCARD int
+socp_cstore_history_set_status(socp_cstore_t *self, uint64_t seq, uint8_t status);
+
+// A DM piece held for a user who is not online (sealed like history).
+typedef struct {
+    uint64_t seq;        // its number (order of sending)
+    const char *to;      // recipient user id
+    const uint8_t *data; // plaintext piece (UTF-8, <= 446 bytes)
+    size_t len;
+    int64_t ts;           // Unix ms when the user sent it
+    uint64_t history_seq; // its history record
+} socp_cstore_held_t;
+
+// Holds a DM piece; *seq_out gets its number. @return 0; SOCP_EINVAL (empty,
+// over 446 bytes, not UTF-8); SOCP_ESTORE.
+SOCP_NODISCARD int socp_cstore_held_put(socp_cstore_t *self,
+                                        const char *to,
+                                        const void *data,
+                                        size_t len,
+                                        int64_t ts,
+                                        uint64_t history_seq,
+                                        uint64_t *seq_out);
+
+// Forgets a held piece (sent, or expired). @return 0; SOCP_ENOTFOUND; SOCP_ESTORE.
+SOCP_NODISCARD int socp_cstore_held_del(socp_cstore_t *self, uint64_t seq);
+
+// Calls fn for every held piece, oldest first (non-zero from fn stops);
+// strings are valid during the call. Damaged records are skipped.
+typedef int socp_cstore_held_fn(const socp_cstore_held_t *held, void *arg);
+SOCP_NODISCARD int socp_cstore_held_each(socp_cstore_t *self, socp_cstore_held_fn *fn, void *arg);
+
 // Records a received message key. @return 0 (new), SOCP_EREPLAY (already
 // stored), SOCP_ESTORE.
 SOCP_NODISCARD int
