@@ -110,8 +110,8 @@ socp_bridge_m_send(s_bridge_t *self, const s_origin_t *o, const char *to, const 
     if (!p || !s_split(self, o, text, &pieces)) {
         return;
     }
-    // Not online (while we are): held by the store until they are.
-    bool hold = self->link_up && !p->online && strcmp(p->id, self->args->user_id) != 0;
+    // Not online (or we are not connected): held by the store until they are.
+    bool hold = !p->online && strcmp(p->id, self->args->user_id) != 0;
     if (s_room(self, o, pieces.count)) {
         s_group_t *g = s_group_new(self, pieces.count, o,
                                    json_pack("{s:b,s:s,s:I,s:b}", "accepted", 1, "to", p->id,

@@ -109,12 +109,14 @@ s_cmd_tell(socp_actor_ctx_t *ctx, s_ui_t *self, const char *who, const char *tex
     }
     char lb[S_LABEL_MAX];
     socp_ui_peer_label(self, p, lb, sizeof lb);
-    // Not online (while we are): held by the store until they are.
-    bool hold = self->link_up && !p->online && strcmp(p->id, self->args->user_id) != 0;
-    static const char held[] = "  [HELD: %s is not online; it is sent when they are, for up to %s]";
+    // Not online (or we are not connected, so nobody is known to be):
+    // held by the store until they are, and sent then (never refused by
+    // a server that does not know them, and lost).
+    bool hold = !p->online && strcmp(p->id, self->args->user_id) != 0;
     char note[S_LABEL_MAX + 128] = "";
     if (hold) {
-        snprintf(note, sizeof note, held, lb, self->args->hold_text);
+        snprintf(note, sizeof note, "  [HELD: %s; it is sent when %s is online, for up to %s]",
+                 self->link_up ? "not online" : "not connected", lb, self->args->hold_text);
     }
     size_t lsize = strlen(text) + strlen(lb) + strlen(note) + 16;
     char *line = socp_malloc(lsize);
