@@ -14,32 +14,38 @@
 #include "socp/socp_ws.h"
 
 // --help text of the options socp_client_opts_take() knows.
-#define SOCP_CLIENT_OPTS_USAGE                                                                \
-    "  --server URL          server to connect to (default ws://127.0.0.1:8765)\n"            \
-    "  --data-dir DIR        data directory (default $SOCP_HOME, else ./.socp)\n"             \
-    "  --name NAME           display name (saved; /nick or setDisplayName changes it)\n"      \
-    "  --plain-key           keep the private key unencrypted (or SOCP_PLAIN_KEY=1)\n"        \
-    "  --import-key PATH     create the identity from an RSA-4096 PKCS#8 PEM key\n"           \
-    "  --primes 2|4          primes of a new key (default 4)\n"                               \
-    "  --pub-format auto|der|pem  how our key is published (default auto: DER, or PEM\n"      \
-    "                        for a server whose users' keys come as PEM, remembered)\n"       \
-    "  --sig-form auto|string|bytes  content_sig form we emit (default auto: the form\n"      \
-    "                        each contact signs in, else string; bytes for an account)\n"     \
-    "  --pss-salt max|32     PSS salt when signing (default max)\n"                           \
-    "  --heartbeat MS        HEARTBEAT interval (default 15000)\n"                            \
-    "  --dead MS             silence before the link is dead (default 45000; a server\n"      \
-    "                        silent for a third of it is pinged)\n"                           \
-    "  --workers N           crypto workers (default: number of cores)\n"                     \
-    "  --file-rate N         file frames per second at most (default 190, halved while the\n" \
-    "                        server reports its rate limit; 0: no limit)\n"                   \
-    "  --account NAME        log in to account NAME on an Impl14-style server (registered\n"  \
-    "                        on first use; its password from the terminal or from\n"          \
-    "                        SOCP_ACCOUNT_PASSWORD); the data directory is the account's.\n"  \
-    "                        WARNING: the password goes to the server in clear over ws://\n"
+#define SOCP_CLIENT_OPTS_USAGE                                                                   \
+    "  --server URL          server to connect to (default ws://127.0.0.1:8765)\n"               \
+    "  --data-dir DIR        data directory (default $SOCP_HOME, else ./.socp)\n"                \
+    "  --name NAME           display name (saved; /nick or setDisplayName changes it)\n"         \
+    "  --plain-key           keep the private key unencrypted (or SOCP_PLAIN_KEY=1)\n"           \
+    "  --import-key PATH     create the identity from an RSA-4096 PKCS#8 PEM key\n"              \
+    "  --primes 2|4          primes of a new key (default 4)\n"                                  \
+    "  --pub-format auto|der|pem  how our key is published (default auto: DER, or PEM\n"         \
+    "                        for a server whose users' keys come as PEM, remembered)\n"          \
+    "  --sig-form auto|string|bytes  content_sig form we emit (default auto: the form\n"         \
+    "                        each contact signs in, else string; bytes for an account)\n"        \
+    "  --pss-salt max|32     PSS salt when signing (default max)\n"                              \
+    "  --heartbeat MS        HEARTBEAT interval (default 15000)\n"                               \
+    "  --dead MS             silence before the link is dead (default 45000; a server\n"         \
+    "                        silent for a third of it is pinged)\n"                              \
+    "  --workers N           crypto workers (default: number of cores)\n"                        \
+    "  --file-rate N         file frames per second at most (default 190, halved while the\n"    \
+    "                        server reports its rate limit; 0: no limit)\n"                      \
+    "  --passphrase-file PATH  the key's passphrase (the account password with --account)\n"     \
+    "                        is the first line of PATH (e.g. 0600, or <(pass show socp));\n"     \
+    "                        else SOCP_PASSPHRASE (SOCP_ACCOUNT_PASSWORD), else the terminal.\n" \
+    "                        Both variables are wiped from the environment at start\n"           \
+    "  --account NAME        log in to account NAME on an Impl14-style server (registered\n"     \
+    "                        on first use; its password from --passphrase-file, the\n"           \
+    "                        terminal or SOCP_ACCOUNT_PASSWORD); the data directory is the\n"    \
+    "                        account's. WARNING: the password goes to the server in clear\n"     \
+    "                        over ws://\n"
 
 typedef struct {
     const char *who; // "socp", "socp bridge": the prefix of error lines
     const char *server, *data_dir, *name, *import_key;
+    const char *pass_file; // --passphrase-file, or NULL
     bool plain;
     unsigned primes, workers, file_rate;
     socp_client_wire_t wire;
@@ -62,10 +68,13 @@ void socp_client_opts_init(socp_client_opts_t *o, const char *who);
 // taken with its value (skip v); -1: ours but v is missing or bad.
 int socp_client_opts_take(socp_client_opts_t *o, const char *a, const char *v);
 
-// After parsing: environment defaults (SOCP_HOME, SOCP_PLAIN_KEY), the
-// display name, the server URL, libsodium, and the data directory (created
-// 0700, or tightened to it). Returns 0, or an exit code (2: usage or
-// configuration, 1: runtime) after one line "<who>: <reason>" on stderr.
+// After parsing: first the passphrase or account password
+// (socp_client_secret_load: --passphrase-file, SOCP_PASSPHRASE,
+// SOCP_ACCOUNT_PASSWORD, both variables wiped), then environment defaults
+// (SOCP_HOME, SOCP_PLAIN_KEY), the display name, the server URL, libsodium,
+// and the data directory (created 0700, or tightened to it). Returns 0, or an
+// exit code (2: usage or configuration, 1: runtime, 3: the passphrase file)
+// after one line "<who>: <reason>" on stderr.
 int socp_client_opts_check(socp_client_opts_t *o);
 
 // A decimal option value in [min, max]; false if it is not one.
@@ -96,8 +105,10 @@ typedef struct {
     socp_rsa_key_t *key; // consumed by socp_client_run
 } socp_client_self_t;
 
-// Fills `self` from the loaded key (which it takes over) and wipes
-// SOCP_PASSPHRASE from the environment (call before any thread starts).
+// Fills `self` from the loaded key (which it takes over) and forgets the
+// passphrase and password read at start (socp_client_secret_forget; the
+// account's password lives on in the caller's socp_client_account_pass_t).
+// Call before any thread starts.
 // Returns 0 or an exit code after one line on stderr; on failure the key is
 // destroyed.
 int socp_client_self_init(const socp_client_opts_t *o,
