@@ -113,10 +113,16 @@ socp_client_opts_take(socp_client_opts_t *o, const char *a, const char *v)
         o->account = v;
         return 2;
     }
+    if (strcmp(a, "--passphrase-file") == 0) {
+        if (!v) {
+            return -1;
+        }
+        o->pass_file = v; // read by socp_client_opts_check
+        return 2;
+    }
     static const char *const valued[] = {
-        "--server",     "--data-dir",  "--name",           "--import-key", "--primes",
-        "--pub-format", "--sig-form",  "--pss-salt",       "--heartbeat",  "--dead",
-        "--workers",    "--file-rate", "--passphrase-file"};
+        "--server",   "--data-dir", "--name",      "--import-key", "--primes",  "--pub-format",
+        "--sig-form", "--pss-salt", "--heartbeat", "--dead",       "--workers", "--file-rate"};
     size_t i = 0;
     while (i < SOCP_ARRAY_LEN(valued) && strcmp(a, valued[i]) != 0) {
         i++;
@@ -137,8 +143,6 @@ socp_client_opts_take(socp_client_opts_t *o, const char *a, const char *v)
         o->name = v;
     } else if (strcmp(a, "--import-key") == 0) {
         o->import_key = v;
-    } else if (strcmp(a, "--passphrase-file") == 0) {
-        o->pass_file = v;
     } else if (strcmp(a, "--primes") == 0 && s_pick(v, "2", "4", &first)) {
         o->primes = first ? 2 : 4;
     } else if (strcmp(a, "--pub-format") == 0 && strcmp(v, "auto") == 0) {

@@ -14,33 +14,33 @@
 #include "socp/socp_ws.h"
 
 // --help text of the options socp_client_opts_take() knows.
-#define SOCP_CLIENT_OPTS_USAGE                                                                   \
-    "  --server URL          server to connect to (default ws://127.0.0.1:8765)\n"               \
-    "  --data-dir DIR        data directory (default $SOCP_HOME, else ./.socp)\n"                \
-    "  --name NAME           display name (saved; /nick or setDisplayName changes it)\n"         \
-    "  --plain-key           keep the private key unencrypted (or SOCP_PLAIN_KEY=1)\n"           \
-    "  --import-key PATH     create the identity from an RSA-4096 PKCS#8 PEM key\n"              \
-    "  --primes 2|4          primes of a new key (default 4)\n"                                  \
-    "  --pub-format auto|der|pem  how our key is published (default auto: DER, or PEM\n"         \
-    "                        for a server whose users' keys come as PEM, remembered)\n"          \
-    "  --sig-form auto|string|bytes  content_sig form we emit (default auto: the form\n"         \
-    "                        each contact signs in, else string; bytes for an account)\n"        \
-    "  --pss-salt max|32     PSS salt when signing (default max)\n"                              \
-    "  --heartbeat MS        HEARTBEAT interval (default 15000)\n"                               \
-    "  --dead MS             silence before the link is dead (default 45000; a server\n"         \
-    "                        silent for a third of it is pinged)\n"                              \
-    "  --workers N           crypto workers (default: number of cores)\n"                        \
-    "  --file-rate N         file frames per second at most (default 190, halved while the\n"    \
-    "                        server reports its rate limit; 0: no limit)\n"                      \
-    "  --passphrase-file PATH  the key's passphrase (the account password with --account)\n"     \
-    "                        is the first line of PATH (e.g. 0600, or <(pass show socp));\n"     \
-    "                        else SOCP_PASSPHRASE (SOCP_ACCOUNT_PASSWORD), else the terminal.\n" \
-    "                        Both variables are wiped from the environment at start\n"           \
-    "  --account NAME        log in to account NAME on an Impl14-style server (registered\n"     \
-    "                        on first use; its password from --passphrase-file, the\n"           \
-    "                        terminal or SOCP_ACCOUNT_PASSWORD); the data directory is the\n"    \
-    "                        account's. WARNING: the password goes to the server in clear\n"     \
-    "                        over ws://\n"
+#define SOCP_CLIENT_OPTS_USAGE                                                                \
+    "  --server URL          server to connect to (default ws://127.0.0.1:8765)\n"            \
+    "  --data-dir DIR        data directory (default $SOCP_HOME, else ./.socp)\n"             \
+    "  --name NAME           display name (saved; /nick or setDisplayName changes it)\n"      \
+    "  --plain-key           keep the private key unencrypted (or SOCP_PLAIN_KEY=1)\n"        \
+    "  --import-key PATH     create the identity from an RSA-4096 PKCS#8 PEM key\n"           \
+    "  --primes 2|4          primes of a new key (default 4)\n"                               \
+    "  --pub-format auto|der|pem  how our key is published (default auto: DER, or PEM\n"      \
+    "                        for a server whose users' keys come as PEM, remembered)\n"       \
+    "  --sig-form auto|string|bytes  content_sig form we emit (default auto: the form\n"      \
+    "                        each contact signs in, else string; bytes for an account)\n"     \
+    "  --pss-salt max|32     PSS salt when signing (default max)\n"                           \
+    "  --heartbeat MS        HEARTBEAT interval (default 15000)\n"                            \
+    "  --dead MS             silence before the link is dead (default 45000; a server\n"      \
+    "                        silent for a third of it is pinged)\n"                           \
+    "  --workers N           crypto workers (default: number of cores)\n"                     \
+    "  --file-rate N         file frames per second at most (default 190, halved while the\n" \
+    "                        server reports its rate limit; 0: no limit)\n"                   \
+    "  --passphrase-file PATH  the key's passphrase (with --account: the account\n"           \
+    "                        password) is the first line of PATH; else SOCP_PASSPHRASE\n"     \
+    "                        (SOCP_ACCOUNT_PASSWORD), else the terminal. Both variables\n"    \
+    "                        are wiped from the environment at start\n"                       \
+    "  --account NAME        log in to account NAME on an Impl14-style server (registered\n"  \
+    "                        on first use; its password from --passphrase-file, the\n"        \
+    "                        terminal or SOCP_ACCOUNT_PASSWORD); the data directory is\n"     \
+    "                        the account's.\n"                                                \
+    "                        WARNING: the password goes to the server in clear over ws://\n"
 
 typedef struct {
     const char *who; // "socp", "socp bridge": the prefix of error lines
