@@ -67,8 +67,15 @@ $(BUILD)/%: $(BUILD)/cmd/%.o $(LIB)
 $(BUILD)/bench_%: $(BUILD)/bench/bench_%.o $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-# The tests start the programs (socpd, socp) from the same build directory.
-$(TESTBIN): $(TEST_OBJ) $(LIB) | $(CMDS)
+# The tests start the programs (socpd, socp) from the same build directory,
+# some under the sync shim (tests/shim/syncshim.c, LD_PRELOAD; never built
+# with a sanitizer: it is loaded into a program that may be one).
+SHIM := $(BUILD)/tests/libsocp_syncshim.so
+$(SHIM): tests/shim/syncshim.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c17 -O2 -g -fPIC -shared $(WARN) $< -o $@ -ldl -lpthread
+
+$(TESTBIN): $(TEST_OBJ) $(LIB) | $(CMDS) $(SHIM)
 	$(CC) $(LDFLAGS) $(TEST_OBJ) $(LIB) $(LDLIBS) -o $@
 
 # ---- tests ---------------------------------------------------------------
@@ -118,7 +125,7 @@ interop:
 	$(MAKE) all
 	@SOCP_PEERS_DIR="$(SOCP_PEERS_DIR)" /usr/bin/python3 scripts/interop.py --build $(BUILD) $(INTEROP_ARGS)
 
-FORMAT_SRC := $(wildcard include/socp/*.h bus/*.[ch] proto/*.[ch] actors/*.[ch] cmd/*.c tests/*.[ch] bench/*.c fuzz/*.[ch])
+FORMAT_SRC := $(wildcard include/socp/*.h bus/*.[ch] proto/*.[ch] actors/*.[ch] cmd/*.c tests/*.[ch] tests/shim/*.c bench/*.c fuzz/*.[ch])
 format:
 	clang-format -i $(FORMAT_SRC)
 format-check:

@@ -41,6 +41,7 @@
 #include "socp/socp_envelope.h"
 #include "socp/socp_err.h"
 #include "socp/socp_json.h"
+#include "socp/socp_platform.h"
 #include "socp/socp_rsa.h"
 #include "socp/socp_sig.h"
 #include "socp/socp_tcp.h"
@@ -259,7 +260,7 @@ s_key(const s_opts_t *o, size_t i, socp_rsa_key_t **out)
     }
     sodium_memzero(pem, pem_len);
     sodium_free(pem);
-    if (!ok || rename(tmp, path) != 0) {
+    if (!ok || rename(tmp, path) != 0 || socp_platform_sync_dir(dir) != 0) {
         fprintf(stderr, "socp bench: cannot write %s\n", path);
         return SOCP_EIO;
     }

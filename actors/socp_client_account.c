@@ -3,6 +3,7 @@
 // start. Part of socp, a SOCP v1.3 client and server.
 #include "socp/socp_client_account.h"
 #include "socp/socp_client_main.h"
+#include "socp/socp_client_secret.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,31 +19,12 @@
 #include "socp/socp_err.h"
 #include "socp/socp_json.h"
 #include "socp/socp_keyfile.h"
+#include "socp/socp_platform.h"
 #include "socp/socp_tcp.h"
 
 #define S_TIMEOUT_MS 10000
 
 // ---- the password --------------------------------------------------------------
-
-// Overwrites the variable's value in the environment block (which
-// /proc/PID/environ shows) and removes it, as socp_client_self_init does
-// for SOCP_PASSPHRASE.
-static void
-s_forget_env(void)
-{
-    static const char name[] = SOCP_CLIENT_ACCOUNT_ENV;
-    char *value = getenv(name);
-    if (!value) {
-        return;
-    }
-    char *entry = value - sizeof name;
-    bool named = memcmp(entry, name, sizeof name - 1) == 0 && entry[sizeof name - 1] == '=';
-    sodium_memzero(value, strlen(value));
-    (void) unsetenv(name);
-    if (named) {
-        sodium_memzero(entry, sizeof name);
-    }
-}
 
 int
 socp_client_account_password(const char *who, const char *name, socp_client_account_pass_t *p)
@@ -55,28 +37,22 @@ socp_client_account_password(const char *who, const char *name, socp_client_acco
     if (!p->pass) {
         return socp_client_die(who, 1, "%s", "out of secure memory");
     }
-    const char *env = getenv(SOCP_CLIENT_ACCOUNT_ENV);
-    size_t n = env ? strlen(env) : 0;
-    if (env && n > SOCP_ACCOUNT_PASSWORD_MAX) {
-        s_forget_env();
-        socp_client_account_pass_free(p);
-        return socp_client_die(who, 3, "%s is longer than %d bytes", SOCP_CLIENT_ACCOUNT_ENV,
-                               SOCP_ACCOUNT_PASSWORD_MAX);
-    }
-    if (env && n) {
-        memcpy(p->pass, env, n + 1);
-        p->len = n;
-        s_forget_env();
+    // Given at start (--passphrase-file or SOCP_ACCOUNT_PASSWORD, already
+    // wiped from the environment), at most SOCP_CLIENT_SECRET_MAX bytes.
+    const char *given = socp_client_secret_password();
+    if (given) {
+        p->len = strlen(given);
+        memcpy(p->pass, given, p->len + 1);
         return 0;
     }
-    s_forget_env(); // set but empty: nothing to keep either
     char prompt[128];
     snprintf(prompt, sizeof prompt, "password for account %s: ", name);
     long got = socp_client_read_tty(prompt, p->pass, SOCP_ACCOUNT_PASSWORD_MAX + 2);
     if (got < 0 || (size_t) got > SOCP_ACCOUNT_PASSWORD_MAX) {
         socp_client_account_pass_free(p);
         return socp_client_die(who, 3,
-                               got < 0 ? "no password for the account: type it, or set %s"
+                               got < 0 ? "no password for the account: type it, or give "
+                                         "--passphrase-file or %s"
                                        : "the password is too long (%s: at most 1024 bytes)",
                                SOCP_CLIENT_ACCOUNT_ENV);
     }
@@ -145,7 +121,7 @@ s_write_account(const socp_client_account_opts_t *o)
         ok = write(fd, o->name, n) == (ssize_t) n && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
         ok = close(fd) == 0 && ok;
     }
-    ok = ok && rename(tmp, path) == 0;
+    ok = ok && rename(tmp, path) == 0 && socp_platform_sync_parent(path) == 0;
     if (!ok) {
         unlink(tmp);
     }

@@ -1,7 +1,9 @@
 // socp_client_identity.c: load or create a client identity (user_id + key).
 #include "socp/socp_client_identity.h"
+#include "socp/socp_client_secret.h"
 #include "socp/socp_err.h"
 #include "socp/socp_keyfile.h"
+#include "socp/socp_platform.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +45,8 @@ s_read_small(const char *path, char *buf, size_t size, size_t *len)
     return 0;
 }
 
+// Creates `path` (which must not exist) with `data`, durably: the file and
+// then its name (the directory) are synced.
 static int
 s_write_new(const char *path, const char *data)
 {
@@ -52,23 +56,37 @@ s_write_new(const char *path, const char *data)
     }
     size_t len = strlen(data);
     bool ok = write(fd, data, len) == (ssize_t) len && fsync(fd) == 0;
-    close(fd);
-    return ok ? 0 : SOCP_EIO;
+    ok = close(fd) == 0 && ok;
+    return ok && socp_platform_sync_parent(path) == 0 ? 0 : SOCP_EIO;
 }
 
-// A passphrase from the configured source, else SOCP_PASSPHRASE.
-static int
-s_pass(const socp_identity_opts_t *o, const char *prompt, char *out, size_t size)
+#define S_PASS_MAX (SOCP_CLIENT_SECRET_MAX + 1) // a passphrase buffer, NUL included
+
+// A passphrase buffer in sodium memory (aborts when there is none, as
+// socp_malloc does); sodium_free wipes it.
+static char *
+s_pass_buf(void)
 {
-    if (o->pass) {
-        return o->pass(prompt, out, size, o->pass_arg);
+    char *p = sodium_malloc(S_PASS_MAX);
+    if (!p) {
+        abort();
     }
-    const char *env = getenv("SOCP_PASSPHRASE");
-    if (!env || !*env) {
-        return SOCP_EINVAL;
+    p[0] = '\0';
+    return p;
+}
+
+// The passphrase given at start (--passphrase-file or SOCP_PASSPHRASE,
+// socp_client_secret), else the configured prompt; 0 and a NUL-terminated
+// `out` (S_PASS_MAX bytes), or non-zero if none.
+static int
+s_pass(const socp_identity_opts_t *o, const char *prompt, char *out)
+{
+    const char *given = socp_client_secret_passphrase();
+    if (given) {
+        memcpy(out, given, strlen(given) + 1); // at most SOCP_CLIENT_SECRET_MAX bytes
+        return 0;
     }
-    snprintf(out, size, "%s", env);
-    return 0;
+    return o->pass ? o->pass(prompt, out, S_PASS_MAX, o->pass_arg) : SOCP_EINVAL;
 }
 
 static int
@@ -79,14 +97,16 @@ s_load(const socp_identity_opts_t *o, const char *key_path, socp_rsa_key_t **key
     if (socp_keyfile_is_encrypted(key_path, &enc, &why) != 0) {
         return s_fail(o, 3, "%s: %s", key_path, why);
     }
-    char pass[1024] = "";
-    if (enc && s_pass(o, "passphrase for your key: ", pass, sizeof pass) != 0) {
+    char *pass = s_pass_buf();
+    if (enc && s_pass(o, "passphrase for your key: ", pass) != 0) {
+        sodium_free(pass);
         return s_fail(o, 3, "%s",
-                      o->pass ? "the key is encrypted: type the passphrase or set SOCP_PASSPHRASE"
-                              : "the key is encrypted: set SOCP_PASSPHRASE");
+                      o->pass ? "the key is encrypted: type the passphrase, or give "
+                                "--passphrase-file or SOCP_PASSPHRASE"
+                              : "the key is encrypted: give --passphrase-file or SOCP_PASSPHRASE");
     }
     int rc = socp_keyfile_load(key_path, pass, strlen(pass), key, &why);
-    sodium_memzero(pass, sizeof pass);
+    sodium_free(pass); // wipes
     return rc == 0 ? 0 : s_fail(o, 3, "%s: %s", key_path, why);
 }
 
@@ -117,14 +137,14 @@ s_save(const socp_identity_opts_t *o, const char *key_path, const socp_rsa_key_t
                    ? 0
                    : s_fail(o, 3, "cannot save the key to %s", key_path);
     }
-    char pass[1024] = "", again[1024] = "";
+    char *pass = s_pass_buf(), *again = s_pass_buf();
     int code = 0;
-    if (s_pass(o, "choose a passphrase for your key: ", pass, sizeof pass) != 0) {
+    if (s_pass(o, "choose a passphrase for your key: ", pass) != 0) {
         code = s_fail(o, 3, "%s",
-                      "no passphrase: set SOCP_PASSPHRASE, or use --plain-key for an unencrypted "
-                      "key");
-    } else if (o->confirm && !getenv("SOCP_PASSPHRASE") &&
-               (s_pass(o, "again: ", again, sizeof again) != 0 || strcmp(pass, again) != 0)) {
+                      "no passphrase: give --passphrase-file or SOCP_PASSPHRASE, or use "
+                      "--plain-key for an unencrypted key");
+    } else if (o->confirm && !socp_client_secret_passphrase() &&
+               (s_pass(o, "again: ", again) != 0 || strcmp(pass, again) != 0)) {
         code = s_fail(o, 3, "%s", "the passphrases differ");
     } else {
         int rc = socp_keyfile_save(key_path, key, pass, strlen(pass), NULL);
@@ -132,8 +152,8 @@ s_save(const socp_identity_opts_t *o, const char *key_path, const socp_rsa_key_t
             code = s_fail(o, 3, "cannot save the key: %s", socp_strerror(rc));
         }
     }
-    sodium_memzero(pass, sizeof pass);
-    sodium_memzero(again, sizeof again);
+    sodium_free(pass); // wipes
+    sodium_free(again);
     return code;
 }
 
@@ -161,11 +181,10 @@ socp_client_identity(const socp_identity_opts_t *o,
         return s_fail(o, 3, "cannot read %s", id_path);
     }
     // First run: a key (imported or generated), saved, then the id.
-    const char *env = getenv("SOCP_PASSPHRASE");
-    if (!o->plain && !o->pass && (!env || !*env)) {
+    if (!o->plain && !o->pass && !socp_client_secret_passphrase()) {
         return s_fail(o, 3, "%s",
-                      "no identity yet: set SOCP_PASSPHRASE, or use --plain-key for an "
-                      "unencrypted key");
+                      "no identity yet: give --passphrase-file or SOCP_PASSPHRASE, or use "
+                      "--plain-key for an unencrypted key");
     }
     if (o->import_key) {
         if ((rc = s_import(o, key)) != 0) {

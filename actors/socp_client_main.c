@@ -14,8 +14,10 @@
 #include <unistd.h>
 
 #include "socp/socp_account.h"
+#include "socp/socp_client_secret.h"
 #include "socp/socp_err.h"
 #include "socp/socp_log.h"
+#include "socp/socp_platform.h"
 #include "socp/socp_sup.h"
 #include "socp/socp_uuid.h"
 
@@ -111,6 +113,13 @@ socp_client_opts_take(socp_client_opts_t *o, const char *a, const char *v)
         o->account = v;
         return 2;
     }
+    if (strcmp(a, "--passphrase-file") == 0) {
+        if (!v) {
+            return -1;
+        }
+        o->pass_file = v; // read by socp_client_opts_check
+        return 2;
+    }
     static const char *const valued[] = {
         "--server",     "--data-dir",  "--name",      "--import-key", "--primes",
         "--pub-format", "--sig-form",  "--pss-salt",  "--heartbeat",  "--dead",
@@ -176,6 +185,13 @@ socp_client_opts_take(socp_client_opts_t *o, const char *a, const char *v)
 int
 socp_client_opts_check(socp_client_opts_t *o)
 {
+    // First: the passphrase (or password) out of the environment, whatever
+    // else goes wrong after.
+    const char *why = NULL;
+    if (socp_client_secret_load(o->pass_file, o->account != NULL, &why) != 0) {
+        return socp_client_die(o->who, 3, "%s%s%s", o->pass_file ? o->pass_file : "",
+                               o->pass_file ? ": " : "", why);
+    }
     if (!o->data_dir) {
         const char *home = getenv("SOCP_HOME");
         o->data_dir = home && *home ? home : "./.socp";
@@ -198,7 +214,9 @@ socp_client_opts_check(socp_client_opts_t *o)
     if (sodium_init() < 0) {
         return socp_client_die(o->who, 1, "%s", "libsodium failed to start");
     }
-    if (mkdir(o->data_dir, 0700) != 0 && errno != EEXIST) {
+    if (mkdir(o->data_dir, 0700) == 0) {
+        (void) socp_platform_sync_parent(o->data_dir); // its name survives a crash
+    } else if (errno != EEXIST) {
         return socp_client_die(o->who, 2, "cannot create the data directory %s", o->data_dir);
     }
     struct stat st;
@@ -211,29 +229,6 @@ socp_client_opts_check(socp_client_opts_t *o)
     return 0;
 }
 
-// The passphrase has done its work once the key is loaded: overwrite it in
-// the environment block (which /proc/PID/environ shows) and remove it, so
-// it is not handed to anything later. Before any thread starts.
-static void
-s_forget_passphrase(void)
-{
-    static const char name[] = "SOCP_PASSPHRASE";
-    char *value = getenv(name);
-    if (value) {
-        // The environ entry is "NAME=value" with value pointing into it.
-        // The value is wiped first (before unsetenv, which may free an
-        // entry setenv made on some libcs); the name after, since glibc's
-        // unsetenv only drops the pointer (and ours came with exec).
-        char *entry = value - sizeof name;
-        bool named = memcmp(entry, name, sizeof name - 1) == 0 && entry[sizeof name - 1] == '=';
-        sodium_memzero(value, strlen(value));
-        (void) unsetenv(name);
-        if (named) {
-            sodium_memzero(entry, sizeof name);
-        }
-    }
-}
-
 int
 socp_client_self_init(const socp_client_opts_t *o,
                       const char *user_id,
@@ -241,7 +236,7 @@ socp_client_self_init(const socp_client_opts_t *o,
                       socp_client_self_t *self)
 {
     memset(self, 0, sizeof *self);
-    s_forget_passphrase();
+    socp_client_secret_forget(); // the key is loaded: the passphrase has done its work
     self->user_id = user_id;
     if (socp_client_key_fp(*key, self->fp) != 0 ||
         socp_rsa_public_export(*key, o->wire.pub_format, &self->pub) != 0 ||

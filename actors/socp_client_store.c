@@ -17,6 +17,7 @@
 
 #include "socp/socp_err.h"
 #include "socp/socp_log.h"
+#include "socp/socp_platform.h"
 #include "socp/socp_text.h"
 #include "socp_client_store_int.h"
 
@@ -112,17 +113,56 @@ s_last_seq(MDB_txn *txn, MDB_dbi dbi)
     return seq;
 }
 
-// Validates one outbox value; returns the frame or NULL.
-static const char *
-s_outbox_decode(const MDB_val *v, bool *sent, size_t *frame_len)
+const char *
+socp_cstore_outbox_body(const uint8_t *p, size_t len, size_t *frame_len)
 {
-    const uint8_t *p = v->mv_data;
-    if (v->mv_size < 3 || (p[0] != 'U' && p[0] != 'S') || (size_t) 2 + p[1] >= v->mv_size) {
+    if (len < 2 || (size_t) 1 + p[0] >= len) {
         return NULL;
     }
-    *sent = p[0] == 'S';
-    *frame_len = v->mv_size - 2 - p[1];
-    return (const char *) p + 2 + p[1];
+    *frame_len = len - 1 - p[0];
+    return (const char *) p + 1 + p[0];
+}
+
+// One outbox record read back. `plain` holds the opened body of a sealed
+// record (free with socp_cstore_unsealed_free); frame points into it or
+// into the value.
+typedef struct {
+    bool sent;
+    const char *frame;
+    size_t len;
+    char *plain;
+    size_t plain_len;
+} s_outbox_rec_t;
+
+// Validates (and opens) one outbox value; false if it is damaged, cannot
+// be opened, or is plain in a sealed database.
+static bool
+s_outbox_read(const socp_cstore_t *self, const MDB_val *k, const MDB_val *v, s_outbox_rec_t *r)
+{
+    memset(r, 0, sizeof *r);
+    const uint8_t *p = v->mv_data;
+    if (k->mv_size != 8 || v->mv_size < 1) {
+        return false;
+    }
+    if (p[0] == S_OUT_UNSENT || p[0] == S_OUT_SENT) {
+        r->sent = p[0] == S_OUT_SENT;
+        r->frame = self->sealed ? NULL : socp_cstore_outbox_body(p + 1, v->mv_size - 1, &r->len);
+        return r->frame != NULL;
+    }
+    if (p[0] != S_OUT_SEALED_UNSENT && p[0] != S_OUT_SEALED_SENT) {
+        return false;
+    }
+    r->sent = p[0] == S_OUT_SEALED_SENT;
+    MDB_val body = {v->mv_size - 1, (void *) (p + 1)};
+    r->plain = socp_cstore_unseal(self, 'o', k, &body, &r->plain_len);
+    r->frame = r->plain ? socp_cstore_outbox_body((const uint8_t *) r->plain, r->plain_len, &r->len)
+                        : NULL;
+    if (!r->frame) {
+        socp_cstore_unsealed_free(r->plain, r->plain_len);
+        r->plain = NULL;
+        return false;
+    }
+    return true;
 }
 
 // Schema 1 keyed the seen table by the digest alone (32 bytes, value: the
@@ -172,6 +212,9 @@ s_migrate_seen(socp_cstore_t *self, MDB_txn *txn)
     return 0;
 }
 
+// Drops sent and malformed outbox records and counts the rest. Sealed
+// bodies cannot be opened yet (the key comes later): their state byte and
+// size are checked here, the rest by socp_cstore_set_key.
 static int
 s_prune_and_count(socp_cstore_t *self, MDB_txn *txn)
 {
@@ -184,9 +227,18 @@ s_prune_and_count(socp_cstore_t *self, MDB_txn *txn)
     uint64_t pending = 0;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        bool sent = false;
+        const uint8_t *p = v.mv_data;
         size_t len;
-        if (k.mv_size != 8 || !s_outbox_decode(&v, &sent, &len)) {
+        bool ok = k.mv_size == 8 && v.mv_size > 0;
+        bool sent = !ok || p[0] == S_OUT_SENT || p[0] == S_OUT_SEALED_SENT;
+        if (ok && p[0] == S_OUT_UNSENT) {
+            ok = socp_cstore_outbox_body(p + 1, v.mv_size - 1, &len) != NULL;
+        } else if (ok && p[0] == S_OUT_SEALED_UNSENT) {
+            ok = v.mv_size >= 1 + S_SEAL_OVER;
+        } else if (!sent) {
+            ok = false;
+        }
+        if (!ok) {
             socp_warn("store: dropping a malformed outbox record");
             sent = true;
         }
@@ -209,7 +261,9 @@ s_prune_and_count(socp_cstore_t *self, MDB_txn *txn)
 int
 socp_cstore_mkdir(const char *path)
 {
-    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+    if (mkdir(path, 0700) == 0) {
+        (void) socp_platform_sync_parent(path); // the new name is durable
+    } else if (errno != EEXIST) {
         return SOCP_EIO;
     }
     struct stat st;
@@ -234,10 +288,21 @@ socp_cstore_env_open(socp_cstore_t *self, MDB_txn **txn, const char **why)
     }
     (void) mdb_env_set_maxdbs(self->env, 8);
     (void) mdb_env_set_mapsize(self->env, self->map_size);
+    // LMDB's default sync mode: a commit returns once its pages and then its
+    // meta page are on disk (fdatasync, then a write through an O_DSYNC
+    // descriptor). Never MDB_NOSYNC / MDB_NOMETASYNC / MDB_MAPASYNC: what
+    // the client acknowledges must survive a crash of the machine, not only
+    // of the process (test: socp_sync_client_acks_follow_a_sync).
+    char data[4200];
+    snprintf(data, sizeof data, "%s/data.mdb", self->dir);
+    bool fresh = access(data, F_OK) != 0;
     if ((rc = mdb_env_open(self->env, self->dir, MDB_NOTLS, 0600)) != 0) {
         *why = "cannot open the database (locked by another socp, or damaged?)";
         socp_error("store: open %s: %s", self->dir, mdb_strerror(rc));
         return rc;
+    }
+    if (fresh) {
+        (void) socp_platform_sync_dir(self->dir); // the new file's name is durable
     }
     if ((rc = mdb_txn_begin(self->env, NULL, 0, txn)) != 0) {
         *txn = NULL;
@@ -312,8 +377,9 @@ socp_cstore_open(const char *dir, size_t map_size, socp_cstore_t **out, const ch
             goto fail;
         }
         if (n < SOCP_CSTORE_SCHEMA) {
-            // 1 -> 2: the seen table's key. 2 -> 3: values may be sealed
-            // (nothing to convert; sealing starts when a key is set).
+            // 1 -> 2: the seen table's key. 2 -> 3: history and file values
+            // may be sealed; 3 -> 4: contacts and outbox too (nothing to
+            // convert here: sealing starts when a key is set).
             char ver2[8];
             snprintf(ver2, sizeof ver2, "%d", SOCP_CSTORE_SCHEMA);
             v = (MDB_val){strlen(ver2), ver2};
@@ -364,7 +430,9 @@ socp_cstore_destroy(socp_cstore_t **self_p)
     }
     free(self->scratch);
     sodium_free(self->seal_key); // wipes
+    sodium_free(self->index_key);
     free(self->dir);
+    free(self->files_dir);
     free(self);
     *self_p = NULL;
 }
@@ -478,16 +546,30 @@ socp_cstore_outbox_put(socp_cstore_t *self,
     uint64_t seq = self->next_outbox;
     uint8_t key[8];
     socp_cstore_be64(seq, key);
-    MDB_val k = {8, key}, v = {2 + clen + len, NULL};
-    if ((rc = mdb_put(txn, self->outbox, &k, &v, MDB_RESERVE)) != 0) {
+    MDB_val k = {8, key};
+    // The body: conv length, conv, frame; sealed once a key is set.
+    uint8_t *body = socp_malloc(1 + clen + len);
+    body[0] = (uint8_t) clen;
+    memcpy(body + 1, conv, clen);
+    memcpy(body + 1 + clen, frame, len);
+    uint8_t *sealed = NULL;
+    size_t blen = 1 + clen + len;
+    if (self->seal_key) {
+        socp_cstore_seal(self, 'o', &k, body, blen, &sealed, &blen);
+    }
+    MDB_val v = {1 + blen, NULL};
+    rc = mdb_put(txn, self->outbox, &k, &v, MDB_RESERVE);
+    if (rc == 0) {
+        uint8_t *p = v.mv_data;
+        p[0] = sealed ? S_OUT_SEALED_UNSENT : S_OUT_UNSENT;
+        memcpy(p + 1, sealed ? sealed : body, blen);
+    }
+    free(sealed);
+    free(body);
+    if (rc != 0) {
         s_batch_lost(self);
         return s_lmdb_err(rc, "outbox put");
     }
-    uint8_t *p = v.mv_data;
-    p[0] = 'U';
-    p[1] = (uint8_t) clen;
-    memcpy(p + 2, conv, clen);
-    memcpy(p + 2 + clen, frame, len);
     self->next_outbox++;
     self->pending++;
     if (seq_out) {
@@ -515,12 +597,14 @@ socp_cstore_outbox_mark_sent(socp_cstore_t *self, uint64_t seq)
         s_batch_lost(self);
         return s_lmdb_err(rc, "outbox get");
     }
-    if (v.mv_size < 1 || ((const uint8_t *) v.mv_data)[0] != 'U') {
+    uint8_t state = v.mv_size > 0 ? ((const uint8_t *) v.mv_data)[0] : 0;
+    if (state != S_OUT_UNSENT && state != S_OUT_SEALED_UNSENT) {
         return 0;
     }
-    // Values of a write txn may live in the map: copy before rewriting.
+    // Values of a write txn may live in the map: copy before rewriting. The
+    // state is outside the seal: nothing to open.
     uint8_t *copy = socp_memdup(v.mv_data, v.mv_size);
-    copy[0] = 'S';
+    copy[0] = state == S_OUT_UNSENT ? S_OUT_SENT : S_OUT_SEALED_SENT;
     MDB_val nv = {v.mv_size, copy};
     rc = mdb_put(txn, self->outbox, &k, &nv, 0);
     free(copy);
@@ -557,18 +641,19 @@ socp_cstore_outbox_each_unsent(socp_cstore_t *self,
     int result = 0;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && result == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        bool sent;
-        size_t len;
-        const char *frame = s_outbox_decode(&v, &sent, &len);
-        if (k.mv_size != 8 || !frame || sent) {
+        s_outbox_rec_t rec;
+        if (!s_outbox_read(self, &k, &v, &rec) || rec.sent) {
+            socp_cstore_unsealed_free(rec.plain, rec.plain_len);
             continue;
         }
         uint64_t seq = socp_cstore_get_be64(k.mv_data);
         if (seq >= uncommitted) {
+            socp_cstore_unsealed_free(rec.plain, rec.plain_len);
             result = SOCP_EAGAIN;
             break;
         }
-        result = fn(seq, frame, len, arg);
+        result = fn(seq, rec.frame, rec.len, arg);
+        socp_cstore_unsealed_free(rec.plain, rec.plain_len);
     }
     s_reader_close(&r);
     if (result == 0 && rc != 0 && rc != MDB_NOTFOUND) {
@@ -892,9 +977,23 @@ socp_cstore_seen_add(socp_cstore_t *self, const char *from, int64_t ts, const ui
     return 0;
 }
 
-// Parses a contact record; strings point into *holder.
+MDB_val
+socp_cstore_contact_key(const socp_cstore_t *self, const char *user_id, uint8_t buf[S_CONTACT_KEY])
+{
+    if (!self->index_key) {
+        return (MDB_val){strlen(user_id), (void *) user_id};
+    }
+    crypto_generichash(buf, S_CONTACT_KEY, (const uint8_t *) user_id, strlen(user_id),
+                       self->index_key, S_CONTACT_KEY);
+    return (MDB_val){S_CONTACT_KEY, buf};
+}
+
+// Parses a contact record; strings point into *holder. A sealed record
+// carries the user id inside ("id"), a plain one is keyed by it; a plain
+// record in a sealed database is not trusted.
 static bool
-s_contact_decode(const MDB_val *k,
+s_contact_decode(const socp_cstore_t *self,
+                 const MDB_val *k,
                  const MDB_val *v,
                  socp_cstore_contact_t *c,
                  json_t **holder,
@@ -902,19 +1001,30 @@ s_contact_decode(const MDB_val *k,
                  size_t idsize)
 {
     *holder = NULL;
-    if (k->mv_size == 0 || k->mv_size >= idsize || v->mv_size > S_RECORD_MAX) {
+    if (k->mv_size == 0 || k->mv_size >= idsize || v->mv_size == 0 ||
+        v->mv_size > S_RECORD_MAX + S_SEAL_OVER) {
         return false;
     }
-    memcpy(id, k->mv_data, k->mv_size);
-    id[k->mv_size] = '\0';
-    json_t *o = json_loadb(v->mv_data, v->mv_size, JSON_REJECT_DUPLICATES, NULL);
+    bool sealed = *(const uint8_t *) v->mv_data == S_SEAL_TAG;
+    size_t len = 0;
+    char *plain = socp_cstore_unseal(self, 'c', k, v, &len);
+    json_t *o = plain ? json_loadb(plain, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    socp_cstore_unsealed_free(plain, len);
     json_t *name = json_object_get(o, "name"), *pub = json_object_get(o, "pub"),
            *fp = json_object_get(o, "fp"), *first = json_object_get(o, "first"),
-           *last = json_object_get(o, "last");
+           *last = json_object_get(o, "last"), *jid = json_object_get(o, "id");
     if (!json_is_string(name) || !json_is_string(pub) || !json_is_string(fp) ||
-        !json_is_integer(first) || !json_is_integer(last) || json_string_length(fp) != 64) {
+        !json_is_integer(first) || !json_is_integer(last) || json_string_length(fp) != 64 ||
+        (sealed && (!json_is_string(jid) || json_string_length(jid) == 0 ||
+                    json_string_length(jid) >= idsize))) {
         json_decref(o);
         return false;
+    }
+    if (sealed) {
+        memcpy(id, json_string_value(jid), json_string_length(jid) + 1);
+    } else {
+        memcpy(id, k->mv_data, k->mv_size);
+        id[k->mv_size] = '\0';
     }
     // "sig" came later: absent (or anything but 1-2) means not learned yet.
     json_int_t sig = json_integer_value(json_object_get(o, "sig"));
@@ -939,8 +1049,9 @@ s_contact_write(socp_cstore_t *self,
                 int64_t last,
                 uint8_t sig)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:i}", "name", name, "pub", pub, "fp", fp,
-                          "first", (json_int_t) first, "last", (json_int_t) last, "sig", (int) sig);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:i}", "id", user_id, "name", name, "pub",
+                          pub, "fp", fp, "first", (json_int_t) first, "last", (json_int_t) last,
+                          "sig", (int) sig);
     if (!o) {
         return SOCP_EINVAL;
     }
@@ -949,9 +1060,11 @@ s_contact_write(socp_cstore_t *self,
     if (!text) {
         return SOCP_ENOMEM;
     }
-    MDB_val k = {strlen(user_id), (void *) user_id}, v = {strlen(text), text};
+    uint8_t kbuf[S_CONTACT_KEY];
+    MDB_val k = socp_cstore_contact_key(self, user_id, kbuf), v = {strlen(text), text};
     self->last_contact_ok = false;
-    int rc = s_put(self, self->contacts, &k, &v, "contact put");
+    int rc = s_put_sealed(self, self->contacts, 'c', &k, &v, "contact put");
+    sodium_memzero(text, strlen(text));
     free(text);
     return rc;
 }
@@ -1040,7 +1153,8 @@ socp_cstore_contact_get(socp_cstore_t *self, const char *user_id, socp_cstore_co
     if (rc != 0) {
         return rc;
     }
-    MDB_val k = {strlen(user_id), (void *) user_id}, v;
+    uint8_t kbuf[S_CONTACT_KEY];
+    MDB_val k = socp_cstore_contact_key(self, user_id, kbuf), v;
     rc = mdb_get(txn, self->contacts, &k, &v);
     int result = 0;
     if (rc == MDB_NOTFOUND) {
@@ -1051,7 +1165,9 @@ socp_cstore_contact_get(socp_cstore_t *self, const char *user_id, socp_cstore_co
         char id[129];
         json_t *holder;
         socp_cstore_contact_t c;
-        if (!s_contact_decode(&k, &v, &c, &holder, id, sizeof id)) {
+        if (!s_contact_decode(self, &k, &v, &c, &holder, id, sizeof id) ||
+            strcmp(id, user_id) != 0) {
+            json_decref(holder);
             socp_warn("store: damaged contact record ignored");
             result = SOCP_ENOTFOUND;
         } else {
@@ -1093,7 +1209,7 @@ socp_cstore_contacts_each(socp_cstore_t *self, socp_cstore_contact_fn *fn, void 
         char id[129];
         json_t *holder;
         socp_cstore_contact_t c;
-        if (s_contact_decode(&k, &v, &c, &holder, id, sizeof id)) {
+        if (s_contact_decode(self, &k, &v, &c, &holder, id, sizeof id)) {
             result = fn(&c, arg);
             json_decref(holder);
         }
@@ -1155,9 +1271,23 @@ socp_cstore_file_put(socp_cstore_t *self, const char *file_id, const char *recor
     if (!file_id || !*file_id || strlen(file_id) > 128 || !record_json) {
         return SOCP_EINVAL;
     }
+    // The record names a file just linked into files_dir: its name is made
+    // durable before the record that points at it (and before the user is
+    // told it is saved).
+    if (self->files_dir && socp_platform_sync_dir(self->files_dir) != 0) {
+        socp_warn("store: cannot sync %s (the file's name may not survive a crash)",
+                  self->files_dir);
+    }
     MDB_val k = {strlen(file_id), (void *) file_id},
             v = {strlen(record_json), (void *) record_json};
     return s_put_sealed(self, self->files, 'f', &k, &v, "file put");
+}
+
+void
+socp_cstore_set_files_dir(socp_cstore_t *self, const char *dir)
+{
+    free(self->files_dir);
+    self->files_dir = dir ? socp_strdup(dir) : NULL;
 }
 
 int

@@ -47,6 +47,7 @@
 
 #include "socp/socp_err.h"
 #include "socp/socp_log.h"
+#include "socp/socp_platform.h"
 #include "socp/socp_reorder.h"
 #include "socp/socp_text.h"
 
@@ -1198,7 +1199,9 @@ socp_client_store_actor(socp_actor_ctx_t *ctx, void *args)
     char db[4096];
     snprintf(db, sizeof db, "%s/db", self->args->data_dir);
     snprintf(self->downloads, sizeof self->downloads, "%s/downloads", self->args->data_dir);
-    if ((mkdir(self->downloads, 0700) != 0 && errno != EEXIST)) {
+    if (mkdir(self->downloads, 0700) == 0) {
+        (void) socp_platform_sync_parent(self->downloads);
+    } else if (errno != EEXIST) {
         socp_error("store: cannot create %s", self->downloads);
         free(self);
         return SOCP_EIO;
@@ -1218,6 +1221,9 @@ socp_client_store_actor(socp_actor_ctx_t *ctx, void *args)
         free(self);
         return rc;
     }
+    // A received file is linked into downloads/: the store syncs the
+    // directory before the file's record (and the "saved" line) go out.
+    socp_cstore_set_files_dir(self->db, self->downloads);
     socp_reorder_init(&self->out_order);
     socp_reorder_init(&self->in_order);
     (void) socp_actor_timer_add(ctx, 1000, 1000, s_on_hold_tick, self);

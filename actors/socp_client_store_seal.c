@@ -1,12 +1,15 @@
-// socp_client_store_seal.c: the client store's records at rest: history and
-// received-file records sealed with XChaCha20-Poly1305 under a key derived
-// from the user's private key (docs/adr/0011-client-secrets-at-rest.md), the
-// one-time migration of plain records (chunked, resumable), the key check
-// record, and the compacting copy that drops the plain pages afterwards.
+// socp_client_store_seal.c: the client store's records at rest: history,
+// received-file, contact and outbox records sealed with XChaCha20-Poly1305
+// under a key derived from the user's private key
+// (docs/adr/0011-client-secrets-at-rest.md,
+// docs/adr/0016-sealed-contacts-and-outbox.md), the one-time migration of
+// plain records (chunked, resumable), the key check record, and the
+// compacting copy that drops the plain pages afterwards.
 // Part of socp, a SOCP v1.3 client and server. The rest of the store:
 // socp_client_store.c; shared state: socp_client_store_int.h.
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +161,77 @@ s_compact(socp_cstore_t *self, bool *replaced, const char **why)
 
 #define S_SEAL_CHUNK 4096 // records sealed per transaction during the migration
 
+// True when value v of table `table` is plain (to be sealed by the
+// migration), false when it is sealed already.
+static bool
+s_is_plain(char table, const MDB_val *v)
+{
+    const uint8_t *p = v->mv_data;
+    if (table == 'o') {
+        return v->mv_size > 0 && (p[0] == S_OUT_UNSENT || p[0] == S_OUT_SENT);
+    }
+    return v->mv_size == 0 || p[0] != S_SEAL_TAG;
+}
+
+// Seals one plain record of the migration (key k, value v read in txn): in
+// place for history and files; a contact moves under its keyed hash with
+// its id inside; an outbox record gets the sealed state letter, and a sent
+// one is dropped. A damaged contact or outbox record is dropped (it could
+// never be used, and a plain record is not trusted once sealed).
+static int
+s_seal_record(socp_cstore_t *self, MDB_txn *txn, MDB_dbi dbi, char table, MDB_val *k, MDB_val *v)
+{
+    uint8_t *sealed = NULL;
+    size_t len = 0;
+    int rc = 0;
+    if (table == 'h' || table == 'f') {
+        socp_cstore_seal(self, table, k, v->mv_data, v->mv_size, &sealed, &len);
+        MDB_val nv = {len, sealed};
+        rc = mdb_put(txn, dbi, k, &nv, 0);
+    } else if (table == 'o') {
+        const uint8_t *p = v->mv_data;
+        size_t flen;
+        if (p[0] == S_OUT_SENT || !socp_cstore_outbox_body(p + 1, v->mv_size - 1, &flen)) {
+            return mdb_del(txn, dbi, k, NULL);
+        }
+        socp_cstore_seal(self, 'o', k, p + 1, v->mv_size - 1, &sealed, &len);
+        uint8_t *nvbuf = socp_malloc(1 + len);
+        nvbuf[0] = S_OUT_SEALED_UNSENT;
+        memcpy(nvbuf + 1, sealed, len);
+        MDB_val nv = {1 + len, nvbuf};
+        rc = mdb_put(txn, dbi, k, &nv, 0);
+        free(nvbuf);
+    } else { // 'c'
+        char id[S_CONV_MAX + 1];
+        json_t *o = json_loadb(v->mv_data, v->mv_size, JSON_REJECT_DUPLICATES, NULL);
+        bool ok = json_is_object(o) && k->mv_size > 0 && k->mv_size <= S_CONV_MAX &&
+                  !memchr(k->mv_data, 0, k->mv_size);
+        if (ok) {
+            memcpy(id, k->mv_data, k->mv_size);
+            id[k->mv_size] = '\0';
+            ok = json_object_set_new(o, "id", json_string(id)) == 0;
+        }
+        char *text = ok ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        if (!text) {
+            socp_warn("store: dropping a damaged contact record");
+            return mdb_del(txn, dbi, k, NULL);
+        }
+        uint8_t kbuf[S_CONTACT_KEY];
+        MDB_val nk = socp_cstore_contact_key(self, id, kbuf);
+        socp_cstore_seal(self, 'c', &nk, text, strlen(text), &sealed, &len);
+        sodium_memzero(text, strlen(text));
+        free(text);
+        MDB_val nv = {len, sealed};
+        rc = mdb_del(txn, dbi, k, NULL);
+        if (rc == 0) {
+            rc = mdb_put(txn, dbi, &nk, &nv, 0);
+        }
+    }
+    free(sealed);
+    return rc;
+}
+
 // Seals every plain value of one table, S_SEAL_CHUNK records per committed
 // transaction (a long history never needs one huge transaction). Keys are
 // collected first, then each value is read, sealed and put by key: no
@@ -190,7 +264,7 @@ s_seal_table(socp_cstore_t *self, MDB_dbi dbi, char table, size_t *count)
             if (k.mv_size > S_CONV_MAX) {
                 continue; // not a key we write
             }
-            if (v.mv_size == 0 || *(const uint8_t *) v.mv_data != S_SEAL_TAG) {
+            if (s_is_plain(table, &v)) {
                 memcpy(keys[n], k.mv_data, k.mv_size);
                 lens[n++] = k.mv_size;
             }
@@ -207,12 +281,12 @@ s_seal_table(socp_cstore_t *self, MDB_dbi dbi, char table, size_t *count)
             if ((rc = mdb_get(txn, dbi, &kk, &v)) != 0) {
                 break;
             }
-            uint8_t *sealed;
-            size_t len;
-            socp_cstore_seal(self, table, &kk, v.mv_data, v.mv_size, &sealed, &len);
-            MDB_val nv = {len, sealed};
-            rc = mdb_put(txn, dbi, &kk, &nv, 0);
-            free(sealed);
+            // Values of a write txn may live in the map: copy before writing.
+            uint8_t *copy = socp_memdup(v.mv_data, v.mv_size);
+            MDB_val cv = {v.mv_size, copy};
+            rc = s_seal_record(self, txn, dbi, table, &kk, &cv);
+            sodium_memzero(copy, cv.mv_size);
+            free(copy);
         }
         if (rc != 0) {
             mdb_txn_abort(txn);
@@ -222,16 +296,16 @@ s_seal_table(socp_cstore_t *self, MDB_dbi dbi, char table, size_t *count)
             break;
         }
         *count += n;
-        // MDB_SET_RANGE lands on the last key seen again: already done,
-        // and sealed now, so it is skipped.
+        // MDB_SET_RANGE lands on the last key seen again (or, when it was
+        // moved or dropped, on the next): sealed now, so it is skipped.
     }
     free(keys);
     free(lens);
     return rc;
 }
 
-// Sets or clears the "compact" mark: a compaction is owed (the history
-// was sealed and old plain copies may sit in free pages).
+// Sets or clears the "compact" mark: a compaction is owed (records were
+// sealed and old plain copies may sit in free pages).
 static int
 s_compact_mark(socp_cstore_t *self, MDB_txn *txn, bool set)
 {
@@ -267,6 +341,215 @@ s_compact_owed(socp_cstore_t *self, const char **why)
     return 0;
 }
 
+// What the "seal" record of meta says (S_SEAL_* texts).
+typedef enum {
+    S_STATE_ABSENT,  // never sealed (or the record was removed)
+    S_STATE_CHECK3,  // schema 3: history and files sealed
+    S_STATE_MIG_ALL, // sealing every table, under way
+    S_STATE_MIG_CO,  // sealing contacts and outbox (history and files were), under way
+    S_STATE_CHECK,   // every table sealed
+    S_STATE_BAD,     // sealed with another key, or damaged
+} s_state_t;
+
+static const struct {
+    s_state_t state;
+    const char *text;
+} s_states[] = {
+    {S_STATE_CHECK3, S_SEAL_CHECK3},
+    {S_STATE_MIG_ALL, S_SEAL_MIG_ALL},
+    {S_STATE_MIG_CO, S_SEAL_MIG_CO},
+    {S_STATE_CHECK, S_SEAL_CHECK},
+};
+
+static int
+s_state_read(socp_cstore_t *self, s_state_t *state)
+{
+    MDB_txn *txn = NULL;
+    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+    MDB_val k = {4, (void *) "seal"}, v;
+    rc = mdb_get(txn, self->meta, &k, &v);
+    *state = S_STATE_ABSENT;
+    if (rc == 0) {
+        size_t len = 0;
+        char *check = v.mv_size > 0 && *(const uint8_t *) v.mv_data == S_SEAL_TAG
+                          ? socp_cstore_unseal(self, 'm', &k, &v, &len)
+                          : NULL;
+        *state = S_STATE_BAD;
+        for (size_t i = 0; check && i < SOCP_ARRAY_LEN(s_states); i++) {
+            if (len == strlen(s_states[i].text) && memcmp(check, s_states[i].text, len) == 0) {
+                *state = s_states[i].state;
+            }
+        }
+        socp_cstore_unsealed_free(check, len);
+    }
+    mdb_txn_abort(txn);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+// Writes the "seal" record (sealed `text`), with the compaction mark when
+// `compact`, in one transaction.
+static int
+s_state_write(socp_cstore_t *self, const char *text, bool compact)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+    MDB_val k = {4, (void *) "seal"};
+    uint8_t *sealed;
+    size_t len;
+    socp_cstore_seal(self, 'm', &k, text, strlen(text), &sealed, &len);
+    MDB_val v = {len, sealed};
+    rc = mdb_put(txn, self->meta, &k, &v, 0);
+    free(sealed);
+    if (rc == 0 && compact) {
+        rc = s_compact_mark(self, txn, true);
+    }
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return mdb_txn_commit(txn);
+}
+
+// True when one of the tables (by letter in `tables`) has any record.
+static bool
+s_any_records(socp_cstore_t *self, const char *tables)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn) != 0) {
+        return true; // compact to be safe
+    }
+    bool any = false;
+    for (const char *t = tables; *t && !any; t++) {
+        MDB_dbi dbi = *t == 'h'   ? self->history
+                      : *t == 'f' ? self->files
+                      : *t == 'c' ? self->contacts
+                                  : self->outbox;
+        MDB_stat st;
+        any = mdb_stat(txn, dbi, &st) != 0 || st.ms_entries > 0;
+    }
+    mdb_txn_abort(txn);
+    return any;
+}
+
+// With no "seal" record: are there sealed records all the same (the record
+// was removed, so that planted plain records would be sealed as ours)?
+// 0: none; 1: some, and one opens with this key; SOCP_EBADKEY: some, and
+// none of the first few opens.
+static int
+s_sealed_orphans(socp_cstore_t *self)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn) != 0) {
+        return 0;
+    }
+    const struct {
+        MDB_dbi dbi;
+        char table;
+    } tabs[] = {
+        {self->history, 'h'}, {self->files, 'f'}, {self->contacts, 'c'}, {self->outbox, 'o'}};
+    int found = 0, opened = 0;
+    for (size_t i = 0; i < SOCP_ARRAY_LEN(tabs) && !opened && found < 8; i++) {
+        MDB_cursor *cur;
+        if (mdb_cursor_open(txn, tabs[i].dbi, &cur) != 0) {
+            continue;
+        }
+        MDB_val k, v;
+        for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0 && !opened && found < 8;
+             g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            if (s_is_plain(tabs[i].table, &v) || v.mv_size < 2) {
+                continue;
+            }
+            found++;
+            MDB_val body = v;
+            if (tabs[i].table == 'o') { // the state letter, then the seal
+                body = (MDB_val){v.mv_size - 1, (uint8_t *) v.mv_data + 1};
+            }
+            size_t len = 0;
+            char *plain = socp_cstore_unseal(self, tabs[i].table, &k, &body, &len);
+            opened = plain != NULL;
+            socp_cstore_unsealed_free(plain, len);
+        }
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    return opened ? 1 : found ? SOCP_EBADKEY : 0;
+}
+
+// Once sealed: drops every outbox record that does not open (damaged, or
+// plain) and counts the unsent ones.
+static int
+s_outbox_recount(socp_cstore_t *self)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+    if ((rc = mdb_cursor_open(txn, self->outbox, &cur)) != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    uint64_t pending = 0, dropped = 0;
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const uint8_t *p = v.mv_data;
+        bool ok = k.mv_size == 8 && v.mv_size > 1 && p[0] == S_OUT_SEALED_UNSENT;
+        if (ok) {
+            MDB_val body = {v.mv_size - 1, (void *) (p + 1)};
+            size_t len = 0, flen;
+            char *plain = socp_cstore_unseal(self, 'o', &k, &body, &len);
+            ok = plain && socp_cstore_outbox_body((const uint8_t *) plain, len, &flen);
+            socp_cstore_unsealed_free(plain, len);
+        }
+        if (ok) {
+            pending++;
+        } else {
+            dropped += v.mv_size == 0 || (p[0] != S_OUT_SENT && p[0] != S_OUT_SEALED_SENT);
+            if ((rc = mdb_cursor_del(cur, 0)) != 0) {
+                break;
+            }
+        }
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        return rc;
+    }
+    if (dropped) {
+        socp_warn("store: %llu outbox record(s) that do not open with the key were dropped",
+                  (unsigned long long) dropped);
+    }
+    self->pending = pending;
+    return 0;
+}
+
+// Seals the plain records of the tables named in `tables` ("hfco"): the
+// migration. *rows counts what was sealed (or dropped).
+static int
+s_migrate(socp_cstore_t *self, const char *tables, size_t *rows)
+{
+    int rc = 0;
+    for (const char *t = tables; *t && rc == 0; t++) {
+        MDB_dbi dbi = *t == 'h'   ? self->history
+                      : *t == 'f' ? self->files
+                      : *t == 'c' ? self->contacts
+                                  : self->outbox;
+        rc = s_seal_table(self, dbi, *t, rows);
+    }
+    return rc;
+}
+
 int
 socp_cstore_set_key(socp_cstore_t *self, const uint8_t key[32], const char **why)
 {
@@ -277,89 +560,88 @@ socp_cstore_set_key(socp_cstore_t *self, const uint8_t key[32], const char **why
         *why = "the key is set once, before any write";
         return SOCP_EINVAL;
     }
-    if (sodium_init() < 0 || !(self->seal_key = sodium_malloc(32))) {
+    if (sodium_init() < 0 || !(self->seal_key = sodium_malloc(32)) ||
+        !(self->index_key = sodium_malloc(S_CONTACT_KEY))) {
+        sodium_free(self->seal_key);
+        self->seal_key = NULL;
         *why = "out of secure memory";
         return SOCP_ENOMEM;
     }
     memcpy(self->seal_key, key, 32);
+    crypto_kdf_derive_from_key(self->index_key, S_CONTACT_KEY, 1, "socpcidx", self->seal_key);
     randombytes_buf(self->nonce_prefix, sizeof self->nonce_prefix);
     self->nonce_count = 0;
-    MDB_txn *txn = NULL;
-    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
     int err = SOCP_ESTORE;
+    s_state_t state;
+    int rc = s_state_read(self, &state);
     if (rc != 0) {
-        *why = "cannot start a transaction";
-        goto fail;
-    }
-    MDB_val k = {4, (void *) "seal"}, v;
-    rc = mdb_get(txn, self->meta, &k, &v);
-    if (rc == 0) {
-        // Sealed before: this key must open the check record.
-        size_t len = 0;
-        char *check = v.mv_size > 0 && *(const uint8_t *) v.mv_data == S_SEAL_TAG
-                          ? socp_cstore_unseal(self, 'm', &k, &v, &len)
-                          : NULL;
-        bool ok = check && len == strlen(S_SEAL_CHECK) && memcmp(check, S_SEAL_CHECK, len) == 0;
-        socp_cstore_unsealed_free(check, len);
-        mdb_txn_abort(txn);
-        txn = NULL;
-        if (!ok) {
-            *why = "the history was sealed with another key (was the key file replaced?)";
-            err = SOCP_EBADKEY;
-            rc = 0;
-            goto fail;
-        }
-        self->sealed = true;
-        return s_compact_owed(self, why);
-    }
-    mdb_txn_abort(txn);
-    txn = NULL;
-    if (rc != MDB_NOTFOUND) {
         *why = "cannot read the database";
         goto fail;
     }
-    // The first key: seal what is there (in chunks), then write the check
-    // record with the compaction mark; from then on only sealed records
-    // are read back.
-    size_t rows = 0;
-    rc = s_seal_table(self, self->history, 'h', &rows);
-    if (rc == 0) {
-        rc = s_seal_table(self, self->files, 'f', &rows);
+    const char *tables = NULL; // what the migration seals
+    switch (state) {
+        case S_STATE_BAD:
+            *why = "the history was sealed with another key (was the key file replaced?)";
+            err = SOCP_EBADKEY;
+            goto fail;
+        case S_STATE_ABSENT: {
+            int orphans = s_sealed_orphans(self);
+            if (orphans == SOCP_EBADKEY) {
+                *why = "the history was sealed with another key (was the key file replaced?)";
+                err = SOCP_EBADKEY;
+                goto fail;
+            }
+            if (orphans) {
+                // Sealed records without their check record: it was removed.
+                // What is plain here was not written by us: not sealed in.
+                socp_warn("store: the database's key check record was missing; "
+                          "its plain records are not trusted");
+                break;
+            }
+            tables = "hfco";
+            rc = s_state_write(self, S_SEAL_MIG_ALL, s_any_records(self, tables));
+            break;
+        }
+        case S_STATE_MIG_ALL:
+            tables = "hfco";
+            break;
+        case S_STATE_CHECK3:
+            tables = "co";
+            rc = s_state_write(self, S_SEAL_MIG_CO, s_any_records(self, tables));
+            break;
+        case S_STATE_MIG_CO:
+            tables = "co";
+            break;
+        case S_STATE_CHECK:
+            break;
     }
-    if (rc == 0 && (rc = mdb_txn_begin(self->env, NULL, 0, &txn)) == 0) {
-        uint8_t *sealed;
-        size_t len;
-        socp_cstore_seal(self, 'm', &k, S_SEAL_CHECK, strlen(S_SEAL_CHECK), &sealed, &len);
-        v = (MDB_val){len, sealed};
-        rc = mdb_put(txn, self->meta, &k, &v, 0);
-        free(sealed);
-        if (rc == 0 && rows) {
-            rc = s_compact_mark(self, txn, true);
-        }
-        if (rc == 0) {
-            rc = mdb_txn_commit(txn);
-        } else {
-            mdb_txn_abort(txn);
-        }
-        txn = NULL;
+    size_t rows = 0;
+    if (rc == 0 && tables) {
+        rc = s_migrate(self, tables, &rows);
+    }
+    if (rc == 0 && state != S_STATE_CHECK) {
+        rc = s_state_write(self, S_SEAL_CHECK, rows > 0);
+    }
+    if (rc == 0) {
+        self->sealed = true;
+        rc = s_outbox_recount(self);
     }
     if (rc != 0) {
-        *why = "cannot seal the history (disk full?)";
+        self->sealed = false;
+        *why = "cannot seal the database (disk full?)";
         goto fail;
     }
-    self->sealed = true;
     if (rows) {
-        socp_info("store: %zu history and file records sealed with the key", rows);
+        socp_info("store: %zu records sealed with the key", rows);
     }
     return s_compact_owed(self, why);
 fail:
-    if (txn) {
-        mdb_txn_abort(txn);
-    }
     if (rc != 0 && err == SOCP_ESTORE) {
         socp_error("store: set key: %s", mdb_strerror(rc));
     }
     sodium_free(self->seal_key);
+    sodium_free(self->index_key);
     self->seal_key = NULL;
+    self->index_key = NULL;
     return err;
 }

@@ -3,9 +3,13 @@
 #include "socp/socp_err.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,4 +70,56 @@ socp_platform_thread_name(const char *name)
     char short_name[16];
     snprintf(short_name, sizeof short_name, "%s", name);
     pthread_setname_np(pthread_self(), short_name);
+}
+
+int
+socp_platform_no_dump(void)
+{
+    // Not dumpable: no core file, no ptrace or /proc/PID/mem by other
+    // processes of the same user. The core limit too, in case something
+    // turns dumpable back on (setuid transitions, a later prctl).
+    struct rlimit none = {0, 0};
+    int a = prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    int b = setrlimit(RLIMIT_CORE, &none);
+    return a == 0 && b == 0 ? 0 : SOCP_EIO;
+}
+
+bool
+socp_platform_dumpable(void)
+{
+    return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0;
+}
+
+int
+socp_platform_sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        return SOCP_EIO;
+    }
+    int rc = fsync(fd) == 0 ? 0 : SOCP_EIO;
+    close(fd);
+    return rc;
+}
+
+int
+socp_platform_sync_parent(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        return socp_platform_sync_dir(".");
+    }
+    if (slash == path) {
+        return socp_platform_sync_dir("/");
+    }
+    size_t n = (size_t) (slash - path);
+    char *dir = malloc(n + 1);
+    if (!dir) {
+        return SOCP_ENOMEM;
+    }
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    int rc = socp_platform_sync_dir(dir);
+    free(dir);
+    return rc;
 }

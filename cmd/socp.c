@@ -27,15 +27,16 @@
 #include "socp/socp_keyfile.h"
 #include "socp/socp_log.h"
 #include "socp/socp_platform.h"
+#include "socp/socp_rsa.h"
 #include "socp/socp_sup.h"
 #include "socp/socp_uuid.h"
 #include "socp/socp_ws.h"
 
 static const char s_usage[] =
     "usage: socp [options]\n" SOCP_CLIENT_OPTS_USAGE "  --help, --version\n"
-    "The passphrase of an encrypted key is read from the terminal, or from\n"
-    "SOCP_PASSPHRASE for scripts. With --account the key file is encrypted with\n"
-    "the account password instead.\n";
+    "The passphrase of an encrypted key is read from --passphrase-file, else from\n"
+    "SOCP_PASSPHRASE (for scripts), else from the terminal. With --account the key\n"
+    "file is encrypted with the account password instead.\n";
 
 static int
 s_parse(int argc, char **argv, socp_client_opts_t *o)
@@ -60,15 +61,11 @@ s_parse(int argc, char **argv, socp_client_opts_t *o)
     return 0;
 }
 
-// Reads a passphrase from SOCP_PASSPHRASE or the terminal (no echo).
+// Reads a passphrase from the terminal (no echo): asked only when none was
+// given (--passphrase-file, SOCP_PASSPHRASE; socp_client_secret).
 static int
 s_passphrase(const char *prompt, char *out, size_t size)
 {
-    const char *env = getenv("SOCP_PASSPHRASE");
-    if (env && *env) {
-        snprintf(out, size, "%s", env);
-        return 0;
-    }
     return socp_client_read_tty(prompt, out, size) > 0 ? 0 : SOCP_EINVAL;
 }
 
@@ -114,14 +111,28 @@ s_identity(const socp_client_opts_t *o, char user_id[SOCP_UUID_BUF], socp_rsa_ke
     return socp_client_identity(&io, user_id, key);
 }
 
+// Room in OpenSSL's secure heap for the private parts of every key the
+// process holds: the identity's, each crypto worker's copy (at most
+// SOCP_CLIENT_CRYPTO_MAX) and transient copies; about 4 KiB each.
+#define S_SECURE_HEAP (512u * 1024u)
+
 int
 main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "bridge") == 0) {
-        return socp_bridge_main(argc - 1, argv + 1);
+    // Before anything secret is read: no core dump, no ptrace by others of
+    // the same user (every subcommand).
+    if (socp_platform_no_dump() != 0) {
+        fprintf(stderr, "socp: warning: cannot turn core dumps off\n");
     }
     if (argc > 1 && strcmp(argv[1], "bench") == 0) {
-        return socp_bench_main(argc - 1, argv + 1);
+        return socp_bench_main(argc - 1, argv + 1); // throwaway keys, maybe thousands
+    }
+    // The private key's numbers in locked memory left out of core dumps.
+    if (socp_rsa_secure_heap(S_SECURE_HEAP) < 0) {
+        fprintf(stderr, "socp: warning: no secure heap for the private key\n");
+    }
+    if (argc > 1 && strcmp(argv[1], "bridge") == 0) {
+        return socp_bridge_main(argc - 1, argv + 1);
     }
     socp_platform_block_signals();
     socp_client_opts_t o;

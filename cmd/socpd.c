@@ -430,6 +430,7 @@ s_identity(const s_opts_t *o, socp_rsa_key_t **key)
 int
 main(int argc, char **argv)
 {
+    (void) socp_platform_no_dump(); // no core dump, no ptrace by others: the key is in memory
     socp_platform_block_signals();
     if (sodium_init() < 0) {
         fprintf(stderr, "socpd: libsodium failed to start\n");

@@ -146,6 +146,16 @@ s_is_space(char c)
 }
 
 int
+socp_rsa_secure_heap(size_t size)
+{
+    if (CRYPTO_secure_malloc_initialized()) {
+        return 0;
+    }
+    int rc = CRYPTO_secure_malloc_init(size, 16);
+    return rc == 1 ? 0 : rc == 2 ? 1 : SOCP_ENOMEM;
+}
+
+int
 socp_rsa_public_import(const char *text, size_t len, socp_rsa_key_t **out)
 {
     *out = NULL;

@@ -394,3 +394,60 @@ SOCP_TEST_T(socp_interop_stalled_files_are_dropped, 60)
     socp_cli_expect(&alice, "received file after-the-stall.txt", 10000, NULL, 0);
     CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
 }
+
+// Reads alice's lines up to the one with `marker`; returns how many of them
+// held `word` (fails the case if the marker does not come).
+static int
+s_count_until(socp_cli_t *c, const char *word, const char *marker)
+{
+    char line[8192];
+    int seen = 0;
+    uint64_t end = socp_now_ms() + 10000;
+    while (socp_now_ms() < end) {
+        if (socp_test_read_line(c->out, line, sizeof line, (int) (end - socp_now_ms())) < 0) {
+            break;
+        }
+        if (socp_test_verbose()) {
+            fprintf(stderr, "  [%d] %s\n", c->pid, line);
+        }
+        if (strstr(line, marker)) {
+            return seen;
+        }
+        seen += strstr(line, word) != NULL;
+    }
+    socp_test_fail(__FILE__, __LINE__, "no line containing \"%s\" within 10 s", marker);
+}
+
+// A duplicate that got past the server (its replay cache missed it, or it
+// restarted): the same USER_DELIVER twice more, and once more after the
+// client restarted. The client's own record of what it received shows it
+// once; socpd's cache hides this in every test against socpd.
+SOCP_TEST_T(socp_interop_duplicate_past_the_server_shown_once, 90)
+{
+    char port[16], cmd[4096];
+    socp_cli_t fake = socp_cli_fake_start(port, sizeof port);
+    socp_cli_t alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", s_der);
+    socp_cli_fake(&fake, "hello", NULL, 0);
+    socp_cli_expect(&alice, "connected to", 10000, NULL, 0);
+    snprintf(cmd, sizeof cmd, "user carol %s/tests/fixtures/rsa4096_2p_a.pem", socp_test_srcdir());
+    socp_cli_fake(&fake, cmd, NULL, 0);
+    socp_cli_fake(&fake, "advertise carol der", NULL, 0);
+    socp_cli_expect(&alice, "carol is online", 10000, NULL, 0);
+    socp_cli_fake(&fake, "dm carol string max only-once-4242", NULL, 0);
+    s_expect_verified(&alice, "carol -> you: only-once-4242");
+    socp_cli_fake(&fake, "again", NULL, 0);
+    socp_cli_fake(&fake, "again", NULL, 0);
+    socp_cli_fake(&fake, "dm carol string max after-the-duplicates", NULL, 0);
+    CHECK_EQ(s_count_until(&alice, "only-once-4242", "carol -> you: after-the-duplicates"), 0);
+
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
+    alice = socp_cli_start(port, "alice", "rsa4096_4p_a.pem", s_der);
+    socp_cli_fake(&fake, "hello", NULL, 0);
+    socp_cli_expect(&alice, "connected to", 10000, NULL, 0);
+    socp_cli_fake(&fake, "advertise carol der", NULL, 0);
+    socp_cli_expect(&alice, "carol is online", 10000, NULL, 0);
+    socp_cli_fake(&fake, "again", NULL, 0);
+    socp_cli_fake(&fake, "dm carol string max after-the-restart", NULL, 0);
+    CHECK_EQ(s_count_until(&alice, "only-once-4242", "carol -> you: after-the-restart"), 0);
+    CHECK_EQ(socp_test_stop(alice.pid, SIGTERM, 2000), 0);
+}

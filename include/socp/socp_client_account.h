@@ -4,9 +4,10 @@
 // Part of socp, a SOCP v1.3 client and server.
 //
 // At start, on the main thread and before any other thread exists:
-//   1. the password comes from SOCP_ACCOUNT_PASSWORD (its value is then
-//      wiped from the environment block and the variable removed) or from
-//      the terminal, into sodium memory;
+//   1. the password comes from --passphrase-file or SOCP_ACCOUNT_PASSWORD
+//      (read by socp_client_secret_load, which wiped the variable from the
+//      environment block and removed it) or from the terminal, into sodium
+//      memory;
 //   2. socp_client_account_login connects to the server (blocking, bounded
 //      by a timeout), sends USER_LOGIN (no USER_HELLO: the account may not
 //      exist yet), and:
@@ -47,9 +48,9 @@ typedef struct {
     bool from_tty; // typed (so a new account asks for it twice)
 } socp_client_account_pass_t;
 
-// Reads the password of account `name` from SOCP_ACCOUNT_PASSWORD (wiping
-// the value from the environment and removing the variable) or, without
-// it, from the terminal (no echo). Call before any thread starts.
+// The password of account `name`: the one given at start
+// (socp_client_secret_password: --passphrase-file or SOCP_ACCOUNT_PASSWORD)
+// or, without it, from the terminal (no echo). Call before any thread starts.
 // @return 0, or an exit code (3) after one line "<who>: <reason>" on stderr.
 int socp_client_account_password(const char *who, const char *name, socp_client_account_pass_t *p);
 

@@ -35,14 +35,20 @@
     "  --file-idle MS        drop an incoming file that sends nothing this long (60000)\n"    \
     "  --hold MS             keep a DM for a user who is not online this long, sending it\n"  \
     "                        when they come online (default 604800000: 7 days)\n"             \
+    "  --passphrase-file PATH  the key's passphrase (with --account: the account\n"           \
+    "                        password) is the first line of PATH; else SOCP_PASSPHRASE\n"     \
+    "                        (SOCP_ACCOUNT_PASSWORD), else the terminal. Both variables\n"    \
+    "                        are wiped from the environment at start\n"                       \
     "  --account NAME        log in to account NAME on an Impl14-style server (registered\n"  \
-    "                        on first use; its password from the terminal or from\n"          \
-    "                        SOCP_ACCOUNT_PASSWORD); the data directory is the account's.\n"  \
+    "                        on first use; its password from --passphrase-file, the\n"        \
+    "                        terminal or SOCP_ACCOUNT_PASSWORD); the data directory is\n"     \
+    "                        the account's.\n"                                                \
     "                        WARNING: the password goes to the server in clear over ws://\n"
 
 typedef struct {
     const char *who; // "socp", "socp bridge": the prefix of error lines
     const char *server, *data_dir, *name, *import_key;
+    const char *pass_file; // --passphrase-file, or NULL
     bool plain;
     unsigned primes, workers, file_rate;
     socp_client_wire_t wire;
@@ -66,10 +72,13 @@ void socp_client_opts_init(socp_client_opts_t *o, const char *who);
 // taken with its value (skip v); -1: ours but v is missing or bad.
 int socp_client_opts_take(socp_client_opts_t *o, const char *a, const char *v);
 
-// After parsing: environment defaults (SOCP_HOME, SOCP_PLAIN_KEY), the
-// display name, the server URL, libsodium, and the data directory (created
-// 0700, or tightened to it). Returns 0, or an exit code (2: usage or
-// configuration, 1: runtime) after one line "<who>: <reason>" on stderr.
+// After parsing: first the passphrase or account password
+// (socp_client_secret_load: --passphrase-file, SOCP_PASSPHRASE,
+// SOCP_ACCOUNT_PASSWORD, both variables wiped), then environment defaults
+// (SOCP_HOME, SOCP_PLAIN_KEY), the display name, the server URL, libsodium,
+// and the data directory (created 0700, or tightened to it). Returns 0, or an
+// exit code (2: usage or configuration, 1: runtime, 3: the passphrase file)
+// after one line "<who>: <reason>" on stderr.
 int socp_client_opts_check(socp_client_opts_t *o);
 
 // A decimal option value in [min, max]; false if it is not one.
@@ -100,8 +109,10 @@ typedef struct {
     socp_rsa_key_t *key; // consumed by socp_client_run
 } socp_client_self_t;
 
-// Fills `self` from the loaded key (which it takes over) and wipes
-// SOCP_PASSPHRASE from the environment (call before any thread starts).
+// Fills `self` from the loaded key (which it takes over) and forgets the
+// passphrase and password read at start (socp_client_secret_forget; the
+// account's password lives on in the caller's socp_client_account_pass_t).
+// Call before any thread starts.
 // Returns 0 or an exit code after one line on stderr; on failure the key is
 // destroyed.
 int socp_client_self_init(const socp_client_opts_t *o,

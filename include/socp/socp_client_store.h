@@ -2,20 +2,27 @@
 // pinned keys, outbox, seen messages, received files, settings).
 // Part of socp, a SOCP v1.3 client and server.
 //
-// Layout (DATA_DIR/db, an LMDB environment, schema version 3 in meta):
-//   meta      "schema" -> "3"; "set:<name>" -> setting value; "seal" -> a
-//             sealed check text (present once a key was set)
-//   outbox    seq (u64 BE) -> 'U'|'S' (unsent/sent), conv length (u8), conv, frame
+// Layout (DATA_DIR/db, an LMDB environment, schema version 4 in meta):
+//   meta      "schema" -> "4"; "set:<name>" -> setting value; "seal" -> a
+//             sealed check text (present once a key was set); "compact"
+//             while a compaction is owed
+//   outbox    seq (u64 BE) -> state, body: 'U'|'S' (unsent/sent) + plain
+//             body, or 'u'|'s' + sealed body; body = conv length (u8),
+//             conv, frame
 //   history   seq (u64 BE) -> JSON {k,o,c,f,t,s,m,x} (kind, outgoing, conv,
 //             from, ts, status, form, text), sealed once a key is set
-//   contacts  user id -> JSON {name, pub, fp, first, last}
+//   contacts  user id -> JSON {id, name, pub, fp, first, last, sig}; once a
+//             key is set: BLAKE2b-256(user id) keyed with the index key ->
+//             the same JSON sealed
 //   seen      ts (u64 BE) + SHA-256(from NUL ts NUL ciphertext-hash) -> ts
 //   files     file id -> JSON record, sealed once a key is set
-// Sealed: 0x01, 24-byte nonce, XChaCha20-Poly1305 ciphertext; associated
-// data = table letter + record key. The outbox holds only signed frames
-// whose content is already end-to-end encrypted; contacts hold public keys.
-// Every record read back is validated (the disk is outside the process): a
-// record that does not decode is skipped with a warning, never trusted.
+// Sealed: 0x01, 24-byte nonce (random prefix + counter, never repeated under
+// one key), XChaCha20-Poly1305 ciphertext; associated data = table letter +
+// record key (docs/adr/0011-client-secrets-at-rest.md,
+// docs/adr/0016-sealed-contacts-and-outbox.md). Once sealed, a plain record
+// is not trusted. Every record read back is validated (the disk is outside
+// the process): a record that does not decode is skipped with a warning,
+// never trusted.
 //
 // Writes go into one write transaction opened on demand; socp_cstore_commit
 // makes everything since the last commit durable at once (group commit;
@@ -29,7 +36,7 @@
 
 #include "socp/socp_common.h"
 
-#define SOCP_CSTORE_SCHEMA   3
+#define SOCP_CSTORE_SCHEMA   4
 #define SOCP_CSTORE_MAP_SIZE (1024ull << 20) // default LMDB map: 1 GiB
 
 typedef struct socp_cstore socp_cstore_t;
@@ -68,10 +75,13 @@ typedef struct {
 SOCP_NODISCARD int
 socp_cstore_open(const char *dir, size_t map_size, socp_cstore_t **out, const char **why);
 
-// Seals the history and received-file records with `key` (32 bytes, kept in
-// sodium memory; the caller wipes its copy): records already there are
-// sealed now, new ones when written. Call once, right after open. A database
-// sealed before must be opened with the same key.
+// Seals every history, received-file, contact and outbox record with `key`
+// (32 bytes, kept in sodium memory; the caller wipes its copy): records
+// already there are sealed now (contacts moved under their keyed hash, in
+// chunks, resumable after a crash), new ones when written; outbox records
+// that cannot be opened are dropped (and no longer counted pending). Call
+// once, right after open. A database sealed before must be opened with the
+// same key.
 // @param why  if not NULL, a static sentence on failure
 // @return 0; SOCP_EBADKEY (sealed with another key: nothing changed);
 //         SOCP_ESTORE; SOCP_EINVAL (a key is set already, or a batch is open).
@@ -203,9 +213,13 @@ SOCP_NODISCARD int socp_cstore_setting_set(socp_cstore_t *self, const char *key,
 SOCP_NODISCARD int
 socp_cstore_setting_get(socp_cstore_t *self, const char *key, char *out, size_t size);
 
-// Records a received file (JSON object text, stored as given).
+// Records a received file (JSON object text, stored as given). When a files
+// directory is set, it is synced first (the file was just linked there).
 SOCP_NODISCARD int
 socp_cstore_file_put(socp_cstore_t *self, const char *file_id, const char *record_json);
+
+// The directory received files are linked into (a copy is kept; NULL: none).
+void socp_cstore_set_files_dir(socp_cstore_t *self, const char *dir);
 
 // Number of received-file records.
 SOCP_NODISCARD int socp_cstore_file_count(socp_cstore_t *self, size_t *count);

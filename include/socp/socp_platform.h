@@ -25,4 +25,22 @@ int socp_platform_join(pthread_t thread, int timeout_ms, void **status);
 // Names the calling thread for debuggers and `top -H` (truncated to 15 bytes).
 void socp_platform_thread_name(const char *name);
 
+// Makes the process not dumpable (prctl PR_SET_DUMPABLE 0: no core file, no
+// ptrace or /proc/PID/mem by other processes of the same user) and sets the
+// core file limit to 0. main() calls it first, before any secret is read.
+// @return 0 or SOCP_EIO (the process stays as it was).
+int socp_platform_no_dump(void);
+
+// True while the process is dumpable (PR_GET_DUMPABLE).
+bool socp_platform_dumpable(void);
+
+// fsync of directory `dir`, so that names just created, linked or renamed
+// in it survive a crash (the file's own fsync does not cover its name).
+// @return 0 or SOCP_EIO.
+int socp_platform_sync_dir(const char *dir);
+
+// The same for the directory holding `path` ("." when it has no slash).
+// @return 0, SOCP_EIO or SOCP_ENOMEM.
+int socp_platform_sync_parent(const char *path);
+
 #endif

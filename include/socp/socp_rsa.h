@@ -135,6 +135,19 @@ SOCP_NODISCARD int socp_rsa_decrypt(socp_rsa_key_t *self,
                                     uint8_t out[SOCP_RSA_OAEP_MAX],
                                     size_t *out_len);
 
+// Puts the private parts of every RSA key decoded or generated afterwards (d,
+// the prime factors, the CRT exponents and coefficients) in OpenSSL's secure
+// heap: one mapping of `size` bytes (a power of two), locked in memory
+// (mlock), left out of core dumps (MADV_DONTDUMP) and cleansed when freed.
+// OpenSSL allocates those numbers with BN_secure_new once the heap exists;
+// it still keeps copies of the primes (its Montgomery contexts) and each
+// operation's temporaries in its ordinary heap (ADR 0016). Once per process,
+// before any key is loaded and before any other thread starts; a full heap
+// makes a key import fail, so size it for every key the process holds.
+// @return 0; 1 (the heap is in use but not locked: RLIMIT_MEMLOCK);
+//         SOCP_ENOMEM (no secure heap: keys stay in the ordinary heap).
+int socp_rsa_secure_heap(size_t size);
+
 // RSASSA-PSS signature (SHA-256, MGF1-SHA-256) over `msg` (hashed inside).
 // @param out  receives exactly SOCP_RSA_BYTES bytes
 // @return 0; SOCP_EINVAL for a public-only key or bad salt; SOCP_ECRYPTO.

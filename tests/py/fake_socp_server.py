@@ -68,6 +68,10 @@ reads one command per line on stdin and answers "ok CMD ..." (or
   sig_form NAME               "ok sig_form string|bytes|bad|none": the form the
                               content_sig of the client's last MSG_DIRECT or
                               MSG_PUBLIC_CHANNEL to NAME verifies in
+  again                       the last "dm" once more: the same payload
+                              (ciphertext, signatures, payload.ts) in a fresh
+                              envelope, as a server relays a replay its own
+                              cache missed (on any connection, also a new one)
 """
 import base64
 import hashlib
@@ -207,6 +211,7 @@ class Server:
         self.users = {}  # name -> (id, private key)
         self.answers = {}  # frame type -> how to answer it
         self.key_form = None
+        self.last_deliver = None  # payload of the last "dm", for "again"
         here = os.path.dirname(os.path.abspath(__file__))
         with open(os.path.join(here, "..", "fixtures", "rsa4096_2p_a.pem"), "rb") as f:
             self.key = serialization.load_pem_private_key(f.read(), None)
@@ -251,6 +256,7 @@ class Server:
         }
         # A fresh envelope ts (the server's forwarding time), original in payload.ts.
         self.send("USER_DELIVER", self.id, self.client_id, payload, ts + 5000)
+        self.last_deliver = payload
 
     def answer(self, conn, frame):
         if not isinstance(frame, dict):
@@ -492,6 +498,9 @@ class Server:
             return "pem64" if pub.startswith(b"-----BEGIN") else "der"
         if c == "sig_form":
             return self.sig_form(words[1])
+        if c == "again":
+            self.send("USER_DELIVER", self.id, self.client_id, dict(self.last_deliver))
+            return ""
         if c == "count_to":
             uid, _ = self.users[words[1]]
             return str(sum(1 for f in list(self.conn.frames) if isinstance(f, dict) and f.get("to") == uid))
