@@ -61,6 +61,53 @@ int socp_bridge_main(int argc, char **argv);
 // ipc://PATH -> ipc://PATH.pub. Returns 0 or SOCP_EINVAL.
 SOCP_NODISCARD int socp_bridge_pub_endpoint(const char *bind, char *out, size_t size);
 
+// ---- the request reader (socp_bridge_req.c) --------------------------------
+// Bytes in, one checked call or the error to answer out. Pure: no actor, no
+// I/O; any bytes are safe (fuzzed).
+
+typedef enum {
+    SOCP_BRIDGE_M_NONE = 0,  // no call: answer `code` and `message`
+    SOCP_BRIDGE_M_SEND,      // to, text
+    SOCP_BRIDGE_M_BROADCAST, // text
+    SOCP_BRIDGE_M_SEND_FILE, // to, path
+    SOCP_BRIDGE_M_LIST_USERS,
+    SOCP_BRIDGE_M_HISTORY, // peer ("" = all), limit
+    SOCP_BRIDGE_M_WHOAMI,
+    SOCP_BRIDGE_M_SET_DISPLAY_NAME, // name
+    SOCP_BRIDGE_M_STATS,
+} socp_bridge_method_t;
+
+typedef struct {
+    socp_bridge_method_t method; // the call, or NONE
+    int code;                    // 0 with a call; else the JSON-RPC error code
+    char message[256];           // the error's message (code != 0)
+    json_t *id;                  // owned; NULL: a notification (no reply, except to -32700/-32600)
+    const char *to;              // params, NUL-free strings; valid until socp_bridge_req_fini
+    const char *text;            //
+    const char *path;            //
+    const char *peer;            //
+    const char *name;            //
+    json_int_t limit;            // history: 1..10000
+    json_t *root;                // owned: the parsed request (NULL after a parse error)
+} socp_bridge_req_t;
+
+// Reads one JSON request (a ZeroMQ payload with --zmq-format json). Always
+// fills *req (zeroed first); release it with socp_bridge_req_fini.
+void socp_bridge_req_json(const void *data, size_t len, socp_bridge_req_t *req);
+
+// Reads one msgpack request (a ZeroMQ payload): the same checks after the
+// msgpack value is converted to JSON (socp_bridge_mp_check first, so what
+// msgpack-c allocates is bounded by len). Parse errors: -32700.
+void socp_bridge_req_msgpack(const void *data, size_t len, socp_bridge_req_t *req);
+
+// Reads one stdin line (without its newline): surrounding blanks and a
+// trailing CR are ignored. Returns false for a blank line (*req zeroed,
+// nothing to answer), else true with *req filled as socp_bridge_req_json.
+bool socp_bridge_req_line(const char *line, size_t len, socp_bridge_req_t *req);
+
+// Releases what *req owns and zeroes it. Idempotent.
+void socp_bridge_req_fini(socp_bridge_req_t *req);
+
 // ---- msgpack <-> JSON values (socp_bridge_mp.c) ----------------------------
 
 // Packs a JSON value as msgpack (objects -> maps, integers, reals, strings,
