@@ -635,11 +635,52 @@ socp_bridge_pub_endpoint(const char *bind, char *out, size_t size)
     return SOCP_EINVAL;
 }
 
+// ZAP requests (a CURVE client's key checked against --zmq-curve-clients).
+static int
+s_on_zap(socp_actor_ctx_t *ctx, void *sock, short revents, void *arg)
+{
+    SOCP_UNUSED(ctx);
+    SOCP_UNUSED(revents);
+    s_bridge_t *self = arg;
+    uint64_t before = self->zap_refused;
+    if (socp_bridge_zap_serve(sock, self->args->zmq_clients, &self->zap_refused) < 0) {
+        socp_error("%s", "bridge: cannot answer a ZAP request");
+        return SOCP_EIO;
+    }
+    // The first refusal, then at most one line a minute: a refused client
+    // that keeps reconnecting must not flood the log.
+    uint64_t now = socp_now_ms();
+    if (self->zap_refused > before && (before == 0 || now - self->zap_logged_ms >= 60000)) {
+        socp_warn(
+            "bridge: refused a CURVE client whose key is not in the client list (%llu so far)",
+            (unsigned long long) self->zap_refused);
+        self->zap_logged_ms = now;
+    }
+    return 0;
+}
+
+// Binds one endpoint (resolved again: a no-op for the numeric endpoints
+// socp_bridge_main passes) with the CURVE key, if any.
+static int
+s_zmq_bind(s_bridge_t *self, void *sock, const char *endpoint)
+{
+    socp_bridge_ep_t ep;
+    char err[512];
+    int rc = socp_bridge_ep_resolve(endpoint, &ep, err, sizeof err);
+    if (rc == 0) {
+        rc = socp_bridge_bind(sock, &ep, self->args->zmq_curve_secret, err, sizeof err);
+    }
+    if (rc != 0) {
+        socp_error("bridge: %s", err);
+    }
+    return rc;
+}
+
 static int
 s_zmq_open(s_bridge_t *self)
 {
     socp_bus_t *bus = socp_actor_bus(self->ctx);
-    char pub[1024];
+    char pub[SOCP_BRIDGE_EP_MAX];
     const char *pub_ep = self->args->zmq_pub;
     if (!pub_ep) {
         if (socp_bridge_pub_endpoint(self->args->zmq_bind, pub, sizeof pub) != 0) {
@@ -648,6 +689,16 @@ s_zmq_open(s_bridge_t *self)
             return SOCP_EINVAL;
         }
         pub_ep = pub;
+    }
+    if (self->args->zmq_clients) {
+        // The ZAP handler is bound before the endpoints: a CURVE server
+        // without one would take any client that knows its public key.
+        self->zap = socp_sock_new(bus, ZMQ_REP, 1000, "ui");
+        if (!self->zap || zmq_bind(self->zap, "inproc://zeromq.zap.01") != 0) {
+            socp_error("bridge: cannot start the ZAP handler: %s", zmq_strerror(errno));
+            return SOCP_EINIT;
+        }
+        socp_actor_watch_sock(self->ctx, self->zap, ZMQ_POLLIN, s_on_zap, self);
     }
     self->router = socp_sock_new(bus, ZMQ_ROUTER, 10000, "ui");
     self->xpub =
@@ -662,18 +713,20 @@ s_zmq_open(s_bridge_t *self)
     (void) zmq_setsockopt(self->xpub, ZMQ_XPUB_NODROP, &one, sizeof one);
     int64_t small = 4096;
     (void) zmq_setsockopt(self->xpub, ZMQ_MAXMSGSIZE, &small, sizeof small);
-    if (zmq_bind(self->router, self->args->zmq_bind) != 0) {
-        socp_error("bridge: cannot bind %s: %s", self->args->zmq_bind, zmq_strerror(errno));
-        return SOCP_EIO;
+    int rc = s_zmq_bind(self, self->router, self->args->zmq_bind);
+    if (rc == 0) {
+        rc = s_zmq_bind(self, self->xpub, pub_ep);
     }
-    if (zmq_bind(self->xpub, pub_ep) != 0) {
-        socp_error("bridge: cannot bind %s: %s", pub_ep, zmq_strerror(errno));
-        return SOCP_EIO;
+    if (rc != 0) {
+        return rc;
     }
     socp_actor_watch_sock(self->ctx, self->router, ZMQ_POLLIN, s_on_zmq_sock, self);
     socp_actor_watch_sock(self->ctx, self->xpub, ZMQ_POLLIN, s_on_zmq_sock, self);
-    socp_info("bridge: requests on %s, events on %s (%s)", self->args->zmq_bind, pub_ep,
-              self->json_wire ? "json" : "msgpack");
+    socp_info("bridge: requests on %s, events on %s (%s%s)", self->args->zmq_bind, pub_ep,
+              self->json_wire ? "json" : "msgpack",
+              !self->args->zmq_curve_secret ? ""
+              : self->args->zmq_clients     ? ", CURVE, listed clients only"
+                                            : ", CURVE");
     return 0;
 }
 
@@ -771,6 +824,10 @@ s_destroy(s_bridge_t *self)
     }
     socp_sock_close(bus, &self->router);
     socp_sock_close(bus, &self->xpub);
+    if (self->zap) { // after the endpoints it guards
+        socp_actor_unwatch_sock(self->ctx, self->zap);
+    }
+    socp_sock_close(bus, &self->zap);
     socp_client_outfile_fini(&self->file);
     socp_client_peers_fini(self->peers, self->npeers);
     for (size_t i = 0; i < self->ngroups; i++) {
