@@ -603,3 +603,36 @@ SOCP_TEST_T(bridge_sec_curve_clients, 90)
     free(key);
     free(clients);
 }
+
+// The example client (pyzmq, Debian's python3-zmq) over CURVE with a listed
+// client key: pyzmq reads the key file `--zmq-curve-keygen` writes
+// (zmq.auth.load_certificate), so the format is a ZeroMQ certificate indeed.
+SOCP_TEST_T(bridge_sec_python_curve, 60)
+{
+    CHECK(sodium_init() >= 0);
+    char pk[41], cpk[41], err[512];
+    char *key = s_tmp("server.key");
+    char *client_key = s_tmp("client.key");
+    CHECK_OK(socp_bridge_curve_keygen(key, pk, err, sizeof err));
+    CHECK_OK(socp_bridge_curve_keygen(client_key, cpk, err, sizeof err));
+    char *clients = s_tmp("clients");
+    char text[64];
+    snprintf(text, sizeof text, "%s\n", cpk);
+    s_write(clients, 0644, text);
+    char ep[4200];
+    snprintf(ep, sizeof ep, "ipc://%s/py.sock", socp_test_tmpdir());
+    const char *const extra[] = {"--zmq-bind",          ep,      "--zmq-curve", key,
+                                 "--zmq-curve-clients", clients, NULL};
+    int pid = s_bridge("d", NULL, extra, NULL);
+    const char *args[] = {socp_test_srcdir(), ep,         "--server-key", pk,  "--client-key",
+                          client_key,         "--listen", "0.2",          NULL};
+    static char out[65536];
+    int st = socp_test_python("bridge_example.py", args, out, sizeof out);
+    CHECK_MSG(st == 0, "example client failed (%d): %s", st, out);
+    CHECK(strstr(out, "I am "));
+    CHECK_MSG(strstr(out, "'clientsRefused': 0"), "%s", out);
+    CHECK_EQ(socp_test_stop(pid, SIGTERM, 10000), 0);
+    free(key);
+    free(client_key);
+    free(clients);
+}
