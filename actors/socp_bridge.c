@@ -9,7 +9,12 @@
 //   (DEALER or REQ peers; msgpack or JSON payloads) and an XPUB socket for
 //   events (two frames: topic = notification method, payload), with
 //   ZMQ_XPUB_NODROP so that an event a subscriber cannot take is seen here
-//   (EAGAIN) and counted instead of vanishing. Also owns the directory of
+//   (EAGAIN) and counted instead of vanishing. Both are bound as
+//   socp_bridge_main resolved and allowed them (socp_bridge_sec.c: ipc
+//   sockets 0600, CURVE servers with --zmq-curve); with a client list, a REP
+//   socket at inproc://zeromq.zap.01, bound first, answers libzmq's ZAP
+//   requests (listed CURVE keys only). Requests are read by the pure reader
+//   socp_bridge_req.c; this file runs them. Also owns the directory of
 //   users as the store reports it, the table of send groups waiting to be
 //   durable (a reply leaves only when every piece of the request is committed
 //   in the outbox), pending history requests and one outgoing file.
