@@ -9,7 +9,12 @@
 //   (DEALER or REQ peers; msgpack or JSON payloads) and an XPUB socket for
 //   events (two frames: topic = notification method, payload), with
 //   ZMQ_XPUB_NODROP so that an event a subscriber cannot take is seen here
-//   (EAGAIN) and counted instead of vanishing. Also owns the directory of
+//   (EAGAIN) and counted instead of vanishing. Both are bound as
+//   socp_bridge_main resolved and allowed them (socp_bridge_sec.c: ipc
+//   sockets 0600, CURVE servers with --zmq-curve); with a client list, a REP
+//   socket at inproc://zeromq.zap.01, bound first, answers libzmq's ZAP
+//   requests (listed CURVE keys only). Requests are read by the pure reader
+//   socp_bridge_req.c; this file runs them. Also owns the directory of
 //   users as the store reports it, the table of send groups waiting to be
 //   durable (a reply leaves only when every piece of the request is committed
 //   in the outbox), pending history requests and one outgoing file.
@@ -327,150 +332,67 @@ s_on_peer(s_bridge_t *self, const socp_msg_cli_peer_t *p)
 
 // ---- request dispatch ----------------------------------------------------------------
 
-// Fetches a string param; answers -32602 and returns NULL when absent/wrong.
-static const char *
-s_pstr(s_bridge_t *self, const s_origin_t *o, json_t *params, const char *name, bool required)
-{
-    json_t *v = params ? json_object_get(params, name) : NULL;
-    if (!v && !required) {
-        return "";
-    }
-    if (!v || !json_is_string(v)) {
-        socp_bridge_fail(self, o, SOCP_BRIDGE_INVALID_PARAMS, "param \"%s\" must be a string",
-                         name);
-        return NULL;
-    }
-    if (strlen(json_string_value(v)) != json_string_length(v)) {
-        socp_bridge_fail(self, o, SOCP_BRIDGE_INVALID_PARAMS, "param \"%s\" contains a NUL", name);
-        return NULL;
-    }
-    return json_string_value(v);
-}
-
+// Runs one request the reader checked (socp_bridge_req.c), or answers its
+// error. Consumes req.
 static void
-s_dispatch(s_bridge_t *self, const s_origin_t *o, const char *method, json_t *params)
+s_request(s_bridge_t *self, s_origin_t *o, socp_bridge_req_t *req)
 {
-    const char *a, *b;
-    if (strcmp(method, "send") == 0) {
-        if ((a = s_pstr(self, o, params, "to", true)) &&
-            (b = s_pstr(self, o, params, "text", true))) {
-            socp_bridge_m_send(self, o, a, b);
-        }
-    } else if (strcmp(method, "broadcast") == 0) {
-        if ((a = s_pstr(self, o, params, "text", true))) {
-            socp_bridge_m_broadcast(self, o, a);
-        }
-    } else if (strcmp(method, "sendFile") == 0) {
-        if ((a = s_pstr(self, o, params, "to", true)) &&
-            (b = s_pstr(self, o, params, "path", true))) {
-            socp_bridge_m_send_file(self, o, a, b);
-        }
-    } else if (strcmp(method, "listUsers") == 0) {
-        socp_bridge_m_list(self, o);
-    } else if (strcmp(method, "history") == 0) {
-        json_t *l = params ? json_object_get(params, "limit") : NULL;
-        if (l &&
-            (!json_is_integer(l) || json_integer_value(l) < 1 || json_integer_value(l) > 10000)) {
-            socp_bridge_fail(self, o, SOCP_BRIDGE_INVALID_PARAMS,
-                             "param \"limit\" must be an integer 1..10000");
-        } else if ((a = s_pstr(self, o, params, "peer", false))) {
-            socp_bridge_m_history(self, o, a, l ? json_integer_value(l) : 20);
-        }
-    } else if (strcmp(method, "whoami") == 0) {
-        socp_bridge_ok(self, o,
-                       json_pack("{s:s,s:o,s:s,s:s,s:b,s:s}", "id", self->args->user_id, "name",
-                                 socp_bridge_jtext(self->nick, strlen(self->nick)), "fingerprint",
-                                 self->args->fingerprint, "server", self->args->server_url,
-                                 "connected", self->link_up, "dataDir", self->args->data_dir));
-    } else if (strcmp(method, "setDisplayName") == 0) {
-        if ((a = s_pstr(self, o, params, "name", true))) {
-            if (!*a || strlen(a) > 64 || !socp_uuid_is_peer_id(a, strlen(a))) {
-                socp_bridge_fail(self, o, SOCP_BRIDGE_INVALID_PARAMS,
-                                 "param \"name\" must be 1-64 printable characters");
-                return;
-            }
-            snprintf(self->nick, sizeof self->nick, "%s", a);
+    self->n_requests++;
+    o->id = req->id ? json_incref(req->id) : NULL;
+    switch (req->method) {
+        case SOCP_BRIDGE_M_NONE:
+            socp_bridge_fail(self, o, req->code, "%s", req->message);
+            break;
+        case SOCP_BRIDGE_M_SEND:
+            socp_bridge_m_send(self, o, req->to, req->text);
+            break;
+        case SOCP_BRIDGE_M_BROADCAST:
+            socp_bridge_m_broadcast(self, o, req->text);
+            break;
+        case SOCP_BRIDGE_M_SEND_FILE:
+            socp_bridge_m_send_file(self, o, req->to, req->path);
+            break;
+        case SOCP_BRIDGE_M_LIST_USERS:
+            socp_bridge_m_list(self, o);
+            break;
+        case SOCP_BRIDGE_M_HISTORY:
+            socp_bridge_m_history(self, o, req->peer, req->limit);
+            break;
+        case SOCP_BRIDGE_M_WHOAMI:
+            socp_bridge_ok(self, o,
+                           json_pack("{s:s,s:o,s:s,s:s,s:b,s:s}", "id", self->args->user_id, "name",
+                                     socp_bridge_jtext(self->nick, strlen(self->nick)),
+                                     "fingerprint", self->args->fingerprint, "server",
+                                     self->args->server_url, "connected", self->link_up, "dataDir",
+                                     self->args->data_dir));
+            break;
+        case SOCP_BRIDGE_M_SET_DISPLAY_NAME: {
+            snprintf(self->nick, sizeof self->nick, "%s", req->name);
             socp_msg_t m = socp_msg_make(SOCP_MSG_CLI_SETTING);
             m.body.cli_setting.key = "nick";
             m.body.cli_setting.value = self->nick;
             (void) socp_actor_send(self->ctx, "store", &m);
             socp_bridge_ok(self, o, json_pack("{s:s}", "name", self->nick));
+            break;
         }
-    } else if (strcmp(method, "stats") == 0) {
-        socp_bridge_ok(self, o, socp_bridge_stats_json(self));
-    } else {
-        socp_bridge_fail(self, o, SOCP_BRIDGE_METHOD_NOT_FOUND, "unknown method \"%.64s\"", method);
-    }
-}
-
-// Validates one request object and runs it. Takes a reference to req.
-static void
-s_request(s_bridge_t *self, s_origin_t *o, json_t *req)
-{
-    self->n_requests++;
-    o->id = NULL;
-    if (!json_is_object(req)) {
-        socp_bridge_fail(self, o, SOCP_BRIDGE_INVALID_REQUEST,
-                         json_is_array(req) ? "batch requests are not supported"
-                                            : "a request is an object");
-        return;
-    }
-    json_t *id = json_object_get(req, "id");
-    if (id && !json_is_string(id) && !json_is_integer(id) && !json_is_null(id) &&
-        !json_is_real(id)) {
-        socp_bridge_fail(self, o, SOCP_BRIDGE_INVALID_REQUEST,
-                         "id must be a string, a number or null");
-        return;
-    }
-    o->id = id ? json_incref(id) : NULL;
-    json_t *ver = json_object_get(req, "jsonrpc");
-    json_t *method = json_object_get(req, "method");
-    json_t *params = json_object_get(req, "params");
-    if (!ver || !json_is_string(ver) || strcmp(json_string_value(ver), "2.0") != 0) {
-        socp_bridge_fail(self, o, SOCP_BRIDGE_INVALID_REQUEST, "\"jsonrpc\" must be \"2.0\"");
-    } else if (!method || !json_is_string(method)) {
-        socp_bridge_fail(self, o, SOCP_BRIDGE_INVALID_REQUEST, "\"method\" must be a string");
-    } else if (params && !json_is_object(params) && !json_is_null(params)) {
-        socp_bridge_fail(self, o, SOCP_BRIDGE_INVALID_PARAMS, "params must be an object (by name)");
-    } else {
-        s_dispatch(self, o, json_string_value(method), json_is_object(params) ? params : NULL);
+        case SOCP_BRIDGE_M_STATS:
+            socp_bridge_ok(self, o, socp_bridge_stats_json(self));
+            break;
     }
     socp_bridge_origin_fini(o);
-}
-
-static void
-s_request_text(s_bridge_t *self, s_origin_t *o, const char *data, size_t len)
-{
-    json_error_t err;
-    json_t *req = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
-    if (!req) {
-        self->n_requests++;
-        o->id = NULL;
-        socp_bridge_fail(self, o, SOCP_BRIDGE_PARSE_ERROR, "parse error at byte %d: %s",
-                         err.position, err.text);
-        return;
-    }
-    s_request(self, o, req);
-    json_decref(req);
+    socp_bridge_req_fini(req);
 }
 
 // ---- stdio ---------------------------------------------------------------------------
 
 static void
-s_stdio_line(s_bridge_t *self, char *line, size_t len)
+s_stdio_line(s_bridge_t *self, const char *line, size_t len)
 {
-    while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t')) {
-        len--;
+    socp_bridge_req_t req;
+    if (socp_bridge_req_line(line, len, &req)) {
+        s_origin_t o = {.src = S_SRC_STDIO};
+        s_request(self, &o, &req);
     }
-    size_t skip = 0;
-    while (skip < len && (line[skip] == ' ' || line[skip] == '\t')) {
-        skip++;
-    }
-    if (skip == len) {
-        return; // blank line
-    }
-    s_origin_t o = {.src = S_SRC_STDIO};
-    s_request_text(self, &o, line + skip, len - skip);
 }
 
 static bool
@@ -597,27 +519,13 @@ s_zmq_request(s_bridge_t *self, zmq_msg_t *parts, int nparts)
                          SOCP_BRIDGE_LINE_MAX);
         return;
     }
+    socp_bridge_req_t req;
     if (self->json_wire) {
-        s_request_text(self, &o, data, len);
-        return;
+        socp_bridge_req_json(data, len, &req);
+    } else {
+        socp_bridge_req_msgpack(data, len, &req);
     }
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    size_t off = 0;
-    json_t *req = NULL;
-    if (socp_bridge_mp_check(data, len) &&
-        msgpack_unpack_next(&u, data, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len) {
-        req = socp_bridge_mp_to_json(&u.data);
-    }
-    msgpack_unpacked_destroy(&u);
-    if (!req) {
-        self->n_requests++;
-        socp_bridge_fail(self, &o, SOCP_BRIDGE_PARSE_ERROR,
-                         "payload is not one msgpack value convertible to JSON");
-        return;
-    }
-    s_request(self, &o, req);
-    json_decref(req);
+    s_request(self, &o, &req);
 }
 
 static void
@@ -733,11 +641,52 @@ socp_bridge_pub_endpoint(const char *bind, char *out, size_t size)
     return SOCP_EINVAL;
 }
 
+// ZAP requests (a CURVE client's key checked against --zmq-curve-clients).
+static int
+s_on_zap(socp_actor_ctx_t *ctx, void *sock, short revents, void *arg)
+{
+    SOCP_UNUSED(ctx);
+    SOCP_UNUSED(revents);
+    s_bridge_t *self = arg;
+    uint64_t before = self->zap_refused;
+    if (socp_bridge_zap_serve(sock, self->args->zmq_clients, &self->zap_refused) < 0) {
+        socp_error("%s", "bridge: cannot answer a ZAP request");
+        return SOCP_EIO;
+    }
+    // The first refusal, then at most one line a minute: a refused client
+    // that keeps reconnecting must not flood the log.
+    uint64_t now = socp_now_ms();
+    if (self->zap_refused > before && (before == 0 || now - self->zap_logged_ms >= 60000)) {
+        socp_warn(
+            "bridge: refused a CURVE client whose key is not in the client list (%llu so far)",
+            (unsigned long long) self->zap_refused);
+        self->zap_logged_ms = now;
+    }
+    return 0;
+}
+
+// Binds one endpoint (resolved again: a no-op for the numeric endpoints
+// socp_bridge_main passes) with the CURVE key, if any.
+static int
+s_zmq_bind(s_bridge_t *self, void *sock, const char *endpoint)
+{
+    socp_bridge_ep_t ep;
+    char err[512];
+    int rc = socp_bridge_ep_resolve(endpoint, &ep, err, sizeof err);
+    if (rc == 0) {
+        rc = socp_bridge_bind(sock, &ep, self->args->zmq_curve_secret, err, sizeof err);
+    }
+    if (rc != 0) {
+        socp_error("bridge: %s", err);
+    }
+    return rc;
+}
+
 static int
 s_zmq_open(s_bridge_t *self)
 {
     socp_bus_t *bus = socp_actor_bus(self->ctx);
-    char pub[1024];
+    char pub[SOCP_BRIDGE_EP_MAX];
     const char *pub_ep = self->args->zmq_pub;
     if (!pub_ep) {
         if (socp_bridge_pub_endpoint(self->args->zmq_bind, pub, sizeof pub) != 0) {
@@ -746,6 +695,16 @@ s_zmq_open(s_bridge_t *self)
             return SOCP_EINVAL;
         }
         pub_ep = pub;
+    }
+    if (self->args->zmq_clients) {
+        // The ZAP handler is bound before the endpoints: a CURVE server
+        // without one would take any client that knows its public key.
+        self->zap = socp_sock_new(bus, ZMQ_REP, 1000, "ui");
+        if (!self->zap || zmq_bind(self->zap, "inproc://zeromq.zap.01") != 0) {
+            socp_error("bridge: cannot start the ZAP handler: %s", zmq_strerror(errno));
+            return SOCP_EINIT;
+        }
+        socp_actor_watch_sock(self->ctx, self->zap, ZMQ_POLLIN, s_on_zap, self);
     }
     self->router = socp_sock_new(bus, ZMQ_ROUTER, 10000, "ui");
     self->xpub =
@@ -760,18 +719,20 @@ s_zmq_open(s_bridge_t *self)
     (void) zmq_setsockopt(self->xpub, ZMQ_XPUB_NODROP, &one, sizeof one);
     int64_t small = 4096;
     (void) zmq_setsockopt(self->xpub, ZMQ_MAXMSGSIZE, &small, sizeof small);
-    if (zmq_bind(self->router, self->args->zmq_bind) != 0) {
-        socp_error("bridge: cannot bind %s: %s", self->args->zmq_bind, zmq_strerror(errno));
-        return SOCP_EIO;
+    int rc = s_zmq_bind(self, self->router, self->args->zmq_bind);
+    if (rc == 0) {
+        rc = s_zmq_bind(self, self->xpub, pub_ep);
     }
-    if (zmq_bind(self->xpub, pub_ep) != 0) {
-        socp_error("bridge: cannot bind %s: %s", pub_ep, zmq_strerror(errno));
-        return SOCP_EIO;
+    if (rc != 0) {
+        return rc;
     }
     socp_actor_watch_sock(self->ctx, self->router, ZMQ_POLLIN, s_on_zmq_sock, self);
     socp_actor_watch_sock(self->ctx, self->xpub, ZMQ_POLLIN, s_on_zmq_sock, self);
-    socp_info("bridge: requests on %s, events on %s (%s)", self->args->zmq_bind, pub_ep,
-              self->json_wire ? "json" : "msgpack");
+    socp_info("bridge: requests on %s, events on %s (%s%s)", self->args->zmq_bind, pub_ep,
+              self->json_wire ? "json" : "msgpack",
+              !self->args->zmq_curve_secret ? ""
+              : self->args->zmq_clients     ? ", CURVE, listed clients only"
+                                            : ", CURVE");
     return 0;
 }
 
@@ -873,6 +834,10 @@ s_destroy(s_bridge_t *self)
     }
     socp_sock_close(bus, &self->router);
     socp_sock_close(bus, &self->xpub);
+    if (self->zap) { // after the endpoints it guards
+        socp_actor_unwatch_sock(self->ctx, self->zap);
+    }
+    socp_sock_close(bus, &self->zap);
     socp_client_outfile_fini(&self->file);
     socp_client_peers_fini(self->peers, self->npeers);
     for (size_t i = 0; i < self->ngroups; i++) {

@@ -82,6 +82,9 @@ typedef struct {
     bool out_watched;
     // zeromq
     void *router, *xpub;
+    void *zap;              // REP at inproc://zeromq.zap.01 with --zmq-curve-clients, or NULL
+    uint64_t zap_refused;   // CURVE clients refused: key not on the list
+    uint64_t zap_logged_ms; // when a refusal was last logged
     bool json_wire;
     bool router_paused; // not polled while the crypto workers have a full window
     // counters

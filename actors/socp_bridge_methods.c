@@ -490,7 +490,7 @@ json_t *
 socp_bridge_stats_json(s_bridge_t *self)
 {
     return json_pack(
-        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:I,s:I}", "requests",
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:I,s:I,s:I}", "requests",
         (json_int_t) self->n_requests, "errors", (json_int_t) self->n_errors, "busy",
         (json_int_t) self->n_busy, "events", (json_int_t) self->n_events, "eventsDropped",
         (json_int_t) (self->ev_dropped_zmq + self->ev_dropped_stdio), "eventsDroppedZmq",
@@ -498,5 +498,6 @@ socp_bridge_stats_json(s_bridge_t *self)
         (json_int_t) self->ev_dropped_stdio, "repliesDropped", (json_int_t) self->replies_dropped,
         "inflight", (json_int_t) self->inflight, "outboxPending",
         (json_int_t) (self->pending == UINT64_MAX ? 0 : self->pending), "connected", self->link_up,
-        "rateLimited", (json_int_t) self->n_slowdowns, "fileRate", (json_int_t) self->pacer.rate);
+        "rateLimited", (json_int_t) self->n_slowdowns, "fileRate", (json_int_t) self->pacer.rate,
+        "clientsRefused", (json_int_t) self->zap_refused);
 }

@@ -80,6 +80,7 @@ s_conv(const msgpack_object *o, int depth)
         case MSGPACK_OBJECT_BIN: {
             const char *p = o->type == MSGPACK_OBJECT_STR ? o->via.str.ptr : o->via.bin.ptr;
             size_t n = o->type == MSGPACK_OBJECT_STR ? o->via.str.size : o->via.bin.size;
+            p = n ? p : ""; // msgpack-c leaves ptr NULL for an empty fixstr (0xa0)
             if (!socp_text_utf8_valid(p, n)) {
                 return NULL;
             }
@@ -100,14 +101,17 @@ s_conv(const msgpack_object *o, int depth)
             json_t *m = json_object();
             for (uint32_t i = 0; m && i < o->via.map.size; i++) {
                 const msgpack_object *k = &o->via.map.ptr[i].key;
-                if (k->type != MSGPACK_OBJECT_STR || k->via.str.size > 256 ||
-                    memchr(k->via.str.ptr, 0, k->via.str.size) ||
-                    !socp_text_utf8_valid(k->via.str.ptr, k->via.str.size)) {
+                if (k->type != MSGPACK_OBJECT_STR || k->via.str.size > 256) {
+                    json_decref(m);
+                    return NULL;
+                }
+                const char *kp = k->via.str.size ? k->via.str.ptr : ""; // NULL when empty
+                if (memchr(kp, 0, k->via.str.size) || !socp_text_utf8_valid(kp, k->via.str.size)) {
                     json_decref(m);
                     return NULL;
                 }
                 char key[257];
-                memcpy(key, k->via.str.ptr, k->via.str.size);
+                memcpy(key, kp, k->via.str.size);
                 key[k->via.str.size] = '\0';
                 json_t *x = s_conv(&o->via.map.ptr[i].val, depth + 1);
                 if (!x || json_object_set_new(m, key, x) != 0) {

@@ -5,9 +5,16 @@ apt install python3-zmq python3-msgpack).
     socp bridge --server ws://127.0.0.1:8765 --data-dir ./bot --plain-key \
                 --zmq-bind tcp://127.0.0.1:5555 &
     examples/bridge_client.py tcp://127.0.0.1:5555 [--send USER TEXT] [--listen SECONDS] [--json]
+                              [--server-key Z85 [--client-key FILE]]
 
 Prints whoami and the users online, optionally sends one DM, then prints the
 events (messages, presence, files, errors) it receives for a while.
+
+For a bridge started with --zmq-curve KEYFILE, give its public key (printed by
+`socp bridge --zmq-curve-keygen KEYFILE`) with --server-key; the client then
+uses a fresh key pair, or the one in FILE (a key file made the same way, or
+any ZeroMQ certificate) when the bridge lets in listed clients only
+(--zmq-curve-clients).
 """
 import itertools
 import json
@@ -15,6 +22,7 @@ import sys
 import time
 
 import zmq
+import zmq.auth
 
 try:
     import msgpack
@@ -31,12 +39,21 @@ def pub_endpoint(ep):
 
 
 class Bridge:
-    def __init__(self, endpoint, use_json=False):
+    def __init__(self, endpoint, use_json=False, server_key=None, client_key_file=None):
         self.ctx = zmq.Context.instance()
         self.req = self.ctx.socket(zmq.DEALER)
+        self.sub = self.ctx.socket(zmq.SUB)
+        if server_key:  # CURVE: set before connecting, on both sockets
+            if client_key_file:
+                public, secret = zmq.auth.load_certificate(client_key_file)
+            else:
+                public, secret = zmq.curve_keypair()
+            for s in (self.req, self.sub):
+                s.curve_serverkey = server_key.encode()
+                s.curve_publickey = public
+                s.curve_secretkey = secret
         self.req.setsockopt(zmq.LINGER, 0)
         self.req.connect(endpoint)
-        self.sub = self.ctx.socket(zmq.SUB)
         self.sub.setsockopt(zmq.LINGER, 0)
         self.sub.setsockopt(zmq.SUBSCRIBE, b"")
         self.sub.connect(pub_endpoint(endpoint))
@@ -80,7 +97,12 @@ def main():
         print(__doc__)
         return 2
     args = sys.argv[2:]
-    b = Bridge(sys.argv[1], use_json="--json" in args)
+
+    def opt(name):
+        return args[args.index(name) + 1] if name in args else None
+
+    b = Bridge(sys.argv[1], use_json="--json" in args, server_key=opt("--server-key"),
+               client_key_file=opt("--client-key"))
     me = b.call("whoami")
     print("I am %s (%s), connected: %s" % (me["name"] or "-", me["id"], me["connected"]))
     for u in b.call("listUsers"):
@@ -89,7 +111,7 @@ def main():
         i = args.index("--send")
         r = b.call("send", to=args[i + 1], text=args[i + 2])
         print("sent (durable in the outbox): %s" % r)
-    listen = float(args[args.index("--listen") + 1]) if "--listen" in args else 5.0
+    listen = float(opt("--listen") or 5.0)
     for topic, ev in b.events(listen):
         if topic == "message":
             print("[%s] %s -> %s: %s%s" % (ev["channel"], ev["from"], ev["to"], ev["text"],
