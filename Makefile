@@ -92,6 +92,9 @@ FUZZ_BUILD := build/fuzz
 FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
 FUZZERS := $(FUZZ_SRC:fuzz/%.c=$(FUZZ_BUILD)/%)
+# The fuzz objects are intermediate files of a pattern rule: keep them, so
+# a second `make fuzz` does not compile everything again.
+.SECONDARY: $(FUZZ_LIB_OBJ) $(FUZZ_SRC:%.c=$(FUZZ_BUILD)/%.o)
 
 $(FUZZ_BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

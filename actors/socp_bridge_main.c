@@ -45,7 +45,8 @@ static const char s_usage[] =
     "  --event-hwm N         events queued per subscriber before they are dropped and counted\n"
     "  --max-inflight N      items accepted but not yet durable before sends get 'busy' (4096)\n"
     "and the options of the terminal client:\n" SOCP_CLIENT_OPTS_USAGE
-    "An encrypted key's passphrase comes from SOCP_PASSPHRASE (no terminal is used).\n"
+    "An encrypted key's passphrase (with --account: the password) comes from\n"
+    "--passphrase-file or SOCP_PASSPHRASE (SOCP_ACCOUNT_PASSWORD); no terminal is used.\n"
     "See docs/bridge.md for the methods and notifications.\n";
 
 typedef struct {
@@ -112,7 +113,8 @@ s_parse(int argc, char **argv, s_opts_t *o)
 static int s_run(s_opts_t *o, socp_bridge_args_t *b);
 
 // Loads the identity of the data directory, or creates one (same files as
-// the terminal client; the passphrase only from SOCP_PASSPHRASE).
+// the terminal client; the passphrase only from --passphrase-file or
+// SOCP_PASSPHRASE).
 static int
 s_identity(const socp_client_opts_t *o, char user_id[SOCP_UUID_BUF], socp_rsa_key_t **key)
 {

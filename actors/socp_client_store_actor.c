@@ -483,8 +483,11 @@ s_file_find(s_store_t *self, const char *file_id)
     return NULL;
 }
 
+// after_commit: sent once the open batch is committed (the "saved" line
+// must not come before the file's record is durable); NULL: now.
 static void
 s_file_event(socp_actor_ctx_t *ctx,
+             s_store_t *after_commit,
              const s_file_t *f,
              int64_t status,
              const char *path,
@@ -499,7 +502,11 @@ s_file_event(socp_actor_ctx_t *ctx,
     m.body.cli_file.status = status;
     m.body.cli_file.path = path ? path : "";
     m.body.cli_file.detail = detail ? detail : "";
-    (void) socp_actor_send(ctx, "ui", &m);
+    if (after_commit) {
+        s_defer(ctx, after_commit, "ui", &m);
+    } else {
+        (void) socp_actor_send(ctx, "ui", &m);
+    }
 }
 
 static void
@@ -516,7 +523,7 @@ s_file_drop(s_file_t *f)
 static void
 s_file_fail(socp_actor_ctx_t *ctx, s_file_t *f, const char *why)
 {
-    s_file_event(ctx, f, SOCP_EPROTO, NULL, why);
+    s_file_event(ctx, NULL, f, SOCP_EPROTO, NULL, why);
     s_file_drop(f);
 }
 
@@ -644,7 +651,7 @@ s_file_start(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_plain_t 
     f->used = true;
     f->last_ms = socp_now_ms();
     crypto_hash_sha256_init(&f->sha);
-    s_file_event(ctx, f, 0, NULL, NULL);
+    s_file_event(ctx, NULL, f, 0, NULL, NULL);
 }
 
 static void
@@ -691,7 +698,7 @@ s_file_chunk(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_plain_t 
     f->last_ms = socp_now_ms();
     if (f->received - f->last_progress >= S_PROGRESS_STEP) {
         f->last_progress = f->received;
-        s_file_event(ctx, f, 0, NULL, NULL);
+        s_file_event(ctx, NULL, f, 0, NULL, NULL);
     }
 }
 
@@ -745,14 +752,16 @@ s_file_end(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_plain_t *p
                             (json_int_t) socp_wall_ms());
     char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
     json_decref(rec);
+    bool recorded = false;
     if (text) {
-        if (socp_cstore_file_put(self->db, f->file_id, text) != 0) {
+        recorded = socp_cstore_file_put(self->db, f->file_id, text) == 0;
+        if (!recorded) {
             socp_warn("store: file record not saved");
         }
         free(text);
         s_schedule(ctx, self);
     }
-    s_file_event(ctx, f, 1, path, NULL);
+    s_file_event(ctx, recorded ? self : NULL, f, 1, path, NULL);
     f->used = false;
 }
 
