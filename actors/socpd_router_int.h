@@ -40,6 +40,7 @@
 #define S_HELLO_QUEUE_ADDR  64          // ... from one address
 #define S_HELLO_WAIT_MS     10000       // a hello waits this long at most, then TIMEOUT
 #define S_HELLO_BACKLOG     (64 * 1024) // bytes a waiting connection may send after its hello
+#define S_HELLO_QUEUE_BYTES (32u << 20) // bytes of waiting hellos and backlogs, all together
 #define S_HELLO_TICK_MS     20          // waiting hellos are served on this timer ...
 #define S_HELLO_WORK_US     8000        // ... with at most this much router time per tick
 #define S_ADDRS_MAX         16384       // addresses with a hello budget (idle ones are dropped)
@@ -144,6 +145,7 @@ typedef struct {
     s_bucket_t hello_global;    // hello budget, all addresses
     s_hello_wait_t *hq;         // hellos waiting for a token, oldest first
     size_t hq_len;
+    size_t hq_bytes;             // their texts and backlogs
     int hello_timer;             // one-shot: serve waiting hellos (0: none armed)
     uint64_t hello_tick_ms;      // start of the current hello work window
     uint64_t hello_spent_us;     // router time spent serving hellos in it

@@ -12,15 +12,16 @@
 // served as they came held every frame behind them (issue #12: 500 hellos,
 // ~7 s without a delivery even with each advert signed once). A hello that
 // cannot be served at once waits here, a cheap copy (S_HELLO_QUEUE_ADDR per
-// address, S_HELLO_QUEUE_MAX in all, S_HELLO_WAIT_MS at most; what its
-// connection sends meanwhile waits with it), and is served in arrival order
-// on the timer; past those bounds it is refused with ERROR TIMEOUT and the
-// connection closed. Frames of users already connected never wait here.
+// address, S_HELLO_QUEUE_MAX and S_HELLO_QUEUE_BYTES in all, S_HELLO_WAIT_MS
+// at most; what its connection sends meanwhile waits with it), and is served
+// in arrival order on the timer; past those bounds it is refused with ERROR
+// TIMEOUT and the connection closed. Frames of users already connected never
+// wait here.
 #include <arpa/inet.h>
 #include <stdio.h>
-#include <time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "socp/socp_err.h"
 #include "socp/socp_log.h"
@@ -257,6 +258,8 @@ s_unqueue(s_self_t *self, size_t i)
             a->queued--;
         }
     }
+    size_t bytes = w->text.len + w->backlog.len;
+    self->hq_bytes -= bytes <= self->hq_bytes ? bytes : self->hq_bytes;
     socp_buf_fini(&w->text);
     socp_buf_fini(&w->backlog);
     memmove(&self->hq[i], &self->hq[i + 1], (self->hq_len - i - 1) * sizeof *self->hq);
@@ -282,7 +285,8 @@ socpd_router_hello_admit(s_self_t *self, s_conn_t *c, const char *text, size_t l
         return true; // nobody waits: served now (a queue would be served first)
     }
     s_addr_t *a = s_addr(self, c->addr);
-    if (self->hq_len >= S_HELLO_QUEUE_MAX || a->queued >= S_HELLO_QUEUE_ADDR) {
+    if (self->hq_len >= S_HELLO_QUEUE_MAX || a->queued >= S_HELLO_QUEUE_ADDR ||
+        self->hq_bytes + len > S_HELLO_QUEUE_BYTES) {
         self->hellos_refused++;
         socpd_router_error(self, c, SOCP_ENVELOPE_CODE_TIMEOUT,
                            "too many USER_HELLOs right now: try again later", true);
@@ -298,6 +302,7 @@ socpd_router_hello_admit(s_self_t *self, s_conn_t *c, const char *text, size_t l
     socp_buf_init(&w->text);
     socp_buf_init(&w->backlog);
     socp_buf_append(&w->text, text, len);
+    self->hq_bytes += len;
     a->queued++;
     c->hello_queued = true;
     self->hellos_delayed++;
@@ -314,7 +319,8 @@ socpd_router_hello_backlog(s_self_t *self, s_conn_t *c, const char *text, size_t
         return;
     }
     s_hello_wait_t *w = &self->hq[i];
-    if (w->backlog.len + len + 4 > S_HELLO_BACKLOG) {
+    if (w->backlog.len + len + 4 > S_HELLO_BACKLOG ||
+        self->hq_bytes + len + 4 > S_HELLO_QUEUE_BYTES) {
         s_unqueue(self, i);
         socpd_router_error(self, c, SOCP_ENVELOPE_CODE_TIMEOUT,
                            "too much sent before the USER_HELLO was served", true);
@@ -324,6 +330,7 @@ socpd_router_hello_backlog(s_self_t *self, s_conn_t *c, const char *text, size_t
                     (uint8_t) (len >> 24)};
     socp_buf_append(&w->backlog, n, 4);
     socp_buf_append(&w->backlog, text, len);
+    self->hq_bytes += len + 4;
 }
 
 void
@@ -365,6 +372,7 @@ s_on_hello_timer(socp_actor_ctx_t *ctx, int timer_id, void *arg)
         }
         // Taken out of the queue first: serving it may send more frames.
         socp_buf_t text = w->text, backlog = w->backlog;
+        self->hq_bytes -= text.len + backlog.len;
         socp_buf_init(&w->text);
         socp_buf_init(&w->backlog);
         s_unqueue(self, i);
