@@ -383,15 +383,15 @@ s_on_hello_timer(socp_actor_ctx_t *ctx, int timer_id, void *arg)
             socpd_router_hello_serve(self, c, &env);
             socp_envelope_fini(&env);
         }
-        // What the connection sent after its hello, now that it is a user.
+        // What the connection sent after its hello (a user's frames, or an
+        // account's USER_LOGIN), in order.
         uint64_t id = c->id;
         for (size_t off = 0; off + 4 <= backlog.len;) {
             const uint8_t *p = backlog.data + off;
             size_t n =
                 (size_t) p[0] | (size_t) p[1] << 8 | (size_t) p[2] << 16 | (size_t) p[3] << 24;
-            s_conn_t *now_c = socpd_router_conn(self, id);
-            if (!now_c || now_c->kind == S_PENDING || off + 4 + n > backlog.len) {
-                break; // refused, or gone: the rest goes nowhere
+            if (!socpd_router_conn(self, id) || off + 4 + n > backlog.len) {
+                break; // gone: the rest goes nowhere (a refused one ignores it)
             }
             socpd_router_on_frame(self, id, (const char *) p + 4, n);
             off += 4 + n;

@@ -4,6 +4,7 @@
 // the WebSocket upgrade, the replay memory module, and the expiry of ids
 // nobody proved and nobody uses.
 #include "socpd_test.h"
+#include "socp/socp_account.h"
 #include "socp/socp_json.h"
 #include "socp/socp_ws.h"
 #include "socp/socpd_replay.h"
@@ -65,6 +66,73 @@ SOCP_TEST_T(socpd_trust_reserved_ids, 60)
     socp_envelope_t e;
     CHECK_OK(sd_recv(&a, "PUBLIC_CHANNEL_UPDATED", 10000, &e));
     socp_envelope_fini(&e);
+    sd_client_close(&a);
+    sd_server_stop(&s);
+}
+
+// Sends `text` as Impl14's client does: no from / to / sig.
+static void
+s_send_bare(sd_client_t *c, const char *type, json_t *payload)
+{
+    json_t *f = json_pack("{s:s, s:I, s:o}", "type", type, "ts", (json_int_t) socp_wall_ms(),
+                          "payload", payload);
+    char *text = json_dumps(f, JSON_COMPACT);
+    json_decref(f);
+    sd_send_raw(c, text, strlen(text));
+    free(text);
+}
+
+// A hello that has to wait for its address's budget waits with what its
+// connection sends after it: a user's LIST_REQUEST, an account's USER_LOGIN.
+SOCP_TEST_T(socpd_trust_hello_waits_with_its_frames, 60)
+{
+    const char *extra[] = {"--hello-rate", "1", "--hello-burst", "1", NULL};
+    sd_server_t s;
+    sd_server_start(&s, "s", "rsa4096_4p_a.pem", extra);
+    sd_client_t a, b, c;
+    sd_client_hello(&a, s.port, ALICE, "rsa4096_2p_a.pem"); // takes the one token
+    socp_envelope_t e;
+    CHECK_OK(sd_recv(&a, "PUBLIC_CHANNEL_UPDATED", 10000, &e));
+    socp_envelope_fini(&e);
+    uint64_t t0 = socp_now_ms();
+    sd_client_hello(&b, s.port, "b0b00000-0000-4000-8000-00000000000b", "rsa4096_2p_b.pem");
+    sd_send(&b, "LIST_REQUEST", s.id, socp_wall_ms(), json_object(), true);
+    bool accepted = false, listed = false; // in either order
+    while (!accepted || !listed) {
+        CHECK_OK(sd_recv(&b, NULL, 10000, &e));
+        accepted = accepted || strcmp(e.type, "PUBLIC_CHANNEL_UPDATED") == 0;
+        if (strcmp(e.type, "LIST_RESPONSE") == 0) {
+            CHECK_EQ(json_array_size(json_object_get(e.payload, "users")), 2);
+            listed = true;
+        }
+        socp_envelope_fini(&e);
+    }
+    CHECK_MSG(socp_now_ms() - t0 >= 300, "the second hello did not wait for a token");
+    // An account: registered (not a hello), then USER_HELLO and USER_LOGIN at once.
+    sd_client_open(&c, s.port, "carol", "rsa4096_4p_b.pem");
+    char *pake = NULL;
+    CHECK_OK(socp_account_pake_make("pw", 2, NULL, &pake));
+    s_send_bare(&c, "USER_REGISTER",
+                json_pack("{s:s, s:s, s:s, s:s}", "user_id", "carol", "pubkey", c.pub,
+                          "privkey_store", "{}", "pake_password", pake));
+    free(pake);
+    CHECK_OK(sd_recv(&c, "USER_REGISTERED", 5000, &e));
+    socp_envelope_fini(&e);
+    sd_client_close(&c);
+    sd_client_open(&c, s.port, "carol", "rsa4096_4p_b.pem");
+    char hello[256];
+    snprintf(hello, sizeof hello,
+             "{\"type\":\"USER_HELLO\",\"from\":\"carol\",\"to\":\"\",\"ts\":%lld,"
+             "\"payload\":{\"client\":\"cli-v1\"}}",
+             (long long) socp_wall_ms());
+    sd_send_raw(&c, hello, strlen(hello));
+    s_send_bare(&c, "USER_LOGIN", json_pack("{s:s, s:s}", "user_id", "carol", "password", "pw"));
+    CHECK_OK(sd_recv(&c, "USER_HELLO_ACK", 10000, &e));
+    socp_envelope_fini(&e);
+    CHECK_OK(sd_recv(&c, "USER_LOGGED_IN", 10000, &e));
+    socp_envelope_fini(&e);
+    sd_client_close(&c);
+    sd_client_close(&b);
     sd_client_close(&a);
     sd_server_stop(&s);
 }
