@@ -11,10 +11,11 @@
 // the main thread on Ctrl-C), and a mutex-protected progress snapshot.
 // Identities: keys are cached as PKCS#8 PEM under DIR/keys/user-NNNNN.pem
 // (generated once; tests seed them from fixtures); user ids are fresh each
-// run. Modes: closed (window of W in flight per user, transport-signed at
-// send time), open (fixed total --rate), presigned (all frames signed before
-// the timed phase: the server's work is what is measured), e2e (sender
-// encrypts and signs content and transport, receiver decrypts and verifies).
+// run. Modes: closed (window of W in flight per user, content_sig and
+// transport sig signed at send time over a template ciphertext), open (fixed
+// total --rate), presigned (all frames signed before the timed phase: the
+// server's work is what is measured), e2e (sender encrypts and signs content
+// and transport, receiver decrypts and verifies).
 // Setup and the report: socp_bench_setup.c; shared state: socp_bench_int.h.
 // Blocking calls: connect + handshake at setup (bounded, 10 s), poll() with
 // a <= 10 ms timeout. Shutdown: the timed phase ends at --duration or Ctrl-C;
@@ -333,9 +334,19 @@ s_dm(const s_opts_t *o, s_vu_t *all, s_vu_t *u, uint64_t seq)
         if (s_seal(u, to, ts, text, &ct, &csig) != 0) {
             return NULL;
         }
+    } else {
+        // The template's ciphertext, but a content_sig of this message's own
+        // from / to / ts: socpd takes each signed payload once and checks that
+        // its content_sig covers the envelope (ADR 0015), so one content_sig
+        // cannot serve every message.
+        socp_sig_content_t content = {u->ct_once, u->id, to->id, ts};
+        if (socp_sig_sign_content(u->key, SOCP_RSA_SALT_MAX, SOCP_SIG_EMIT_STRING, &content,
+                                  &csig) != 0) {
+            return NULL;
+        }
     }
     json_t *p = json_pack("{s:s,s:s,s:s}", "ciphertext", ct ? ct : u->ct_once, "sender_pub", u->pub,
-                          "content_sig", csig ? csig : u->csig_once);
+                          "content_sig", csig);
     free(ct);
     free(csig);
     if (o->profile == S_IMPL14) { // it routes on these, not on the envelope

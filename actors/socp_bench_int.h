@@ -76,7 +76,8 @@ typedef struct {
     char *held; // a built frame the socket did not take yet
     char **pre; // presigned frames
     size_t npre, pre_next;
-    char *ct_once, *csig_once; // closed/open: a valid ciphertext + content_sig reused
+    char *ct_once, *csig_once; // closed/open/presigned: a valid ciphertext reused (and
+                               // its first content_sig; each message signs its own)
     bool ready;                // saw its recipient announced
     uint64_t last_hb;
 } s_vu_t;

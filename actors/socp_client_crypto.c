@@ -243,7 +243,12 @@ s_on_ctrl(socp_actor_ctx_t *ctx, s_crypto_t *self, const socp_msg_cli_ctrl_t *c)
     }
     socp_buf_t out;
     socp_buf_init(&out);
-    int rc = s_seal(self, c->type, c->to, socp_wall_ms(), payload, &out);
+    int64_t ts = socp_wall_ms();
+    if (strcmp(c->type, "USER_HELLO") == 0) {
+        // The hello's sig covers its ts: a captured hello is stale in minutes (ADR 0015).
+        json_object_set_new(payload, "ts", json_integer(ts));
+    }
+    int rc = s_seal(self, c->type, c->to, ts, payload, &out);
     json_decref(payload);
     if (rc == 0) {
         socp_msg_t w = socp_msg_make(SOCP_MSG_CLI_WIRE);

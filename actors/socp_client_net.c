@@ -395,10 +395,18 @@ s_send_hello(socp_actor_ctx_t *ctx, s_net_t *self)
     }
     const char *pub =
         self->pem && self->args->pubkey_pem ? self->args->pubkey_pem : self->args->pubkey;
-    json_t *p = json_pack("{s:s, s:s, s:s, s:o}", "client", "socp-" SOCP_VERSION, "pubkey", pub,
-                          "enc_pubkey", pub, "meta", meta);
+    json_t *p = json_pack("{s:s, s:s, s:s, s:o, s:s}", "client", "socp-" SOCP_VERSION, "pubkey",
+                          pub, "enc_pubkey", pub, "meta", meta, "user_id", self->args->user_id);
+    // The signed hello names the user and the server it is for (crypto0
+    // adds the ts it signs at), so it cannot be replayed elsewhere (ADR 0015).
+    // socpd names itself in the WebSocket upgrade; other servers do not.
+    const char *server_id = self->conn ? socp_ws_server_id(socp_tcp_conn_ws(self->conn)) : NULL;
+    bool known = server_id && socp_uuid_is_v4(server_id, strlen(server_id));
+    if (known) {
+        json_object_set_new(p, "server_id", json_string(server_id));
+    }
     self->state = S_HELLO;
-    s_request(ctx, self, "USER_HELLO", self->args->user_id, p);
+    s_request(ctx, self, "USER_HELLO", known ? server_id : self->args->user_id, p);
 }
 
 // Account mode: Impl14's USER_HELLO (with our DER key) and USER_LOGIN, written

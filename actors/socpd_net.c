@@ -688,6 +688,7 @@ socpd_net_actor(socp_actor_ctx_t *ctx, void *args)
     self.conns = socpd_map_new();
     self.next_seq = 1;
     self.ws_opts.max_output = self.args.max_output ? self.args.max_output : 0;
+    self.ws_opts.server_id = self.args.server_id; // our users bind their hellos to it
     socp_log_set_thread_name(socp_actor_name(ctx));
     if (socp_actor_watch_fd(ctx, self.args.listen_fd, ZMQ_POLLIN, s_on_listen, &self) != 0 ||
         socp_actor_timer_add(ctx, 100, 100, s_on_sweep, &self) <= 0) {

@@ -3,8 +3,11 @@
 // DESIGN
 //   Owns: the tables (connections by id; users by id with their location,
 //   pubkey and meta; servers by id with pinned key, address and link), the
-//   seen-cache, the LMDB store (socpd_store), cached signed USER_ADVERTISE
-//   frames, and the parsed public keys of local users and servers.
+//   seen-cache (server frames), the LMDB store (socpd_store), the replay
+//   memory (socpd_replay: accepted hellos and user frames), cached signed
+//   USER_ADVERTISE frames (each signed once, newcomers wait for it), hellos
+//   waiting for their budget, and the parsed public keys of local users and
+//   servers.
 //   In:  SOCPD_OPEN / SOCPD_FRAME / SOCPD_GONE / SOCPD_DIAL_FAIL / SOCPD_RATE (net),
 //        SOCPD_SIGNED (crypto: a signed frame to cache).
 //   Out: SOCPD_SIGN to socpd_cryptoN (frames we originate; round robin),
@@ -13,15 +16,19 @@
 //        destinations gets the next order number (seq); net writes in that
 //        order whichever worker signed it, so a connection sees frames in the
 //        order they were decided here (a broadcast and a DM cannot swap).
-//   Blocking: RSA verifications (~0.1 ms each, one per user content frame
-//   and per server frame), LMDB commits only on a user id's first binding.
+//   Blocking: RSA verifications (~0.1 ms each: a user content frame's sig
+//   and content_sig, a server frame), LMDB commits on a user id's first
+//   binding (and its last use, once a day), a replay-memory commit per user
+//   frame (no fsync) and per signed hello (fsync), an fsync of it a second.
 //   Timers: 250 ms sweep (identification deadline, dead links, reconnects),
 //   heartbeat_ms heartbeat to every server link, 100 ms batched
 //   PUBLIC_CHANNEL_ADD (joins are announced in batches: a join costs O(1)
 //   signatures and O(users) frames, the USER_ADVERTISEs presence needs).
 //   The server never decrypts anything.
 //   Server links (joining, linking, gossip) live in socpd_router_mesh.c;
-//   shared state is in socpd_router_int.h.
+//   what a hello proves, hello budgets, replays and reserved ids in
+//   socpd_router_trust.c (ADR 0015); Impl14's accounts in
+//   socpd_router_account.c; shared state is in socpd_router_int.h.
 //   Shutdown: TERM; the store is closed (every commit was already durable).
 #include "socp/socpd_router.h"
 #include "socp/socp_envelope.h"
@@ -182,6 +189,7 @@ socpd_router_error(s_self_t *self,
     json_t *p = json_pack("{s:s, s:s}", "code", name ? name : "UNKNOWN_TYPE", "detail", detail);
     const char *to = c->peer_id[0] ? c->peer_id : self->server_id;
     socpd_router_emit_one(self, c->id, "ERROR", to, p, close);
+    c->closing = c->closing || close; // nothing more it sends is handled
     socp_info("conn %llu (%s): ERROR %s: %s%s", (unsigned long long) c->id,
               c->peer_id[0] ? c->peer_id : "unidentified", name ? name : "?", detail,
               close ? " (closing)" : "");
@@ -247,14 +255,69 @@ socpd_router_user_free(s_user_t *u)
     json_decref(u->meta);
     socp_rsa_destroy(&u->key);
     free(u->advert);
+    socp_buf_fini(&u->advert_waiters);
     free(u);
 }
 
-// Ids that name a channel or the broadcast address, never a user.
-bool
-socpd_router_reserved_id(const char *id)
+// Sends u's signed USER_ADVERTISE to connection conn: the cached copy while
+// it is fresh; otherwise conn waits for the one signature of it in flight
+// (requested now if there is none). However many newcomers arrive, a user's
+// advert is signed once per S_ADVERT_TTL_MS: signing one per newcomer and
+// user made a burst of N hellos cost N^2/2 signatures (112,784 for 500) and
+// held every delivery behind them for minutes (issue #12).
+void
+socpd_router_send_advert(s_self_t *self, s_user_t *u, uint64_t conn)
 {
-    return strcmp(id, "public") == 0 || strcmp(id, "*") == 0 || strcmp(id, "system") == 0;
+    uint64_t now = socp_now_ms();
+    if (u->advert && now - u->advert_ms < S_ADVERT_TTL_MS) {
+        socp_buf_t one;
+        socp_buf_init(&one);
+        socpd_router_put_conn_id(&one, conn);
+        socpd_router_relay(self, &one, u->advert, strlen(u->advert));
+        socp_buf_fini(&one);
+        return;
+    }
+    socpd_router_put_conn_id(&u->advert_waiters, conn);
+    if (!u->advert_pending || now - u->advert_pending_ms > S_SIGN_LOST_MS) {
+        char cache[160];
+        snprintf(cache, sizeof cache, "advert:%s", u->id);
+        u->advert_pending = true;
+        u->advert_pending_ms = now;
+        socpd_router_emit(self, NULL, "USER_ADVERTISE", "*", socp_wall_ms(),
+                          socpd_router_advert_payload(self, u), false, cache);
+    }
+}
+
+// A newcomer's PUBLIC_CHANNEL_UPDATED (its acceptance into the channel):
+// one signature serves every newcomer that arrived while the previous one
+// was being signed (so a burst of hellos costs a few, not one each).
+static void
+s_request_updated(s_self_t *self)
+{
+    uint64_t now = socp_now_ms();
+    if (self->updated_pending && now - self->updated_pending_ms <= S_SIGN_LOST_MS) {
+        return; // its answer serves the waiting batch; the next one is asked then
+    }
+    if (self->updated_pending) {
+        // Never came back (cannot happen short of a bug): its newcomers go
+        // with the next one.
+        socp_buf_append(&self->updated_next, self->updated_batch.data, self->updated_batch.len);
+        socp_buf_reset(&self->updated_batch);
+        self->updated_pending = false;
+    }
+    if (self->updated_next.len == 0) {
+        return;
+    }
+    socp_buf_t t = self->updated_batch;
+    self->updated_batch = self->updated_next;
+    self->updated_next = t;
+    socp_buf_reset(&self->updated_next);
+    self->updated_pending = true;
+    self->updated_pending_ms = now;
+    uint64_t version = socpd_store_public_version(self->store);
+    socpd_router_emit(self, NULL, "PUBLIC_CHANNEL_UPDATED", "*", socp_wall_ms(),
+                      json_pack("{s:I, s:[]}", "version", (json_int_t) version, "wraps"), false,
+                      "updated");
 }
 
 // ---- user connections ---------------------------------------------------------
@@ -262,7 +325,9 @@ socpd_router_reserved_id(const char *id)
 // USER_HELLO. The standard makes its sig optional (spec section 7.1), so
 // an unsigned hello is served; what a signature proves is kept: an id whose
 // key was once proven (a signed hello verified, or an account login) is only
-// taken again with proof (docs/adr/0012-unsigned-hellos.md).
+// taken again with proof (docs/adr/0012-unsigned-hellos.md). A signed hello
+// proves its key only when its signed payload binds it to now, to this server
+// and to this id, once (socpd_router_hello_proof, ADR 0015).
 static void
 s_on_user_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
 {
@@ -273,28 +338,17 @@ s_on_user_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
                            "pubkey is missing or not an RSA-4096 key with e=65537", true);
         return;
     }
-    if (env->sig && socp_sig_verify_payload(key, env->payload, env->sig, NULL) != 0) {
-        socp_rsa_destroy(&key);
-        socpd_router_error(self, c, SOCP_ENVELOPE_CODE_INVALID_SIG,
-                           "USER_HELLO sig does not verify under the presented key", true);
+    bool proven = false;
+    if (socpd_router_hello_proof(self, c, env, key, &proven) != 0) {
+        socp_rsa_destroy(&key); // refused: a replay, or a sig that does not verify
         return;
     }
-    bool proven = env->sig != NULL;
-    if (proven &&
-        (socp_envelope_check_ts(env, socp_wall_ms(), self->a.max_skew_ms, NULL) != 0 ||
-         socp_seen_check_envelope(self->seen, env, (int64_t) socp_now_ms()) == SOCP_EREPLAY)) {
-        socp_rsa_destroy(&key); // a captured hello cannot be replayed
-        socpd_router_error(self, c, SOCP_ENVELOPE_CODE_TIMEOUT, "USER_HELLO is stale or replayed",
-                           true);
-        return;
-    }
-    if (socpd_router_reserved_id(env->from)) {
+    if (socpd_router_reserved_id(self, env->from)) {
         socp_rsa_destroy(&key);
         socpd_router_error(self, c, SOCP_ENVELOPE_CODE_NAME_IN_USE, "this id is reserved", true);
         return;
     }
-    if (socpd_map_get(self->users, env->from) || socpd_map_get(self->servers, env->from) ||
-        strcmp(env->from, self->server_id) == 0) {
+    if (socpd_map_get(self->users, env->from) || socpd_map_get(self->servers, env->from)) {
         socp_rsa_destroy(&key);
         socpd_router_error(self, c, SOCP_ENVELOPE_CODE_NAME_IN_USE,
                            "this user id is already connected", true);
@@ -310,7 +364,7 @@ s_on_user_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
             socpd_router_error(
                 self, c, was_proven ? SOCP_ENVELOPE_CODE_INVALID_SIG : SOCP_ENVELOPE_CODE_TIMEOUT,
                 was_proven ? "this id proved its key with a signed USER_HELLO "
-                             "before: only a signed hello can take it"
+                             "before: only a fresh signed hello can take it"
                            : "server storage error, try again",
                 true);
             return;
@@ -320,6 +374,14 @@ s_on_user_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
     meta = json_is_object(meta) ? json_deep_copy(meta) : json_object();
     c->account = false; // a standard user: its content frames need their sig
     socpd_router_user_accept(self, c, env->from, pk, key, meta, proven);
+}
+
+void
+socpd_router_on_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
+{
+    if (!socpd_router_on_account_hello(self, c, env)) {
+        s_on_user_hello(self, c, env);
+    }
 }
 
 // Binds `id` to `key` (presented as `pk`) and makes connection c that user's:
@@ -366,51 +428,43 @@ socpd_router_user_accept(s_self_t *self,
     snprintf(c->peer_id, sizeof c->peer_id, "%s", id);
     socp_info("user %s connected (conn %llu, %s)", u->id, (unsigned long long) c->id,
               c->account ? "account login"
-              : proven   ? "signed hello"
-                         : "unsigned hello");
+              : proven   ? "proven by its signed hello"
+                         : "a claim: unsigned or unbound hello");
     socpd_router_tell_accounts(self, u, true);
 
-    // The newcomer learns every user already known: cached adverts when fresh.
-    uint64_t now = socp_now_ms();
-    socp_buf_t one;
-    socp_buf_init(&one);
-    socpd_router_put_conn_id(&one, c->id);
+    // The newcomer learns every user already known: each one's advert is
+    // signed once and cached (socpd_router_send_advert).
     size_t pos = 0;
     const char *k;
     void *v;
     while (socpd_map_next(self->users, &pos, &k, &v)) {
         s_user_t *o = v;
-        if (o == u) {
-            continue;
-        }
-        if (o->advert && now - o->advert_ms < S_ADVERT_TTL_MS) {
-            socpd_router_relay(self, &one, o->advert, strlen(o->advert));
-        } else {
-            socpd_router_emit(self, &one, "USER_ADVERTISE", "*", socp_wall_ms(),
-                              socpd_router_advert_payload(self, o), false, NULL);
+        if (o != u) {
+            socpd_router_send_advert(self, o, c->id);
         }
     }
-    // Everybody else (local users and servers) learns the newcomer: signed once.
+    // Everybody else (local users and servers) learns the newcomer: signed
+    // once, cached for the next newcomers (who wait for it meanwhile).
     socp_buf_t all;
     socp_buf_init(&all);
     socpd_router_local_conns(self, u->id, &all);
     socpd_router_server_conns(self, NULL, &all);
     char cache[160];
     snprintf(cache, sizeof cache, "advert:%s", u->id);
+    u->advert_pending = true;
+    u->advert_pending_ms = socp_now_ms();
     socpd_router_emit(self, &all, "USER_ADVERTISE", "*", socp_wall_ms(),
                       socpd_router_advert_payload(self, u), false, cache);
-    // Public channel: the newcomer gets the channel state now (its
-    // acceptance); everybody learns the membership change in a batch
-    // (s_on_flush_adds, every S_ADD_BATCH_MS), one PUBLIC_CHANNEL_ADD listing
-    // every id that joined meanwhile. Sending ADD + UPDATED to every local
-    // user on every hello made N joins cost 2 N^2 frames.
-    uint64_t version = socpd_store_public_version(self->store);
-    socpd_router_emit(self, &one, "PUBLIC_CHANNEL_UPDATED", "*", socp_wall_ms(),
-                      json_pack("{s:I, s:[]}", "version", (json_int_t) version, "wraps"), false,
-                      NULL);
+    // Public channel: the newcomer gets the channel state (its acceptance,
+    // one signature for all the newcomers of a moment: s_request_updated);
+    // everybody learns the membership change in a batch (s_on_flush_adds,
+    // every S_ADD_BATCH_MS), one PUBLIC_CHANNEL_ADD listing every id that
+    // joined meanwhile. Sending ADD + UPDATED to every local user on every
+    // hello made N joins cost 2 N^2 frames.
+    socpd_router_put_conn_id(&self->updated_next, c->id);
+    s_request_updated(self);
     json_array_append_new(self->pending_adds, json_string(u->id));
     socp_buf_fini(&all);
-    socp_buf_fini(&one);
     return true;
 }
 
@@ -659,16 +713,8 @@ s_on_user_frame(s_self_t *self,
                            "sig does not verify under the user's key", false);
         return;
     }
-    if (socp_envelope_check_ts(env, socp_wall_ms(), self->a.max_skew_ms, NULL) != 0) {
-        socpd_router_error(self, c, SOCP_ENVELOPE_CODE_TIMEOUT,
-                           "ts is too far from the server's clock", false);
-        return;
-    }
-    if (socp_seen_check_envelope(self->seen, env, (int64_t) socp_now_ms()) == SOCP_EREPLAY) {
-        self->dropped_replay++;
-        socpd_router_error(self, c, SOCP_ENVELOPE_CODE_INVALID_SIG, "replayed frame (already seen)",
-                           false);
-        return;
+    if (!socpd_router_frame_fresh(self, c, u, env)) {
+        return; // stale, replayed or re-addressed (ADR 0015): answered
     }
     if (env->kind == SOCP_ENVELOPE_TYPE_MSG_PUBLIC_CHANNEL &&
         (strcmp(env->to, "public") == 0 || strcmp(env->to, "*") == 0 ||
@@ -727,6 +773,7 @@ s_on_open(s_self_t *self, const socp_msg_socpd_open_t *m)
     c->opened_ms = socp_now_ms();
     c->last_rx_ms = c->opened_ms;
     c->outbound = m->outbound;
+    socpd_router_addr_key(m->peer, c->addr);
     snprintf(c->link, sizeof c->link, "%s", m->link ? m->link : "");
     socpd_map_put_id(self->conns, c->id, c);
     if (!m->outbound) {
@@ -778,10 +825,14 @@ s_on_open(s_self_t *self, const socp_msg_socpd_open_t *m)
 static void
 s_on_gone(s_self_t *self, uint64_t id, const char *reason)
 {
-    s_conn_t *c = socpd_map_remove_id(self->conns, id);
+    s_conn_t *c = socpd_map_get_id(self->conns, id);
     if (!c) {
         return;
     }
+    if (c->hello_queued) {
+        socpd_router_hello_gone(self, c);
+    }
+    (void) socpd_map_remove_id(self->conns, id);
     if (c->kind == S_USER) {
         s_user_t *u = socpd_map_get(self->users, c->peer_id);
         if (u && u->conn == c->id) {
@@ -851,11 +902,15 @@ s_on_dial_fail(s_self_t *self, const char *link, const char *reason)
     }
 }
 
-static void
-s_on_frame(s_self_t *self, uint64_t id, const char *text, size_t len)
+void
+socpd_router_on_frame(s_self_t *self, uint64_t id, const char *text, size_t len)
 {
     s_conn_t *c = socpd_router_conn(self, id);
-    if (!c) {
+    if (!c || c->closing) {
+        return; // gone, or refused and being closed
+    }
+    if (c->hello_queued) {
+        socpd_router_hello_backlog(self, c, text, len); // handled after its hello
         return;
     }
     if (c->kind != S_SERVER && c->kind != S_LINKING && c->kind != S_JOINING) {
@@ -889,8 +944,8 @@ s_on_frame(s_self_t *self, uint64_t id, const char *text, size_t len)
                 socpd_router_error(self, c, SOCP_ENVELOPE_CODE_UNKNOWN_TYPE, "\"from\" is missing",
                                    true);
             } else if (env.kind == SOCP_ENVELOPE_TYPE_USER_HELLO) {
-                if (!socpd_router_on_account_hello(self, c, &env)) {
-                    s_on_user_hello(self, c, &env);
+                if (socpd_router_hello_admit(self, c, text, len)) {
+                    socpd_router_hello_serve(self, c, &env); // else it waits its turn
                 }
             } else if (env.kind == SOCP_ENVELOPE_TYPE_SERVER_HELLO_JOIN ||
                        env.kind == SOCP_ENVELOPE_TYPE_SERVER_HELLO_LINK) {
@@ -936,9 +991,9 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
             s_on_open(self, &msg->body.socpd_open);
             break;
         case SOCP_MSG_SOCPD_FRAME:
-            s_on_frame(self, msg->body.socpd_frame.conn,
-                       (const char *) msg->body.socpd_frame.text.data,
-                       msg->body.socpd_frame.text.len);
+            socpd_router_on_frame(self, msg->body.socpd_frame.conn,
+                                  (const char *) msg->body.socpd_frame.text.data,
+                                  msg->body.socpd_frame.text.len);
             break;
         case SOCP_MSG_SOCPD_GONE:
             s_on_gone(self, msg->body.socpd_gone.conn, msg->body.socpd_gone.reason);
@@ -962,16 +1017,28 @@ s_on_msg(socp_actor_ctx_t *ctx, socp_msg_t *msg, void *arg)
         }
         case SOCP_MSG_SOCPD_SIGNED: {
             const char *key = msg->body.socpd_signed.cache;
+            const void *text = msg->body.socpd_signed.text.data;
+            size_t len = msg->body.socpd_signed.text.len;
             if (strncmp(key, "advert:", 7) == 0) {
+                // A user's advert, signed once: cached, and sent to whoever
+                // waited for it (socpd_router_send_advert).
                 s_user_t *u = socpd_map_get(self->users, key + 7);
-                if (u && u->conn) {
+                if (u) {
                     free(u->advert);
-                    u->advert = socp_malloc(msg->body.socpd_signed.text.len + 1);
-                    memcpy(u->advert, msg->body.socpd_signed.text.data,
-                           msg->body.socpd_signed.text.len);
-                    u->advert[msg->body.socpd_signed.text.len] = '\0';
+                    u->advert = socp_malloc(len + 1);
+                    memcpy(u->advert, text, len);
+                    u->advert[len] = '\0';
                     u->advert_ms = socp_now_ms();
+                    u->advert_pending = false;
+                    socpd_router_relay(self, &u->advert_waiters, text, len);
+                    socp_buf_reset(&u->advert_waiters);
                 }
+            } else if (strcmp(key, "updated") == 0) {
+                // The newcomers' PUBLIC_CHANNEL_UPDATED; the next batch, if any.
+                socpd_router_relay(self, &self->updated_batch, text, len);
+                socp_buf_reset(&self->updated_batch);
+                self->updated_pending = false;
+                s_request_updated(self);
             }
             break;
         }
@@ -1007,7 +1074,7 @@ s_on_sweep(socp_actor_ctx_t *ctx, int timer_id, void *arg)
         // An account socket may sit between /register and /login: 5 minutes.
         uint64_t deadline = c->account && waiting <= S_IDLE_WAITING_MAX ? S_ACCOUNT_IDLE_MS : idle;
         if (c->kind == S_PENDING && !c->outbound && now - c->opened_ms > deadline &&
-            !c->peer_id[0]) {
+            !c->peer_id[0] && !c->hello_queued && !c->closing) {
             c->peer_id[0] = '\0';
             c->opened_ms = now + 3600 * 1000; // answer once
             socpd_router_error(self, c, SOCP_ENVELOPE_CODE_TIMEOUT,
@@ -1033,6 +1100,8 @@ s_on_sweep(socp_actor_ctx_t *ctx, int timer_id, void *arg)
     if (!self->joined && self->join_retry_at && now >= self->join_retry_at) {
         socpd_router_join_next(self);
     }
+    s_request_updated(self); // only does something if a request was lost
+    socpd_router_trust_sweep(self);
     return 0;
 }
 
@@ -1065,9 +1134,19 @@ socpd_router_actor(socp_actor_ctx_t *ctx, void *args)
     if (rc != 0) {
         return rc;
     }
-    // A replay is only refused while its entry lives: a frame first seen at
-    // ts - skew is still within the ts window at ts + skew, so entries must
-    // live 2 x skew (and at least the profile's 5 minutes).
+    rc = socpd_replay_open(self.a.data_dir, 0, &self.replay_floor_ms, &self.replay);
+    if (rc != 0) {
+        socpd_store_close(&self.store);
+        return rc;
+    }
+    if (self.a.hello_window_ms <= 0) {
+        self.a.hello_window_ms = 120000;
+    }
+    // The seen-cache stops loops and replays of server frames (user frames
+    // and hellos have the replay memory). A replay is only refused while its
+    // entry lives: a frame first seen at ts - skew is still within the ts
+    // window at ts + skew, so entries must live 2 x skew (and at least the
+    // profile's 5 minutes).
     int64_t ttl_ms = 2 * (int64_t) self.a.max_skew_ms;
     if (ttl_ms < SOCP_SEEN_TTL_DEFAULT_MS) {
         ttl_ms = SOCP_SEEN_TTL_DEFAULT_MS;
@@ -1077,6 +1156,9 @@ socpd_router_actor(socp_actor_ctx_t *ctx, void *args)
     self.users = socpd_map_new();
     self.servers = socpd_map_new();
     self.logins = socpd_map_new();
+    self.addrs = socpd_map_new();
+    socp_buf_init(&self.updated_batch);
+    socp_buf_init(&self.updated_next);
     socp_buf_init(&self.buf);
     self.pending_adds = json_array();
     self.join_backoff = S_BACKOFF_MIN_MS;
@@ -1094,10 +1176,14 @@ socpd_router_actor(socp_actor_ctx_t *ctx, void *args)
         rc = socp_actor_run(ctx, s_on_msg, &self);
     }
     socp_info("router: %llu delivered, %llu replays dropped, %llu bad server frames dropped, "
-              "%llu frames too big once wrapped",
+              "%llu frames too big once wrapped; hellos: %llu waited for a token, %llu refused "
+              "(busy), %llu refused as replays; %llu unused ids forgotten",
               (unsigned long long) self.delivered, (unsigned long long) self.dropped_replay,
               (unsigned long long) self.dropped_bad_server_sig,
-              (unsigned long long) self.dropped_too_big);
+              (unsigned long long) self.dropped_too_big, (unsigned long long) self.hellos_delayed,
+              (unsigned long long) self.hellos_refused, (unsigned long long) self.replays_refused,
+              (unsigned long long) self.bindings_expired);
+    socpd_router_trust_fini(&self);
     size_t pos = 0;
     const char *k;
     void *v;

@@ -26,9 +26,10 @@ s_str(const json_t *obj, const char *key)
 
 // An account name: what socp_account_name_ok allows, and not a channel.
 static bool
-s_name_ok(const char *name)
+s_name_ok(s_self_t *self, const char *name)
 {
-    return name && socp_account_name_ok(name, strlen(name)) && !socpd_router_reserved_id(name);
+    return name && socp_account_name_ok(name, strlen(name)) &&
+           !socpd_router_reserved_id(self, name);
 }
 
 // A token bucket: true (and one token taken) when a token is there.
@@ -79,7 +80,8 @@ socpd_router_on_register(s_self_t *self, s_conn_t *c, const socp_envelope_t *env
     }
     uint8_t salt[SOCP_ACCOUNT_SALT_MAX], hash[SOCP_ACCOUNT_KEY_LEN];
     size_t salt_len = 0;
-    if (!s_name_ok(name) || !pk || !store || !pake || strlen(store) > SOCP_ACCOUNT_STORE_MAX ||
+    if (!s_name_ok(self, name) || !pk || !store || !pake ||
+        strlen(store) > SOCP_ACCOUNT_STORE_MAX ||
         socp_account_pake_parse(pake, strlen(pake), salt, &salt_len, hash) != 0) {
         socpd_router_error(self, c, SOCP_ENVELOPE_CODE_BAD_KEY,
                            "USER_REGISTER needs user_id, pubkey, privkey_store and a "
@@ -194,7 +196,7 @@ socpd_router_on_login(s_self_t *self, s_conn_t *c, const socp_envelope_t *env)
 {
     const char *name = s_str(env->payload, "user_id");
     json_t *pw = json_object_get(env->payload, "password");
-    if (!s_name_ok(name) || !json_is_string(pw)) {
+    if (!s_name_ok(self, name) || !json_is_string(pw)) {
         s_wipe_string(pw);
         socpd_router_error(self, c, SOCP_ENVELOPE_CODE_BAD_KEY,
                            "USER_LOGIN needs user_id and password", false);

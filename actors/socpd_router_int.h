@@ -18,6 +18,7 @@
 #include "socp/socpd_store.h"
 
 #define S_ADVERT_TTL_MS     (4 * 60 * 1000) // reuse a cached signed advert this long
+#define S_SIGN_LOST_MS      10000 // a frame asked of a signer and not back by then is lost
 #define S_BACKOFF_MIN_MS    200
 #define S_BACKOFF_MAX_MS    30000
 #define S_LINK_STABLE_MS    10000  // a link up this long resets its reconnect backoff
@@ -35,12 +36,30 @@
 #define S_SEEN_CAPACITY     (1u << 18)
 #define S_ADD_BATCH_MS      100                // PUBLIC_CHANNEL_ADD batching window
 #define S_UNSIGNED_MAX      (1048576u - 2048u) // room for "sig" in a 1 MiB frame
+#define S_HELLO_QUEUE_MAX   1024        // hellos waiting for a token, all addresses (ADR 0015)
+#define S_HELLO_QUEUE_ADDR  64          // ... from one address
+#define S_HELLO_WAIT_MS     10000       // a hello waits this long at most, then TIMEOUT
+#define S_HELLO_BACKLOG     (64 * 1024) // bytes a waiting connection may send after its hello
+#define S_HELLO_QUEUE_BYTES (32u << 20) // bytes of waiting hellos and backlogs, all together
+#define S_HELLO_TICK_MS     20          // waiting hellos are served on this timer ...
+#define S_HELLO_WORK_US     8000        // ... with at most this much router time per tick
+#define S_ADDRS_MAX         16384       // addresses with a hello budget (idle ones are dropped)
+#define S_REPLAY_SWEEP_MAX  4096        // replay records deleted per sweep tick
+#define S_REPLAY_MARGIN_MS  1000        // a record outlives its frame's window by this
+#define S_EXPIRE_EVERY_MS   3600000     // bindings expiry: a pass every hour
+#define S_EXPIRE_SCAN_MAX   2000        // user records looked at per sweep tick
 
 typedef enum { S_PENDING, S_USER, S_SERVER, S_JOINING, S_LINKING } s_kind_t;
+
+#include "socp/socp_tcp.h"
+#include "socp/socpd_replay.h"
 
 typedef struct {
     uint64_t id;
     s_kind_t kind;
+    char addr[SOCP_TCP_ADDR_MAX]; // peer address, no port (IPv6: its /64): hello budget
+    bool hello_queued;            // its USER_HELLO waits for a token (s_self_t.hq)
+    bool closing;                 // refused with an ERROR that closes it: ignore what follows
     char peer_id[SOCP_ENVELOPE_ID_MAX + 1]; // user id or server id once identified
     uint64_t opened_ms;
     uint64_t last_rx_ms;
@@ -60,8 +79,11 @@ typedef struct {
     json_t *meta;                             // object
     uint64_t conn;                            // local users: their connection
     socp_rsa_key_t *key;                      // local users: parsed key (verification)
-    char *advert;                             // cached signed USER_ADVERTISE (local users)
+    char *advert;                             // cached signed USER_ADVERTISE
     uint64_t advert_ms;
+    bool advert_pending;        // an advert of it is being signed (one at a time)
+    uint64_t advert_pending_ms; // ... since
+    socp_buf_t advert_waiters;  // connection ids that get it when it is back
 } s_user_t;
 
 typedef struct {
@@ -85,6 +107,20 @@ typedef struct {
     uint64_t at_ms;
 } s_bucket_t;
 
+// One address's hello budget.
+typedef struct {
+    s_bucket_t bucket;
+    uint32_t queued; // its hellos waiting in s_self_t.hq
+} s_addr_t;
+
+// A USER_HELLO waiting for a token, and what its connection sent after it.
+typedef struct {
+    uint64_t conn;
+    uint64_t at_ms;     // when it arrived
+    socp_buf_t text;    // the hello
+    socp_buf_t backlog; // later frames: u32 length + bytes each
+} s_hello_wait_t;
+
 // Failed logins of one account name in the current window.
 typedef struct {
     uint64_t window_ms;
@@ -103,6 +139,24 @@ typedef struct {
     socpd_map_t *logins;        // account name -> s_login_t (failed logins, for the rate limit)
     s_bucket_t scrypt_budget;   // password checks, all connections
     s_bucket_t register_budget; // registrations, all connections
+    socpd_replay_t *replay;     // digests of accepted hellos and user frames (ADR 0015)
+    int64_t replay_floor_ms;    // the memory was lost: nothing signed before this is taken
+    socpd_map_t *addrs;         // address -> s_addr_t (hello budgets)
+    s_bucket_t hello_global;    // hello budget, all addresses
+    s_hello_wait_t *hq;         // hellos waiting for a token, oldest first
+    size_t hq_len;
+    size_t hq_bytes;             // their texts and backlogs
+    int hello_timer;             // one-shot: serve waiting hellos (0: none armed)
+    uint64_t hello_tick_ms;      // start of the current hello work window
+    uint64_t hello_spent_us;     // router time spent serving hellos in it
+    bool updated_pending;        // a PUBLIC_CHANNEL_UPDATED for newcomers is being signed
+    uint64_t updated_pending_ms; // ... since
+    socp_buf_t updated_batch;    // ... for these connections
+    socp_buf_t updated_next;     // newcomers since: the next one
+    uint64_t expire_next_ms;     // next bindings expiry pass
+    bool expire_running;         // a pass is under way, in steps
+    char expire_cursor[SOCPD_STORE_CURSOR_MAX]; // the last user id it looked at
+    uint64_t sweeps;                            // sweep ticks (the replay memory syncs every 4th)
     socp_buf_t buf;
     json_t *pending_adds; // user ids joined since the last PUBLIC_CHANNEL_ADD
     uint64_t seq;         // last SOCPD_SEND order number given (net writes in this order)
@@ -116,6 +170,10 @@ typedef struct {
     uint64_t dropped_replay;
     uint64_t dropped_too_big;
     uint64_t delivered;
+    uint64_t hellos_delayed;  // waited for a token
+    uint64_t hellos_refused;  // refused: the wait queue was full or too long
+    uint64_t replays_refused; // hellos and frames refused by the replay memory
+    uint64_t bindings_expired;
 } s_self_t;
 
 // Shared between the two files (defined in one, used in the other).
@@ -174,7 +232,28 @@ void socpd_router_on_server_user_frame(s_self_t *self,
                                        size_t len);
 void socpd_router_put_conn_id(socp_buf_t *ids, uint64_t id);
 void socpd_router_relay(s_self_t *self, const socp_buf_t *ids, const void *text, size_t len);
-bool socpd_router_reserved_id(const char *id);
+bool socpd_router_reserved_id(s_self_t *self, const char *id);
+// Trust (socpd_router_trust.c, ADR 0015): hello budgets, hello proof, replay memory.
+void socpd_router_addr_key(const char *peer, char out[SOCP_TCP_ADDR_MAX]);
+bool socpd_router_hello_admit(s_self_t *self, s_conn_t *c, const char *text, size_t len);
+void socpd_router_hello_serve(s_self_t *self, s_conn_t *c, const socp_envelope_t *env);
+void socpd_router_hello_backlog(s_self_t *self, s_conn_t *c, const char *text, size_t len);
+void socpd_router_hello_gone(s_self_t *self, s_conn_t *c);
+int socpd_router_hello_proof(s_self_t *self,
+                             s_conn_t *c,
+                             const socp_envelope_t *env,
+                             socp_rsa_key_t *key,
+                             bool *proven);
+bool socpd_router_frame_fresh(s_self_t *self,
+                              s_conn_t *c,
+                              const s_user_t *u,
+                              const socp_envelope_t *env);
+void socpd_router_trust_sweep(s_self_t *self);
+void socpd_router_trust_fini(s_self_t *self);
+// Defined in socpd_router.c, used by the trust file.
+void socpd_router_on_hello(s_self_t *self, s_conn_t *c, const socp_envelope_t *env);
+void socpd_router_on_frame(s_self_t *self, uint64_t id, const char *text, size_t len);
+void socpd_router_send_advert(s_self_t *self, s_user_t *u, uint64_t conn);
 void socpd_router_schedule_retry(s_self_t *self, s_server_t *s);
 void socpd_router_server_conns(s_self_t *self, const char *except_server, socp_buf_t *ids);
 void socpd_router_server_unlink_users(s_self_t *self, const char *server_id);

@@ -128,26 +128,15 @@ socpd_router_link_up(s_self_t *self, s_server_t *s, s_conn_t *c)
     (void) socp_actor_send(self->ctx, "socpd_net", &trust);
     socp_info("link to server %s up (conn %llu, %s)", s->id, (unsigned long long) c->id,
               c->outbound ? "outbound" : "inbound");
-    socp_buf_t one;
-    socp_buf_init(&one);
-    socpd_router_put_conn_id(&one, c->id);
     size_t pos = 0;
     const char *k;
     void *v;
-    uint64_t now = socp_now_ms();
     while (socpd_map_next(self->users, &pos, &k, &v)) {
         s_user_t *u = v;
-        if (!u->conn) {
-            continue;
-        }
-        if (u->advert && now - u->advert_ms < S_ADVERT_TTL_MS) {
-            socpd_router_relay(self, &one, u->advert, strlen(u->advert));
-        } else {
-            socpd_router_emit(self, &one, "USER_ADVERTISE", "*", socp_wall_ms(),
-                              socpd_router_advert_payload(self, u), false, NULL);
+        if (u->conn) {
+            socpd_router_send_advert(self, u, c->id); // cached, or signed once
         }
     }
-    socp_buf_fini(&one);
 }
 
 // The servers we know, us first (our key in the form `peer_key` suggests).
@@ -640,7 +629,8 @@ socpd_router_on_server_frame(s_self_t *self,
                 if (!pk && json_is_object(meta)) {
                     pk = json_string_value(json_object_get(meta, "pubkey"));
                 }
-                if (!pk || strlen(pk) > SOCP_RSA_IMPORT_MAX || socpd_router_reserved_id(uid)) {
+                if (!pk || strlen(pk) > SOCP_RSA_IMPORT_MAX ||
+                    socpd_router_reserved_id(self, uid)) {
                     return;
                 }
                 // Only the hosting server may advertise its users (relays
@@ -682,6 +672,13 @@ socpd_router_on_server_frame(s_self_t *self,
                 snprintf(u->server_id, sizeof u->server_id, "%s", sid);
                 free(u->pubkey);
                 u->pubkey = socp_strdup(pk);
+                // Its hosting server's signed advert is what newcomers here
+                // get while it is fresh (socpd_router_send_advert).
+                free(u->advert);
+                u->advert = socp_malloc(len + 1);
+                memcpy(u->advert, text, len);
+                u->advert[len] = '\0';
+                u->advert_ms = socp_now_ms();
                 socpd_router_tell_accounts(self, u, true);
                 json_decref(u->meta);
                 u->meta = json_is_object(meta) ? json_deep_copy(meta) : json_object();

@@ -26,7 +26,10 @@ struct socpd_store {
     MDB_dbi members;
     MDB_dbi meta;
     MDB_dbi accounts;
+    int64_t epoch_ms; // first start with last-use dates: the last use of older records
 };
+
+#define S_DAY_MS (24 * 3600 * 1000LL) // a record's last use is kept to the day
 
 // One record in its own transaction. flags: 0 or MDB_NOOVERWRITE (then
 // SOCP_EEXIST when the key has a value).
@@ -180,6 +183,24 @@ socpd_store_open(const char *dir, size_t map_mb, socpd_store_t **out)
         }
     }
     if (rc == 0) {
+        // Records older than last-use dates count as used at the first start
+        // that knows them, so none expires sooner than the TTL after an upgrade.
+        MDB_val key = {.mv_size = 14, .mv_data = (void *) "bindings_epoch"};
+        MDB_val val;
+        char text[32];
+        if (mdb_get(txn, self->meta, &key, &val) == 0 && val.mv_size < sizeof text) {
+            memcpy(text, val.mv_data, val.mv_size);
+            text[val.mv_size] = '\0';
+            self->epoch_ms = strtoll(text, NULL, 10);
+        } else {
+            self->epoch_ms = socp_wall_ms();
+            snprintf(text, sizeof text, "%lld", (long long) self->epoch_ms);
+            val.mv_size = strlen(text);
+            val.mv_data = text;
+            rc = mdb_put(txn, self->meta, &key, &val, 0);
+        }
+    }
+    if (rc == 0) {
         rc = mdb_txn_commit(txn);
         txn = NULL;
     }
@@ -219,7 +240,9 @@ socpd_store_user_get(socpd_store_t *self, const char *user_id, socpd_store_user_
     const char *pk = json_string_value(json_object_get(rec, "pubkey"));
     json_t *presented = json_object_get(rec, "presented");
     json_t *proven = json_object_get(rec, "proven");
-    if (!pk || (presented && !json_is_string(presented)) || (proven && !json_is_boolean(proven))) {
+    json_t *seen = json_object_get(rec, "seen");
+    if (!pk || (presented && !json_is_string(presented)) || (proven && !json_is_boolean(proven)) ||
+        (seen && !json_is_integer(seen))) {
         json_decref(rec);
         socp_error("store: corrupt user record");
         return SOCP_ESTORE;
@@ -229,6 +252,7 @@ socpd_store_user_get(socpd_store_t *self, const char *user_id, socpd_store_user_
     // user was relayed with, and nothing was proven.
     out->presented = socp_strdup(presented ? json_string_value(presented) : pk);
     out->proven = json_is_true(proven);
+    out->seen_ms = seen ? (int64_t) json_integer_value(seen) : 0;
     json_decref(rec);
     return 0;
 }
@@ -251,9 +275,13 @@ socpd_store_user_key(socpd_store_t *self, const char *user_id, char **pubkey_out
     return rc;
 }
 
-// Rewrites an existing user record with a new presented form and proof.
+// Rewrites an existing user record with a new presented form, proof and last use.
 static int
-s_user_update(socpd_store_t *self, const char *user_id, const char *presented, bool proven)
+s_user_update(socpd_store_t *self,
+              const char *user_id,
+              const char *presented,
+              bool proven,
+              int64_t seen_ms)
 {
     json_t *rec = NULL;
     int rc = s_get_record(self, self->users, user_id, &rec);
@@ -262,6 +290,7 @@ s_user_update(socpd_store_t *self, const char *user_id, const char *presented, b
     }
     json_object_set_new(rec, "presented", json_string(presented));
     json_object_set_new(rec, "proven", json_boolean(proven));
+    json_object_set_new(rec, "seen", json_integer((json_int_t) seen_ms));
     char *out = s_dumps(rec);
     if (!out) {
         return SOCP_ENOMEM;
@@ -295,10 +324,13 @@ socpd_store_user_bind(socpd_store_t *self,
             socpd_store_user_fini(&old);
             return SOCP_EEXIST;
         }
-        // Same key: keep the latest presented form; proof is never lost.
+        // Same key: keep the latest presented form; proof is never lost; the
+        // last use is written when it is a day old (not on every login).
         bool now_proven = old.proven || proven;
-        if (strcmp(old.presented, presented) != 0 || now_proven != old.proven) {
-            rc = s_user_update(self, user_id, presented, now_proven);
+        int64_t now = socp_wall_ms();
+        if (strcmp(old.presented, presented) != 0 || now_proven != old.proven ||
+            now - old.seen_ms >= S_DAY_MS) {
+            rc = s_user_update(self, user_id, presented, now_proven, now);
         }
         socpd_store_user_fini(&old);
         return rc;
@@ -311,8 +343,9 @@ socpd_store_user_bind(socpd_store_t *self,
         json_decref(meta);
         meta = json_object();
     }
-    char *text = s_dumps(json_pack("{s:s, s:s, s:b, s:o, s:i}", "pubkey", pubkey, "presented",
-                                   presented, "proven", proven, "meta", meta, "version", 1));
+    char *text = s_dumps(json_pack("{s:s, s:s, s:b, s:o, s:i, s:I}", "pubkey", pubkey, "presented",
+                                   presented, "proven", proven, "meta", meta, "version", 1, "seen",
+                                   (json_int_t) socp_wall_ms()));
     if (!text) {
         return SOCP_ENOMEM;
     }
@@ -360,6 +393,130 @@ socpd_store_user_bind(socpd_store_t *self,
         return SOCP_ESTORE;
     }
     return mdb_txn_commit(txn) == 0 ? 0 : SOCP_ESTORE;
+}
+
+// The public group's version in txn (1 if unreadable).
+static uint64_t
+s_public_version_txn(socpd_store_t *self, MDB_txn *txn)
+{
+    MDB_val gk = {.mv_size = 6, .mv_data = (void *) "public"};
+    MDB_val gv;
+    uint64_t version = 1;
+    if (mdb_get(txn, self->groups, &gk, &gv) == 0 && gv.mv_size < 1024) {
+        char buf[1024];
+        memcpy(buf, gv.mv_data, gv.mv_size);
+        buf[gv.mv_size] = '\0';
+        json_t *g = s_record(buf);
+        json_t *jv = g ? json_object_get(g, "version") : NULL;
+        if (json_is_integer(jv) && json_integer_value(jv) > 0) {
+            version = (uint64_t) json_integer_value(jv);
+        }
+        json_decref(g);
+    }
+    return version;
+}
+
+// True when the stored user record `val` is unproven and last used before
+// before_ms. Unreadable records are left alone (reported elsewhere).
+static bool
+s_user_expired(const socpd_store_t *self, const MDB_val *val, int64_t before_ms)
+{
+    if (val->mv_size > 65536) {
+        return false;
+    }
+    char *text = socp_malloc(val->mv_size + 1);
+    memcpy(text, val->mv_data, val->mv_size);
+    text[val->mv_size] = '\0';
+    json_t *rec = s_record(text);
+    free(text);
+    json_t *seen = rec ? json_object_get(rec, "seen") : NULL;
+    bool expired = rec && !json_is_true(json_object_get(rec, "proven")) &&
+                   (seen ? json_integer_value(seen) : self->epoch_ms) < before_ms;
+    json_decref(rec);
+    return expired;
+}
+
+int
+socpd_store_expire_unproven(socpd_store_t *self,
+                            int64_t before_ms,
+                            size_t max_scan,
+                            char cursor[SOCPD_STORE_CURSOR_MAX],
+                            size_t *removed,
+                            bool *done)
+{
+    *removed = 0;
+    *done = false;
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    if (mdb_txn_begin(self->env, NULL, 0, &txn) != 0) {
+        return SOCP_ESTORE;
+    }
+    if (mdb_cursor_open(txn, self->users, &cur) != 0) {
+        mdb_txn_abort(txn);
+        return SOCP_ESTORE;
+    }
+    // Expired ids are collected first, then deleted by key.
+    char(*gone)[SOCPD_STORE_CURSOR_MAX] = socp_calloc(max_scan ? max_scan : 1, sizeof *gone);
+    size_t n_gone = 0, scanned = 0;
+    size_t clen = strnlen(cursor, SOCPD_STORE_CURSOR_MAX - 1);
+    MDB_val k = {.mv_size = clen, .mv_data = cursor}, v;
+    int rc =
+        clen ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    if (rc == 0 && clen && k.mv_size == clen && memcmp(k.mv_data, cursor, clen) == 0) {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT); // the cursor was done last time
+    }
+    while (rc == 0 && scanned < max_scan) {
+        scanned++;
+        if (k.mv_size < SOCPD_STORE_CURSOR_MAX) {
+            memcpy(cursor, k.mv_data, k.mv_size);
+            cursor[k.mv_size] = '\0';
+            if (s_user_expired(self, &v, before_ms)) {
+                memcpy(gone[n_gone++], cursor, k.mv_size + 1);
+            }
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    *done = rc == MDB_NOTFOUND;
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        free(gone);
+        mdb_txn_abort(txn);
+        return SOCP_ESTORE;
+    }
+    int mrc = 0;
+    for (size_t i = 0; i < n_gone && mrc == 0; i++) {
+        MDB_val uk = {.mv_size = strlen(gone[i]), .mv_data = gone[i]};
+        mrc = mdb_del(txn, self->users, &uk, NULL);
+        char mkey[6 + 1 + SOCPD_STORE_CURSOR_MAX];
+        int mlen = snprintf(mkey, sizeof mkey, "public%c%s", 0, gone[i]);
+        MDB_val mk = {.mv_size = (size_t) mlen, .mv_data = mkey};
+        if (mrc == 0) {
+            int drc = mdb_del(txn, self->members, &mk, NULL);
+            mrc = drc == MDB_NOTFOUND ? 0 : drc;
+        }
+    }
+    if (mrc == 0 && n_gone) {
+        char grec[128];
+        snprintf(grec, sizeof grec, "{\"creator_id\":\"system\",\"version\":%llu}",
+                 (unsigned long long) (s_public_version_txn(self, txn) + 1));
+        MDB_val gk = {.mv_size = 6, .mv_data = (void *) "public"};
+        MDB_val gv = {.mv_size = strlen(grec), .mv_data = grec};
+        mrc = mdb_put(txn, self->groups, &gk, &gv, 0);
+    }
+    free(gone);
+    if (mrc != 0) {
+        mdb_txn_abort(txn);
+        return SOCP_ESTORE;
+    }
+    if (n_gone == 0) {
+        mdb_txn_abort(txn); // nothing written: no commit, no sync
+        return 0;
+    }
+    if (mdb_txn_commit(txn) != 0) {
+        return SOCP_ESTORE;
+    }
+    *removed = n_gone;
+    return 0;
 }
 
 size_t

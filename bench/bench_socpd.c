@@ -327,9 +327,17 @@ main(int argc, char **argv)
         const char *to = users[1 + i % n_recv].id;
         char ct[32];
         snprintf(ct, sizeof ct, "m%zu", i);
+        // socpd checks that content_sig covers from / to / ts (ADR 0015).
+        socp_sig_content_t content = {ct, snd->id, to, base + (int64_t) i};
+        char *csig = NULL;
+        if (socp_sig_sign_content(ukey, SOCP_RSA_SALT_MAX, SOCP_SIG_EMIT_STRING, &content, &csig) !=
+            0) {
+            exit(2);
+        }
         frames[i] = s_frame(
             ukey, true, "MSG_DIRECT", snd->id, to, base + (int64_t) i,
-            json_pack("{s:s, s:s, s:s}", "ciphertext", ct, "sender_pub", pub, "content_sig", "eA"));
+            json_pack("{s:s, s:s, s:s}", "ciphertext", ct, "sender_pub", pub, "content_sig", csig));
+        free(csig);
     }
     uint64_t *sent_ns = calloc(n_dms, sizeof *sent_ns);
     uint64_t *lat = calloc(n_dms, sizeof *lat);

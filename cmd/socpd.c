@@ -49,6 +49,13 @@ typedef struct {
     long crypto_workers;
     long max_skew_ms;
     bool allow_unsigned;
+    long hello_window_ms;
+    double hello_rate;
+    double hello_burst;
+    double hello_rate_global;
+    double hello_burst_global;
+    long unproven_ttl_days;
+    char passphrase_file[2048];
     int pub_format;
     long max_output_kb;
     char advertise_host[256];
@@ -73,8 +80,10 @@ s_usage(FILE *f)
                "                         or auto (default: PEM to a server whose own key\n"
                "                         is PEM, DER to the others)\n"
                "  --plain-key            keep the server key unencrypted (tests; env\n"
-               "                         SOCPD_PLAIN_KEY=1); else passphrase from\n"
-               "                         SOCPD_PASSPHRASE or a prompt\n"
+               "                         SOCPD_PLAIN_KEY=1); else the passphrase comes from\n"
+               "                         --passphrase-file, env SOCPD_PASSPHRASE (removed\n"
+               "                         from the environment at start) or a prompt\n"
+               "  --passphrase-file PATH read the key passphrase from the first line of PATH\n"
                "  --key-primes 2|4       primes of a generated key (default 4)\n"
                "  --import-key PEM       use this PKCS#8 PEM private key as the identity\n"
                "                         (only when DIR/server.key does not exist yet)\n"
@@ -93,7 +102,18 @@ s_usage(FILE *f)
                "  --crypto-workers N     signing threads (default: number of cores, max 16)\n"
                "  --max-skew-ms N        refuse user frames with ts further off (default 600000)\n"
                "  --allow-unsigned       accept user content frames (MSG_*, FILE_*) without sig;\n"
-               "                         USER_HELLO may always be unsigned (ADR 0012)\n"
+               "                         USER_HELLO may always be unsigned, but only a signed\n"
+               "                         one proves the key (ADR 0012, ADR 0015)\n"
+               "  --hello-window-ms N    a signed USER_HELLO proves its key only if its signed\n"
+               "                         payload.ts is within N ms of our clock (default 120000)\n"
+               "  --hello-rate N         USER_HELLOs served per second per address (default 50;\n"
+               "                         0 = no limit); more wait, up to 64 per address\n"
+               "  --hello-burst N        per-address bucket size (default 4 x rate)\n"
+               "  --hello-rate-global N  USER_HELLOs served per second in all (default 200;\n"
+               "                         0 = no limit); more wait, up to 1024\n"
+               "  --hello-burst-global N global bucket size (default 2 x rate)\n"
+               "  --unproven-ttl-days N  forget an id bound by unsigned hellos only (never\n"
+               "                         proven) once unused for N days (default 30; 0 = keep)\n"
                "  --log-level L          error|warn|info|debug (default info; env SOCP_LOG)\n"
                "  --config FILE          read 'name = value' lines (same names as the flags)\n"
                "  --help, --version\n");
@@ -251,6 +271,31 @@ s_apply(s_opts_t *o, const char *name, const char *v, bool *needs_value)
     if (strcmp(name, "max-skew-ms") == 0) {
         return s_number(name, v, 1000, 100000000, &o->max_skew_ms);
     }
+    if (strcmp(name, "hello-window-ms") == 0) {
+        return s_number(name, v, 1000, 3600000, &o->hello_window_ms);
+    }
+    if (strcmp(name, "hello-rate") == 0 || strcmp(name, "hello-burst") == 0 ||
+        strcmp(name, "hello-rate-global") == 0 || strcmp(name, "hello-burst-global") == 0) {
+        bool burst = strstr(name, "burst") != NULL;
+        int rc = s_number(name, v, burst ? 1 : 0, 1000000, &n);
+        double *dst = strcmp(name, "hello-rate") == 0          ? &o->hello_rate
+                      : strcmp(name, "hello-burst") == 0       ? &o->hello_burst
+                      : strcmp(name, "hello-rate-global") == 0 ? &o->hello_rate_global
+                                                               : &o->hello_burst_global;
+        *dst = (double) n;
+        return rc;
+    }
+    if (strcmp(name, "unproven-ttl-days") == 0) {
+        return s_number(name, v, 0, 36500, &o->unproven_ttl_days);
+    }
+    if (strcmp(name, "passphrase-file") == 0) {
+        if (strlen(v) >= sizeof o->passphrase_file) {
+            fprintf(stderr, "socpd: --passphrase-file: path too long\n");
+            return -1;
+        }
+        snprintf(o->passphrase_file, sizeof o->passphrase_file, "%s", v);
+        return 0;
+    }
     if (strcmp(name, "log-level") == 0) {
         const char *lv[] = {"error", "warn", "info", "debug"};
         for (int i = 0; i < 4; i++) {
@@ -324,17 +369,84 @@ s_config(s_opts_t *o, const char *path)
     return rc;
 }
 
-static int
-s_read_passphrase(char *buf, size_t size)
+#define S_PASS_MAX 1024
+
+// SOCPD_PASSPHRASE, taken out of the environment at start (s_take_env_passphrase):
+// a copy in locked memory, or NULL.
+static char *s_env_pass;
+
+// Copies SOCPD_PASSPHRASE into locked memory and removes it from the
+// environment: unset, and its bytes in the process's environment block wiped
+// (unsetenv alone leaves them readable in /proc/PID/environ and in core
+// dumps). Called first thing in main, before any thread exists.
+static void
+s_take_env_passphrase(void)
 {
-    const char *env = getenv("SOCPD_PASSPHRASE");
-    if (env && *env) {
-        snprintf(buf, size, "%s", env);
+    static const char name[] = "SOCPD_PASSPHRASE";
+    const size_t nlen = sizeof name - 1;
+    char *found[16];
+    size_t n = 0;
+    for (char **e = environ; e && *e && n < SOCP_ARRAY_LEN(found); e++) {
+        if (strncmp(*e, name, nlen) == 0 && (*e)[nlen] == '=') {
+            found[n++] = *e;
+        }
+    }
+    if (n == 0) {
+        return;
+    }
+    const char *value = found[0] + nlen + 1;
+    if (*value && strlen(value) < S_PASS_MAX) {
+        s_env_pass = sodium_malloc(S_PASS_MAX);
+        if (s_env_pass) {
+            snprintf(s_env_pass, S_PASS_MAX, "%s", value);
+        }
+    }
+    (void) unsetenv(name); // every entry of that name leaves environ
+    for (size_t i = 0; i < n; i++) {
+        sodium_memzero(found[i], strlen(found[i])); // the bytes themselves
+    }
+}
+
+// Reads the first line of `path` (without its line end) into buf.
+static int
+s_read_passphrase_file(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "socpd: --passphrase-file %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0) {
+        fprintf(stderr, "socpd: warning: %s can be read by other users (chmod 600 it)\n", path);
+    }
+    char *r = fgets(buf, (int) size, f);
+    fclose(f);
+    if (!r) {
+        fprintf(stderr, "socpd: --passphrase-file %s: empty\n", path);
+        return -1;
+    }
+    buf[strcspn(buf, "\r\n")] = '\0';
+    if (!buf[0]) {
+        fprintf(stderr, "socpd: --passphrase-file %s: the first line is empty\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_read_passphrase(const s_opts_t *o, char *buf, size_t size)
+{
+    if (o->passphrase_file[0]) {
+        return s_read_passphrase_file(o->passphrase_file, buf, size);
+    }
+    if (s_env_pass) {
+        snprintf(buf, size, "%s", s_env_pass);
         return 0;
     }
     if (!isatty(STDIN_FILENO)) {
-        fprintf(stderr, "socpd: the server key is encrypted: set SOCPD_PASSPHRASE or run on a "
-                        "terminal (or use --plain-key for tests)\n");
+        fprintf(stderr, "socpd: the server key is encrypted: use --passphrase-file, set "
+                        "SOCPD_PASSPHRASE or run on a terminal (or --plain-key for tests)\n");
         return -1;
     }
     fprintf(stderr, "server key passphrase: ");
@@ -363,7 +475,7 @@ s_identity(const s_opts_t *o, socp_rsa_key_t **key)
 {
     char path[2200];
     snprintf(path, sizeof path, "%s/server.key", o->data_dir);
-    char *pass = sodium_malloc(1024);
+    char *pass = sodium_malloc(S_PASS_MAX);
     if (!pass) {
         return SOCP_ENOMEM;
     }
@@ -372,7 +484,7 @@ s_identity(const s_opts_t *o, socp_rsa_key_t **key)
     bool encrypted = false;
     int rc = socp_keyfile_is_encrypted(path, &encrypted, &why);
     if (rc == 0) {
-        if (encrypted && s_read_passphrase(pass, 1024) != 0) {
+        if (encrypted && s_read_passphrase(o, pass, S_PASS_MAX) != 0) {
             sodium_free(pass);
             return SOCP_EAUTH;
         }
@@ -414,7 +526,7 @@ s_identity(const s_opts_t *o, socp_rsa_key_t **key)
     }
     if (o->plain_key) {
         rc = socp_keyfile_save_plain(path, *key);
-    } else if (s_read_passphrase(pass, 1024) == 0) {
+    } else if (s_read_passphrase(o, pass, S_PASS_MAX) == 0) {
         rc = socp_keyfile_save(path, *key, pass, strlen(pass), NULL);
     } else {
         rc = SOCP_EAUTH;
@@ -436,6 +548,7 @@ main(int argc, char **argv)
         fprintf(stderr, "socpd: libsodium failed to start\n");
         return 1;
     }
+    s_take_env_passphrase();
     s_opts_t o;
     memset(&o, 0, sizeof o);
     snprintf(o.host, sizeof o.host, "127.0.0.1");
@@ -450,6 +563,10 @@ main(int argc, char **argv)
     o.rate = 200;
     o.burst = 0;
     o.max_skew_ms = 600000;
+    o.hello_window_ms = 120000;
+    o.hello_rate = 50;
+    o.hello_rate_global = 200;
+    o.unproven_ttl_days = 30;
     o.max_output_kb = 4096;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     o.crypto_workers = cores > 0 ? (cores > S_WORKERS_MAX ? S_WORKERS_MAX : cores) : 2;
@@ -499,6 +616,12 @@ main(int argc, char **argv)
     if (o.burst <= 0) {
         o.burst = o.rate > 0 ? o.rate * 2 : 1;
     }
+    if (o.hello_burst <= 0) {
+        o.hello_burst = o.hello_rate > 0 ? o.hello_rate * 4 : 1;
+    }
+    if (o.hello_burst_global <= 0) {
+        o.hello_burst_global = o.hello_rate_global > 0 ? o.hello_rate_global * 2 : 1;
+    }
     if (o.dead_ms <= o.heartbeat_ms) {
         fprintf(stderr, "socpd: --dead-ms must be larger than --heartbeat-ms\n");
         return 2;
@@ -509,7 +632,12 @@ main(int argc, char **argv)
     }
 
     socp_rsa_key_t *key = NULL;
-    if (s_identity(&o, &key) != 0) {
+    int irc = s_identity(&o, &key);
+    if (s_env_pass) {
+        sodium_free(s_env_pass); // wiped; the key is loaded (or not) by now
+        s_env_pass = NULL;
+    }
+    if (irc != 0) {
         return 1;
     }
     char *pubkey = NULL, *pubkey_pem = NULL;
@@ -594,6 +722,12 @@ main(int argc, char **argv)
     rargs.dead_ms = (int) o.dead_ms;
     rargs.max_skew_ms = o.max_skew_ms;
     rargs.require_user_sig = !o.allow_unsigned;
+    rargs.hello_window_ms = o.hello_window_ms;
+    rargs.hello_rate = o.hello_rate;
+    rargs.hello_burst = o.hello_burst;
+    rargs.hello_rate_global = o.hello_rate_global;
+    rargs.hello_burst_global = o.hello_burst_global;
+    rargs.unproven_ttl_days = (int) o.unproven_ttl_days;
     rargs.n_introducers = o.n_intro;
     memcpy(rargs.introducers, o.intro, sizeof o.intro);
     if (rc == 0) {
@@ -605,6 +739,7 @@ main(int argc, char **argv)
         .rate = o.rate,
         .burst = o.burst,
         .max_output = (size_t) o.max_output_kb * 1024u,
+        .server_id = server_id,
     };
     if (rc == 0) {
         rc = socp_sup_start(sup, "socpd_net", socpd_net_actor, &nargs, &aopts);

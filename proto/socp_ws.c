@@ -45,26 +45,27 @@ typedef struct {
 } s_guard_t;
 
 struct socp_ws {
-    socp_ws_role_t role;                 // client or server
-    socp_ws_opts_t opts;                 // limits, defaults filled in
-    wslay_event_context_ptr ctx;         // wslay session
-    int error;                           // sticky error, 0 while healthy
-    bool requested;                      // client: upgrade request queued
-    bool open;                           // handshake completed
-    bool closed_early;                   // socp_ws_close before the handshake completed
-    socp_buf_t head;                     // handshake header block received so far
-    char accept[SOCP_WS_ACCEPT_LEN + 1]; // client: the Sec-WebSocket-Accept we expect
-    char path[SOCP_WS_PATH_MAX];         // server: accepted request target
-    socp_buf_t out;                      // output; bytes before out_off are written
-    size_t out_off;                      // bytes of out already consumed
-    const uint8_t *in;                   // input wslay may read (during feed only)
-    size_t in_len;                       // bytes left at in
-    s_guard_t guard;                     // frame-header guard
-    s_msg_t *first;                      // oldest queued message
-    s_msg_t *last;                       // newest queued message
-    s_msg_t *current;                    // message handed out last
-    uint64_t pongs;                      // pongs received
-    char reason[S_REASON_MAX + 1];       // peer's close reason
+    socp_ws_role_t role;                   // client or server
+    socp_ws_opts_t opts;                   // limits, defaults filled in
+    wslay_event_context_ptr ctx;           // wslay session
+    int error;                             // sticky error, 0 while healthy
+    bool requested;                        // client: upgrade request queued
+    bool open;                             // handshake completed
+    bool closed_early;                     // socp_ws_close before the handshake completed
+    socp_buf_t head;                       // handshake header block received so far
+    char accept[SOCP_WS_ACCEPT_LEN + 1];   // client: the Sec-WebSocket-Accept we expect
+    char path[SOCP_WS_PATH_MAX];           // server: accepted request target
+    char server_id[SOCP_WS_SERVER_ID_MAX]; // server: sent in the 101; client: received
+    socp_buf_t out;                        // output; bytes before out_off are written
+    size_t out_off;                        // bytes of out already consumed
+    const uint8_t *in;                     // input wslay may read (during feed only)
+    size_t in_len;                         // bytes left at in
+    s_guard_t guard;                       // frame-header guard
+    s_msg_t *first;                        // oldest queued message
+    s_msg_t *last;                         // newest queued message
+    s_msg_t *current;                      // message handed out last
+    uint64_t pongs;                        // pongs received
+    char reason[S_REASON_MAX + 1];         // peer's close reason
 };
 
 // ---- wslay callbacks --------------------------------------------------------
@@ -355,10 +356,12 @@ s_feed_head(socp_ws_t *self, const uint8_t *data, size_t len, size_t *used)
             rc = socp_ws_handshake_parse_request(self->head.data, end, &req);
             if (rc == 0) {
                 memcpy(self->path, req.path, sizeof(self->path));
-                socp_ws_handshake_response(&self->out, 0, req.accept);
+                socp_ws_handshake_response_ex(&self->out, 0, req.accept,
+                                              self->server_id[0] ? self->server_id : NULL);
             }
         } else {
-            rc = socp_ws_handshake_parse_response(self->head.data, end, self->accept);
+            rc = socp_ws_handshake_parse_response_ex(self->head.data, end, self->accept,
+                                                     self->server_id);
         }
     }
     socp_buf_fini(&self->head);
@@ -425,6 +428,11 @@ socp_ws_new(socp_ws_role_t role, const socp_ws_opts_t *opts)
     socp_ws_t *self = socp_calloc(1, sizeof(*self));
     self->role = role;
     self->opts = o;
+    self->opts.server_id = NULL; // copied: the caller's string need not outlive us
+    if (role == SOCP_WS_SERVER && o.server_id &&
+        socp_ws_handshake_server_id_ok(o.server_id, strlen(o.server_id))) {
+        memcpy(self->server_id, o.server_id, strlen(o.server_id) + 1);
+    }
     socp_buf_init(&self->head);
     socp_buf_init(&self->out);
     struct wslay_event_callbacks callbacks = {
@@ -715,6 +723,13 @@ socp_ws_close_reason(const socp_ws_t *self)
 {
     assert(self);
     return self->reason;
+}
+
+const char *
+socp_ws_server_id(const socp_ws_t *self)
+{
+    assert(self);
+    return self->role == SOCP_WS_CLIENT && self->open ? self->server_id : NULL;
 }
 
 const char *

@@ -289,8 +289,31 @@ s_append_str(socp_buf_t *out, const char *s)
     socp_buf_append(out, s, strlen(s));
 }
 
+bool
+socp_ws_handshake_server_id_ok(const char *id, size_t len)
+{
+    if (!id || len == 0 || len >= SOCP_WS_SERVER_ID_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (id[i] <= 0x20 || id[i] >= 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
 void
 socp_ws_handshake_response(socp_buf_t *out, int verdict, const char *accept)
+{
+    socp_ws_handshake_response_ex(out, verdict, accept, NULL);
+}
+
+void
+socp_ws_handshake_response_ex(socp_buf_t *out,
+                              int verdict,
+                              const char *accept,
+                              const char *server_id)
 {
     if (verdict == 0) {
         s_append_str(out, "HTTP/1.1 101 Switching Protocols\r\n"
@@ -298,6 +321,10 @@ socp_ws_handshake_response(socp_buf_t *out, int verdict, const char *accept)
                           "Connection: Upgrade\r\n"
                           "Sec-WebSocket-Accept: ");
         s_append_str(out, accept);
+        if (server_id && socp_ws_handshake_server_id_ok(server_id, strlen(server_id))) {
+            s_append_str(out, "\r\n" SOCP_WS_SERVER_ID_HEADER ": ");
+            s_append_str(out, server_id);
+        }
         s_append_str(out, "\r\n\r\n");
     } else if (verdict == SOCP_EVERSION) {
         s_append_str(out, "HTTP/1.1 426 Upgrade Required\r\n"
@@ -364,6 +391,18 @@ socp_ws_handshake_request(socp_buf_t *out,
 int
 socp_ws_handshake_parse_response(const uint8_t *head, size_t len, const char *accept)
 {
+    return socp_ws_handshake_parse_response_ex(head, len, accept, NULL);
+}
+
+int
+socp_ws_handshake_parse_response_ex(const uint8_t *head,
+                                    size_t len,
+                                    const char *accept,
+                                    char server_id[SOCP_WS_SERVER_ID_MAX])
+{
+    if (server_id) {
+        memset(server_id, 0, SOCP_WS_SERVER_ID_MAX);
+    }
     if ((!head && len > 0) || !accept) {
         return SOCP_EINVAL;
     }
@@ -378,12 +417,16 @@ socp_ws_handshake_parse_response(const uint8_t *head, size_t len, const char *ac
         return SOCP_EPROTO;
     }
     bool upgrade = false, connection = false, extras = false;
-    int accepts = 0;
+    int accepts = 0, ids = 0;
     bool accept_ok = false;
     size_t accept_len = strlen(accept);
+    s_span_t id = {NULL, 0};
     for (size_t i = 0; i < h.count; i++) {
         const s_field_t *f = &h.fields[i];
-        if (s_span_ieq(f->name, "Upgrade")) {
+        if (s_span_ieq(f->name, SOCP_WS_SERVER_ID_HEADER)) {
+            ids++;
+            id = f->value;
+        } else if (s_span_ieq(f->name, "Upgrade")) {
             upgrade = upgrade || s_list_has(f->value, "websocket");
         } else if (s_span_ieq(f->name, "Connection")) {
             connection = connection || s_list_has(f->value, "upgrade");
@@ -398,6 +441,11 @@ socp_ws_handshake_parse_response(const uint8_t *head, size_t len, const char *ac
     }
     if (!upgrade || !connection || accepts != 1 || !accept_ok || extras) {
         return SOCP_EPROTO;
+    }
+    // The server's id is a hint, never a reason to refuse the upgrade: one
+    // that is repeated or malformed is ignored.
+    if (server_id && ids == 1 && socp_ws_handshake_server_id_ok(id.p, id.n)) {
+        memcpy(server_id, id.p, id.n);
     }
     return 0;
 }

@@ -135,10 +135,13 @@ SOCP_TEST_T(socpd_account_register_login_and_talk, 90)
     CHECK_STREQ(json_string_value(json_object_get(e.payload, "sender")), ALICE);
     CHECK_STREQ(json_string_value(json_object_get(e.payload, "sender_pub")), alice_der);
     socp_envelope_fini(&e);
-    sd_send(&a, "MSG_PUBLIC_CHANNEL", "bob", socp_wall_ms(),
+    ts = socp_wall_ms();
+    char *csig = sd_content_sig(&a, NULL, ts, "cHVibGlj");
+    sd_send(&a, "MSG_PUBLIC_CHANNEL", "bob", ts,
             json_pack("{s:s, s:s, s:s, s:s}", "ciphertext", "cHVibGlj", "sender_pub", a.pub,
-                      "content_sig", "eA", "group", "public"),
+                      "content_sig", csig, "group", "public"),
             true);
+    free(csig);
     CHECK_OK(sd_recv(&b, "MSG_PUBLIC_CHANNEL", 5000, &e));
     CHECK_STREQ(json_string_value(json_object_get(e.payload, "sender")), ALICE);
     CHECK_STREQ(json_string_value(json_object_get(e.payload, "sender_pub")), alice_der);

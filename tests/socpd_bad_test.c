@@ -148,7 +148,8 @@ SOCP_TEST_T(socpd_bad_slow_reader, 90)
     s_hello_ok(&a, s.port, ALICE, "rsa4096_2p_a.pem");
     s_hello_ok(&b, s.port, BOB, "rsa4096_2p_b.pem");
     s_hello_ok(&x, s.port, EVE, "rsa4096_4p_b.pem");
-    // Eve never reads; Alice sends her big DMs (pre-signed once, varied ts).
+    // Eve never reads; Alice sends her big DMs (each its own payload: the
+    // server refuses a payload it has seen, whatever the ts).
     int fd = socp_tcp_conn_fd(x.conn);
     int small = 4096;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
@@ -157,9 +158,10 @@ SOCP_TEST_T(socpd_bad_slow_reader, 90)
     ct[100000] = '\0';
     bool gone = false;
     for (int i = 0; i < 400 && !gone; i++) {
-        int64_t ts = socp_wall_ms() + i;
-        json_t *p = json_pack("{s:s}", "ciphertext", ct);
-        sd_send(&a, "MSG_DIRECT", EVE, ts, p, true);
+        int64_t ts = socp_wall_ms();
+        snprintf(ct, 9, "%08d", i);
+        ct[8] = 'A';
+        sd_send(&a, "MSG_DIRECT", EVE, ts, sd_dm_payload(&a, EVE, ts, ct), true);
         if (i % 20 == 19) {
             // Alice learns Eve is gone when USER_REMOVE arrives.
             socp_envelope_t e;

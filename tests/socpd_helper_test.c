@@ -83,6 +83,23 @@ sd_client_open(sd_client_t *c, uint16_t port, const char *id, const char *fixtur
     c->key = sd_fixture_key(fixture);
     CHECK_OK(socp_rsa_public_export(c->key, SOCP_RSA_PUB_B64_DER, &c->pub));
     CHECK_OK(socp_tcp_ws_connect("127.0.0.1", port, NULL, 5000, &c->conn));
+    const char *sid = socp_ws_server_id(socp_tcp_conn_ws(c->conn));
+    snprintf(c->server_id, sizeof c->server_id, "%s", sid ? sid : "");
+}
+
+json_t *
+sd_hello_payload(const sd_client_t *c, int64_t ts, bool bind)
+{
+    json_t *p = json_pack("{s:s, s:s, s:s, s:{s:s}}", "client", "socpd-test", "pubkey", c->pub,
+                          "enc_pubkey", c->pub, "meta", "display_name", c->id);
+    if (bind) {
+        json_object_set_new(p, "ts", json_integer(ts));
+        json_object_set_new(p, "user_id", json_string(c->id));
+        if (c->server_id[0]) {
+            json_object_set_new(p, "server_id", json_string(c->server_id));
+        }
+    }
+    return p;
 }
 
 void
@@ -97,9 +114,8 @@ sd_client_hello_ex(sd_client_t *c,
     free(c->pub);
     c->pub = NULL;
     CHECK_OK(socp_rsa_public_export(c->key, format, &c->pub));
-    json_t *p = json_pack("{s:s, s:s, s:s, s:{s:s}}", "client", "socpd-test", "pubkey", c->pub,
-                          "enc_pubkey", c->pub, "meta", "display_name", id);
-    sd_send(c, "USER_HELLO", id, socp_wall_ms(), p, sign);
+    int64_t ts = socp_wall_ms();
+    sd_send(c, "USER_HELLO", id, ts, sd_hello_payload(c, ts, sign), sign);
 }
 
 void
@@ -129,8 +145,13 @@ sd_send_raw(sd_client_t *c, const char *text, size_t len)
     }
 }
 
-void
-sd_send(sd_client_t *c, const char *type, const char *to, int64_t ts, json_t *payload, bool sign)
+char *
+sd_frame(const sd_client_t *c,
+         const char *type,
+         const char *to,
+         int64_t ts,
+         json_t *payload,
+         bool sign)
 {
     socp_envelope_t env;
     CHECK_OK(socp_envelope_init(&env, type, c->id, to, ts, payload));
@@ -144,18 +165,56 @@ sd_send(sd_client_t *c, const char *type, const char *to, int64_t ts, json_t *pa
     socp_buf_t b;
     socp_buf_init(&b);
     CHECK_OK(socp_envelope_emit(&env, &b));
-    sd_send_raw(c, (const char *) b.data, b.len);
+    char *text = socp_malloc(b.len + 1);
+    memcpy(text, b.data, b.len);
+    text[b.len] = '\0';
     socp_buf_fini(&b);
     socp_envelope_fini(&env);
+    return text;
 }
 
-json_t *
-sd_dm_payload(sd_client_t *c, const char *to, int64_t ts, const char *ciphertext)
+char *
+sd_reframe(const char *text, const char *to, int64_t ts)
+{
+    socp_envelope_t env;
+    CHECK_OK(socp_envelope_parse(text, strlen(text), &env, NULL));
+    if (to) {
+        snprintf(env.to, sizeof env.to, "%s", to);
+    }
+    env.ts = ts;
+    socp_buf_t b;
+    socp_buf_init(&b);
+    CHECK_OK(socp_envelope_emit(&env, &b));
+    char *out = socp_malloc(b.len + 1);
+    memcpy(out, b.data, b.len);
+    out[b.len] = '\0';
+    socp_buf_fini(&b);
+    socp_envelope_fini(&env);
+    return out;
+}
+
+void
+sd_send(sd_client_t *c, const char *type, const char *to, int64_t ts, json_t *payload, bool sign)
+{
+    char *text = sd_frame(c, type, to, ts, payload, sign);
+    sd_send_raw(c, text, strlen(text));
+    free(text);
+}
+
+char *
+sd_content_sig(sd_client_t *c, const char *to, int64_t ts, const char *ciphertext)
 {
     socp_sig_content_t content = {.ciphertext = ciphertext, .from = c->id, .to = to, .ts = ts};
     char *csig = NULL;
     CHECK_OK(
         socp_sig_sign_content(c->key, SOCP_RSA_SALT_32, SOCP_SIG_EMIT_STRING, &content, &csig));
+    return csig;
+}
+
+json_t *
+sd_dm_payload(sd_client_t *c, const char *to, int64_t ts, const char *ciphertext)
+{
+    char *csig = sd_content_sig(c, to, ts, ciphertext);
     json_t *p = json_pack("{s:s, s:s, s:s}", "ciphertext", ciphertext, "sender_pub", c->pub,
                           "content_sig", csig);
     free(csig);

@@ -23,6 +23,7 @@ typedef struct {
     char id[160];
     socp_rsa_key_t *key;
     char *pub;
+    char server_id[160]; // what the server named itself in the upgrade ("" if nothing)
 } sd_client_t;
 
 // Starts socpd with a fresh (or existing) data dir `name` under the case's
@@ -38,9 +39,13 @@ socp_rsa_key_t *sd_fixture_key(const char *name);
 
 // Connects and completes the WebSocket handshake (no SOCP frame yet).
 void sd_client_open(sd_client_t *c, uint16_t port, const char *id, const char *fixture);
-// Opens and sends a signed USER_HELLO.
+// Opens and sends a signed USER_HELLO bound to its ts, the server and the id
+// (ADR 0015: payload.ts, payload.server_id, payload.user_id).
 void sd_client_hello(sd_client_t *c, uint16_t port, const char *id, const char *fixture);
-// Same, with the key published in `format`, the hello signed or not.
+// The hello payload from c (key in c->pub); with `bind`, also ts, the server
+// id c learnt in the upgrade, and c->id, which a signature then covers.
+json_t *sd_hello_payload(const sd_client_t *c, int64_t ts, bool bind);
+// Same, with the key published in `format`, the hello signed (and bound) or not.
 void sd_client_hello_ex(sd_client_t *c,
                         uint16_t port,
                         const char *id,
@@ -59,9 +64,23 @@ int sd_peer_accept(sd_client_t *c, int lfd, const char *id, const char *fixture,
 // Sends a frame from c->id (signed with c's key when `sign`). Steals payload.
 void
 sd_send(sd_client_t *c, const char *type, const char *to, int64_t ts, json_t *payload, bool sign);
+// The text of that frame, without sending it (e.g. to replay it later);
+// free() it. Steals payload.
+char *sd_frame(const sd_client_t *c,
+               const char *type,
+               const char *to,
+               int64_t ts,
+               json_t *payload,
+               bool sign);
+// The same frame text with its envelope `to` and `ts` replaced (the payload
+// and sig untouched: what an attacker can change); free() it.
+char *sd_reframe(const char *text, const char *to, int64_t ts);
 void sd_send_raw(sd_client_t *c, const char *text, size_t len);
 // Builds a MSG_DIRECT from c to `to` with an opaque "ciphertext" and a real content_sig.
 json_t *sd_dm_payload(sd_client_t *c, const char *to, int64_t ts, const char *ciphertext);
+// A real content_sig from c over ciphertext + c->id [+ to] + ts (to NULL: the
+// public-channel form); free() it.
+char *sd_content_sig(sd_client_t *c, const char *to, int64_t ts, const char *ciphertext);
 
 // Receives frames until one of `type` (NULL: any) arrives within timeout_ms.
 // Returns 0 with *out filled (caller finis), or SOCP_ETIMEDOUT, or

@@ -57,9 +57,10 @@ typedef enum {
 
 // Limits; a zero field takes the default.
 typedef struct {
-    size_t max_message; // largest message accepted, all fragments together (1 MiB)
-    size_t max_send;    // largest message socp_ws_send_* accepts (256 KiB)
-    size_t max_output;  // unwritten output allowed, >= max_send + 14 (4 MiB)
+    size_t max_message;    // largest message accepted, all fragments together (1 MiB)
+    size_t max_send;       // largest message socp_ws_send_* accepts (256 KiB)
+    size_t max_output;     // unwritten output allowed, >= max_send + 14 (4 MiB)
+    const char *server_id; // server: named in the 101 answer (SOCP-Server-Id; copied), or NULL
 } socp_ws_opts_t;
 
 // A received message, borrowed from the session.
@@ -177,6 +178,11 @@ const char *socp_ws_close_reason(const socp_ws_t *self);
 // NULL before the handshake completed and on a client. Borrowed: valid until
 // socp_ws_destroy.
 const char *socp_ws_path(const socp_ws_t *self);
+
+// Client: the server's id from its SOCP-Server-Id header ("" when it sent
+// none or an invalid one); NULL before the handshake completed and on a
+// server. Borrowed: valid until socp_ws_destroy.
+const char *socp_ws_server_id(const socp_ws_t *self);
 
 // The number of pongs received (answers to socp_ws_send_ping, or unsolicited).
 uint64_t socp_ws_pongs_received(const socp_ws_t *self);

@@ -11,11 +11,16 @@
 
 #include "socp/socp_common.h"
 
-#define SOCP_WS_HOST_MAX   256  // host name buffer, NUL included
-#define SOCP_WS_PATH_MAX   1024 // request target buffer ("/path?query"), NUL included
-#define SOCP_WS_KEY_LEN    24   // Sec-WebSocket-Key: base64 of 16 bytes
-#define SOCP_WS_ACCEPT_LEN 28   // Sec-WebSocket-Accept: base64 of a SHA-1 digest
-#define SOCP_WS_HEAD_MAX   8192 // largest header block accepted, either direction
+#define SOCP_WS_HOST_MAX      256  // host name buffer, NUL included
+#define SOCP_WS_PATH_MAX      1024 // request target buffer ("/path?query"), NUL included
+#define SOCP_WS_KEY_LEN       24   // Sec-WebSocket-Key: base64 of 16 bytes
+#define SOCP_WS_ACCEPT_LEN    28   // Sec-WebSocket-Accept: base64 of a SHA-1 digest
+#define SOCP_WS_HEAD_MAX      8192 // largest header block accepted, either direction
+#define SOCP_WS_SERVER_ID_MAX 129  // a SOCP-Server-Id value, NUL included
+
+// The header a SOCP server names itself with in its 101 answer (ours:
+// ADR 0015, a user binds its signed USER_HELLO to the server it is for).
+#define SOCP_WS_SERVER_ID_HEADER "SOCP-Server-Id"
 
 // What a valid upgrade request told the server.
 typedef struct {
@@ -61,6 +66,18 @@ socp_ws_handshake_parse_request(const uint8_t *head, size_t len, socp_ws_request
 // otherwise. `accept` is only read for 101.
 void socp_ws_handshake_response(socp_buf_t *out, int verdict, const char *accept);
 
+// As socp_ws_handshake_response; a 101 answer also carries
+// "SOCP-Server-Id: <server_id>" when server_id is not NULL and is a valid
+// value (socp_ws_handshake_server_id_ok); otherwise the header is left out.
+void socp_ws_handshake_response_ex(socp_buf_t *out,
+                                   int verdict,
+                                   const char *accept,
+                                   const char *server_id);
+
+// True when the `len` bytes at `id` can be a SOCP-Server-Id value: 1 to 128
+// printable ASCII characters, no space.
+bool socp_ws_handshake_server_id_ok(const char *id, size_t len);
+
 // Appends a client upgrade request for ws://host:port/path to `out`, with the
 // given 24-character base64 key. The port is left out of the Host header when
 // it is 80; an IPv6 literal is bracketed.
@@ -81,5 +98,14 @@ SOCP_NODISCARD int socp_ws_handshake_request(socp_buf_t *out,
 // Returns 0 or SOCP_EPROTO.
 SOCP_NODISCARD int
 socp_ws_handshake_parse_response(const uint8_t *head, size_t len, const char *accept);
+
+// As socp_ws_handshake_parse_response, and copies the value of the server's
+// SOCP-Server-Id header to `server_id` (NUL-terminated; zeroed on entry). It
+// stays empty when there is no such header, more than one, or one that is not
+// a valid value: the header is a hint and never fails the upgrade.
+SOCP_NODISCARD int socp_ws_handshake_parse_response_ex(const uint8_t *head,
+                                                       size_t len,
+                                                       const char *accept,
+                                                       char server_id[SOCP_WS_SERVER_ID_MAX]);
 
 #endif

@@ -32,10 +32,12 @@ typedef struct {
     char *pubkey;
     char *presented;
     bool proven;
+    int64_t seen_ms; // last hello for it, to the day (wall clock ms; 0: before records had it)
 } socpd_store_user_t;
 
 // Binds user id to pubkey (normalised) on first sight and adds it to the
-// public group; records how it was presented and whether it was proven.
+// public group; records how it was presented, whether it was proven, and
+// when it was last used (updated at most once a day: no write on most logins).
 // An id already bound to the same key keeps its binding: the presented form
 // is updated and proof, once given, is kept. Returns 0 (new, or already
 // bound to the same key), SOCP_EEXIST (bound to another key: *bound_out may
@@ -53,6 +55,22 @@ SOCP_NODISCARD int socpd_store_user_bind(socpd_store_t *self,
 SOCP_NODISCARD int
 socpd_store_user_get(socpd_store_t *self, const char *user_id, socpd_store_user_t *out);
 void socpd_store_user_fini(socpd_store_user_t *u);
+
+#define SOCPD_STORE_CURSOR_MAX 130 // a user id and its NUL, with room to spare
+
+// One step of a pass that forgets unproven bindings (never proven: only
+// unsigned claims, ADR 0012) last used before `before_ms` (records written
+// before they carried a last use count from the database's first start with
+// this rule): each is deleted with its public-group membership. Looks at up
+// to `max_scan` records after `cursor` ("" = from the start) and leaves the
+// last one looked at in `cursor`; *done is true once the pass reached the
+// end. *removed gets the count deleted. Returns 0 or SOCP_ESTORE.
+SOCP_NODISCARD int socpd_store_expire_unproven(socpd_store_t *self,
+                                               int64_t before_ms,
+                                               size_t max_scan,
+                                               char cursor[SOCPD_STORE_CURSOR_MAX],
+                                               size_t *removed,
+                                               bool *done);
 
 // Looks a user's bound key (normalised) up: 0 and *pubkey_out (free()),
 // SOCP_ENOTFOUND, SOCP_ESTORE (unreadable record).
