@@ -251,6 +251,26 @@ s_wire(socp_actor_ctx_t *ctx, s_store_t *self, uint64_t seq, const char *frame, 
     }
 }
 
+// Answers an outgoing item: a failure at once; a success (the item joins
+// the open batch) once the batch is committed. Returns true on success.
+static bool
+s_accepted(socp_actor_ctx_t *ctx, s_store_t *self, socp_msg_t *a, int rc)
+{
+    if (rc != 0) {
+        a->body.cli_accepted.status = rc;
+        (void) socp_actor_send(ctx, "ui", a);
+        return false;
+    }
+    if (self->nbatch == self->batch_cap) {
+        self->batch_cap = self->batch_cap ? self->batch_cap * 2 : 64;
+        self->batch_ids = socp_realloc(self->batch_ids, self->batch_cap * sizeof *self->batch_ids);
+    }
+    self->batch_ids[self->nbatch++] = a->body.cli_accepted.local_id;
+    a->body.cli_accepted.pending = socp_cstore_outbox_pending(self->db);
+    s_defer(ctx, self, "ui", a);
+    return true;
+}
+
 // The history record of released piece `seq` (0: not released), forgotten.
 static uint64_t
 s_released_take(s_store_t *self, uint64_t seq)
@@ -301,19 +321,10 @@ s_on_frame(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_frame_t *f
             rc = socp_cstore_history_add(self->db, &h);
         }
     }
-    if (rc != 0) {
-        a.body.cli_accepted.status = rc;
-        (void) socp_actor_send(ctx, "ui", &a);
+    a.body.cli_accepted.seq = seq;
+    if (!s_accepted(ctx, self, &a, rc)) {
         return;
     }
-    if (self->nbatch == self->batch_cap) {
-        self->batch_cap = self->batch_cap ? self->batch_cap * 2 : 64;
-        self->batch_ids = socp_realloc(self->batch_ids, self->batch_cap * sizeof *self->batch_ids);
-    }
-    self->batch_ids[self->nbatch++] = f->local_id;
-    a.body.cli_accepted.seq = seq;
-    a.body.cli_accepted.pending = socp_cstore_outbox_pending(self->db);
-    s_defer(ctx, self, "ui", &a);
     if (!self->link_up) {
         return; // replayed when it comes up
     }
@@ -933,19 +944,9 @@ s_on_hold(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_hold_t *h)
     if (rc == 0 && (rc = socp_cstore_history_add(self->db, &m)) == 0) {
         rc = socp_cstore_held_put(self->db, h->to, h->data.data, h->data.len, h->ts, m.seq, &seq);
     }
-    if (rc != 0) {
-        a.body.cli_accepted.status = rc;
-        (void) socp_actor_send(ctx, "ui", &a);
-        return;
+    if (s_accepted(ctx, self, &a, rc)) {
+        s_schedule(ctx, self);
     }
-    if (self->nbatch == self->batch_cap) {
-        self->batch_cap = self->batch_cap ? self->batch_cap * 2 : 64;
-        self->batch_ids = socp_realloc(self->batch_ids, self->batch_cap * sizeof *self->batch_ids);
-    }
-    self->batch_ids[self->nbatch++] = h->local_id;
-    a.body.cli_accepted.pending = socp_cstore_outbox_pending(self->db);
-    s_defer(ctx, self, "ui", &a);
-    s_schedule(ctx, self);
 }
 
 // `user_id` is online: what was held for them goes out (through the ui,
