@@ -90,6 +90,8 @@ s_logfd(void)
     return s_log;
 }
 
+static void s_emit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static void
 s_emit(const char *fmt, ...)
 {
