@@ -182,6 +182,16 @@ s_event(s_br_t *b, const char *method, const char *key, const char *value, int t
     return s_until(b, s_is_event, &e, timeout_ms, method);
 }
 
+// A "link" event going down (*arg false) or up (*arg true).
+static bool
+s_is_link(json_t *v, const void *arg)
+{
+    const bool *up = arg;
+    const char *m = json_string_value(json_object_get(v, "method"));
+    json_t *u = json_object_get(json_object_get(v, "params"), "up");
+    return m && strcmp(m, "link") == 0 && json_is_boolean(u) && json_is_true(u) == *up;
+}
+
 // Sends a request with an integer id and returns the reply.
 static json_t *
 s_call(s_br_t *b, int id, const char *method, const char *params_json)
@@ -873,8 +883,14 @@ SOCP_TEST_T(bridge_interop_flags, 60)
     s_br_t alice = s_bridge(port, "alice", "rsa4096_4p_a.pem", NULL, false);
     s_extra[0] = NULL;
     char bob_id[64], alice_id[64];
-    s_wait_peer(&alice, "bob", bob_id);
+    // bob (--pub-format auto) sees alice's PEM key and reconnects once to
+    // publish his own as PEM: wait for that link, so nothing races it.
+    bool down = false;
+    json_decref(s_until(&bob, s_is_link, &down, 15000, "link down"));
+    down = true;
+    json_decref(s_until(&bob, s_is_link, &down, 15000, "link up again"));
     s_wait_peer(&bob, "alice", alice_id);
+    s_wait_peer(&alice, "bob", bob_id);
     json_decref(s_call(&alice, 1, "send", "{\"to\":\"bob\",\"text\":\"variant forms\"}"));
     json_t *m = s_event(&bob, "message", "text", "variant forms", 15000);
     CHECK(json_is_true(json_object_get(json_object_get(m, "params"), "verified")));
