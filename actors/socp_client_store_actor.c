@@ -124,6 +124,10 @@ typedef struct {
     } * released;
     size_t nreleased, released_cap;
     uint64_t held_swept_ms; // last expiry sweep (monotonic)
+    // Users the server announced on this link: a piece held just as its
+    // recipient's announcement went by is released at once.
+    char **online;
+    size_t nonline, online_cap;
 } s_store_t;
 
 // ---- deferred replies ----------------------------------------------------------------
@@ -269,6 +273,48 @@ s_accepted(socp_actor_ctx_t *ctx, s_store_t *self, socp_msg_t *a, int rc)
     a->body.cli_accepted.pending = socp_cstore_outbox_pending(self->db);
     s_defer(ctx, self, "ui", a);
     return true;
+}
+
+// The set of users announced on this link.
+static bool
+s_online_has(const s_store_t *self, const char *id)
+{
+    for (size_t i = 0; i < self->nonline; i++) {
+        if (strcmp(self->online[i], id) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void
+s_online_set(s_store_t *self, const char *id, bool on)
+{
+    for (size_t i = 0; i < self->nonline; i++) {
+        if (strcmp(self->online[i], id) == 0) {
+            if (!on) {
+                free(self->online[i]);
+                self->online[i] = self->online[--self->nonline];
+            }
+            return;
+        }
+    }
+    if (on) {
+        if (self->nonline == self->online_cap) {
+            self->online_cap = self->online_cap ? self->online_cap * 2 : 64;
+            self->online = socp_realloc(self->online, self->online_cap * sizeof *self->online);
+        }
+        self->online[self->nonline++] = socp_strdup(id);
+    }
+}
+
+static void
+s_online_clear(s_store_t *self)
+{
+    for (size_t i = 0; i < self->nonline; i++) {
+        free(self->online[i]);
+    }
+    self->nonline = 0;
 }
 
 // The history record of released piece `seq` (0: not released), forgotten.
@@ -469,6 +515,9 @@ s_on_link(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_link_t *l)
     (void) s_on_commit(ctx, 0, self);
     self->link_up = l->up;
     self->gen = l->gen;
+    if (!l->up) {
+        s_online_clear(self);
+    }
     // A new link: every unsent frame goes again, from the oldest.
     self->wire_after = 0;
     self->wire_credit = S_WIRE_WINDOW;
@@ -917,6 +966,9 @@ s_held_visit(const socp_cstore_held_t *h, void *arg)
     return 0;
 }
 
+static void
+s_release(socp_actor_ctx_t *ctx, s_store_t *self, const char *user_id, const char *name);
+
 // A DM piece for a user who is not online: kept, sealed, until they are.
 static void
 s_on_hold(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_hold_t *h)
@@ -946,6 +998,9 @@ s_on_hold(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_hold_t *h)
     }
     if (s_accepted(ctx, self, &a, rc)) {
         s_schedule(ctx, self);
+        if (self->link_up && s_online_has(self, h->to)) {
+            s_release(ctx, self, h->to, h->to); // announced meanwhile: goes now
+        }
     }
 }
 
@@ -1066,6 +1121,7 @@ static void
 s_on_presence(socp_actor_ctx_t *ctx, s_store_t *self, const socp_msg_cli_presence_t *p)
 {
     socp_cstore_contact_t c;
+    s_online_set(self, p->user_id, p->kind != 2);
     if (p->kind == 2) {
         if (socp_cstore_contact_get(self->db, p->user_id, &c) == 0) {
             s_peer(ctx, p->user_id, c.name, c.pub, false, 0, &c, p->server);
@@ -1285,6 +1341,8 @@ socp_client_store_actor(socp_actor_ctx_t *ctx, void *args)
     free(self->deferred);
     free(self->batch_ids);
     free(self->released);
+    s_online_clear(self);
+    free(self->online);
     socp_cstore_destroy(&self->db);
     free(self);
     return rc;
